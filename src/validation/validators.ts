@@ -1,0 +1,9 @@
+import type { ValidateFunction } from 'ajv';
+import * as requestValidators from '../generated/request-validators.js';
+import * as configValidator from '../generated/config-validator.js';
+
+// The generated modules are plain JS; these casts give them AJV's types. They were compiled ahead of time
+// by schemas/build.mjs, so nothing here compiles a schema.
+export const validateBulkPredictRequest = requestValidators.validateBulkPredictRequest as unknown as ValidateFunction;
+export const validateBulkPredictResponse = requestValidators.validateBulkPredictResponse as unknown as ValidateFunction;
+export const validateConfig = configValidator.validateConfig as unknown as ValidateFunction;
