@@ -1,0 +1,50 @@
+import { LruCache } from './lru.js';
+import type { RedisTier } from './redis-tier.js';
+
+export type CacheOutcome = 'memory_hit' | 'redis_hit' | 'miss';
+
+export interface PredictionCacheOptions {
+  readonly lru: LruCache;
+  /** Undefined: in-process tier only. */
+  readonly redis: RedisTier | undefined;
+  readonly redisKey: (text: string) => string;
+  readonly onLookup: (outcome: CacheOutcome, count: number) => void;
+}
+
+/**
+ * Predictions by text: the in-process LRU first (keyed by the text itself, so a hit costs no hashing), then
+ * Redis for what the LRU lacks. Predictions are immutable per model id, so both tiers are always safe.
+ */
+export class PredictionCache {
+  constructor(private readonly options: PredictionCacheOptions) {}
+
+  /** Cached predictions aligned with `texts` (distinct), undefined where neither tier has one. */
+  async lookup(texts: readonly string[]): Promise<(string | undefined)[]> {
+    const { lru, redis, onLookup } = this.options;
+    const found: (string | undefined)[] = texts.map((text) => lru.get(text));
+    const missing: number[] = [];
+    found.forEach((value, i) => value === undefined && missing.push(i));
+    onLookup('memory_hit', texts.length - missing.length);
+    if (missing.length === 0) return found;
+    const values = redis ? await redis.getMany(missing.map((i) => this.options.redisKey(texts[i]))) : undefined;
+    let redisHits = 0;
+    if (values) {
+      missing.forEach((textIndex, k) => {
+        const value = values[k];
+        if (value === null) return;
+        found[textIndex] = value;
+        lru.set(texts[textIndex], value);
+        redisHits++;
+      });
+    }
+    onLookup('redis_hit', redisHits);
+    onLookup('miss', missing.length - redisHits);
+    return found;
+  }
+
+  /** Stores new predictions in both tiers; the Redis write is not awaited. */
+  store(texts: readonly string[], predictions: readonly string[]): void {
+    texts.forEach((text, i) => this.options.lru.set(text, predictions[i]));
+    this.options.redis?.setMany(texts.map(this.options.redisKey), predictions);
+  }
+}

@@ -1,0 +1,66 @@
+// Every error the service can raise, defined once. HTTP errors carry their status and FastAPI's body shape
+// ({"detail": ...}, the reference's contract); start-up errors carry the fix in their message.
+// Each code has a row in the README's error table (test/internals/errors.test.ts checks it).
+
+/** One item of a 422 body, in FastAPI/pydantic v2's shape. */
+export interface ValidationDetail {
+  readonly type: string;
+  readonly loc: readonly (string | number)[];
+  readonly msg: string;
+  readonly input?: unknown;
+  readonly ctx?: Record<string, unknown>;
+}
+
+export class HttpError extends Error {
+  /** The serialized response body, built once per error. */
+  readonly body: string;
+  constructor(
+    readonly code: string,
+    readonly statusCode: number,
+    readonly detail: string | readonly ValidationDetail[],
+    readonly headers: Readonly<Record<string, string>> = {},
+  ) {
+    super(typeof detail === 'string' ? detail : `${detail.length} validation error(s)`);
+    this.name = 'HttpError';
+    this.body = JSON.stringify({ detail });
+  }
+}
+
+export class StartupError extends Error {
+  constructor(readonly code: string, message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+const MODEL_HELP = 'set MODEL_DIR to a model directory in the Hugging Face layout (config.json, tokenizer.json, onnx/model_quantized.onnx), or run `npm run model:fetch`';
+
+export const Errors = {
+  /** Routing */
+  NotFound: () => new HttpError('INF_ERR_NOT_FOUND', 404, 'Not Found'),
+  MethodNotAllowed: () => new HttpError('INF_ERR_METHOD_NOT_ALLOWED', 405, 'Method Not Allowed'),
+
+  /** Request body */
+  BodyTooLarge: (limit: number) => new HttpError('INF_ERR_BODY_TOO_LARGE', 413, `Request body is larger than ${limit} bytes`),
+  UnsupportedMediaType: (type: string) =>
+    new HttpError('INF_ERR_MEDIA_TYPE', 415, `Unsupported Media Type: ${type.slice(0, 100)}; send application/json`),
+  // FastAPI answers a body it cannot decode (e.g. invalid UTF-8) with this 400.
+  BodyEncoding: () => new HttpError('INF_ERR_BODY_ENCODING', 400, 'There was an error parsing the body'),
+  Validation: (detail: readonly ValidationDetail[]) => new HttpError('INF_ERR_VALIDATION', 422, detail),
+
+  /** Capacity and lifecycle */
+  Overloaded: () => new HttpError('INF_ERR_OVERLOADED', 503, 'Server overloaded', { 'retry-after': '1' }),
+  NotReady: () => new HttpError('INF_ERR_NOT_READY', 503, 'Model is loading', { 'retry-after': '1' }),
+  Draining: () => new HttpError('INF_ERR_DRAINING', 503, 'Server is shutting down', { 'retry-after': '1' }),
+  Timeout: () => new HttpError('INF_ERR_TIMEOUT', 504, 'Prediction timeout'),
+
+  /** Inference */
+  InferenceFailed: () => new HttpError('INF_ERR_INFERENCE', 500, 'Prediction failed'),
+  Internal: () => new HttpError('INF_ERR_INTERNAL', 500, 'Internal Server Error'),
+
+  /** Start-up */
+  ModelMissing: (path: string) => new StartupError('INF_ERR_MODEL_MISSING', `model file not found: ${path}; ${MODEL_HELP}`),
+  ModelInvalid: (path: string, why: string) => new StartupError('INF_ERR_MODEL_INVALID', `${path} ${why}; ${MODEL_HELP}`),
+  WorkerStart: (why: string) => new StartupError('INF_ERR_WORKER_START', `a model worker failed to start: ${why}`),
+  Listen: (host: string, port: number) => new StartupError('INF_ERR_LISTEN', `cannot listen on ${host}:${port} (in use, or not allowed)`),
+} as const;

@@ -1,0 +1,31 @@
+import { Errors } from '../errors.js';
+import type { RequestContext } from './request-context.js';
+
+/**
+ * Reads the whole body, refusing it as soon as it passes `maxBytes`. Chunks are copied because uWS neuters
+ * each ArrayBuffer when onData returns; they are joined once at the end (no quadratic concatenation).
+ */
+export function readBody(ctx: RequestContext, maxBytes: number): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    const chunks: Uint8Array[] = [];
+    let length = 0;
+    let done = false;
+    ctx.onAbort(() => {
+      done = true;
+      reject(new Error('client aborted while sending the body'));
+    });
+    ctx.res.onData((chunk, isLast) => {
+      if (done) return;
+      length += chunk.byteLength;
+      if (length > maxBytes) {
+        done = true;
+        reject(Errors.BodyTooLarge(maxBytes));
+        return;
+      }
+      chunks.push(new Uint8Array(chunk.slice(0)));
+      if (!isLast) return;
+      done = true;
+      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
+    });
+  });
+}

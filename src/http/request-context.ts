@@ -1,0 +1,34 @@
+import { performance } from 'node:perf_hooks';
+import type { HttpResponse } from 'uWebSockets.js';
+
+/**
+ * One request's state on the uWS edge. uWS demands an abort handler on every response answered
+ * asynchronously, and forbids touching a response after it aborted; this object holds both facts.
+ */
+export class RequestContext {
+  aborted = false;
+  responded = false;
+  readonly startedAt = performance.now();
+  /** performance.now() past which the request is answered 504. */
+  readonly deadline: number;
+  private abortListeners: (() => void)[] | undefined;
+
+  constructor(readonly res: HttpResponse, readonly requestId: string, timeoutMs: number) {
+    this.deadline = this.startedAt + timeoutMs;
+    res.onAborted(() => {
+      this.aborted = true;
+      this.abortListeners?.forEach((listener) => listener());
+    });
+  }
+
+  /** Runs `listener` when the client disconnects before the answer (at once if it already has). */
+  onAbort(listener: () => void): void {
+    if (this.aborted) listener();
+    else (this.abortListeners ??= []).push(listener);
+  }
+
+  /** Milliseconds since the request arrived. */
+  elapsedMs(): number {
+    return performance.now() - this.startedAt;
+  }
+}

@@ -1,0 +1,83 @@
+import { BroadcastChannel } from 'node:worker_threads';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { Logger } from 'pino';
+import { Errors } from '../errors.js';
+import type { ModelInfo } from '../model/model-info.js';
+import type { BatchOutcome, BatchTask, ModelWorkerData, WorkerStatus } from '../../workers/protocol.js';
+
+// This module runs as dist/src/inference/pool.js; the worker is dist/workers/onnx-worker.js.
+const WORKER_FILE = fileURLToPath(new URL('../../workers/onnx-worker.js', import.meta.url));
+
+export interface ModelPoolOptions {
+  readonly workers: number;
+  readonly intraOpThreads: number;
+  readonly maxTokens: number;
+  readonly model: ModelInfo;
+  readonly logger: Logger;
+}
+
+/** The worker threads, each with its own ONNX session. */
+export interface ModelPool {
+  /** Runs one batch on a free thread. Rejects only when the thread dies or the pool is closed. */
+  run(texts: readonly string[]): Promise<BatchOutcome>;
+  /** Resolves once every thread has loaded and warmed its session; rejects if one could not. */
+  readonly ready: Promise<void>;
+  readonly size: number;
+  /** The live threads (tests terminate one to check that it is replaced). */
+  readonly threads: readonly { terminate(): Promise<number> }[];
+  close(): Promise<void>;
+}
+
+export function createModelPool(options: ModelPoolOptions): ModelPool {
+  const statusChannel = `inf-model-worker-${randomUUID()}`;
+  const workerData: ModelWorkerData = {
+    modelPath: options.model.onnxPath,
+    tokenizerPath: options.model.tokenizerPath,
+    maxTokens: options.maxTokens,
+    intraOpThreads: options.intraOpThreads,
+    statusChannel,
+  };
+  const piscina = new Piscina<BatchTask, BatchOutcome>({
+    filename: WORKER_FILE,
+    workerData,
+    // Threads hold a loaded model: start them all now and never retire them for being idle.
+    minThreads: options.workers,
+    maxThreads: options.workers,
+    idleTimeout: 2 ** 31 - 1,
+    // The batcher never has more batches out than threads, so this queue only guards against misuse.
+    maxQueue: options.workers,
+    concurrentTasksPerWorker: 1,
+  });
+  // A thread that dies is replaced by piscina; its task rejects. Without a listener the 'error' event
+  // would crash the process.
+  piscina.on('error', (err: Error) => options.logger.error({ err }, 'model worker failed'));
+
+  const status = new BroadcastChannel(statusChannel);
+  status.unref();
+  const ready = new Promise<void>((resolve, reject) => {
+    const warmed = new Set<number>();
+    status.onmessage = (event) => {
+      const message = (event as { data: WorkerStatus }).data;
+      if (message.type === 'failed') {
+        reject(Errors.WorkerStart(message.message));
+        return;
+      }
+      warmed.add(message.threadId);
+      options.logger.info({ threadId: message.threadId, warmed: warmed.size, workers: options.workers }, 'model worker warm');
+      if (warmed.size === options.workers) resolve();
+    };
+  });
+  ready.catch(() => {}).finally(() => status.close());
+
+  return {
+    run: (texts) => piscina.run({ texts }),
+    ready,
+    size: options.workers,
+    get threads() {
+      return piscina.threads;
+    },
+    close: () => piscina.destroy(),
+  };
+}

@@ -1,0 +1,39 @@
+import * as ort from 'onnxruntime-node';
+
+/** The ONNX signature every model directory must have (DistilBERT sequence classification export). */
+export const INPUT_NAMES = ['input_ids', 'attention_mask'] as const;
+export const OUTPUT_NAME = 'logits';
+
+/**
+ * One session per worker thread. Intra- and inter-op threads are budgeted by the pool (workers x intraOp <=
+ * CPU limit), and spinning is off so idle threads give their core back to the other workers and to the
+ * HTTP thread instead of burning it while waiting for work.
+ */
+export async function createSession(modelPath: string, intraOpThreads: number): Promise<ort.InferenceSession> {
+  const session = await ort.InferenceSession.create(modelPath, {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+  });
+  for (const name of INPUT_NAMES) {
+    if (!session.inputNames.includes(name)) {
+      throw new Error(`${modelPath} has inputs [${session.inputNames.join(', ')}]; expected ${INPUT_NAMES.join(' and ')}`);
+    }
+  }
+  if (!session.outputNames.includes(OUTPUT_NAME)) {
+    throw new Error(`${modelPath} has outputs [${session.outputNames.join(', ')}]; expected ${OUTPUT_NAME}`);
+  }
+  return session;
+}
+
+/** int64 tensor [rows, cols] from the tokenizer's number arrays (each row already padded to cols). */
+export function int64Tensor(rows: readonly (readonly number[])[], cols: number): ort.Tensor {
+  const data = new BigInt64Array(rows.length * cols);
+  rows.forEach((row, r) => {
+    for (let c = 0; c < cols; c++) data[r * cols + c] = BigInt(row[c]);
+  });
+  return new ort.Tensor('int64', data, [rows.length, cols]);
+}
