@@ -22,7 +22,19 @@ export class HttpError extends Error {
   ) {
     super(typeof detail === 'string' ? detail : `${detail.length} validation error(s)`);
     this.name = 'HttpError';
-    this.body = JSON.stringify({ detail });
+    this.body = serialize(detail);
+  }
+}
+
+/**
+ * FastAPI echoes the offending input in a 422; an input nested thousands deep cannot be serialized (the
+ * stack runs out), and then the error is still given, without the echo.
+ */
+function serialize(detail: string | readonly ValidationDetail[]): string {
+  try {
+    return JSON.stringify({ detail });
+  } catch {
+    return JSON.stringify({ detail: (detail as readonly ValidationDetail[]).map(({ input: _input, ...rest }) => rest) });
   }
 }
 

@@ -1,0 +1,55 @@
+// SIGTERM during a burst: every accepted request is answered, health says draining, the process exits 0.
+import t from 'tap';
+import { connect } from 'node:net';
+import { once } from 'node:events';
+import { postPredict, startService, waitFor } from './helper.js';
+
+t.test('SIGTERM during a burst answers every accepted request and exits 0', async (t) => {
+  const service = await startService({ WORKERS: '1', REQUEST_TIMEOUT_MS: '120000', SHUTDOWN_GRACE_MS: '120000' });
+  t.teardown(() => service.stop('SIGKILL'));
+
+  // A keep-alive connection opened before the signal, to ask for health while draining.
+  const probe = connect(service.port, '127.0.0.1');
+  await once(probe, 'connect');
+
+  const burst = Array.from({ length: 30 }, (_, i) =>
+    postPredict(service.url, { text: Array.from({ length: 16 }, (_, k) => `burst ${i} sentence ${k} is rather good`) }).then(
+      (res) => ({ status: res.status, error: undefined as string | undefined }),
+      (err: Error & { cause?: { code?: string } }) => ({ status: 0, error: err.cause?.code ?? err.message }),
+    ),
+  );
+  await waitFor(async () => {
+    const metrics = await (await fetch(`${service.url}/metrics`)).text();
+    return Number(/^inf_queue_texts (\d+)/m.exec(metrics)?.[1]) > 0;
+  }, 60_000, 'texts queued');
+
+  service.child.kill('SIGTERM');
+  const health = new Promise<string>((resolve) => {
+    let data = '';
+    probe.on('data', (d) => {
+      data += d;
+      if (data.includes('}')) resolve(data);
+    });
+  });
+  // Give the signal a moment to land before asking (the answer is 503 for as long as requests are in flight).
+  await waitFor(() => service.output().includes('"msg":"draining"'), 10_000, 'draining log line');
+  probe.write('GET /project/health HTTP/1.1\r\nHost: x\r\n\r\n');
+  const healthResponse = await health;
+  t.match(healthResponse, /^HTTP\/1.1 503/, 'health is 503 while draining');
+  t.match(healthResponse, /"status":"draining"/);
+  probe.destroy();
+
+  const results = await Promise.all(burst);
+  const answered = results.filter((r) => r.status !== 0);
+  t.ok(answered.length > 0, `${answered.length} requests were in flight`);
+  t.same(answered.filter((r) => r.status !== 200), [], 'every answered request got 200');
+  t.same(results.filter((r) => r.status === 0 && r.error !== 'ECONNREFUSED'), [], 'the others were refused at connect, never cut off');
+  const [code] = await once(service.child, 'exit');
+  t.equal(code, 0, 'exit code 0');
+  t.match(service.output(), /"msg":"stopped"/);
+});
+
+t.test('SIGINT on an idle service exits 0 at once', async (t) => {
+  const service = await startService({ WORKERS: '1' });
+  t.equal(await service.stop('SIGINT'), 0);
+});
