@@ -20,7 +20,8 @@ async function main(): Promise<void> {
     if (config.modelDirIsDefault && !existsSync(join(config.modelDir, config.modelFile))) {
       logger.info({ modelDir: config.modelDir }, 'no model yet and MODEL_DIR unset: fetching it from the hub');
       const { ensureModel } = await import('../model/fetch.js');
-      await ensureModel(config.modelDir);
+      const { createProgressReporter } = await import('../model/progress.js');
+      await ensureModel(config.modelDir, { onProgress: createProgressReporter(process.stderr) });
     }
     service = await startService(config, logger);
     await service.ready;
