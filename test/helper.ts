@@ -36,7 +36,7 @@ export interface RedisServer {
 export async function startRedis(): Promise<RedisServer> {
   const port = await freePort();
   const launch = async (): Promise<ChildProcess> => {
-    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local'], { stdio: 'ignore' });
     await waitFor(async () => (await redisPing(port)) === '+PONG', 10_000, `redis-server on port ${port}`);
     return child;
   };
@@ -137,4 +137,17 @@ export async function postPredict(
   let parsed: unknown;
   try { parsed = JSON.parse(text); } catch { parsed = undefined; }
   return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+/** Reads one sample of a Prometheus text exposition, e.g. metric(text, 'inf_cache_lookups_total{result="miss"}'). */
+export function metric(exposition: string, sample: string): number {
+  const line = exposition.split('\n').find((l) => l.startsWith(`${sample} `));
+  if (line === undefined) throw new Error(`no sample ${sample} in the scrape`);
+  return Number(line.slice(sample.length + 1));
+}
+
+/** Scrapes the service's /metrics and reads the named samples. */
+export async function scrape(url: string, ...samples: string[]): Promise<number[]> {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  return samples.map((s) => metric(text, s));
 }

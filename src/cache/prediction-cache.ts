@@ -28,17 +28,23 @@ export class PredictionCache {
     if (missing.length === 0) return found;
     const values = redis ? await redis.getMany(missing.map((i) => this.options.redisKey(texts[i]))) : undefined;
     let redisHits = 0;
-    if (values) {
-      missing.forEach((textIndex, k) => {
-        const value = values[k];
-        if (value === null) return;
+    let lateMemoryHits = 0;
+    missing.forEach((textIndex, k) => {
+      const value = values?.[k];
+      if (value !== undefined && value !== null) {
         found[textIndex] = value;
         lru.set(texts[textIndex], value);
         redisHits++;
-      });
-    }
+        return;
+      }
+      // While Redis was asked, another request may have finished scoring this text; it stored it in
+      // memory when it did, so looking again keeps concurrent requests to one inference per text.
+      found[textIndex] = lru.get(texts[textIndex]);
+      if (found[textIndex] !== undefined) lateMemoryHits++;
+    });
+    onLookup('memory_hit', lateMemoryHits);
     onLookup('redis_hit', redisHits);
-    onLookup('miss', missing.length - redisHits);
+    onLookup('miss', missing.length - redisHits - lateMemoryHits);
     return found;
   }
 
