@@ -40,11 +40,11 @@ export interface Service {
  * Wires the service together and starts listening at once, so health can answer 503 while the workers load
  * and warm the model.
  */
-export async function startService(config: Config, logger: Logger): Promise<Service> {
+export async function startService(config: Config, logger: Logger, overrides: { workerFile?: string } = {}): Promise<Service> {
   const model = await loadModelInfo(config.modelDir, config.modelFile);
   logger.info({ modelDir: model.dir, onnx: model.onnxPath, sha256: model.onnxSha256, modelId: model.id, labels: model.labels }, 'model');
 
-  const pool = createModelPool({ workers: config.workers, intraOpThreads: config.intraOpThreads, maxTokens: config.maxTokens, model, logger });
+  const pool = createModelPool({ workers: config.workers, intraOpThreads: config.intraOpThreads, maxTokens: config.maxTokens, model, logger, workerFile: overrides.workerFile });
   logger.info({ workers: config.workers, intraOpThreads: config.intraOpThreads, cpuLimit: config.cpuLimit }, 'worker pool starting');
   const lifecycle = new Lifecycle();
   let batcher: Batcher | undefined;
@@ -100,6 +100,8 @@ export async function startService(config: Config, logger: Logger): Promise<Serv
       if (!drained) logger.warn({ inFlight: lifecycle.requestsInFlight }, 'grace period over; closing with requests in flight');
       // Closes the keep-alive connections that are left; their requests, if any, were answered.
       app.close();
+      // Batches of requests that timed out or left still run; a thread must not be terminated mid-run.
+      await batcher.whenIdle();
       await pool.close();
       await redis?.close();
       logger.info('stopped');

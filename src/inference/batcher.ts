@@ -57,6 +57,7 @@ interface Entry {
  */
 export class Batcher {
   private queue: Entry[] = [];
+  private idleWaiters: (() => void)[] = [];
   private readonly pending = new Map<string, Entry>();
   private queuedTexts = 0;
   private runningBatches = 0;
@@ -78,6 +79,11 @@ export class Batcher {
   /** Batches running now (busy threads). */
   get busyWorkers(): number {
     return this.runningBatches;
+  }
+
+  /** Resolves when no batch is running (queued texts of requests still waiting are not counted). */
+  whenIdle(): Promise<void> {
+    return this.runningBatches === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /**
@@ -137,6 +143,7 @@ export class Batcher {
       void this.execute(batch).finally(() => {
         this.runningBatches--;
         this.dispatch();
+        if (this.runningBatches === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
       });
     }
   }

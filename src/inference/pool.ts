@@ -16,6 +16,8 @@ export interface ModelPoolOptions {
   readonly maxTokens: number;
   readonly model: ModelInfo;
   readonly logger: Logger;
+  /** The worker module; tests substitute a fixture that wraps the real one. */
+  readonly workerFile?: string;
 }
 
 /** The worker threads, each with its own ONNX session. */
@@ -27,6 +29,10 @@ export interface ModelPool {
   readonly size: number;
   /** The live threads (tests terminate one to check that it is replaced). */
   readonly threads: readonly { terminate(): Promise<number> }[];
+  /**
+   * Ends the threads. Only call it with no batch running: ONNX Runtime's run is synchronous native code, and a
+   * thread terminated inside it aborts the whole process.
+   */
   close(): Promise<void>;
 }
 
@@ -40,7 +46,7 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
     statusChannel,
   };
   const piscina = new Piscina<BatchTask, BatchOutcome>({
-    filename: WORKER_FILE,
+    filename: options.workerFile ?? WORKER_FILE,
     workerData,
     // Threads hold a loaded model: start them all now and never retire them for being idle.
     minThreads: options.workers,

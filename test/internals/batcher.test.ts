@@ -1,0 +1,121 @@
+// The batcher alone, with a scripted pool: the real tokenizer accepts every string we could find, so a
+// text that makes a batch throw is simulated here; everything else is also covered over HTTP.
+import t from 'tap';
+import { Batcher, type BatchObserver } from '../../dist/src/inference/batcher.js';
+import type { BatchOutcome } from '../../dist/workers/protocol.js';
+
+const observer: BatchObserver = { onBatch() {}, onQueueWait() {}, onWorkerFailure() {} };
+const options = { concurrency: 1, maxBatchSize: 4, maxBatchTokens: 4096, maxQueueTexts: 10, maxTokens: 512 };
+
+/** A pool whose batches finish when the test says so; logits are [index in batch, 0] per text. */
+function scriptedPool(fail: (texts: readonly string[]) => 'throw' | 'die' | undefined = () => undefined) {
+  const calls: string[][] = [];
+  const releases: (() => void)[] = [];
+  const run = (texts: readonly string[]): Promise<BatchOutcome> => {
+    calls.push([...texts]);
+    return new Promise((resolve, reject) => {
+      releases.push(() => {
+        const failure = fail(texts);
+        if (failure === 'die') return reject(new Error('Terminating worker thread'));
+        if (failure === 'throw') return resolve({ error: 'tokenizer failed' });
+        const logits = new Float32Array(texts.length * 2);
+        texts.forEach((_, i) => (logits[i * 2] = i));
+        resolve({ logits, numLabels: 2, paddedTokens: texts.length * 8, tokenizeMs: 0, inferenceMs: 0 });
+      });
+    });
+  };
+  const releaseAll = async () => {
+    while (releases.length > 0) {
+      releases.shift()!();
+      await new Promise((r) => setImmediate(r));
+    }
+  };
+  return { run, calls, releaseAll };
+}
+const format = (logits: Float32Array, row: number) => `row${row}:${logits[row * 2]}`;
+
+t.test('a free worker takes the first text at once; texts queued meanwhile share the next batch', async (t) => {
+  const pool = scriptedPool();
+  const batcher = new Batcher(pool.run, format, options, observer);
+  const first = batcher.submit(['a']);
+  t.same(pool.calls, [['a']], 'no waiting for more texts while the worker is idle');
+  const second = batcher.submit(['b', 'c']);
+  const third = batcher.submit(['d']);
+  t.equal(batcher.queueLength, 3);
+  await pool.releaseAll();
+  t.same(pool.calls, [['a'], ['b', 'c', 'd']], 'one batch for the texts of two requests');
+  t.same(await Promise.all([...first.results, ...second.results, ...third.results].map((p) => p.then((r) => r.prediction))), ['row0:0', 'row0:0', 'row1:1', 'row2:2']);
+  t.equal(batcher.stats.modelRuns, 2);
+});
+
+t.test('a batch stops at the size limit and at the padded-token budget, and groups similar lengths', async (t) => {
+  const pool = scriptedPool();
+  const batcher = new Batcher(pool.run, format, { ...options, maxBatchSize: 3, maxBatchTokens: 600 }, observer);
+  batcher.submit(['busy']);
+  const long = 'x'.repeat(1500); // estimated at the 512-token cap
+  batcher.submit(['s1', long, 's2', 's3', 's4']);
+  await pool.releaseAll();
+  t.same(pool.calls.slice(1), [['s1', 's2', 's3'], [long], ['s4']], 'three at most, short with short; the long text alone, since 2 x 512 tokens exceed the budget');
+});
+
+t.test('a request that would overflow the queue is refused whole with 503, at once', async (t) => {
+  const pool = scriptedPool();
+  const batcher = new Batcher(pool.run, format, { ...options, maxQueueTexts: 3 }, observer);
+  batcher.submit(['running']);
+  batcher.submit(['q1', 'q2']);
+  t.throws(() => batcher.submit(['q3', 'q4']), { statusCode: 503, code: 'INF_ERR_OVERLOADED', headers: { 'retry-after': '1' } });
+  t.equal(batcher.queueLength, 2, 'nothing of the refused request was queued');
+  batcher.submit(['q1', 'q3']); // q1 is already queued: only one new text
+  t.equal(batcher.queueLength, 3);
+  await pool.releaseAll();
+});
+
+t.test('the same text from concurrent requests runs once (single flight)', async (t) => {
+  const pool = scriptedPool();
+  const batcher = new Batcher(pool.run, format, options, observer);
+  batcher.submit(['busy']);
+  const a = batcher.submit(['same']);
+  const b = batcher.submit(['same']);
+  await pool.releaseAll();
+  t.same(pool.calls, [['busy'], ['same']]);
+  t.equal(await a.results[0].then((r) => r.prediction), await b.results[0].then((r) => r.prediction));
+});
+
+t.test('a cancelled request leaves the queue, unless another request waits for the same text', async (t) => {
+  const pool = scriptedPool();
+  const batcher = new Batcher(pool.run, format, options, observer);
+  batcher.submit(['busy']);
+  const gone = batcher.submit(['mine', 'shared']);
+  const stays = batcher.submit(['shared']);
+  gone.cancel();
+  gone.cancel();
+  t.equal(batcher.queueLength, 1, 'only the shared text is still queued');
+  await t.rejects(gone.results[0], { statusCode: 504 });
+  await pool.releaseAll();
+  t.same(pool.calls, [['busy'], ['shared']], 'the withdrawn text never ran');
+  t.equal((await stays.results[0]).prediction, 'row0:0');
+  t.equal(batcher.queueLength, 0);
+});
+
+t.test('a batch that throws is split until only the bad text fails', async (t) => {
+  const pool = scriptedPool((texts) => (texts.includes('poison') ? 'throw' : undefined));
+  const batcher = new Batcher(pool.run, format, options, observer);
+  batcher.submit(['busy']);
+  const good = batcher.submit(['g1', 'g2', 'g3']);
+  const bad = batcher.submit(['poison']);
+  await pool.releaseAll();
+  t.same(await Promise.all(good.results.map((p) => p.then((r) => r.prediction.startsWith('row')))), [true, true, true]);
+  await t.rejects(bad.results[0], { statusCode: 500, code: 'INF_ERR_INFERENCE' });
+});
+
+t.test('a batch whose thread dies fails its texts with 500 and the batcher keeps going', async (t) => {
+  let died = false;
+  const pool = scriptedPool((texts) => (texts.includes('doomed') && !died ? ((died = true), 'die') : undefined));
+  const batcher = new Batcher(pool.run, format, options, observer);
+  const doomed = batcher.submit(['doomed']);
+  const later = batcher.submit(['later']);
+  await pool.releaseAll();
+  await t.rejects(doomed.results[0], { statusCode: 500 });
+  t.equal((await later.results[0]).prediction, 'row0:0');
+  t.equal(batcher.busyWorkers, 0);
+});
