@@ -63,7 +63,6 @@ export const Errors = {
   /** Capacity and lifecycle */
   Overloaded: () => new HttpError('INF_ERR_OVERLOADED', 503, 'Server overloaded', { 'retry-after': '1' }),
   NotReady: () => new HttpError('INF_ERR_NOT_READY', 503, 'Model is loading', { 'retry-after': '1' }),
-  Draining: () => new HttpError('INF_ERR_DRAINING', 503, 'Server is shutting down', { 'retry-after': '1' }),
   Timeout: () => new HttpError('INF_ERR_TIMEOUT', 504, 'Prediction timeout'),
 
   /** Inference */
