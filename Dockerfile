@@ -1,0 +1,80 @@
+# syntax=docker/dockerfile:1.7
+#
+# Sentiment inference server image. Stages:
+#   deps -> build            npm ci with dev dependencies, then schemas + tsc into dist/
+#   model-fetch | model-context   the model, baked in at build time (MODEL_SOURCE picks one)
+#   prod-deps                production dependencies only, pruned to this platform's native binaries
+#   runtime                  slim, non-root; what Kubernetes runs
+#
+# Build (model fetched from the Hugging Face hub with the pinned sha256 checks of `npm run model:fetch`):
+#   docker build -t project:dev .
+# Build with a model directory you already have (no hub access needed at build time):
+#   docker build --build-arg MODEL_SOURCE=context \
+#     --build-context model-files=model/distilbert-base-uncased-finetuned-sst-2-english -t project:dev .
+# The model comes in as a *named* build context because .dockerignore keeps the model directories out of the
+# main context, so weights never end up in the layers that COPY the sources.
+
+# bookworm: glibc 2.36, the minimum for the uWebSockets.js (uws-pack 20.0.x) binary. Pinned, never latest;
+# CI may append @sha256:<digest> for a fully reproducible base.
+ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# fetch | context
+ARG MODEL_SOURCE=fetch
+
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+# Only the manifests, so this layer is reused until the dependencies change. --ignore-scripts also skips the
+# root `prepare` (the sources are not here yet). The dependencies' own install scripts are not needed:
+# onnxruntime-node's only fetches CUDA binaries (.npmrc skips it anyway), @scarf/scarf's is telemetry and
+# protobufjs's a version notice.
+COPY package.json package-lock.json .npmrc ./
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --ignore-scripts --no-audit --no-fund
+
+FROM deps AS build
+COPY . .
+RUN npm run build
+
+FROM build AS model-fetch
+ARG HF_ENDPOINT=https://huggingface.co
+RUN HF_ENDPOINT="${HF_ENDPOINT}" npm run model:fetch \
+ && test -s model/distilbert-base-uncased-finetuned-sst-2-english/onnx/model_quantized.onnx
+
+FROM ${NODE_IMAGE} AS model-context
+COPY --from=model-files . /app/model/distilbert-base-uncased-finetuned-sst-2-english/
+RUN test -s /app/model/distilbert-base-uncased-finetuned-sst-2-english/onnx/model_quantized.onnx
+
+FROM model-${MODEL_SOURCE} AS model
+
+FROM ${NODE_IMAGE} AS prod-deps
+# BuildKit sets it (amd64, arm64); the prune below keeps only this architecture's native binaries.
+ARG TARGETARCH
+WORKDIR /app
+COPY package.json package-lock.json .npmrc ./
+# The packages ship prebuilt binaries for every OS and CPU (onnxruntime-node alone is ~290 MB); keeping only
+# linux/<arch> makes the image several hundred MB smaller, which is pull time on every scale-up.
+# The final import proves the pruned binaries still load on this glibc before the image is ever pushed.
+RUN --mount=type=cache,target=/root/.npm,sharing=locked \
+    npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
+ && case "${TARGETARCH:-amd64}" in amd64) arch=x64 ;; arm64) arch=arm64 ;; *) echo "unsupported TARGETARCH ${TARGETARCH}" >&2; exit 1 ;; esac \
+ && find node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 ! -name linux -exec rm -rf {} + \
+ && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -path '*/linux/*' ! -name "${arch}" -exec rm -rf {} + \
+ && find node_modules/tokenizers -maxdepth 1 -name '*.node' ! -name "tokenizers.linux-${arch}-gnu.node" -delete \
+ && find node_modules/uWebSockets.js/dist/bin -name '*.node' ! -name "uws_linux_${arch}_*.node" -delete \
+ && node --input-type=module -e "await import('uWebSockets.js'); await import('onnxruntime-node'); await import('tokenizers');"
+
+FROM ${NODE_IMAGE} AS runtime
+ENV NODE_ENV=production \
+    MODEL_DIR=/app/model/distilbert-base-uncased-finetuned-sst-2-english
+WORKDIR /app
+# Everything stays owned by root and read-only to the app user: the process cannot rewrite its own code or model.
+COPY --from=prod-deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY --from=build /app/dist ./dist
+# The pin (repo, revision, sha256) the baked model was fetched against, kept for provenance.
+COPY --from=build /app/model/manifest.json ./model/manifest.json
+COPY --from=model /app/model/distilbert-base-uncased-finetuned-sst-2-english ./model/distilbert-base-uncased-finetuned-sst-2-english
+# uid 1000 is the image's `node` user; numeric so Kubernetes' runAsNonRoot can verify it.
+USER 1000:1000
+EXPOSE 8000
+# Exec form: node is PID 1 and receives SIGTERM itself (a shell would swallow it), so the drain runs.
+CMD ["node", "dist/src/main.js"]
