@@ -36,6 +36,13 @@ t.test('clients that disconnect while queued leave no work behind', async (t) =>
   t.pass('queue length returned to 0 while the worker was still busy');
   const res = await busy;
   t.equal(res.status, 200);
-  const [texts] = await scrape(service.url, 'inf_inferred_texts_total');
+  const [texts, timeouts, aborted] = await scrape(
+    service.url,
+    'inf_inferred_texts_total',
+    'inf_request_failures_total{reason="timeout"}',
+    'inf_http_requests_total{route="bulk-predict",status="499"}',
+  );
   t.equal(texts, 32, 'only the busy request ran: no abandoned text reached the model');
+  t.equal(timeouts, 0, 'a client that left is not a timeout');
+  t.equal(aborted, 10, 'each is counted as status 499');
 });

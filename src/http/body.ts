@@ -29,3 +29,17 @@ export function readBody(ctx: RequestContext, maxBytes: number): Promise<Uint8Ar
     });
   });
 }
+
+/**
+ * Reads and drops the rest of a body. Answering before the client has sent it all and then closing makes the
+ * kernel reset the connection, and the client sees the reset instead of the answer; draining first lets it
+ * read a clean 413.
+ */
+export function drainBody(ctx: RequestContext): Promise<void> {
+  return new Promise((resolve) => {
+    ctx.onAbort(resolve);
+    ctx.res.onData((_chunk, isLast) => {
+      if (isLast) resolve();
+    });
+  });
+}

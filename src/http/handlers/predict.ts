@@ -7,7 +7,7 @@ import type { Lifecycle } from '../../lifecycle.js';
 import type { Predictor } from '../../inference/predictor.js';
 import type { Metrics } from '../../observability/metrics.js';
 import { parseBulkPredictRequest } from '../../validation/parse-request.js';
-import { readBody } from '../body.js';
+import { drainBody, readBody } from '../body.js';
 import { RequestContext } from '../request-context.js';
 import { sendError, sendJson, type Headers } from '../respond.js';
 
@@ -20,6 +20,8 @@ export interface PredictDeps {
 }
 
 const ROUTE = 'bulk-predict';
+/** An oversized body up to this many times the limit is drained so the client can read its 413; a larger one is cut off. */
+const DRAIN_FACTOR = 16;
 const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
 
 /** No Content-Type (the reference's k6 script sends none), application/json with any charset, or +json. */
@@ -42,11 +44,18 @@ async function handle(deps: PredictDeps, ctx: RequestContext, contentType: strin
   const { config, lifecycle, metrics } = deps;
   lifecycle.requestStarted();
   let status = 200;
+  let bodyRead = false;
   try {
     if (lifecycle.state === 'starting') throw Errors.NotReady();
     if (!isJsonMediaType(contentType)) throw Errors.UnsupportedMediaType(contentType);
-    if (Number(contentLength) > config.maxBodyBytes) throw Errors.BodyTooLarge(config.maxBodyBytes);
-    const texts = parseBulkPredictRequest(await readBody(ctx, config.maxBodyBytes), config.maxTexts);
+    const declared = Number(contentLength);
+    if (declared > config.maxBodyBytes) {
+      if (declared <= config.maxBodyBytes * DRAIN_FACTOR) bodyRead = await drainBody(ctx).then(() => true);
+      throw Errors.BodyTooLarge(config.maxBodyBytes);
+    }
+    const body = await readBody(ctx, config.maxBodyBytes);
+    bodyRead = true;
+    const texts = parseBulkPredictRequest(body, config.maxTexts);
     const prediction = await deps.predictor.predict(texts, ctx);
     const headers: [string, string][] = [['x-request-id', ctx.requestId], ['x-cache', prediction.cache]];
     if (config.timingHeaders) {
@@ -54,30 +63,32 @@ async function handle(deps: PredictDeps, ctx: RequestContext, contentType: strin
     }
     sendJson(ctx, 200, prediction.body, headers, lifecycle.state === 'draining');
   } catch (err) {
-    status = answerError(deps, ctx, err);
+    status = answerError(deps, ctx, err, bodyRead);
   } finally {
     lifecycle.requestFinished();
-    metrics.observeRequest(ROUTE, ctx.aborted ? 499 : status, ctx.elapsedMs() / 1000);
+    if (ctx.aborted) status = 499;
+    metrics.observeRequest(ROUTE, status, ctx.elapsedMs() / 1000);
     if (deps.logger.isLevelEnabled('debug')) {
-      deps.logger.debug({ reqId: ctx.requestId, status, aborted: ctx.aborted, ms: ctx.elapsedMs() }, 'request');
+      deps.logger.debug({ reqId: ctx.requestId, status, ms: ctx.elapsedMs() }, 'request');
     }
   }
 }
 
 /** Maps any failure to its HTTP answer, counts and logs it by class, and returns the status sent. */
-function answerError(deps: PredictDeps, ctx: RequestContext, err: unknown): number {
+function answerError(deps: PredictDeps, ctx: RequestContext, err: unknown, bodyRead: boolean): number {
+  // The client left: nobody to answer, and its withdrawn texts are neither a timeout nor a failure.
+  if (ctx.aborted) return 499;
   const error = err instanceof HttpError ? err : Errors.Internal();
   if (error.code === 'INF_ERR_OVERLOADED') deps.metrics.failure('overloaded');
   if (error.code === 'INF_ERR_TIMEOUT') deps.metrics.failure('timeout');
   if (error.statusCode === 500) {
     deps.logger.error({ reqId: ctx.requestId, err }, 'prediction failed');
-  } else if (!ctx.aborted) {
+  } else {
     deps.logger.debug({ reqId: ctx.requestId, code: error.code }, 'request refused');
   }
   const headers: Headers = [['x-request-id', ctx.requestId]];
-  // Answers given before the body was read close the connection: the unread body must not be taken for
-  // the next request.
-  const bodyUnread = error.code === 'INF_ERR_NOT_READY' || error.code === 'INF_ERR_MEDIA_TYPE' || error.code === 'INF_ERR_BODY_TOO_LARGE';
-  sendError(ctx, error, headers, bodyUnread || deps.lifecycle.state === 'draining');
+  // An answer given before the whole body was read closes the connection: the rest of the body must not be
+  // taken for the next request.
+  sendError(ctx, error, headers, !bodyRead || deps.lifecycle.state === 'draining');
   return error.statusCode;
 }
