@@ -1,0 +1,207 @@
+// `npm run bench`: starts redis-server, our service and the peer, checks they agree, runs every scenario
+// against both (alternating, each measured run after its own warm-up), stops everything, and writes
+// <out>/<date>-<sha>.{json,md,svg}.
+import { existsSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runScenario } from './lib/autocannon-runner.js';
+import { renderChart } from './lib/chart.js';
+import { readSentences, seededRandom } from './lib/corpus.js';
+import { fmtCores, fmtMs, fmtRatio, fmtRps } from './lib/format.js';
+import { gitInfo, machineInfo } from './lib/machine.js';
+import { renderMarkdown } from './lib/markdown.js';
+import { checkParity } from './lib/parity.js';
+import { DEFAULT_RESULTS_DIR, PEER_JS, REPO_ROOT, SERVICE_MAIN_JS, SST2_DEV_TSV, STANDIN_MODEL_DIR } from './lib/paths.js';
+import { startNodeServer, startRedis, type ManagedProcess } from './lib/processes.js';
+import { summarize, type BenchReport, type RunRecord, type TargetName } from './lib/report.js';
+import { buildScenarios, SCENARIO_NAMES, type ScenarioName } from './lib/scenarios.js';
+
+const USAGE = `Usage: npm run bench -- [options]
+
+  --quick             smoke run: 1 s warm-up, 2 s measured, 1 round, 1 worker, fewer connections
+  --out DIR           directory for the JSON, Markdown and SVG (default bench/results)
+  --scenarios LIST    comma-separated subset of ${SCENARIO_NAMES.join(',')} (default all)
+  --duration S        seconds per measured run (default 15; quick 2)
+  --warmup S          seconds of warm-up before each measured run (default 5; quick 1)
+  --rounds N          measured runs per scenario and target (default 2; quick 1)
+  --workers N         WORKERS of our service (default: the CPU count; quick 1)
+  --seed N            seed of the body sequence (default: random, recorded in the JSON)
+  --ours-script PATH  our entry point (default dist/src/main.js), e.g. an older build to compare
+  --model-dir DIR     model directory (default ../shared/models/distilbert-sst2-standin)
+  -h, --help          this text`;
+
+interface Config {
+  quick: boolean;
+  outDir: string;
+  scenarios: ScenarioName[];
+  durationS: number;
+  warmupS: number;
+  rounds: number;
+  workers: number;
+  seed: number;
+  oursScript: string;
+  modelDir: string;
+}
+
+function positiveInt(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
+  return v;
+}
+
+function parseConfig(argv: string[]): Config | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      out: { type: 'string' },
+      scenarios: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      rounds: { type: 'string' },
+      workers: { type: 'string' },
+      seed: { type: 'string' },
+      'ours-script': { type: 'string' },
+      'model-dir': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) return undefined;
+  const quick = values.quick!;
+  const scenarios = (values.scenarios?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...SCENARIO_NAMES]) as ScenarioName[];
+  const unknown = scenarios.filter((s) => !SCENARIO_NAMES.includes(s));
+  if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIO_NAMES.join(', ')}`);
+  return {
+    quick,
+    outDir: resolve(values.out ?? DEFAULT_RESULTS_DIR),
+    scenarios,
+    durationS: positiveInt('duration', values.duration, quick ? 2 : 15),
+    warmupS: positiveInt('warmup', values.warmup, quick ? 1 : 5),
+    rounds: positiveInt('rounds', values.rounds, quick ? 1 : 2),
+    workers: positiveInt('workers', values.workers, quick ? 1 : machineInfo().cpus),
+    seed: values.seed !== undefined ? positiveInt('seed', values.seed, 1) : Math.floor(Math.random() * 2 ** 31) + 1,
+    oursScript: resolve(values['ours-script'] ?? SERVICE_MAIN_JS),
+    modelDir: resolve(values['model-dir'] ?? STANDIN_MODEL_DIR),
+  };
+}
+
+function say(line: string): void {
+  process.stdout.write(`[bench] ${line}\n`);
+}
+
+/** `2026-11-23-120102`: sortable, and safe in a file name. */
+function stamp(d: Date): string {
+  return d.toISOString().slice(0, 19).replace('T', '-').replace(/:/g, '');
+}
+
+async function main(): Promise<number> {
+  const cfg = parseConfig(process.argv.slice(2));
+  if (!cfg) { process.stdout.write(USAGE + '\n'); return 0; }
+  for (const [what, path] of [['our service', cfg.oursScript], ['the peer', PEER_JS]] as const) {
+    if (!existsSync(path)) throw new Error(`${what} is not built: ${path} is missing (run npm run build)`);
+  }
+  if (!existsSync(cfg.modelDir)) throw new Error(`model directory ${cfg.modelDir} does not exist`);
+
+  const startedAt = new Date();
+  const random = seededRandom(cfg.seed);
+  const scenarios = buildScenarios({
+    quick: cfg.quick, sentences: readSentences(SST2_DEV_TSV), random, nonce: cfg.seed.toString(36),
+  }).filter((s) => cfg.scenarios.includes(s.name));
+
+  const envs: Record<TargetName, Record<string, string>> = {
+    ours: { MODEL_DIR: cfg.modelDir, WORKERS: String(cfg.workers), LOG_LEVEL: 'warn' },
+    peer: { MODEL_DIR: cfg.modelDir },
+  };
+  const started: ManagedProcess[] = [];
+  try {
+    const redis = await startRedis();
+    started.push(redis);
+    say(`redis-server on ${redis.url}; starting our service and the peer`);
+    const starting = await Promise.allSettled([
+      startNodeServer({ name: 'ours', script: cfg.oursScript, env: { ...envs.ours, REDIS_URL: redis.url }, healthPath: '/project/health' }),
+      startNodeServer({ name: 'peer', script: PEER_JS, env: { ...envs.peer, REDIS_URL: redis.url }, healthPath: '/project/health' }),
+    ]);
+    for (const s of starting) if (s.status === 'fulfilled') started.push(s.value);
+    const failed = starting.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    const [ours, peer] = starting.map((s) => (s as PromiseFulfilledResult<ManagedProcess>).value) as [ManagedProcess, ManagedProcess];
+    say(`ours on ${ours.url}, peer on ${peer.url}`);
+    const servers: Record<TargetName, ManagedProcess> = { ours, peer };
+
+    const parity = await checkParity({ name: 'ours', url: ours.url }, { name: 'peer', url: peer.url });
+    say(`parity: ${parity.texts} texts agree (largest score difference ${parity.maxScoreDiff.toFixed(4)})`);
+
+    const runs: RunRecord[] = [];
+    for (const [si, scenario] of scenarios.entries()) {
+      say(`${scenario.name}: ${scenario.description}; ${scenario.connections} connections, pipelining ${scenario.pipelining}, ` +
+        `${cfg.warmupS} s warm-up + ${cfg.durationS} s measured, ${cfg.rounds} round(s)`);
+      for (let round = 0; round < cfg.rounds; round++) {
+        // Who goes first alternates by scenario and round (ours, peer, peer, ours, ...), so a drift in the
+        // machine's load does not always favour the same target.
+        const order: TargetName[] = (si + round) % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
+        for (const target of order) {
+          const server = servers[target];
+          // Every connection completes at least one request in the warm-up and two in the measured run.
+          const warmup = await runScenario(server.url, scenario, { durationS: cfg.warmupS, minResponses: scenario.connections, serverPid: server.child.pid });
+          const measured = await runScenario(server.url, scenario, { durationS: cfg.durationS, minResponses: 2 * scenario.connections, serverPid: server.child.pid });
+          if (server.child.exitCode !== null || server.child.signalCode !== null) {
+            throw new Error(`${target} died during ${scenario.name}:\n${server.output().slice(-4000)}`);
+          }
+          runs.push({ scenario: scenario.name, target, round, sequence: runs.length, warmup, measured });
+          const failed = measured.non2xx + measured.errors + measured.timeouts;
+          say(`  ${target.padEnd(4)} round ${round + 1}: ${fmtRps(measured.rps)} req/s, p50 ${fmtMs(measured.p50)} ms, ` +
+            `p99 ${fmtMs(measured.p99)} ms, CPU server ${fmtCores(measured.serverCpu)} client ${fmtCores(measured.clientCpu)}${failed > 0 ? `, ${failed} FAILED` : ''}`);
+        }
+      }
+    }
+
+    const report: BenchReport = {
+      schemaVersion: 1,
+      startedAt: startedAt.toISOString(),
+      finishedAt: new Date().toISOString(),
+      git: gitInfo(REPO_ROOT),
+      machine: machineInfo(),
+      mode: cfg.quick ? 'quick' : 'full',
+      settings: {
+        warmupS: cfg.warmupS, durationS: cfg.durationS, rounds: cfg.rounds, workers: cfg.workers, seed: cfg.seed,
+        contentType: 'none', order: 'ours and the peer take turns, and which goes first alternates by scenario and round',
+      },
+      targets: {
+        ours: {
+          description: `this service, ${cfg.workers} worker(s), per-text Redis + in-process cache`,
+          script: relative(REPO_ROOT, cfg.oursScript), env: envs.ours,
+        },
+        peer: {
+          description: 'fastify + transformers.js pipeline (q8), whole-request Redis cache',
+          script: relative(REPO_ROOT, PEER_JS), env: envs.peer,
+        },
+      },
+      parity,
+      scenarios: summarize(scenarios, runs),
+      runs,
+    };
+    await mkdir(cfg.outDir, { recursive: true });
+    const base = join(cfg.outDir, `${stamp(startedAt)}-${report.git.sha}${cfg.quick ? '-quick' : ''}`);
+    const chartFile = `${base}.svg`;
+    await writeFile(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
+    await writeFile(chartFile, renderChart(report));
+    await writeFile(`${base}.md`, renderMarkdown(report, chartFile.slice(cfg.outDir.length + 1)));
+
+    say('ours/peer:  scenario   req/s    p50      p99');
+    for (const s of report.scenarios) {
+      say(`            ${s.name.padEnd(9)}  ${fmtRatio(s.ratios.rps).padEnd(7)}  ${fmtRatio(s.ratios.p50).padEnd(7)}  ${fmtRatio(s.ratios.p99)}`);
+    }
+    say(`wrote ${base}.{json,md,svg}`);
+    return 0;
+  } finally {
+    await Promise.all(started.reverse().map((p) => p.stop()));
+  }
+}
+
+main().then((code) => { process.exitCode = code; }, (err: unknown) => {
+  process.stderr.write(`[bench] ${(err as Error).message ?? String(err)}\n`);
+  process.exitCode = 1;
+});
