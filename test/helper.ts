@@ -1,7 +1,7 @@
 // Shared by the tests: a real redis-server per test file, and the real service in a child process.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { once } from 'node:events';
+import { freePort, waitFor } from '../dist/bench/lib/processes.js';
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 
@@ -11,16 +11,8 @@ export const STANDIN_MODEL_DIR = resolve(repoRoot, '..', 'shared', 'models', 'di
 export const SST2_DEV_TSV = resolve(repoRoot, '..', 'shared', 'data', 'sst2', 'dev.tsv');
 export const MAIN_JS = join(repoRoot, 'dist', 'src', 'main.js');
 
-/** A port that was free a moment ago (bind 0, read it, close). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
+// The bench's process helpers serve the tests as well.
+export { freePort, waitFor };
 
 export interface RedisServer {
   port: number;
@@ -114,16 +106,6 @@ export async function startService(env: Record<string, string> = {}, { waitHealt
     }, 60_000, `service health on ${url}`);
   }
   return service;
-}
-
-/** Polls `check` every 25 ms until it returns true, or throws after `timeoutMs`. */
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await check()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 /** POSTs JSON (or raw bytes) to the prediction route; resolves status, headers and parsed body. */

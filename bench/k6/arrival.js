@@ -1,11 +1,10 @@
 // k6 open-model test: requests arrive at a fixed rate whatever the latency, so queueing shows up in p99.
 // Raise RATE run by run; the highest rate whose thresholds pass is the capacity at the p99 target.
 //   k6 run -e BASE_URL=http://localhost:8000 -e RATE=200 [-e DURATION=2m] [-e P99_MS=2000] bench/k6/arrival.js
-import http from 'k6/http';
-import { check } from 'k6';
-import { mixedBody } from './sentences.js';
+import { predictOnce } from './predict.js';
 
-const BASE_URL = (__ENV.BASE_URL || 'http://localhost:8000').replace(/\/+$/, '');
+export { buildRequest } from './predict.js';
+
 
 /** A positive number from the environment, or the default; a bad value fails at init, not mid-run. */
 function positive(name, fallback) {
@@ -41,13 +40,4 @@ export const options = {
   },
 };
 
-/** Same body mix and same headers (none) as load.js. */
-export function buildRequest(random = Math.random) {
-  return { method: 'POST', url: `${BASE_URL}/project/bulk-predict`, body: mixedBody(random), params: {} };
-}
-
-export default function () {
-  const req = buildRequest();
-  const res = http.request(req.method, req.url, req.body, req.params);
-  check(res, { 'status is 200': (r) => r.status === 200 });
-}
+export default predictOnce;
