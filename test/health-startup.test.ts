@@ -1,11 +1,11 @@
 // Health is 503 until every worker has warmed the model, then 200; the pool follows the CPU limit.
 import t from 'tap';
-import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCgroupCpuLimit, workersForCpuLimit } from '../dist/src/cpu-limit.js';
 import { loadConfig } from '../dist/src/config.js';
-import { postPredict, startService, waitFor } from './helper.js';
+import { postPredict, startService, STANDIN_MODEL_DIR, waitFor } from './helper.js';
 
 t.test('health answers 503 starting before warm-up and 200 after; predictions meanwhile get 503', async (t) => {
   // Three workers on two cores take a while to warm, so the starting phase is observable.
@@ -96,4 +96,15 @@ t.test('REDIS_PORT alone, or a Kubernetes service link, gives a Redis URL', asyn
   t.equal(loadConfig({ REDIS_PORT: 'tcp://10.0.0.7:6379' }).redisUrl, 'redis://10.0.0.7:6379');
   t.equal(loadConfig({ REDIS_URL: 'redis://r:1/2', REDIS_PORT: '9' }).redisUrl, 'redis://r:1/2');
   t.equal(loadConfig({}).redisUrl, undefined);
+});
+
+t.test('a config.json whose labels do not match the model\'s outputs stops the start, naming both', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'three-labels-'));
+  symlinkSync(join(STANDIN_MODEL_DIR, 'tokenizer.json'), join(dir, 'tokenizer.json'));
+  symlinkSync(join(STANDIN_MODEL_DIR, 'onnx'), join(dir, 'onnx'));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ id2label: { 0: 'NEGATIVE', 1: 'NEUTRAL', 2: 'POSITIVE' } }));
+  const service = await startService({ MODEL_DIR: dir }, { waitHealthy: false });
+  const code = await new Promise<number | null>((resolve) => service.child.on('exit', resolve));
+  t.equal(code, 1);
+  t.match(service.output(), /gives 2 logits per text, but config\.json's id2label has 3 labels/);
 });

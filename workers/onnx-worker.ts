@@ -41,7 +41,8 @@ async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
   }
 
   // Warm-up: the first run allocates ORT's arenas and kernels; doing it here keeps it off the first request.
-  await runBatch({ texts: ['warm up'] });
+  const warmUp = await runBatch({ texts: ['warm up'] });
+  numLabels = warmUp.numLabels;
   return async (task) => {
     let result: BatchResult;
     try {
@@ -53,10 +54,11 @@ async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
   };
 }
 
+let numLabels = 0;
 let handler: (task: BatchTask) => Promise<unknown>;
 try {
   handler = await load();
-  report({ type: 'ready', threadId });
+  report({ type: 'ready', threadId, numLabels });
 } catch (err) {
   report({ type: 'failed', threadId, message: err instanceof Error ? err.message : String(err) });
   throw err;

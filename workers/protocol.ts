@@ -40,5 +40,5 @@ export interface BatchFailure {
 export type BatchOutcome = BatchResult | BatchFailure;
 
 export type WorkerStatus =
-  | { readonly type: 'ready'; readonly threadId: number }
+  | { readonly type: 'ready'; readonly threadId: number; readonly numLabels: number }
   | { readonly type: 'failed'; readonly threadId: number; readonly message: string };

@@ -70,6 +70,11 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
         reject(Errors.WorkerStart(message.message));
         return;
       }
+      if (message.numLabels !== options.model.labels.length) {
+        const why = `gives ${message.numLabels} logits per text, but config.json's id2label has ${options.model.labels.length} labels`;
+        reject(Errors.ModelInvalid(options.model.onnxPath, why));
+        return;
+      }
       warmed.add(message.threadId);
       options.logger.info({ threadId: message.threadId, warmed: warmed.size, workers: options.workers }, 'model worker warm');
       if (warmed.size === options.workers) resolve();
