@@ -77,7 +77,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const predictor = new Predictor(cache, batcher, () => performance.now());
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const app = createApp({
-    config, predictor, lifecycle, metrics, logger, registry: metrics.registry,
+    config, predictor, lifecycle, metrics, logger,
     openApi: buildOpenApi({ basePath: config.basePath, maxTexts: config.maxTexts, maxBodyBytes: config.maxBodyBytes, version }),
   });
 

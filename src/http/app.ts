@@ -1,5 +1,4 @@
 import { App, type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
-import type { Registry } from 'prom-client';
 import { Errors } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { createDocsHandlers } from './handlers/docs.js';
@@ -19,7 +18,6 @@ interface Route {
 
 export interface AppDeps extends PredictDeps {
   readonly lifecycle: Lifecycle;
-  readonly registry: Registry | undefined;
   readonly openApi: string;
 }
 
@@ -34,7 +32,7 @@ export function createApp(deps: AppDeps): TemplatedApp {
     { method: 'get', path: `${basePath}/docs`, handler: docs.page },
     { method: 'get', path: `${basePath}/docs/*`, handler: docs.asset },
   ];
-  if (deps.registry) routes.push({ method: 'get', path: metricsPath, handler: createMetricsHandler(deps.registry) });
+  if (deps.metrics.enabled) routes.push({ method: 'get', path: metricsPath, handler: createMetricsHandler(deps.metrics) });
 
   const app = App();
   const methodNotAllowed = Errors.MethodNotAllowed();

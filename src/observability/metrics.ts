@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { CounterFamily, HistogramFamily, type CounterChild, type HistogramChild } from './families.js';
 import type { BatchObserver } from '../inference/batcher.js';
 import type { CacheOutcome } from '../cache/prediction-cache.js';
 
@@ -6,7 +7,10 @@ export type FailureReason = 'overloaded' | 'timeout' | 'worker_failure';
 
 /** Every metric the service records. A disabled set records nothing and exposes nothing. */
 export interface Metrics extends BatchObserver {
-  readonly registry: Registry | undefined;
+  readonly enabled: boolean;
+  readonly contentType: string;
+  /** The Prometheus text exposition, built at scrape time. */
+  exposition(): Promise<string>;
   observeRequest(route: string, status: number, seconds: number): void;
   cacheLookup(outcome: CacheOutcome, count: number): void;
   redisError(): void;
@@ -27,7 +31,9 @@ const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 128];
 const PADDED_TOKEN_BUCKETS = [16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384];
 
 export const disabledMetrics: Metrics = {
-  registry: undefined,
+  enabled: false,
+  contentType: 'text/plain',
+  exposition: async () => '',
   observeRequest() {},
   cacheLookup() {},
   redisError() {},
@@ -38,70 +44,69 @@ export const disabledMetrics: Metrics = {
 };
 
 export function createMetrics(sources: MetricsSources): Metrics {
+  // prom-client keeps what is read at scrape time: the Node and process defaults and the live gauges.
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const registers = [registry];
-
-  const requests = new Counter({ name: 'inf_http_requests_total', help: 'HTTP requests by route and status.', labelNames: ['route', 'status'], registers });
-  const requestSeconds = new Histogram({ name: 'inf_http_request_duration_seconds', help: 'HTTP request duration by route and status.', labelNames: ['route', 'status'], buckets: LATENCY_BUCKETS, registers });
-  const queueWait = new Histogram({ name: 'inf_queue_wait_seconds', help: 'Time a text waited for a worker thread.', buckets: LATENCY_BUCKETS, registers });
-  const tokenize = new Histogram({ name: 'inf_tokenize_duration_seconds', help: 'Tokenization time per batch (in the worker).', buckets: LATENCY_BUCKETS, registers });
-  const inference = new Histogram({ name: 'inf_inference_duration_seconds', help: 'ONNX Runtime run time per batch.', buckets: LATENCY_BUCKETS, registers });
-  const batchSize = new Histogram({ name: 'inf_batch_size', help: 'Texts per model run.', buckets: BATCH_SIZE_BUCKETS, registers });
-  const paddedTokens = new Histogram({ name: 'inf_batch_padded_tokens', help: 'Padded tokens (texts x longest) per model run.', buckets: PADDED_TOKEN_BUCKETS, registers });
-  const cacheLookups = new Counter({ name: 'inf_cache_lookups_total', help: 'Distinct texts looked up in the cache, by outcome.', labelNames: ['result'], registers });
-  const redisErrors = new Counter({ name: 'inf_cache_redis_errors_total', help: 'Redis lookups or writes that failed or ran past their budget.', registers });
-  const failures = new Counter({ name: 'inf_request_failures_total', help: 'Requests refused or failed, by reason.', labelNames: ['reason'], registers });
   new Gauge({ name: 'inf_queue_texts', help: 'Texts waiting for a worker thread.', registers, collect() { this.set(sources.queueLength()); } });
   new Gauge({ name: 'inf_workers', help: 'Model worker threads.', registers, collect() { this.set(sources.workers()); } });
   new Gauge({ name: 'inf_workers_busy', help: 'Model worker threads running a batch.', registers, collect() { this.set(sources.busyWorkers()); } });
   new Counter({ name: 'inf_model_runs_total', help: 'Model runs (batches).', registers, collect() { this.reset(); this.inc(sources.stats().modelRuns); } });
   new Counter({ name: 'inf_inferred_texts_total', help: 'Texts run through the model.', registers, collect() { this.reset(); this.inc(sources.stats().textsRun); } });
 
-  // Label children are bound once and reused, so recording allocates nothing per request.
-  const requestChildren = new Map<string, Map<number, { count: Counter.Internal; seconds: Histogram.Internal<string> }>>();
-  const outcomes = {
-    memory_hit: cacheLookups.labels('memory_hit'),
-    redis_hit: cacheLookups.labels('redis_hit'),
-    miss: cacheLookups.labels('miss'),
-  } as const;
-  const reasons = {
-    overloaded: failures.labels('overloaded'),
-    timeout: failures.labels('timeout'),
-    worker_failure: failures.labels('worker_failure'),
-  } as const;
-  for (const child of [...Object.values(outcomes), ...Object.values(reasons)]) child.inc(0);
+  // What the request path records: preallocated children, so recording allocates nothing.
+  const requests = new CounterFamily('inf_http_requests_total', 'HTTP requests by route and status.', ['route', 'status']);
+  const requestSeconds = new HistogramFamily('inf_http_request_duration_seconds', 'HTTP request duration by route and status.', LATENCY_BUCKETS, ['route', 'status']);
+  const queueWait = new HistogramFamily('inf_queue_wait_seconds', 'Time a text waited for a worker thread.', LATENCY_BUCKETS);
+  const tokenize = new HistogramFamily('inf_tokenize_duration_seconds', 'Tokenization time per batch (in the worker).', LATENCY_BUCKETS);
+  const inference = new HistogramFamily('inf_inference_duration_seconds', 'ONNX Runtime run time per batch.', LATENCY_BUCKETS);
+  const batchSize = new HistogramFamily('inf_batch_size', 'Texts per model run.', BATCH_SIZE_BUCKETS);
+  const paddedTokens = new HistogramFamily('inf_batch_padded_tokens', 'Padded tokens (texts x longest) per model run.', PADDED_TOKEN_BUCKETS);
+  const cacheLookups = new CounterFamily('inf_cache_lookups_total', 'Distinct texts looked up in the cache, by outcome.', ['result']);
+  const redisErrors = new CounterFamily('inf_cache_redis_errors_total', 'Redis lookups or writes that failed or ran past their budget.');
+  const failures = new CounterFamily('inf_request_failures_total', 'Requests refused or failed, by reason.', ['reason']);
+  const families = [requests, requestSeconds, queueWait, tokenize, inference, batchSize, paddedTokens, cacheLookups, redisErrors, failures];
+
+  const byRoute = new Map<string, Map<number, { count: CounterChild; seconds: HistogramChild }>>();
+  const outcomes = { memory_hit: cacheLookups.child('memory_hit'), redis_hit: cacheLookups.child('redis_hit'), miss: cacheLookups.child('miss') };
+  const reasons = { overloaded: failures.child('overloaded'), timeout: failures.child('timeout'), worker_failure: failures.child('worker_failure') };
+  const redisError = redisErrors.child();
+  const [queueWaitChild, tokenizeChild, inferenceChild, batchSizeChild, paddedTokensChild] = [queueWait, tokenize, inference, batchSize, paddedTokens].map((f) => f.child());
 
   return {
-    registry,
+    enabled: true,
+    contentType: registry.contentType,
+    async exposition() {
+      return (await registry.metrics()) + families.map((f) => f.render()).join('');
+    },
     observeRequest(route, status, seconds) {
-      let byStatus = requestChildren.get(route);
-      if (byStatus === undefined) requestChildren.set(route, (byStatus = new Map()));
+      let byStatus = byRoute.get(route);
+      if (byStatus === undefined) byRoute.set(route, (byStatus = new Map()));
       let child = byStatus.get(status);
       if (child === undefined) {
-        child = { count: requests.labels(route, String(status)), seconds: requestSeconds.labels(route, String(status)) };
+        child = { count: requests.child(route, String(status)), seconds: requestSeconds.child(route, String(status)) };
         byStatus.set(status, child);
       }
       child.count.inc();
       child.seconds.observe(seconds);
     },
     cacheLookup(outcome, count) {
-      if (count > 0) outcomes[outcome].inc(count);
+      outcomes[outcome].inc(count);
     },
     redisError() {
-      redisErrors.inc();
+      redisError.inc();
     },
     failure(reason) {
       reasons[reason].inc();
     },
     onBatch(size, tokens, tokenizeMs, inferenceMs) {
-      batchSize.observe(size);
-      paddedTokens.observe(tokens);
-      tokenize.observe(tokenizeMs / 1000);
-      inference.observe(inferenceMs / 1000);
+      batchSizeChild.observe(size);
+      paddedTokensChild.observe(tokens);
+      tokenizeChild.observe(tokenizeMs / 1000);
+      inferenceChild.observe(inferenceMs / 1000);
     },
     onQueueWait(ms) {
-      queueWait.observe(ms / 1000);
+      queueWaitChild.observe(ms / 1000);
     },
     onWorkerFailure() {
       reasons.worker_failure.inc();
