@@ -1,0 +1,26 @@
+// Messages between ceiling.ts and its threads (ceiling-worker.ts, cpu-burner.ts).
+
+export interface CeilingWorkerData {
+  modelPath: string;
+  tokenizerPath: string;
+  intraOpThreads: number;
+  maxTokens: number;
+  /** This thread's pool of texts, used round robin. */
+  texts: string[];
+}
+
+export type CeilingCommand =
+  | { type: 'run'; batchSize: number; durationMs: number; tokenize: boolean }
+  | { type: 'exit' };
+
+export type CeilingReply =
+  | { type: 'ready' }
+  | { type: 'done'; sentences: number; batches: number; elapsedMs: number; batchMs: number[] }
+  | { type: 'error'; message: string };
+
+export interface BurnerWorkerData {
+  /** Share of one core to keep busy, 0..1. */
+  share: number;
+  /** Int32Array over a SharedArrayBuffer: [0] set to 1 stops the thread. */
+  stop: SharedArrayBuffer;
+}
