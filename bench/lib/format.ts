@@ -13,8 +13,8 @@ export function fmtMs(v: number): string {
 }
 
 /** CPU use in cores, or "n/a" where it was not measured. */
-export function fmtCores(v: number | null): string {
-  return v === null || !Number.isFinite(v) ? 'n/a' : v.toFixed(2);
+export function fmtCores(v: number | null | undefined): string {
+  return v === null || v === undefined || !Number.isFinite(v) ? 'n/a' : v.toFixed(2);
 }
 
 /** A ratio as "×12.3", "×1.23" or "×0.0012" (two significant digits below 0.1), or "n/a". */
