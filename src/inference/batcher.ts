@@ -138,7 +138,10 @@ export class Batcher {
 
   private dispatch(): void {
     while (this.runningBatches < this.options.concurrency && this.queuedTexts > 0) {
-      const batch = this.takeBatch();
+      // Free threads share the queue: two half batches run in parallel finish sooner than one full batch
+      // beside an idle thread.
+      const freeThreads = this.options.concurrency - this.runningBatches;
+      const batch = this.takeBatch(Math.ceil(this.queuedTexts / freeThreads));
       this.runningBatches++;
       void this.execute(batch).finally(() => {
         this.runningBatches--;
@@ -150,15 +153,17 @@ export class Batcher {
 
   /**
    * The oldest waiting text always goes first (no starvation); the rest of the batch is filled from a window
-   * of the queue with the texts nearest its length, within the size and padded-token budgets.
+   * of the queue with the texts nearest its length, within the size and padded-token budgets and the share
+   * of the queue this thread should take.
    */
-  private takeBatch(): Entry[] {
-    const { maxBatchSize, maxBatchTokens } = this.options;
+  private takeBatch(share: number): Entry[] {
+    const { maxBatchTokens } = this.options;
+    const maxBatchSize = Math.min(this.options.maxBatchSize, share);
     const window: Entry[] = [];
     for (const entry of this.queue) {
       if (entry.state !== 'queued') continue;
       window.push(entry);
-      if (window.length >= maxBatchSize * 4) break;
+      if (window.length >= this.options.maxBatchSize * 4) break;
     }
     const [head, ...rest] = window;
     rest.sort((a, b) => Math.abs(a.tokens - head.tokens) - Math.abs(b.tokens - head.tokens));

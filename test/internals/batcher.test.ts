@@ -48,6 +48,14 @@ t.test('a free worker takes the first text at once; texts queued meanwhile share
   t.equal(batcher.stats.modelRuns, 2);
 });
 
+t.test('idle threads share the queue instead of one taking it all', async (t) => {
+  const pool = scriptedPool();
+  const batcher = new Batcher(pool.run, format, { ...options, concurrency: 2, maxBatchSize: 32 }, observer);
+  batcher.submit(Array.from({ length: 10 }, (_, i) => `t${i}`));
+  t.same(pool.calls.map((c) => c.length), [5, 5], 'two batches of five run at once');
+  await pool.releaseAll();
+});
+
 t.test('a batch stops at the size limit and at the padded-token budget, and groups similar lengths', async (t) => {
   const pool = scriptedPool();
   const batcher = new Batcher(pool.run, format, { ...options, maxBatchSize: 3, maxBatchTokens: 600 }, observer);
