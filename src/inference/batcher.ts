@@ -137,11 +137,12 @@ export class Batcher {
   }
 
   private dispatch(): void {
+    // A thread takes its share of the queue, not all of it: otherwise the thread that frees up first takes
+    // every waiting text into one long batch while the other threads run tiny ones, and the requests in the
+    // long batch wait for all of it. Under saturation the share reaches maxBatchSize anyway.
+    const share = Math.ceil(this.queuedTexts / this.options.concurrency);
     while (this.runningBatches < this.options.concurrency && this.queuedTexts > 0) {
-      // Free threads share the queue: two half batches run in parallel finish sooner than one full batch
-      // beside an idle thread.
-      const freeThreads = this.options.concurrency - this.runningBatches;
-      const batch = this.takeBatch(Math.ceil(this.queuedTexts / freeThreads));
+      const batch = this.takeBatch(share);
       this.runningBatches++;
       void this.execute(batch).finally(() => {
         this.runningBatches--;

@@ -48,12 +48,21 @@ t.test('a free worker takes the first text at once; texts queued meanwhile share
   t.equal(batcher.stats.modelRuns, 2);
 });
 
-t.test('idle threads share the queue instead of one taking it all', async (t) => {
+t.test('each thread takes its share of the queue, not all of it', async (t) => {
   const pool = scriptedPool();
-  const batcher = new Batcher(pool.run, format, { ...options, concurrency: 2, maxBatchSize: 32 }, observer);
+  const batcher = new Batcher(pool.run, format, { ...options, concurrency: 2, maxBatchSize: 32, maxQueueTexts: 1000 }, observer);
   batcher.submit(Array.from({ length: 10 }, (_, i) => `t${i}`));
   t.same(pool.calls.map((c) => c.length), [5, 5], 'two batches of five run at once');
+  const second = batcher.submit(Array.from({ length: 12 }, (_, i) => `u${i}`));
   await pool.releaseAll();
+  t.equal(pool.calls[2].length, 6, 'the first thread to free up takes half of the 12 waiting, not all of them');
+  t.equal((await Promise.all(second.results)).length, 12, 'and every text is answered');
+
+  const saturated = scriptedPool();
+  const busy = new Batcher(saturated.run, format, { ...options, concurrency: 2, maxBatchSize: 32, maxQueueTexts: 1000 }, observer);
+  busy.submit(Array.from({ length: 200 }, (_, i) => `v${i}`));
+  t.same(saturated.calls.map((c) => c.length), [32, 32], 'under saturation the share is a full batch');
+  await saturated.releaseAll();
 });
 
 t.test('a batch stops at the size limit and at the padded-token budget, and groups similar lengths', async (t) => {
