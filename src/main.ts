@@ -4,6 +4,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import { loadConfig, type Config } from './config.js';
+import { Errors } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import { startService, type Service } from './service.js';
 
@@ -21,7 +22,9 @@ async function main(): Promise<void> {
       logger.info({ modelDir: config.modelDir }, 'no model yet and MODEL_DIR unset: fetching it from the hub');
       const { ensureModel } = await import('../model/fetch.js');
       const { createProgressReporter } = await import('../model/progress.js');
-      await ensureModel(config.modelDir, { onProgress: createProgressReporter(process.stderr) });
+      await ensureModel(config.modelDir, { onProgress: createProgressReporter(process.stderr) }).catch((err: Error) => {
+        throw Errors.ModelFetch(err.message);
+      });
     }
     service = await startService(config, logger);
     await service.ready;

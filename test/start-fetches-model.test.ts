@@ -20,6 +20,8 @@ t.test('npm start without MODEL_DIR fetches from HF_ENDPOINT and refuses a model
   const [code] = await once(service.child, 'exit');
   t.equal(code, 1, 'exits non-zero');
   t.match(service.output(), /fetching it from the hub/);
+  t.match(service.output(), /INF_ERR_MODEL_FETCH/);
+  t.match(service.output(), /set MODEL_DIR to a model directory you have/);
   t.same([...new Set(hub.requests.map((r) => r.path))].sort(), ['config.json', 'onnx/model_quantized.onnx', 'tokenizer.json', 'tokenizer_config.json']);
   t.match(service.output(), /model_quantized\.onnx/);
   t.match(service.output(), /size mismatch: expected 67581197 bytes/, 'names the pinned size');
