@@ -129,7 +129,8 @@ export class Batcher {
 
   private leave(entry: Entry): void {
     if (entry.state !== 'queued' || --entry.waiters > 0) return;
-    // Running entries are left to finish: aborting a running inference would cost the thread its session.
+    // Running entries are left to finish: a thread cannot be stopped inside ONNX Runtime's synchronous run
+    // without aborting the whole process, and the result still goes to the cache.
     entry.state = 'dropped';
     this.queuedTexts--;
     this.pending.delete(entry.text);
