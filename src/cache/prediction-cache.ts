@@ -48,9 +48,13 @@ export class PredictionCache {
     return found;
   }
 
-  /** Stores new predictions in both tiers; the Redis write is not awaited. */
-  store(texts: readonly string[], predictions: readonly string[]): void {
-    texts.forEach((text, i) => this.options.lru.set(text, predictions[i]));
+  /** Keeps a new prediction in process, at once, so concurrent requests find it from now on. */
+  remember(text: string, prediction: string): void {
+    this.options.lru.set(text, prediction);
+  }
+
+  /** Shares new predictions with the fleet: one Redis pipeline, not awaited. */
+  share(texts: readonly string[], predictions: readonly string[]): void {
     this.options.redis?.setMany(texts.map(this.options.redisKey), predictions);
   }
 }

@@ -130,7 +130,7 @@ export class Batcher {
   private leave(entry: Entry): void {
     if (entry.state !== 'queued' || --entry.waiters > 0) return;
     // Running entries are left to finish: a thread cannot be stopped inside ONNX Runtime's synchronous run
-    // without aborting the whole process, and the result still goes to the cache.
+    // without aborting the whole process, and the predictor caches the result all the same.
     entry.state = 'dropped';
     this.queuedTexts--;
     this.pending.delete(entry.text);

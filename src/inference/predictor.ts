@@ -1,6 +1,6 @@
 import { Errors } from '../errors.js';
 import type { PredictionCache } from '../cache/prediction-cache.js';
-import type { Batcher } from './batcher.js';
+import type { Batcher, TextResult } from './batcher.js';
 
 export type CacheHeader = 'hit' | 'miss' | 'partial';
 
@@ -46,19 +46,40 @@ export class Predictor {
     if (missing.length > 0) {
       const ticket = this.batcher.submit(missing);
       scope.onAbort(ticket.cancel);
+      this.cacheAsScored(missing, ticket.results);
       const results = await this.withDeadline(Promise.all(ticket.results), scope.deadline, ticket.cancel);
       results.forEach((result, i) => {
         byText.set(missing[i], result.prediction);
         queueMs = Math.max(queueMs, result.queueMs);
         inferenceMs = Math.max(inferenceMs, result.inferenceMs);
       });
-      this.cache.store(missing, results.map((r) => r.prediction));
     }
     let body = '{"predictions":[';
     for (let i = 0; i < texts.length; i++) body += (i === 0 ? '' : ',') + byText.get(texts[i]);
     body += ']}';
     const cache: CacheHeader = missing.length === 0 ? 'hit' : missing.length === distinct.length ? 'miss' : 'partial';
     return { body, cache, queueMs, inferenceMs };
+  }
+
+  /**
+   * Caches each text as soon as its batch finishes, whether or not this request is still waiting for it: in
+   * memory at once (a request waiting on another batch must not leave a window in which a new request runs
+   * the text again), and in Redis in one pipeline once all of them have settled.
+   */
+  private cacheAsScored(texts: readonly string[], results: readonly Promise<TextResult>[]): void {
+    const scored: string[] = [];
+    const predictions: string[] = [];
+    const settled = results.map((result, i) =>
+      result.then(
+        ({ prediction }) => {
+          this.cache.remember(texts[i], prediction);
+          scored.push(texts[i]);
+          predictions.push(prediction);
+        },
+        () => {},
+      ),
+    );
+    void Promise.all(settled).then(() => this.cache.share(scored, predictions));
   }
 
   private async withDeadline<T>(work: Promise<T>, deadline: number, onTimeout: () => void): Promise<T> {
