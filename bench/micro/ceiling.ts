@@ -11,7 +11,7 @@ import type { ManagedProcess } from '../lib/processes.js';
 import { CeilingPool, type CeilingResult } from './lib/ceiling-pool.js';
 import { fmtCores, fmtMs, fmtPct, fmtRate, mdTable, median } from './lib/format.js';
 import { problems, runLoad, type LoadResult } from './lib/load.js';
-import { COMMON_OPTIONS, COMMON_USAGE, contextLines, endRun, listFlag, numberFlag, say, startRun, writeResults, type RunContext } from './lib/run-context.js';
+import { COMMON_OPTIONS, COMMON_USAGE, MODEL_LOAD_OPTIONS, contextLines, endRun, listFlag, modelLoadFlags, numberFlag, say, startRun, writeResults, type RunContext } from './lib/run-context.js';
 import { assertAlive, modelWork, PREDICT_PATH, scrapeMetrics, startService } from './lib/service.js';
 import { exactLengthTexts } from './lib/texts.js';
 
@@ -58,9 +58,7 @@ async function main(): Promise<void> {
     args: argv,
     options: {
       workers: { type: 'string' }, 'intra-op': { type: 'string' }, 'batch-sizes': { type: 'string' },
-      'sweep-duration': { type: 'string' }, tokens: { type: 'string' }, 'texts-per-request': { type: 'string' },
-      connections: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' }, rounds: { type: 'string' },
-      'max-batch-size': { type: 'string' }, seed: { type: 'string' }, ...COMMON_OPTIONS,
+      'sweep-duration': { type: 'string' }, 'max-batch-size': { type: 'string' }, ...MODEL_LOAD_OPTIONS, ...COMMON_OPTIONS,
     },
     strict: true,
   });
@@ -70,14 +68,8 @@ async function main(): Promise<void> {
     intraOp: numberFlag('intra-op', values['intra-op'], 1),
     batchSizes: listFlag('batch-sizes', values['batch-sizes'], [8, 16, 32, 64]),
     sweepDurationS: numberFlag('sweep-duration', values['sweep-duration'], 4),
-    tokens: numberFlag('tokens', values.tokens, 16),
-    textsPerRequest: numberFlag('texts-per-request', values['texts-per-request'], 8),
-    connections: numberFlag('connections', values.connections, 32),
-    durationS: numberFlag('duration', values.duration, 10),
-    warmupS: numberFlag('warmup', values.warmup, 3),
-    rounds: numberFlag('rounds', values.rounds, 2),
+    ...modelLoadFlags(values),
     maxBatchSize: values['max-batch-size'] === undefined ? undefined : numberFlag('max-batch-size', values['max-batch-size'], 32),
-    seed: numberFlag('seed', values.seed, 1),
   };
   const maxLoad = values['max-load'] === undefined ? undefined : numberFlag('max-load', values['max-load'], 0, false);
   const log = (line: string): void => say(NAME, line);

@@ -9,7 +9,7 @@ import { SST2_DEV_TSV, STANDIN_MODEL_DIR } from '../lib/paths.js';
 import type { ManagedProcess } from '../lib/processes.js';
 import { fmtCores, fmtMs, fmtRate, fmtRatio, mdTable, median } from './lib/format.js';
 import { problems, runLoad, type LoadResult } from './lib/load.js';
-import { COMMON_OPTIONS, COMMON_USAGE, contextLines, endRun, numberFlag, say, startRun, writeResults, type RunContext } from './lib/run-context.js';
+import { COMMON_OPTIONS, COMMON_USAGE, MODEL_LOAD_OPTIONS, contextLines, endRun, modelLoadFlags, numberFlag, say, startRun, writeResults, type RunContext } from './lib/run-context.js';
 import { sequentialRequests, type SequentialResult } from './lib/sequential.js';
 import { assertAlive, modelWork, PREDICT_PATH, scrapeMetrics, startAll, startService } from './lib/service.js';
 import { exactLengthTexts } from './lib/texts.js';
@@ -57,8 +57,7 @@ async function main(): Promise<void> {
     args: argv,
     options: {
       configs: { type: 'string' }, sequential: { type: 'string' }, long: { type: 'string' }, 'long-tokens': { type: 'string' },
-      tokens: { type: 'string' }, 'texts-per-request': { type: 'string' }, connections: { type: 'string' },
-      duration: { type: 'string' }, warmup: { type: 'string' }, rounds: { type: 'string' }, seed: { type: 'string' }, ...COMMON_OPTIONS,
+      ...MODEL_LOAD_OPTIONS, ...COMMON_OPTIONS,
     },
     strict: true,
   });
@@ -68,13 +67,7 @@ async function main(): Promise<void> {
     sequential: numberFlag('sequential', values.sequential, 200),
     long: numberFlag('long', values.long, 50),
     longTokens: numberFlag('long-tokens', values['long-tokens'], 256),
-    tokens: numberFlag('tokens', values.tokens, 16),
-    textsPerRequest: numberFlag('texts-per-request', values['texts-per-request'], 8),
-    connections: numberFlag('connections', values.connections, 32),
-    durationS: numberFlag('duration', values.duration, 10),
-    warmupS: numberFlag('warmup', values.warmup, 3),
-    rounds: numberFlag('rounds', values.rounds, 2),
-    seed: numberFlag('seed', values.seed, 1),
+    ...modelLoadFlags(values),
   };
   const maxLoad = values['max-load'] === undefined ? undefined : numberFlag('max-load', values['max-load'], 0, false);
   const log = (line: string): void => say(NAME, line);

@@ -33,7 +33,7 @@ export class PredictionCache {
       const value = values?.[k];
       if (value !== undefined && value !== null) {
         found[textIndex] = value;
-        lru.set(texts[textIndex], value);
+        this.remember(texts[textIndex], value);
         redisHits++;
         return;
       }

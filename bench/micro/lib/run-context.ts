@@ -54,6 +54,39 @@ export function listFlag(flag: string, raw: string | undefined, fallback: number
   return raw.split(',').map((s) => numberFlag(flag, s.trim(), 0));
 }
 
+/** The model-bound load both ceiling.ts and threads.ts drive: never-seen texts of a set length, over HTTP. */
+export const MODEL_LOAD_OPTIONS = {
+  tokens: { type: 'string' },
+  'texts-per-request': { type: 'string' },
+  connections: { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  rounds: { type: 'string' },
+  seed: { type: 'string' },
+} as const;
+
+export interface ModelLoadFlags {
+  tokens: number;
+  textsPerRequest: number;
+  connections: number;
+  durationS: number;
+  warmupS: number;
+  rounds: number;
+  seed: number;
+}
+
+export function modelLoadFlags(values: { [K in keyof typeof MODEL_LOAD_OPTIONS]?: string }): ModelLoadFlags {
+  return {
+    tokens: numberFlag('tokens', values.tokens, 16),
+    textsPerRequest: numberFlag('texts-per-request', values['texts-per-request'], 8),
+    connections: numberFlag('connections', values.connections, 32),
+    durationS: numberFlag('duration', values.duration, 10),
+    warmupS: numberFlag('warmup', values.warmup, 3),
+    rounds: numberFlag('rounds', values.rounds, 2),
+    seed: numberFlag('seed', values.seed, 1),
+  };
+}
+
 const round2 = (v: number): number => Math.round(v * 100) / 100;
 const currentLoad = (): number[] => loadavg().map(round2);
 
