@@ -1,5 +1,6 @@
 import type { ErrorObject } from 'ajv';
 import { Errors, type ValidationDetail } from '../errors.js';
+import { locateJsonError } from './json-error-position.js';
 import { validateBulkPredictRequest } from './validators.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -16,15 +17,15 @@ export function parseBulkPredictRequest(bytes: Uint8Array, maxTexts: number): st
   } catch {
     throw Errors.BodyEncoding();
   }
-  if (source.trim() === '') {
+  // FastAPI treats only a body of no bytes as absent; whitespace goes to the JSON parser ("Expecting value").
+  if (bytes.length === 0) {
     throw Errors.Validation([{ type: 'missing', loc: ['body'], msg: 'Field required', input: null }]);
   }
   let body: unknown;
   try {
     body = JSON.parse(source);
-  } catch (err) {
-    const message = (err as Error).message;
-    const position = Number(/position (\d+)/.exec(message)?.[1] ?? 0);
+  } catch {
+    const { position, message } = locateJsonError(source);
     throw Errors.Validation([{ type: 'json_invalid', loc: ['body', position], msg: 'JSON decode error', input: {}, ctx: { error: message } }]);
   }
   const texts = (body as { text?: unknown } | null)?.text;
