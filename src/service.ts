@@ -78,7 +78,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const app = createApp({
     config, predictor, lifecycle, metrics, logger,
-    openApi: buildOpenApi({ basePath: config.basePath, maxTexts: config.maxTexts, maxBodyBytes: config.maxBodyBytes, version }),
+    openApi: buildOpenApi({ config, labels: model.labels, version }),
   });
 
   const listenSocket = await listen(app, config.host, config.port);

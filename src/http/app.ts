@@ -30,6 +30,7 @@ export function createApp(deps: AppDeps): TemplatedApp {
     { method: 'get', path: `${basePath}/health`, handler: createHealthHandler(deps.lifecycle) },
     { method: 'get', path: `${basePath}/openapi.json`, handler: (res) => sendNow(res, 200, 'application/json', deps.openApi) },
     { method: 'get', path: `${basePath}/docs`, handler: docs.page },
+    { method: 'get', path: `${basePath}/docs/`, handler: docs.redirect },
     { method: 'get', path: `${basePath}/docs/*`, handler: docs.asset },
   ];
   if (deps.metrics.enabled) routes.push({ method: 'get', path: metricsPath, handler: createMetricsHandler(deps.metrics) });

@@ -1,48 +1,79 @@
-import { BulkPredictRequest, BulkPredictResponse, HealthResponse, HTTPError, HTTPValidationError } from '../generated/schemas.js';
+import { ApiDocs, BulkPredictRequest, BulkPredictResponse, HealthResponse, HTTPError, HTTPValidationError } from '../generated/schemas.js';
+import type { Config } from '../config.js';
+import { Errors, HttpError } from '../errors.js';
+import { createPredictionFormatter } from '../inference/prediction-format.js';
+import { parseBulkPredictRequest } from '../validation/parse-request.js';
+
+export type OpenApiConfig = Pick<Config, 'basePath' | 'maxTexts' | 'maxBodyBytes' | 'maxTokens' | 'maxQueueTexts' | 'requestTimeoutMs' | 'timingHeaders'>;
+
+type ErrorCode = keyof typeof ApiDocs.errors;
+type HeaderName = keyof typeof ApiDocs.headers;
+
+const EXAMPLE_TEXTS = ['I love you!', 'I hate you!'];
 
 const withoutId = ({ $id: _id, ...schema }: Record<string, unknown>): Record<string, unknown> => schema;
-const json = (name: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } });
-const error = (description: string) => ({ description, content: json('HTTPError') });
+const ref = (kind: 'schemas' | 'headers', name: string) => ({ $ref: `#/components/${kind}/${name}` });
+const headerRefs = (names: readonly HeaderName[]) => Object.fromEntries(names.map((name) => [name, ref('headers', name)]));
 
-/** The OpenAPI 3.1.0 document, built once at start-up from the schemas in schemas/ and the live limits. */
-export function buildOpenApi(options: { basePath: string; maxTexts: number; maxBodyBytes: number; version: string }): string {
+/**
+ * The OpenAPI 3.1.0 document, built once at start-up: schemas and prose from schemas/, the live limits of
+ * this server, and examples in the loaded model's labels.
+ */
+export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly string[]; version: string }): string {
+  const { config, labels } = options;
   const request = withoutId(BulkPredictRequest);
   const requestSchema = {
     ...request,
-    properties: { text: { ...(request.properties as { text: object }).text, maxItems: options.maxTexts } },
+    properties: { text: { ...(request.properties as { text: object }).text, maxItems: config.maxTexts } },
   };
+  const predictHeaders: HeaderName[] = ['x-request-id', 'x-cache'];
+  if (config.timingHeaders) predictHeaders.push('x-queue-time', 'x-inference-time', 'x-total-time');
+  const bulkPredict = ApiDocs.operations.bulkPredict;
+  const health = ApiDocs.operations.health;
+
   return JSON.stringify({
     openapi: '3.1.0',
-    info: {
-      title: 'Sentiment inference',
-      version: options.version,
-      description: 'DistilBERT SST-2 sentiment: every label with its softmax score, per text.',
-    },
+    info: { title: ApiDocs.title, version: options.version, description: ApiDocs.description },
+    tags: ApiDocs.tags,
     paths: {
-      [`${options.basePath}/bulk-predict`]: {
+      [`${config.basePath}/bulk-predict`]: {
         post: {
-          summary: 'Bulk Predict',
+          tags: [bulkPredict.tag],
+          summary: bulkPredict.summary,
+          description: `${bulkPredict.description}\n\n${serverLimits(config, labels)}`,
           operationId: 'bulk_predict',
-          requestBody: { required: true, content: json('BulkPredictRequest'), description: `At most ${options.maxBodyBytes} bytes.` },
+          requestBody: {
+            required: true,
+            description: `The texts to classify: at most ${config.maxTexts} texts in at most ${config.maxBodyBytes} bytes.`,
+            content: { 'application/json': { schema: ref('schemas', 'BulkPredictRequest'), example: { text: EXAMPLE_TEXTS } } },
+          },
           responses: {
-            200: { description: 'Predictions, in input order.', content: json('BulkPredictResponse') },
-            400: error('The body is not UTF-8.'),
-            413: error('The body is larger than the limit.'),
-            415: error('A Content-Type other than JSON.'),
-            422: { description: 'Validation Error', content: json('HTTPValidationError') },
-            500: error('The model failed on this request.'),
-            503: error('Overloaded, loading or shutting down; see Retry-After.'),
-            504: error('Prediction timeout.'),
+            200: {
+              description: ApiDocs.responses.bulkPredict[200],
+              headers: headerRefs(predictHeaders),
+              content: { 'application/json': { schema: ref('schemas', 'BulkPredictResponse'), example: examplePredictions(labels) } },
+            },
+            422: {
+              description: `${errorDescription('INF_ERR_VALIDATION')} ${ApiDocs.responses.bulkPredict[422]}`,
+              headers: headerRefs(['x-request-id']),
+              content: { 'application/json': { schema: ref('schemas', 'HTTPValidationError'), examples: validationExamples(config.maxTexts) } },
+            },
+            ...errorResponses(config),
           },
         },
       },
-      [`${options.basePath}/health`]: {
+      [`${config.basePath}/health`]: {
         get: {
-          summary: 'Health',
+          tags: [health.tag],
+          summary: health.summary,
+          description: health.description,
           operationId: 'health',
           responses: {
-            200: { description: 'Every worker has loaded and warmed the model.', content: json('HealthResponse') },
-            503: { description: 'Starting or draining.', content: json('HealthResponse') },
+            200: { description: ApiDocs.responses.health[200], content: healthContent({ healthy: 'Ready' }) },
+            503: {
+              description: ApiDocs.responses.health[503],
+              content: healthContent({ starting: 'The workers are loading the model', draining: 'Shutting down after SIGTERM' }),
+            },
           },
         },
       },
@@ -55,6 +86,109 @@ export function buildOpenApi(options: { basePath: string; maxTexts: number; maxB
         HTTPError: withoutId(HTTPError),
         HTTPValidationError: withoutId(HTTPValidationError),
       },
+      headers: headerComponents(),
     },
   });
+}
+
+/** The limits this server runs with, so the document a client reads states the deployment's values. */
+function serverLimits(config: OpenApiConfig, labels: readonly string[]): string {
+  const settings = { MAX_TEXTS: config.maxTexts, MAX_BODY_BYTES: config.maxBodyBytes, MAX_TOKENS: config.maxTokens, MAX_QUEUE_TEXTS: config.maxQueueTexts, REQUEST_TIMEOUT_MS: config.requestTimeoutMs };
+  const values = Object.entries(settings).map(([name, value]) => `\`${name}\` = ${value}`).join(', ');
+  return `**This server:** ${values}; labels ${labels.map((label) => `\`${label}\``).join(', ')}.`;
+}
+
+/**
+ * The example texts' predictions in the loaded model's labels, formatted by the service's own formatter from
+ * made-up logits, so the scores are a real softmax (they sum to 1) in the response's exact form. "I love you!"
+ * favours a label named like "positive" (else the last id, as in SST-2), "I hate you!" one named like
+ * "negative" (else id 0).
+ */
+function examplePredictions(labels: readonly string[]): { predictions: unknown[] } {
+  const format = createPredictionFormatter(labels);
+  const favoured = [labels.findIndex((l) => /pos/i.test(l)), labels.findIndex((l) => /neg/i.test(l))];
+  const fallback = [labels.length - 1, 0];
+  const margins = [4.3, 3.5];
+  const predictions = EXAMPLE_TEXTS.map((_, k) => {
+    const top = favoured[k] >= 0 ? favoured[k] : fallback[k];
+    const logits = Float32Array.from(labels, (_, i) => (i === top ? margins[k] : -margins[k] - 0.5 * i));
+    return JSON.parse(format(logits, 0)) as unknown;
+  });
+  return { predictions };
+}
+
+/** 422 examples produced by the service's own parser, so they are exactly what a client gets. */
+function validationExamples(maxTexts: number): Record<string, { summary: string; value: unknown }> {
+  const bodies: [string, string, string][] = [
+    ['json_invalid', 'Not JSON: {"text": [', '{"text": ['],
+    ['list_type', '`text` is not a list', '{"text": "I love you!"}'],
+    ['string_type', 'An item is not a string', '{"text": ["I love you!", 42]}'],
+    ['missing', 'No `text`', '{"texts": ["I love you!"]}'],
+  ];
+  return Object.fromEntries(
+    bodies.map(([name, summary, body]) => {
+      try {
+        parseBulkPredictRequest(new TextEncoder().encode(body), maxTexts);
+      } catch (err) {
+        if (err instanceof HttpError) return [name, { summary, value: JSON.parse(err.body) }];
+        throw err;
+      }
+      throw new Error(`example body ${body} is valid`);
+    }),
+  );
+}
+
+/** Every other error of the route, grouped by status: each code with its README text, and its real body. */
+function errorResponses(config: OpenApiConfig): Record<number, object> {
+  const errors: [ErrorCode, HttpError][] = [
+    ['INF_ERR_BODY_ENCODING', Errors.BodyEncoding()],
+    ['INF_ERR_BODY_TOO_LARGE', Errors.BodyTooLarge(config.maxBodyBytes)],
+    ['INF_ERR_MEDIA_TYPE', Errors.UnsupportedMediaType('text/plain')],
+    ['INF_ERR_INFERENCE', Errors.InferenceFailed()],
+    ['INF_ERR_INTERNAL', Errors.Internal()],
+    ['INF_ERR_OVERLOADED', Errors.Overloaded()],
+    ['INF_ERR_NOT_READY', Errors.NotReady()],
+    ['INF_ERR_TIMEOUT', Errors.Timeout()],
+  ];
+  const responses: Record<number, { description: string; headers: object; content: object }> = {};
+  for (const status of [...new Set(errors.map(([, e]) => e.statusCode))].sort((a, b) => a - b)) {
+    const group = errors.filter(([, e]) => e.statusCode === status);
+    const headers: HeaderName[] = ['x-request-id'];
+    if (group.some(([, e]) => 'retry-after' in e.headers)) headers.push('Retry-After');
+    responses[status] = {
+      description: group.map(([code]) => errorDescription(code)).join('\n\n'),
+      headers: headerRefs(headers),
+      content: {
+        'application/json': {
+          schema: ref('schemas', 'HTTPError'),
+          examples: Object.fromEntries(group.map(([code, e]) => [code, { summary: code, value: JSON.parse(e.body) }])),
+        },
+      },
+    };
+  }
+  return responses;
+}
+
+function errorDescription(code: ErrorCode): string {
+  return `\`${code}\`: ${ApiDocs.errors[code]}.`;
+}
+
+function healthContent(states: Record<string, string>): object {
+  const examples = Object.fromEntries(Object.entries(states).map(([status, summary]) => [status, { summary, value: { status } }]));
+  return { 'application/json': { schema: ref('schemas', 'HealthResponse'), examples } };
+}
+
+function headerComponents(): Record<HeaderName, object> {
+  const number = { type: 'number', minimum: 0 };
+  const schemas: Record<HeaderName, object> = {
+    'x-request-id': { type: 'string', maxLength: 128 },
+    'x-cache': { type: 'string', enum: ['hit', 'miss', 'partial'] },
+    'x-queue-time': number,
+    'x-inference-time': number,
+    'x-total-time': number,
+    'Retry-After': { type: 'integer', minimum: 0 },
+  };
+  return Object.fromEntries(
+    Object.entries(schemas).map(([name, schema]) => [name, { description: ApiDocs.headers[name as HeaderName], schema }]),
+  ) as Record<HeaderName, object>;
 }

@@ -3,7 +3,7 @@ import type { HttpError } from '../errors.js';
 import type { RequestContext } from './request-context.js';
 
 const STATUS_LINES: Record<number, string> = {
-  200: '200 OK', 400: '400 Bad Request', 404: '404 Not Found', 405: '405 Method Not Allowed', 413: '413 Payload Too Large',
+  200: '200 OK', 301: '301 Moved Permanently', 400: '400 Bad Request', 404: '404 Not Found', 405: '405 Method Not Allowed', 413: '413 Payload Too Large',
   415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity', 500: '500 Internal Server Error',
   503: '503 Service Unavailable', 504: '504 Gateway Timeout',
 };

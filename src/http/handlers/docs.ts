@@ -15,17 +15,26 @@ const ASSETS = {
  * GET <base>/docs and its assets: Swagger UI from the installed swagger-ui-dist package, read once at
  * start-up, so the page works with no CDN and no network.
  */
-export function createDocsHandlers(basePath: string): { page: (res: HttpResponse) => void; asset: (res: HttpResponse, req: HttpRequest) => void } {
+export function createDocsHandlers(basePath: string): {
+  page: (res: HttpResponse) => void;
+  asset: (res: HttpResponse, req: HttpRequest) => void;
+  /** <base>/docs/ -> <base>/docs, keeping the query: the page has one URL, as in FastAPI. */
+  redirect: (res: HttpResponse, req: HttpRequest) => void;
+} {
   const dist = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   const files = new Map(Object.entries(ASSETS).map(([name, type]) => [name, { type, bytes: readFileSync(join(dist, name)) }]));
   const page = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sentiment inference - Swagger UI</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>Sentiment inference - Swagger UI</title>
 <link rel="stylesheet" href="${basePath}/docs/swagger-ui.css"><link rel="icon" href="${basePath}/docs/favicon-32x32.png"></head>
 <body><div id="swagger-ui"></div><script src="${basePath}/docs/swagger-ui-bundle.js"></script>
 <script>window.ui = SwaggerUIBundle({ url: '${basePath}/openapi.json', dom_id: '#swagger-ui' });</script></body></html>`;
   const notFound = Errors.NotFound();
   return {
     page: (res) => sendNow(res, 200, 'text/html; charset=utf-8', page),
+    redirect: (res, req) => {
+      const query = req.getQuery();
+      sendNow(res, 301, 'text/plain; charset=utf-8', '', [['location', `${basePath}/docs${query ? `?${query}` : ''}`]]);
+    },
     asset: (res, req) => {
       const file = files.get(req.getUrl().slice(`${basePath}/docs/`.length));
       if (file) sendNow(res, 200, file.type, file.bytes, [['cache-control', 'public, max-age=86400']]);

@@ -1,0 +1,143 @@
+// The served OpenAPI document teaches the API: it validates as OpenAPI 3.1, its examples are in the loaded
+// model's labels, it declares the headers the responses really carry, and its prose comes from
+// schemas/api-docs.json with every error code of the route.
+import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Validator } from '@seriousme/openapi-schema-validator';
+import { ApiDocs } from '../dist/src/generated/schemas.js';
+import { Errors, HttpError } from '../dist/src/errors.js';
+import { buildOpenApi } from '../dist/src/http/openapi.js';
+import { validateBulkPredictResponse } from '../dist/src/validation/validators.js';
+import { postPredict, STANDIN_MODEL_DIR, startService } from './helper.js';
+
+const id2label = JSON.parse(readFileSync(join(STANDIN_MODEL_DIR, 'config.json'), 'utf8')).id2label as Record<string, string>;
+const modelLabels = Object.values(id2label);
+
+const service = await startService({ WORKERS: '1', MAX_TEXTS: '50' });
+t.teardown(() => service.stop());
+const doc = await (await fetch(`${service.url}/project/openapi.json`)).json();
+const predict = doc.paths['/project/bulk-predict'].post;
+const health = doc.paths['/project/health'].get;
+const TIMING = ['x-queue-time', 'x-inference-time', 'x-total-time'];
+
+const sumsToOne = (list: { score: number }[]) => Math.abs(list.reduce((sum, p) => sum + p.score, 0) - 1) < 1e-6;
+const descending = (list: { score: number }[]) => list.every((p, i) => i === 0 || list[i - 1].score >= p.score);
+
+t.test('the document validates as OpenAPI 3.1 and every $ref resolves', async (t) => {
+  const validator = new Validator();
+  const result = await validator.validate(structuredClone(doc));
+  t.same(result.errors ?? [], [], 'no schema errors');
+  t.ok(result.valid);
+  t.equal(validator.version, '3.1');
+  t.doesNotThrow(() => validator.resolveRefs());
+});
+
+t.test('the request example is two real sentences; the response example is in the loaded model\'s labels', async (t) => {
+  t.same(predict.requestBody.content['application/json'].example, { text: ['I love you!', 'I hate you!'] });
+  t.same(modelLabels.sort(), ['NEGATIVE', 'POSITIVE'], 'the stand-in model has the default labels');
+  const example = predict.responses['200'].content['application/json'].example;
+  t.ok(validateBulkPredictResponse(example), 'the example matches the response schema');
+  t.equal(example.predictions.length, 2, 'one list per example text');
+  for (const list of example.predictions) {
+    t.same(list.map((p: { label: string }) => p.label).sort(), modelLabels, 'every label of config.json, once');
+    t.ok(sumsToOne(list), 'scores sum to 1');
+    t.ok(descending(list), 'by descending score');
+    t.ok(list[0].score > 0.9 && list[0].score < 1, 'a confident, plausible score');
+  }
+  t.equal(example.predictions[0][0].label, 'POSITIVE', '"I love you!" is positive');
+  t.equal(example.predictions[1][0].label, 'NEGATIVE', '"I hate you!" is negative');
+  t.notMatch(JSON.stringify(doc), /"string"\s*,\s*"score"|"label":"string"/, 'no placeholder labels');
+});
+
+t.test('the example request, sent, gets a response of the documented shape and headers', async (t) => {
+  const res = await postPredict(service.url, predict.requestBody.content['application/json'].example);
+  t.equal(res.status, 200);
+  t.ok(validateBulkPredictResponse(res.body));
+  t.same(res.body.predictions.map((list: { label: string }[]) => list.map((p) => p.label).sort()), [modelLabels, modelLabels]);
+  for (const name of Object.keys(predict.responses['200'].headers)) t.ok(res.headers.get(name) !== null, `200 carries ${name}`);
+  const bad = await postPredict(service.url, '{"text": [', { raw: true });
+  t.same(bad.body, predict.responses['422'].content['application/json'].examples.json_invalid.value, 'the 422 example is what the server answers');
+  for (const name of Object.keys(predict.responses['422'].headers)) t.ok(bad.headers.get(name) !== null, `422 carries ${name}`);
+});
+
+t.test('each response declares its headers, with descriptions', async (t) => {
+  t.same(Object.keys(predict.responses['200'].headers).sort(), ['x-cache', 'x-inference-time', 'x-queue-time', 'x-request-id', 'x-total-time']);
+  for (const [status, response] of Object.entries(predict.responses) as [string, { headers: Record<string, unknown> }][]) {
+    t.ok(response.headers['x-request-id'], `${status} declares x-request-id`);
+    t.equal(Boolean(response.headers['Retry-After']), status === '503', `${status}: Retry-After only on 503`);
+  }
+  for (const [name, header] of Object.entries(doc.components.headers) as [string, { description: string; schema: object }][]) {
+    t.equal(header.description, (ApiDocs.headers as Record<string, string>)[name], `${name} has its description from schemas/api-docs.json`);
+    t.ok(header.schema, `${name} has a schema`);
+  }
+  t.same(doc.components.headers['x-cache'].schema.enum, ['hit', 'miss', 'partial']);
+});
+
+t.test('operations have tags, summaries and descriptions; 422 says what went wrong', async (t) => {
+  const tagNames = doc.tags.map((tag: { name: string; description: string }) => tag.name);
+  t.ok(doc.tags.every((tag: { description: string }) => tag.description.length > 20), 'tags are described');
+  for (const [name, op] of [['bulk-predict', predict], ['health', health]]) {
+    t.equal(op.tags.length, 1, `${name} has a tag`);
+    t.ok(tagNames.includes(op.tags[0]) && op.tags[0] !== 'default', `${name}'s tag is declared`);
+    t.ok(op.summary, `${name} has a summary`);
+  }
+  t.ok(predict.description.startsWith(ApiDocs.operations.bulkPredict.description));
+  for (const topic of ['Caching', 'Truncation', 'Limits', 'Errors', 'MAX_TOKENS', 'MAX_TEXTS', 'MAX_BODY_BYTES', 'MAX_QUEUE_TEXTS', 'REQUEST_TIMEOUT_MS']) {
+    t.match(predict.description, topic, `bulk-predict describes ${topic}`);
+  }
+  t.match(predict.description, '`MAX_TEXTS` = 50', "this server's live limit");
+  t.match(predict.description, 'labels `NEGATIVE`, `POSITIVE`', "this server's labels");
+  t.equal(doc.components.schemas.BulkPredictRequest.properties.text.maxItems, 50);
+  t.equal(health.description, ApiDocs.operations.health.description);
+  t.ok(predict.responses['422'].description.endsWith(ApiDocs.responses.bulkPredict['422']), '422 text from schemas/api-docs.json');
+  t.notMatch(predict.responses['422'].description, /^Validation Error$/);
+  for (const type of ['json_invalid', 'missing', 'model_attributes_type', 'list_type', 'string_type', 'too_long']) {
+    t.match(predict.responses['422'].description, `\`${type}\``, `422 explains ${type}`);
+  }
+});
+
+t.test('every error of the route is documented under its status, with its real body as the example', async (t) => {
+  const routing = new Set(['INF_ERR_NOT_FOUND', 'INF_ERR_METHOD_NOT_ALLOWED']);
+  for (const [name, factory] of Object.entries(Errors) as [string, (...args: never[]) => Error][]) {
+    const error = factory('x' as never, 'y' as never);
+    if (!(error instanceof HttpError) || routing.has(error.code)) continue;
+    const response = predict.responses[String(error.statusCode)];
+    t.ok(response, `${name}: status ${error.statusCode} is declared`);
+    t.match(response?.description, `\`${error.code}\``, `${error.code} is named under ${error.statusCode}`);
+    t.match(response?.description, (ApiDocs.errors as Record<string, string>)[error.code], `${error.code} has its README text`);
+    if (error.statusCode !== 422) {
+      t.equal(typeof response.content['application/json'].examples[error.code]?.value.detail, 'string', `${error.code} has an example body`);
+    }
+  }
+  t.same(predict.responses['504'].content['application/json'].examples.INF_ERR_TIMEOUT.value, { detail: 'Prediction timeout' });
+  t.same(health.responses['503'].content['application/json'].examples.starting.value, { status: 'starting' });
+});
+
+t.test("the examples follow any model's labels, and the timing headers follow TIMING_HEADERS", async (t) => {
+  const config = { basePath: '', maxTexts: 5, maxBodyBytes: 4096, maxTokens: 128, maxQueueTexts: 10, requestTimeoutMs: 100, timingHeaders: false };
+  const other = JSON.parse(buildOpenApi({ config, labels: ['anger', 'joy', 'sadness'], version: '1' }));
+  const op = other.paths['/bulk-predict'].post;
+  const [love, hate] = op.responses['200'].content['application/json'].example.predictions;
+  for (const list of [love, hate]) {
+    t.same(list.map((p: { label: string }) => p.label).sort(), ['anger', 'joy', 'sadness']);
+    t.ok(sumsToOne(list) && descending(list));
+  }
+  t.equal(love[0].label, 'sadness', 'no label named positive: the last id');
+  t.equal(hate[0].label, 'anger', 'no label named negative: id 0');
+  t.same(Object.keys(op.responses['200'].headers).sort(), ['x-cache', 'x-request-id'], 'no timing headers when they are off');
+  t.ok(TIMING.every((name) => !(name in op.responses['200'].headers)));
+});
+
+t.test('/project/docs/ redirects to /project/docs, and the page is made for small screens too', async (t) => {
+  const res = await fetch(`${service.url}/project/docs/`, { redirect: 'manual' });
+  t.equal(res.status, 301);
+  t.equal(res.headers.get('location'), '/project/docs');
+  const withQuery = await fetch(`${service.url}/project/docs/?tab=1`, { redirect: 'manual' });
+  t.equal(withQuery.headers.get('location'), '/project/docs?tab=1');
+  const followed = await fetch(`${service.url}/project/docs/`);
+  t.equal(followed.status, 200);
+  t.equal(new URL(followed.url).pathname, '/project/docs');
+  t.match(await followed.text(), /<meta name="viewport" content="width=device-width, initial-scale=1">/);
+  t.equal((await fetch(`${service.url}/project/docs/`, { method: 'POST' })).status, 405);
+});
