@@ -1,11 +1,11 @@
 // Fetches one manifest file into place: resumable .part download, streamed sha256, fsync, atomic rename.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Errors, ModelFetchError } from './errors.js';
 import type { ManifestFile } from './manifest.js';
 import type { FetchEvent } from './progress.js';
+import { sha256File } from './sha256.js';
 
 export interface DownloadTarget {
   readonly entry: ManifestFile;
@@ -15,11 +15,6 @@ export interface DownloadTarget {
   readonly headers: Readonly<Record<string, string>>;
   readonly signal?: AbortSignal;
   readonly onEvent: (event: FetchEvent) => void;
-}
-
-export async function sha256File(file: string, hash: Hash = createHash('sha256')): Promise<Hash> {
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash;
 }
 
 async function sizeOf(file: string): Promise<number | undefined> {

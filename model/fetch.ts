@@ -1,31 +1,20 @@
 // `npm run model:fetch`: downloads the pinned model from the Hugging Face hub. Also a library: fetchModel, ensureModel.
-import { existsSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { download, isInPlace } from './download.js';
 import { Errors, ModelFetchError } from './errors.js';
 import { filesOf, loadManifest, parseManifest, type Manifest, type ManifestFile } from './manifest.js';
+import { defaultManifestPath, defaultModelDir } from './paths.js';
 import { createProgressReporter, type FetchEvent } from './progress.js';
 
 export { ModelFetchError } from './errors.js';
 export type { Manifest, ManifestFile } from './manifest.js';
 export type { FetchEvent } from './progress.js';
 
-const here = dirname(fileURLToPath(import.meta.url));
-
-/** The directory holding package.json: the repo root whether this runs as model/fetch.ts or dist/model/fetch.js. */
-export const packageRoot = ((dir: string): string => {
-  for (let d = dir; ; d = dirname(d)) {
-    if (existsSync(join(d, 'package.json'))) return d;
-    if (dirname(d) === d) return resolve(here, '..', '..');
-  }
-})(here);
-export const defaultManifestPath = join(packageRoot, 'model', 'manifest.json');
-/** Must match src/config.ts defaultModelDir: the service looks here when MODEL_DIR is unset. */
-export const defaultDestDir = join(packageRoot, 'model', 'distilbert-base-uncased-finetuned-sst-2-english');
 
 export interface FetchOptions {
   /** Hub base URL. Default: env HF_ENDPOINT, else https://huggingface.co. */
@@ -38,7 +27,7 @@ export interface FetchOptions {
   manifest?: Manifest;
   /** Default: the manifest's defaultVariant ("quantized"). */
   variant?: string;
-  /** Default: defaultDestDir. */
+  /** Default: defaultModelDir. */
   destDir?: string;
   /** Sent as "Authorization: Bearer"; default: env HF_TOKEN. */
   token?: string;
@@ -84,7 +73,7 @@ export async function fetchModel(options: FetchOptions = {}): Promise<FetchResul
   const manifest = await manifestOf(options);
   const variant = options.variant ?? manifest.defaultVariant;
   const files = filesOf(manifest, variant);
-  const destDir = resolve(options.destDir ?? defaultDestDir);
+  const destDir = resolve(options.destDir ?? defaultModelDir);
   const endpoint = hubEndpoint(options.endpoint);
   const repo = options.repo ?? manifest.repo;
   const revision = encodeURIComponent(options.revision ?? manifest.revision);

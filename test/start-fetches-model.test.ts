@@ -5,10 +5,9 @@ import t from 'tap';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { repoRoot, startService } from './helper.js';
+import { defaultModelDir } from '../dist/model/paths.js';
+import { startService } from './helper.js';
 import { startHubServer } from './fixtures/hub-server.js';
-
-const defaultModelDir = join(repoRoot, 'model', 'distilbert-base-uncased-finetuned-sst-2-english');
 
 t.test('npm start without MODEL_DIR fetches from HF_ENDPOINT and refuses a model that fails its pin', { skip: existsSync(defaultModelDir) ? 'a model is already in model/; not touching it' : false }, async (t) => {
   const hub = await startHubServer();
