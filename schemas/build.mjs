@@ -1,5 +1,7 @@
 // Compiles every schema in this folder ahead of time (AJV standalone), so the service never compiles a schema
-// at start-up or per request. Output goes to src/generated/ (git-ignored; `npm run build` regenerates it).
+// at start-up or per request, and writes the TypeScript type of the configuration from config.json, so the
+// schema is the only declaration of the settings. Output goes to src/generated/ (git-ignored; `npm run build`
+// regenerates it).
 import { readFileSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,4 +33,24 @@ writeFileSync(join(outDir, 'config-validator.js'), header + standaloneCode.defau
 writeFileSync(
   join(outDir, 'schemas.js'),
   header + schemas.map((s) => `export const ${s.$id} = ${JSON.stringify(s)};\n`).join(''),
+);
+
+// config.json holds flat scalars only (env variables); a keyword this does not map fails the build.
+function tsTypeOf(name, spec) {
+  if (spec.enum) return spec.enum.map((v) => JSON.stringify(v)).join(' | ');
+  const types = { integer: 'number', number: 'number', string: 'string', boolean: 'boolean' };
+  if (!(spec.type in types)) throw new Error(`schemas/config.json: ${name} has type ${JSON.stringify(spec.type)}; add it to tsTypeOf`);
+  return types[spec.type];
+}
+
+const configSchema = schemas.find((s) => s.$id === 'Config');
+const fields = Object.entries(configSchema.properties).map(([name, spec]) => {
+  const doc = `  /** ${spec.description.replace(/\*\//g, '*\\/')} */\n`;
+  // After validation a field with a default is always there; one without is absent when its variable is unset.
+  return `${doc}  readonly ${name}${'default' in spec ? '' : '?'}: ${tsTypeOf(name, spec)};\n`;
+});
+writeFileSync(
+  join(outDir, 'config-settings.ts'),
+  header.replace('schemas/*.json', 'schemas/config.json') +
+    `\n/** ${configSchema.description} */\nexport interface ConfigSettings {\n${fields.join('')}}\n`,
 );

@@ -70,6 +70,7 @@ export const Errors = {
   Internal: () => new HttpError('INF_ERR_INTERNAL', 500, 'Internal Server Error'),
 
   /** Start-up */
+  Config: (problem: string) => new StartupError('INF_ERR_CONFIG', `invalid configuration: ${problem}`),
   ModelMissing: (path: string) => new StartupError('INF_ERR_MODEL_MISSING', `model file not found: ${path}; ${MODEL_HELP}`),
   ModelFetch: (why: string) =>
     new StartupError('INF_ERR_MODEL_FETCH', `could not fetch the model: ${why}; set MODEL_DIR to a model directory you have, or HF_ENDPOINT to a reachable hub mirror`),
