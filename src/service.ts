@@ -87,7 +87,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   logger.info({ host: config.host, port, basePath: config.basePath }, 'listening');
 
   const ready = pool.ready.then(() => {
-    if (lifecycle.state === 'starting') lifecycle.state = 'ready';
+    if (lifecycle.state !== 'starting') return;
+    lifecycle.state = 'ready';
     logger.info({ workers: config.workers }, 'ready');
   });
 
@@ -103,6 +104,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       app.close();
       // Batches of requests that timed out or left still run; a thread must not be terminated mid-run.
       await batcher.whenIdle();
+      // A stop during start-up: the warm-up is an inference too, and must finish before its thread ends.
+      await pool.ready.catch(() => {});
       await pool.close();
       await redis?.close();
       logger.info('stopped');
