@@ -27,7 +27,7 @@ async function sizeOf(file: string): Promise<number | undefined> {
 }
 
 /** True when the final file is already there and, when pinned, has the pinned size and hash. */
-export async function isInPlace({ path, size, sha256 }: ManifestFile, dest: string): Promise<boolean> {
+export async function isInPlace({ size, sha256 }: ManifestFile, dest: string): Promise<boolean> {
   const actual = await sizeOf(dest);
   if (actual === undefined || (size !== null && actual !== size)) return false;
   return sha256 === null || (await sha256File(dest)).digest('hex') === sha256;
@@ -45,7 +45,7 @@ function parseContentRange(header: string | null): { start: number; total: numbe
  * it over dest. A network failure leaves the .part for the next attempt; a wrong size or hash deletes it.
  */
 export async function download(target: DownloadTarget): Promise<void> {
-  const { entry, url, dest, headers, signal, onEvent } = target;
+  const { entry, dest, onEvent } = target;
   const part = `${dest}.part`;
   await mkdir(dirname(dest), { recursive: true }).catch((err) => { throw Errors.Disk(dirname(dest), err); });
   let offset = (await sizeOf(part)) ?? 0;

@@ -63,7 +63,8 @@ function hubEndpoint(option: string | undefined): string {
 
 const retryable = (err: unknown): boolean =>
   err instanceof ModelFetchError &&
-  (err.code === 'MODEL_ERR_NETWORK' || (err.code === 'MODEL_ERR_HTTP_STATUS' && (err.status === 408 || err.status === 429 || err.status! >= 500)));
+  (err.code === 'MODEL_ERR_NETWORK' ||
+    (err.code === 'MODEL_ERR_HTTP_STATUS' && (err.status === 408 || err.status === 429 || err.status! >= 500)));
 
 /**
  * Downloads every file of the variant into destDir, skipping the ones already in place (verified by sha256),
@@ -137,16 +138,23 @@ export async function ensureModel(destDir: string, options: Omit<FetchOptions, '
 const USAGE = `usage: npm run model:fetch -- [--variant quantized|fp32] [--dest DIR] [--manifest FILE]
   env HF_ENDPOINT (default https://huggingface.co), HF_TOKEN (private or gated repos)`;
 
-async function main(argv: string[]): Promise<void> {
-  let values;
+const OPTIONS = {
+  variant: { type: 'string' },
+  dest: { type: 'string' },
+  manifest: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+function parseFlags(argv: string[]) {
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { variant: { type: 'string' }, dest: { type: 'string' }, manifest: { type: 'string' }, help: { type: 'boolean' } },
-    }));
+    return parseArgs({ args: argv, options: OPTIONS }).values;
   } catch (err) {
     throw Errors.Usage(`${(err as Error).message}\n${USAGE}`);
   }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const values = parseFlags(argv);
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
@@ -157,7 +165,8 @@ async function main(argv: string[]): Promise<void> {
     manifest: values.manifest === undefined ? undefined : await loadManifest(resolve(values.manifest)),
     onProgress: createProgressReporter(process.stderr),
   });
-  process.stderr.write(`model (${result.variant}) ready in ${result.destDir}: ${result.downloaded.length} downloaded, ${result.present.length} already present\n`);
+  const counts = `${result.downloaded.length} downloaded, ${result.present.length} already present`;
+  process.stderr.write(`model (${result.variant}) ready in ${result.destDir}: ${counts}\n`);
 }
 
 function invokedDirectly(): boolean {

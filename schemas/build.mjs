@@ -19,7 +19,13 @@ const schemas = readdirSync(here)
 
 // One instance per option set: config coerces env strings and fills defaults; requests are never coerced.
 const requestAjv = new Ajv.default({ code: { source: true, esm: true }, allErrors: true, strict: true });
-const configAjv = new Ajv.default({ code: { source: true, esm: true }, allErrors: true, strict: true, coerceTypes: true, useDefaults: true });
+const configAjv = new Ajv.default({
+  code: { source: true, esm: true },
+  allErrors: true,
+  strict: true,
+  coerceTypes: true,
+  useDefaults: true,
+});
 const exportsByAjv = new Map([[requestAjv, {}], [configAjv, {}]]);
 for (const schema of schemas) {
   const ajv = schema.$id === 'Config' ? configAjv : requestAjv;

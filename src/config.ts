@@ -54,6 +54,8 @@ function resolveRedisUrl(url: string | undefined, host: string | undefined, port
   if (port === undefined && host === undefined) return undefined;
   const link = port !== undefined ? /^tcp:\/\/([^:]+):(\d+)$/.exec(port) : null;
   if (link) return `redis://${host ?? link[1]}:${link[2]}`;
-  if (port !== undefined && !/^\d+$/.test(port)) throw Errors.Config(`REDIS_PORT must be a port or tcp://host:port, got ${JSON.stringify(port)}`);
+  if (port !== undefined && !/^\d+$/.test(port)) {
+    throw Errors.Config(`REDIS_PORT must be a port or tcp://host:port, got ${JSON.stringify(port)}`);
+  }
   return `redis://${host ?? 'localhost'}:${port ?? '6379'}`;
 }

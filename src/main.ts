@@ -34,7 +34,8 @@ async function main(): Promise<void> {
       logger.info({ modelDir: config.modelDir }, 'no model yet and MODEL_DIR unset: fetching it from the hub');
       const { ensureModel } = await import('../model/fetch.js');
       const { createProgressReporter } = await import('../model/progress.js');
-      await ensureModel(config.modelDir, { onProgress: createProgressReporter(process.stderr), signal: stop.signal }).catch((err: Error) => {
+      const onProgress = createProgressReporter(process.stderr);
+      await ensureModel(config.modelDir, { onProgress, signal: stop.signal }).catch((err: Error) => {
         if (!stop.signal.aborted) throw Errors.ModelFetch(err.message);
       });
       // A partial download stays as .part; the next start resumes it.

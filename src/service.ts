@@ -45,7 +45,14 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const model = await loadModelInfo(config.modelDir, config.modelFile);
   logger.info({ modelDir: model.dir, onnx: model.onnxPath, sha256: model.onnxSha256, modelId: model.id, labels: model.labels }, 'model');
 
-  const pool = createModelPool({ workers: config.workers, intraOpThreads: config.intraOpThreads, maxTokens: config.maxTokens, model, logger, workerFile: overrides.workerFile });
+  const pool = createModelPool({
+    workers: config.workers,
+    intraOpThreads: config.intraOpThreads,
+    maxTokens: config.maxTokens,
+    model,
+    logger,
+    workerFile: overrides.workerFile,
+  });
   logger.info({ workers: config.workers, intraOpThreads: config.intraOpThreads, cpuLimit: config.cpuLimit }, 'worker pool starting');
   const lifecycle = new Lifecycle();
   let batcher: Batcher | undefined;
@@ -66,9 +73,16 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   }, metrics);
 
   const redis = config.redisUrl
-    ? new RedisTier({ url: config.redisUrl, ttlSeconds: config.cacheTtlSeconds, lookupTimeoutMs: config.cacheLookupTimeoutMs, logger, onError: () => metrics.redisError() })
+    ? new RedisTier({
+        url: config.redisUrl,
+        ttlSeconds: config.cacheTtlSeconds,
+        lookupTimeoutMs: config.cacheLookupTimeoutMs,
+        logger,
+        onError: () => metrics.redisError(),
+      })
     : undefined;
-  logger.info({ redis: config.redisUrl ? redactUrl(config.redisUrl) : 'none (in-process cache only)', prefix: config.cachePrefix }, 'cache');
+  const redisTarget = config.redisUrl ? redactUrl(config.redisUrl) : 'none (in-process cache only)';
+  logger.info({ redis: redisTarget, prefix: config.cachePrefix }, 'cache');
   const cache = new PredictionCache({
     lru: new LruCache(config.cacheLruEntries, config.cacheLruBytes),
     redis,

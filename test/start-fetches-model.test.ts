@@ -37,7 +37,9 @@ t.test('with MODEL_DIR set the service never downloads', async (t) => {
   t.equal(hub.requests.length, 0, 'no request reached the hub');
 });
 
-t.test('SIGTERM during the model fetch exits 0 at once, saying so', { skip: existsSync(defaultModelDir) ? 'a model is already in model/; not touching it' : false }, async (t) => {
+const skipIfModel = { skip: existsSync(defaultModelDir) ? 'a model is already in model/; not touching it' : false };
+
+t.test('SIGTERM during the model fetch exits 0 at once, saying so', skipIfModel, async (t) => {
   const hub = await startHubServer({ interrupt: { path: 'tokenizer.json', bytes: 4096 } });
   t.teardown(async () => {
     await hub.close();

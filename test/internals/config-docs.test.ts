@@ -58,6 +58,9 @@ t.test('the config holds the settings and the derived fields, nothing raw', asyn
 });
 
 t.test('an invalid setting is an INF_ERR_CONFIG start-up error naming the variable', async (t) => {
-  t.throws(() => loadConfig({ UNKNOWN_SETTING: '1', BASE_PATH: 'no-slash' }), { code: 'INF_ERR_CONFIG', message: /BASE_PATH must match pattern/ });
+  t.throws(() => loadConfig({ UNKNOWN_SETTING: '1', BASE_PATH: 'no-slash' }), {
+    code: 'INF_ERR_CONFIG',
+    message: /BASE_PATH must match pattern/,
+  });
   t.throws(() => loadConfig({ REDIS_PORT: 'x' }), { code: 'INF_ERR_CONFIG', message: /REDIS_PORT must be a port/ });
 });
