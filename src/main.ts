@@ -44,7 +44,10 @@ async function main(): Promise<void> {
     service = await startService(config, logger);
     // A stop during warm-up drains at once (health 503, socket closed); the pool closes after the warm-up.
     const drain = (): void => {
-      service.shutdown().then(() => exit(logger), (err: unknown) => fail(logger, err));
+      service.shutdown().then(
+        () => exit(logger),
+        (err: unknown) => fail(logger, err),
+      );
     };
     if (stop.signal.aborted) drain();
     else stop.signal.addEventListener('abort', drain, { once: true });

@@ -140,10 +140,14 @@ async function waitReady(proc: ManagedProcess, ready: () => Promise<boolean>, ti
   });
   await Promise.race([
     spawnFailed,
-    waitFor(async () => {
-      if (hasExited(child)) throw new Error(`${proc.name} exited with ${child.exitCode ?? child.signalCode}:\n${proc.output()}`);
-      return ready();
-    }, timeoutMs, what),
+    waitFor(
+      async () => {
+        if (hasExited(child)) throw new Error(`${proc.name} exited with ${child.exitCode ?? child.signalCode}:\n${proc.output()}`);
+        return ready();
+      },
+      timeoutMs,
+      what,
+    ),
   ]);
 }
 
