@@ -15,7 +15,6 @@ export { ModelFetchError } from './errors.js';
 export type { Manifest, ManifestFile } from './manifest.js';
 export type { FetchEvent } from './progress.js';
 
-
 export interface FetchOptions {
   /** Hub base URL. Default: env HF_ENDPOINT, else https://huggingface.co. */
   endpoint?: string;
