@@ -5,15 +5,28 @@ import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { runScenario } from './lib/autocannon-runner.js';
 import { renderChart } from './lib/chart.js';
 import { readSentences, seededRandom } from './lib/corpus.js';
 import { fmtCores, fmtMs, fmtRatio, fmtRps } from './lib/format.js';
 import { gitInfo, machineInfo } from './lib/machine.js';
 import { renderMarkdown } from './lib/markdown.js';
 import { checkParity } from './lib/parity.js';
-import { DEFAULT_RESULTS_DIR, PEER_JS, REPO_ROOT, SERVICE_MAIN_JS, SST2_DEV_TSV, STANDIN_MODEL_DIR } from './lib/paths.js';
-import { startNodeServer, startRedis, type ManagedProcess } from './lib/processes.js';
+import {
+  DEFAULT_RESULTS_DIR,
+  HEALTH_PATH,
+  type ManagedProcess,
+  PEER_JS,
+  PREDICT_PATH,
+  REPO_ROOT,
+  SERVICE_MAIN_JS,
+  SST2_DEV_TSV,
+  STANDIN_MODEL_DIR,
+  startAll,
+  startNodeServer,
+  startRedis,
+  startService,
+} from './lib/harness.js';
+import { failures, runLoad } from './lib/load.js';
 import { summarize, type BenchReport, type RunRecord, type TargetName } from './lib/report.js';
 import { buildScenarios, SCENARIO_NAMES, type ScenarioName } from './lib/scenarios.js';
 
@@ -120,14 +133,10 @@ async function main(): Promise<number> {
     const redis = await startRedis();
     started.push(redis);
     say(`redis-server on ${redis.url}; starting our service and the peer`);
-    const starting = await Promise.allSettled([
-      startNodeServer({ name: 'ours', script: cfg.oursScript, env: { ...envs.ours, REDIS_URL: redis.url }, healthPath: '/project/health' }),
-      startNodeServer({ name: 'peer', script: PEER_JS, env: { ...envs.peer, REDIS_URL: redis.url }, healthPath: '/project/health' }),
-    ]);
-    for (const s of starting) if (s.status === 'fulfilled') started.push(s.value);
-    const failed = starting.find((s): s is PromiseRejectedResult => s.status === 'rejected');
-    if (failed) throw failed.reason;
-    const [ours, peer] = starting.map((s) => (s as PromiseFulfilledResult<ManagedProcess>).value) as [ManagedProcess, ManagedProcess];
+    const [ours, peer] = (await startAll([
+      () => startService({ ...envs.ours, REDIS_URL: redis.url }, { name: 'ours', script: cfg.oursScript }),
+      () => startNodeServer({ name: 'peer', script: PEER_JS, env: { ...envs.peer, REDIS_URL: redis.url }, healthPath: HEALTH_PATH }),
+    ], started)) as [ManagedProcess, ManagedProcess];
     say(`ours on ${ours.url}, peer on ${peer.url}`);
     const servers: Record<TargetName, ManagedProcess> = { ours, peer };
 
@@ -144,14 +153,19 @@ async function main(): Promise<number> {
         const order: TargetName[] = (si + round) % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours'];
         for (const target of order) {
           const server = servers[target];
-          // Every connection completes at least one request in the warm-up and two in the measured run.
-          const warmup = await runScenario(server.url, scenario, { durationS: cfg.warmupS, minResponses: scenario.connections, serverPid: server.child.pid });
-          const measured = await runScenario(server.url, scenario, { durationS: cfg.durationS, minResponses: 2 * scenario.connections, serverPid: server.child.pid });
+          // Two runs, so the warm-up's numbers are recorded too. Every connection completes at least one request
+          // in the warm-up and two in the measured run; a 100-text request on a loaded peer can take seconds.
+          const load = {
+            connections: scenario.connections, pipelining: scenario.pipelining, warmupS: 0, path: PREDICT_PATH,
+            body: () => scenario.nextBody(), serverPid: server.child.pid, timeoutS: 60,
+          };
+          const warmup = await runLoad(server.url, { ...load, durationS: cfg.warmupS, minResponses: scenario.connections });
+          const measured = await runLoad(server.url, { ...load, durationS: cfg.durationS, minResponses: 2 * scenario.connections });
           if (server.child.exitCode !== null || server.child.signalCode !== null) {
             throw new Error(`${target} died during ${scenario.name}:\n${server.output().slice(-4000)}`);
           }
           runs.push({ scenario: scenario.name, target, round, sequence: runs.length, warmup, measured });
-          const failed = measured.non2xx + measured.errors + measured.timeouts;
+          const failed = failures(measured);
           say(`  ${target.padEnd(4)} round ${round + 1}: ${fmtRps(measured.rps)} req/s, p50 ${fmtMs(measured.p50)} ms, ` +
             `p99 ${fmtMs(measured.p99)} ms, CPU server ${fmtCores(measured.serverCpu)} client ${fmtCores(measured.clientCpu)}${failed > 0 ? `, ${failed} FAILED` : ''}`);
         }

@@ -1,11 +1,11 @@
 // Fetches one manifest file into place: resumable .part download, streamed sha256, fsync, atomic rename.
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Errors, ModelFetchError } from './errors.js';
 import type { ManifestFile } from './manifest.js';
 import type { FetchEvent } from './progress.js';
+import { sha256File } from './sha256.js';
 
 export interface DownloadTarget {
   readonly entry: ManifestFile;
@@ -15,11 +15,6 @@ export interface DownloadTarget {
   readonly headers: Readonly<Record<string, string>>;
   readonly signal?: AbortSignal;
   readonly onEvent: (event: FetchEvent) => void;
-}
-
-export async function sha256File(file: string, hash: Hash = createHash('sha256')): Promise<Hash> {
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash;
 }
 
 async function sizeOf(file: string): Promise<number | undefined> {
@@ -32,7 +27,7 @@ async function sizeOf(file: string): Promise<number | undefined> {
 }
 
 /** True when the final file is already there and, when pinned, has the pinned size and hash. */
-export async function isInPlace({ path, size, sha256 }: ManifestFile, dest: string): Promise<boolean> {
+export async function isInPlace({ size, sha256 }: ManifestFile, dest: string): Promise<boolean> {
   const actual = await sizeOf(dest);
   if (actual === undefined || (size !== null && actual !== size)) return false;
   return sha256 === null || (await sha256File(dest)).digest('hex') === sha256;
@@ -50,7 +45,7 @@ function parseContentRange(header: string | null): { start: number; total: numbe
  * it over dest. A network failure leaves the .part for the next attempt; a wrong size or hash deletes it.
  */
 export async function download(target: DownloadTarget): Promise<void> {
-  const { entry, url, dest, headers, signal, onEvent } = target;
+  const { entry, dest, onEvent } = target;
   const part = `${dest}.part`;
   await mkdir(dirname(dest), { recursive: true }).catch((err) => { throw Errors.Disk(dirname(dest), err); });
   let offset = (await sizeOf(part)) ?? 0;

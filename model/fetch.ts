@@ -1,31 +1,19 @@
 // `npm run model:fetch`: downloads the pinned model from the Hugging Face hub. Also a library: fetchModel, ensureModel.
-import { existsSync, realpathSync } from 'node:fs';
+import { realpathSync } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { download, isInPlace } from './download.js';
 import { Errors, ModelFetchError } from './errors.js';
 import { filesOf, loadManifest, parseManifest, type Manifest, type ManifestFile } from './manifest.js';
+import { defaultManifestPath, defaultModelDir } from './paths.js';
 import { createProgressReporter, type FetchEvent } from './progress.js';
 
 export { ModelFetchError } from './errors.js';
 export type { Manifest, ManifestFile } from './manifest.js';
 export type { FetchEvent } from './progress.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-
-/** The directory holding package.json: the repo root whether this runs as model/fetch.ts or dist/model/fetch.js. */
-export const packageRoot = ((dir: string): string => {
-  for (let d = dir; ; d = dirname(d)) {
-    if (existsSync(join(d, 'package.json'))) return d;
-    if (dirname(d) === d) return resolve(here, '..', '..');
-  }
-})(here);
-export const defaultManifestPath = join(packageRoot, 'model', 'manifest.json');
-/** Must match src/config.ts defaultModelDir: the service looks here when MODEL_DIR is unset. */
-export const defaultDestDir = join(packageRoot, 'model', 'distilbert-base-uncased-finetuned-sst-2-english');
 
 export interface FetchOptions {
   /** Hub base URL. Default: env HF_ENDPOINT, else https://huggingface.co. */
@@ -38,7 +26,7 @@ export interface FetchOptions {
   manifest?: Manifest;
   /** Default: the manifest's defaultVariant ("quantized"). */
   variant?: string;
-  /** Default: defaultDestDir. */
+  /** Default: defaultModelDir. */
   destDir?: string;
   /** Sent as "Authorization: Bearer"; default: env HF_TOKEN. */
   token?: string;
@@ -74,7 +62,8 @@ function hubEndpoint(option: string | undefined): string {
 
 const retryable = (err: unknown): boolean =>
   err instanceof ModelFetchError &&
-  (err.code === 'MODEL_ERR_NETWORK' || (err.code === 'MODEL_ERR_HTTP_STATUS' && (err.status === 408 || err.status === 429 || err.status! >= 500)));
+  (err.code === 'MODEL_ERR_NETWORK' ||
+    (err.code === 'MODEL_ERR_HTTP_STATUS' && (err.status === 408 || err.status === 429 || err.status! >= 500)));
 
 /**
  * Downloads every file of the variant into destDir, skipping the ones already in place (verified by sha256),
@@ -84,7 +73,7 @@ export async function fetchModel(options: FetchOptions = {}): Promise<FetchResul
   const manifest = await manifestOf(options);
   const variant = options.variant ?? manifest.defaultVariant;
   const files = filesOf(manifest, variant);
-  const destDir = resolve(options.destDir ?? defaultDestDir);
+  const destDir = resolve(options.destDir ?? defaultModelDir);
   const endpoint = hubEndpoint(options.endpoint);
   const repo = options.repo ?? manifest.repo;
   const revision = encodeURIComponent(options.revision ?? manifest.revision);
@@ -148,16 +137,23 @@ export async function ensureModel(destDir: string, options: Omit<FetchOptions, '
 const USAGE = `usage: npm run model:fetch -- [--variant quantized|fp32] [--dest DIR] [--manifest FILE]
   env HF_ENDPOINT (default https://huggingface.co), HF_TOKEN (private or gated repos)`;
 
-async function main(argv: string[]): Promise<void> {
-  let values;
+const OPTIONS = {
+  variant: { type: 'string' },
+  dest: { type: 'string' },
+  manifest: { type: 'string' },
+  help: { type: 'boolean' },
+} as const;
+
+function parseFlags(argv: string[]) {
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      options: { variant: { type: 'string' }, dest: { type: 'string' }, manifest: { type: 'string' }, help: { type: 'boolean' } },
-    }));
+    return parseArgs({ args: argv, options: OPTIONS }).values;
   } catch (err) {
     throw Errors.Usage(`${(err as Error).message}\n${USAGE}`);
   }
+}
+
+async function main(argv: string[]): Promise<void> {
+  const values = parseFlags(argv);
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
     return;
@@ -168,7 +164,8 @@ async function main(argv: string[]): Promise<void> {
     manifest: values.manifest === undefined ? undefined : await loadManifest(resolve(values.manifest)),
     onProgress: createProgressReporter(process.stderr),
   });
-  process.stderr.write(`model (${result.variant}) ready in ${result.destDir}: ${result.downloaded.length} downloaded, ${result.present.length} already present\n`);
+  const counts = `${result.downloaded.length} downloaded, ${result.present.length} already present`;
+  process.stderr.write(`model (${result.variant}) ready in ${result.destDir}: ${counts}\n`);
 }
 
 function invokedDirectly(): boolean {

@@ -1,5 +1,7 @@
 // Compiles every schema in this folder ahead of time (AJV standalone), so the service never compiles a schema
-// at start-up or per request. Output goes to src/generated/ (git-ignored; `npm run build` regenerates it).
+// at start-up or per request, and writes the TypeScript type of the configuration from config.json, so the
+// schema is the only declaration of the settings. Output goes to src/generated/ (git-ignored; `npm run build`
+// regenerates it).
 import { readFileSync, readdirSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,7 +21,13 @@ const schemas = readdirSync(here)
 
 // One instance per option set: config coerces env strings and fills defaults; requests are never coerced.
 const requestAjv = new Ajv.default({ code: { source: true, esm: true }, allErrors: true, strict: true });
-const configAjv = new Ajv.default({ code: { source: true, esm: true }, allErrors: true, strict: true, coerceTypes: true, useDefaults: true });
+const configAjv = new Ajv.default({
+  code: { source: true, esm: true },
+  allErrors: true,
+  strict: true,
+  coerceTypes: true,
+  useDefaults: true,
+});
 const exportsByAjv = new Map([[requestAjv, {}], [configAjv, {}]]);
 for (const schema of schemas) {
   const ajv = schema.$id === 'Config' ? configAjv : requestAjv;
@@ -35,4 +43,24 @@ writeFileSync(
   header +
     schemas.map((s) => `export const ${s.$id} = ${JSON.stringify(s)};\n`).join('') +
     `export const ApiDocs = ${JSON.stringify(JSON.parse(readFileSync(join(here, API_DOCS), 'utf8')))};\n`,
+);
+
+// config.json holds flat scalars only (env variables); a keyword this does not map fails the build.
+function tsTypeOf(name, spec) {
+  if (spec.enum) return spec.enum.map((v) => JSON.stringify(v)).join(' | ');
+  const types = { integer: 'number', number: 'number', string: 'string', boolean: 'boolean' };
+  if (!(spec.type in types)) throw new Error(`schemas/config.json: ${name} has type ${JSON.stringify(spec.type)}; add it to tsTypeOf`);
+  return types[spec.type];
+}
+
+const configSchema = schemas.find((s) => s.$id === 'Config');
+const fields = Object.entries(configSchema.properties).map(([name, spec]) => {
+  const doc = `  /** ${spec.description.replace(/\*\//g, '*\\/')} */\n`;
+  // After validation a field with a default is always there; one without is absent when its variable is unset.
+  return `${doc}  readonly ${name}${'default' in spec ? '' : '?'}: ${tsTypeOf(name, spec)};\n`;
+});
+writeFileSync(
+  join(outDir, 'config-settings.ts'),
+  header.replace('schemas/*.json', 'schemas/config.json') +
+    `\n/** ${configSchema.description} */\nexport interface ConfigSettings {\n${fields.join('')}}\n`,
 );

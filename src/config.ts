@@ -1,50 +1,25 @@
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { validateConfig } from './validation/validators.js';
-import { Config as configSchema } from './generated/schemas.js';
+import { resolve } from 'node:path';
+import { defaultModelDir } from '../model/paths.js';
 import { readCgroupCpuLimit, workersForCpuLimit } from './cpu-limit.js';
+import { Errors } from './errors.js';
+import type { ConfigSettings } from './generated/config-settings.js';
+import { Config as configSchema } from './generated/schemas.js';
 import { formatAjvErrors } from './validation/format-ajv-errors.js';
+import { validateConfig } from './validation/validators.js';
 
-/** Root of the package (holds package.json and model/); this module runs as dist/src/config.js. */
-export const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** Where `npm run model:fetch` puts the real model, and where the service looks when MODEL_DIR is unset. */
-export const defaultModelDir = join(packageRoot, 'model', 'distilbert-base-uncased-finetuned-sst-2-english');
-
-/** Every field is documented, with its default, in schemas/config.json and the README's configuration table. */
-export interface Config {
-  readonly port: number;
-  readonly host: string;
-  readonly basePath: string;
+/**
+ * The settings of schemas/config.json (their type is generated from it at build), with the derived ones
+ * resolved: the model directory, the worker count and the Redis URL.
+ */
+export interface Config extends Omit<ConfigSettings, 'modelDir' | 'workers' | 'cpuLimit' | 'redisUrl' | 'redisHost' | 'redisPort'> {
   readonly modelDir: string;
   /** True when MODEL_DIR was not given: the service may fetch the model into defaultModelDir. */
   readonly modelDirIsDefault: boolean;
-  readonly modelFile: string;
   readonly workers: number;
   readonly cpuLimit: number | undefined;
-  readonly intraOpThreads: number;
-  readonly logLevel: string;
-  readonly maxBodyBytes: number;
-  readonly maxTexts: number;
-  readonly maxTokens: number;
-  readonly maxBatchSize: number;
-  readonly maxBatchTokens: number;
-  readonly maxQueueTexts: number;
-  readonly requestTimeoutMs: number;
-  readonly shutdownGraceMs: number;
   /** Resolved from REDIS_URL, else REDIS_HOST/REDIS_PORT; undefined means in-process cache only. */
   readonly redisUrl: string | undefined;
-  readonly cachePrefix: string;
-  readonly cacheTtlSeconds: number;
-  readonly cacheLookupTimeoutMs: number;
-  readonly cacheLruEntries: number;
-  readonly cacheLruBytes: number;
-  readonly metricsEnabled: boolean;
-  readonly metricsPath: string;
-  readonly timingHeaders: boolean;
 }
-
-export class ConfigError extends Error {}
 
 const toEnvName = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
 
@@ -58,18 +33,18 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     const value = env[toEnvName(field)];
     if (value !== undefined && value !== '') raw[field] = value;
   }
-  if (!validateConfig(raw)) {
-    throw new ConfigError(`invalid configuration: ${formatAjvErrors(validateConfig.errors, toEnvName)}`);
-  }
-  const cpuLimit = (raw.cpuLimit as number | undefined) ?? readCgroupCpuLimit(cgroupRoot);
-  const modelDir = raw.modelDir as string | undefined;
+  if (!validateConfig(raw)) throw Errors.Config(formatAjvErrors(validateConfig.errors, toEnvName));
+  // The schema forbids other keys, so after validation raw holds exactly the settings; the derived ones are
+  // taken out here, and the rest is typed by the generated ConfigSettings.
+  const { modelDir, workers, cpuLimit: cpuLimitSetting, redisUrl, redisHost, redisPort, ...settings } = raw as unknown as ConfigSettings;
+  const cpuLimit = cpuLimitSetting ?? readCgroupCpuLimit(cgroupRoot);
   return Object.freeze({
-    ...(raw as Omit<Config, 'modelDir' | 'modelDirIsDefault' | 'workers' | 'cpuLimit' | 'redisUrl'>),
+    ...settings,
     modelDir: modelDir === undefined ? defaultModelDir : resolve(modelDir),
     modelDirIsDefault: modelDir === undefined,
-    workers: (raw.workers as number | undefined) ?? workersForCpuLimit(cpuLimit),
+    workers: workers ?? workersForCpuLimit(cpuLimit),
     cpuLimit,
-    redisUrl: resolveRedisUrl(raw.redisUrl as string | undefined, raw.redisHost as string | undefined, raw.redisPort as string | undefined),
+    redisUrl: resolveRedisUrl(redisUrl, redisHost, redisPort),
   });
 }
 
@@ -79,6 +54,8 @@ function resolveRedisUrl(url: string | undefined, host: string | undefined, port
   if (port === undefined && host === undefined) return undefined;
   const link = port !== undefined ? /^tcp:\/\/([^:]+):(\d+)$/.exec(port) : null;
   if (link) return `redis://${host ?? link[1]}:${link[2]}`;
-  if (port !== undefined && !/^\d+$/.test(port)) throw new ConfigError(`invalid configuration: REDIS_PORT must be a port or tcp://host:port, got ${JSON.stringify(port)}`);
+  if (port !== undefined && !/^\d+$/.test(port)) {
+    throw Errors.Config(`REDIS_PORT must be a port or tcp://host:port, got ${JSON.stringify(port)}`);
+  }
   return `redis://${host ?? 'localhost'}:${port ?? '6379'}`;
 }

@@ -45,7 +45,9 @@ export class StartupError extends Error {
   }
 }
 
-const MODEL_HELP = 'set MODEL_DIR to a model directory in the Hugging Face layout (config.json, tokenizer.json, onnx/model_quantized.onnx), or run `npm run model:fetch`';
+const MODEL_HELP =
+  'set MODEL_DIR to a model directory in the Hugging Face layout (config.json, tokenizer.json, onnx/model_quantized.onnx), ' +
+  'or run `npm run model:fetch`';
 
 export const Errors = {
   /** Routing */
@@ -70,9 +72,13 @@ export const Errors = {
   Internal: () => new HttpError('INF_ERR_INTERNAL', 500, 'Internal Server Error'),
 
   /** Start-up */
+  Config: (problem: string) => new StartupError('INF_ERR_CONFIG', `invalid configuration: ${problem}`),
   ModelMissing: (path: string) => new StartupError('INF_ERR_MODEL_MISSING', `model file not found: ${path}; ${MODEL_HELP}`),
   ModelFetch: (why: string) =>
-    new StartupError('INF_ERR_MODEL_FETCH', `could not fetch the model: ${why}; set MODEL_DIR to a model directory you have, or HF_ENDPOINT to a reachable hub mirror`),
+    new StartupError(
+      'INF_ERR_MODEL_FETCH',
+      `could not fetch the model: ${why}; set MODEL_DIR to a model directory you have, or HF_ENDPOINT to a reachable hub mirror`,
+    ),
   ModelInvalid: (path: string, why: string) => new StartupError('INF_ERR_MODEL_INVALID', `${path} ${why}; ${MODEL_HELP}`),
   WorkerStart: (why: string) => new StartupError('INF_ERR_WORKER_START', `a model worker failed to start: ${why}`),
   Listen: (host: string, port: number) => new StartupError('INF_ERR_LISTEN', `cannot listen on ${host}:${port} (in use, or not allowed)`),

@@ -3,10 +3,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { us_listen_socket_close, us_socket_local_port, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { packageRoot, type Config } from './config.js';
+import { packageRoot } from '../model/paths.js';
+import type { Config } from './config.js';
 import { Errors } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
-import { loadModelInfo, type ModelInfo } from './model/model-info.js';
+import { loadModelInfo, type ModelInfo } from './model-info.js';
 import { createModelPool, type ModelPool } from './inference/pool.js';
 import { Batcher } from './inference/batcher.js';
 import { createPredictionFormatter } from './inference/prediction-format.js';
@@ -44,7 +45,14 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const model = await loadModelInfo(config.modelDir, config.modelFile);
   logger.info({ modelDir: model.dir, onnx: model.onnxPath, sha256: model.onnxSha256, modelId: model.id, labels: model.labels }, 'model');
 
-  const pool = createModelPool({ workers: config.workers, intraOpThreads: config.intraOpThreads, maxTokens: config.maxTokens, model, logger, workerFile: overrides.workerFile });
+  const pool = createModelPool({
+    workers: config.workers,
+    intraOpThreads: config.intraOpThreads,
+    maxTokens: config.maxTokens,
+    model,
+    logger,
+    workerFile: overrides.workerFile,
+  });
   logger.info({ workers: config.workers, intraOpThreads: config.intraOpThreads, cpuLimit: config.cpuLimit }, 'worker pool starting');
   const lifecycle = new Lifecycle();
   let batcher: Batcher | undefined;
@@ -65,9 +73,16 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   }, metrics);
 
   const redis = config.redisUrl
-    ? new RedisTier({ url: config.redisUrl, ttlSeconds: config.cacheTtlSeconds, lookupTimeoutMs: config.cacheLookupTimeoutMs, logger, onError: () => metrics.redisError() })
+    ? new RedisTier({
+        url: config.redisUrl,
+        ttlSeconds: config.cacheTtlSeconds,
+        lookupTimeoutMs: config.cacheLookupTimeoutMs,
+        logger,
+        onError: () => metrics.redisError(),
+      })
     : undefined;
-  logger.info({ redis: config.redisUrl ? redactUrl(config.redisUrl) : 'none (in-process cache only)', prefix: config.cachePrefix }, 'cache');
+  const redisTarget = config.redisUrl ? redactUrl(config.redisUrl) : 'none (in-process cache only)';
+  logger.info({ redis: redisTarget, prefix: config.cachePrefix }, 'cache');
   const cache = new PredictionCache({
     lru: new LruCache(config.cacheLruEntries, config.cacheLruBytes),
     redis,
@@ -86,7 +101,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   logger.info({ host: config.host, port, basePath: config.basePath }, 'listening');
 
   const ready = pool.ready.then(() => {
-    if (lifecycle.state === 'starting') lifecycle.state = 'ready';
+    if (lifecycle.state !== 'starting') return;
+    lifecycle.state = 'ready';
     logger.info({ workers: config.workers }, 'ready');
   });
 
@@ -102,6 +118,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       app.close();
       // Batches of requests that timed out or left still run; a thread must not be terminated mid-run.
       await batcher.whenIdle();
+      // A stop during start-up: the warm-up is an inference too, and must finish before its thread ends.
+      await pool.ready.catch(() => {});
       await pool.close();
       await redis?.close();
       logger.info('stopped');

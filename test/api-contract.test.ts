@@ -1,6 +1,7 @@
 // The reference's API, status by status, over real HTTP against the real service and model.
 import t from 'tap';
 import { request as httpRequest } from 'node:http';
+import { validateBulkPredictResponse } from '../dist/src/validation/validators.js';
 import { postPredict, startService } from './helper.js';
 
 const service = await startService({ WORKERS: '1' });
@@ -23,6 +24,9 @@ t.test('a list of texts gets one prediction list per text, in input order, every
   t.same(res.body.predictions[3], res.body.predictions[0], 'a repeated text gets the same prediction');
   for (const p of res.body.predictions) t.ok(Math.abs(p[0].score + p[1].score - 1) < 1e-6, 'scores are a softmax');
   t.same(Object.keys(res.body), ['predictions']);
+  t.ok(validateBulkPredictResponse(res.body), 'the body matches schemas/bulk-predict-response.json');
+  t.same(validateBulkPredictResponse.errors ?? null, null);
+  t.notOk(validateBulkPredictResponse({ predictions: [[{ label: 'POSITIVE' }]] }), 'and the validator does reject a wrong body');
 });
 
 t.test('a body with no Content-Type header is accepted, as the reference load test sends it', async (t) => {

@@ -2,7 +2,7 @@
 import t from 'tap';
 import { buildScenarios } from '../dist/bench/lib/scenarios.js';
 import { seededRandom, uniqueTexts } from '../dist/bench/lib/corpus.js';
-import { percentile } from '../dist/bench/lib/autocannon-runner.js';
+import { percentile } from '../dist/bench/lib/stats.js';
 import { comparePredictions, shapeProblems, PARITY_TEXTS } from '../dist/bench/lib/parity.js';
 import { summarize, type BenchReport, type RunRecord } from '../dist/bench/lib/report.js';
 import { renderChart } from '../dist/bench/lib/chart.js';

@@ -53,3 +53,15 @@ t.test('SIGINT on an idle service exits 0 at once', async (t) => {
   const service = await startService({ WORKERS: '1' });
   t.equal(await service.stop('SIGINT'), 0);
 });
+
+t.test('SIGTERM during the warm-up drains, waits for the warm-up to end, and exits 0', async (t) => {
+  // Three workers on two cores take a while to warm, so the signal lands before the service is ready.
+  const service = await startService({ WORKERS: '3' }, { waitHealthy: false });
+  t.teardown(() => service.stop('SIGKILL'));
+  await waitFor(() => service.output().includes('"msg":"listening"'), 60_000, 'listening log line');
+  t.equal(await service.stop('SIGTERM'), 0, 'exit code 0');
+  const output = service.output();
+  t.ok(output.indexOf('"msg":"shutdown requested"') >= 0, 'the signal is logged');
+  t.notMatch(output, /"msg":"ready"/, 'the service never reported ready');
+  t.match(output, /"msg":"draining"[\s\S]*"msg":"stopped"/);
+});

@@ -5,10 +5,9 @@ import t from 'tap';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { once } from 'node:events';
-import { repoRoot, startService } from './helper.js';
+import { defaultModelDir } from '../dist/model/paths.js';
+import { startService } from './helper.js';
 import { startHubServer } from './fixtures/hub-server.js';
-
-const defaultModelDir = join(repoRoot, 'model', 'distilbert-base-uncased-finetuned-sst-2-english');
 
 t.test('npm start without MODEL_DIR fetches from HF_ENDPOINT and refuses a model that fails its pin', { skip: existsSync(defaultModelDir) ? 'a model is already in model/; not touching it' : false }, async (t) => {
   const hub = await startHubServer();
@@ -36,4 +35,21 @@ t.test('with MODEL_DIR set the service never downloads', async (t) => {
   const [code] = await once(service.child, 'exit');
   t.equal(code, 1);
   t.equal(hub.requests.length, 0, 'no request reached the hub');
+});
+
+const skipIfModel = { skip: existsSync(defaultModelDir) ? 'a model is already in model/; not touching it' : false };
+
+t.test('SIGTERM during the model fetch exits 0 at once, saying so', skipIfModel, async (t) => {
+  const hub = await startHubServer({ interrupt: { path: 'tokenizer.json', bytes: 4096 } });
+  t.teardown(async () => {
+    await hub.close();
+    rmSync(defaultModelDir, { recursive: true, force: true });
+  });
+  const service = await startService({ MODEL_DIR: '', HF_ENDPOINT: hub.url }, { waitHealthy: false });
+  t.teardown(() => service.stop('SIGKILL'));
+  await hub.stalled;
+  t.equal(await service.stop('SIGTERM'), 0, 'exit code 0');
+  t.match(service.output(), /"signal":"SIGTERM".*"msg":"shutdown requested"/);
+  t.match(service.output(), /"msg":"stopped during the model fetch"/);
+  t.notMatch(service.output(), /INF_ERR_MODEL_FETCH/, 'a stop is not reported as a failed fetch');
 });

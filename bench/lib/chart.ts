@@ -1,7 +1,8 @@
 // The run's chart as a self-contained SVG (no chart library): one row per scenario, and in each row three
 // panels (throughput, p50, p99) with a bar for us and one for the peer, each panel scaled to its larger bar.
 import { escapeXml, fmtMs, fmtRatio, fmtRps } from './format.js';
-import { failures, type BenchReport, type ScenarioSummary, type TargetName, type TargetStats } from './report.js';
+import { failures } from './load.js';
+import type { BenchReport, ScenarioSummary, TargetName, TargetStats } from './report.js';
 
 const WIDTH = 1000;
 const HEADER = 100;

@@ -1,6 +1,6 @@
-// Number and text formatting shared by the Markdown and the SVG, so both show the same figures.
+// Number and text formatting of every bench report (Markdown and SVG), so all show the same figures the same way.
 
-/** Requests per second: no decimals from 100 up, one below. */
+/** Requests or sentences per second: no decimals from 100 up, one below. */
 export function fmtRps(v: number): string {
   if (!Number.isFinite(v)) return 'n/a';
   return v >= 100 ? Math.round(v).toLocaleString('en-US') : v.toFixed(1);
@@ -23,6 +23,11 @@ export function fmtRatio(v: number): string {
   return `×${v >= 10 ? v.toFixed(1) : v >= 0.1 || v === 0 ? v.toFixed(2) : v.toPrecision(2)}`;
 }
 
+/** A ratio as a percentage with one decimal ("83.4%"). */
+export function fmtPct(v: number): string {
+  return Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : 'n/a';
+}
+
 /** Escapes text for XML content and attribute values. */
 export function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
@@ -31,4 +36,13 @@ export function escapeXml(s: string): string {
 /** Escapes a Markdown table cell. */
 export function escapeCell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+}
+
+/** A GFM table; the first `textColumns` columns are left-aligned, the rest (numbers) right-aligned. */
+export function mdTable(header: readonly string[], rows: readonly (readonly string[])[], textColumns = 1): string[] {
+  return [
+    `| ${header.map(escapeCell).join(' | ')} |`,
+    `|${header.map((_, i) => (i < textColumns ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...rows.map((r) => `| ${r.map(escapeCell).join(' | ')} |`),
+  ];
 }

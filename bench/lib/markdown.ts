@@ -1,15 +1,7 @@
 // The run's Markdown summary: how it was run, the ratios, and the absolute numbers behind them.
-import { escapeCell, fmtCores, fmtMs, fmtRatio, fmtRps } from './format.js';
-import { failures, type BenchReport, type TargetName } from './report.js';
-
-/** A GFM table; the first `textColumns` columns are left-aligned, the rest (numbers) right-aligned. */
-function table(header: string[], rows: string[][], textColumns = 1): string[] {
-  return [
-    `| ${header.join(' | ')} |`,
-    `|${header.map((_, i) => (i < textColumns ? ' --- ' : ' ---: ')).join('|')}|`,
-    ...rows.map((r) => `| ${r.map(escapeCell).join(' | ')} |`),
-  ];
-}
+import { fmtCores, fmtMs, fmtRatio, fmtRps, mdTable } from './format.js';
+import { failures } from './load.js';
+import type { BenchReport, TargetName } from './report.js';
 
 /** Renders the summary; `chartFile` is the SVG's file name, linked relative to the Markdown file. */
 export function renderMarkdown(report: BenchReport, chartFile: string): string {
@@ -24,14 +16,14 @@ export function renderMarkdown(report: BenchReport, chartFile: string): string {
     '',
     'Above 1 is better for req/s; below 1 is better for latency. The machine is shared, so compare ratios, not absolute numbers.',
     '',
-    ...table(
+    ...mdTable(
       ['Scenario', 'req/s ours/peer', 'p50 ours/peer', 'p99 ours/peer'],
       report.scenarios.map((s) => [s.name, fmtRatio(s.ratios.rps), fmtRatio(s.ratios.p50), fmtRatio(s.ratios.p99)]),
     ),
     '',
     '## Results',
     '',
-    ...table(
+    ...mdTable(
       ['Scenario', 'Target', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'requests', 'failed', 'server CPU', 'client CPU'],
       report.scenarios.flatMap((s) => targets.map((t) => [
         s.name, t, fmtRps(s[t].rps), fmtMs(s[t].p50), fmtMs(s[t].p90), fmtMs(s[t].p99),
@@ -46,7 +38,7 @@ export function renderMarkdown(report: BenchReport, chartFile: string): string {
     '',
     '## Scenarios',
     '',
-    ...table(
+    ...mdTable(
       ['Scenario', 'Body', 'Texts/request', 'Connections', 'Pipelining', 'Warm-up', 'Measured'],
       report.scenarios.map((s) => [
         s.name, s.description, s.textsPerRequest, String(s.connections), String(s.pipelining),

@@ -1,6 +1,7 @@
 // The shape of a bench run's JSON, and the reduction of measured runs into per-scenario ratios.
-import type { Measurement } from './autocannon-runner.js';
+import type { LoadResult } from './load.js';
 import type { ScenarioName } from './scenarios.js';
+import { median } from './stats.js';
 
 export type TargetName = 'ours' | 'peer';
 export const TARGETS: readonly TargetName[] = ['ours', 'peer'];
@@ -11,8 +12,8 @@ export interface RunRecord {
   round: number;
   /** Position in the whole run's sequence of measured runs (0-based). */
   sequence: number;
-  warmup: Measurement;
-  measured: Measurement;
+  warmup: LoadResult;
+  measured: LoadResult;
 }
 
 /** The median over rounds of each number; counts of failures are summed, not medianed. */
@@ -25,7 +26,7 @@ export interface TargetStats {
   non2xx: number;
   errors: number;
   timeouts: number;
-  /** Cores used by the server and by the load generator (see Measurement); null when not measured. */
+  /** Cores used by the server and by the load generator (see LoadResult); null when not measured. */
   serverCpu: number | null;
   clientCpu: number;
 }
@@ -80,17 +81,11 @@ export interface BenchReport {
   runs: RunRecord[];
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
 /** Folds the measured runs of one scenario and target into medians; throws if there are none. */
 export function targetStats(runs: readonly RunRecord[]): TargetStats {
   if (runs.length === 0) throw new Error('no measured runs');
   const m = runs.map((r) => r.measured);
-  const sum = (f: (x: Measurement) => number): number => m.reduce((acc, x) => acc + f(x), 0);
+  const sum = (f: (x: LoadResult) => number): number => m.reduce((acc, x) => acc + f(x), 0);
   return {
     rps: median(m.map((x) => x.rps)),
     p50: median(m.map((x) => x.p50)),
@@ -129,9 +124,4 @@ export function summarize(
       ratios: { rps: ratio(ours.rps, peer.rps), p50: ratio(ours.p50, peer.p50), p99: ratio(ours.p99, peer.p99) },
     };
   });
-}
-
-/** Requests that did not get a 2xx answer in time, summed over the two targets' counters. */
-export function failures(stats: TargetStats): number {
-  return stats.non2xx + stats.errors + stats.timeouts;
 }

@@ -6,12 +6,25 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { REPO_ROOT } from '../lib/paths.js';
-import { startNodeServer, startRedis, type ManagedProcess } from '../lib/processes.js';
-import { fmtCores, fmtMs, fmtPct, fmtRate, mdTable, median } from './lib/format.js';
-import { failures, problems, runLoad, type LoadResult } from './lib/load.js';
+import {
+  assertAlive,
+  delta,
+  HEALTH_PATH,
+  type ManagedProcess,
+  modelWork,
+  postPredict,
+  PREDICT_PATH,
+  REPO_ROOT,
+  scrapeMetrics,
+  startAll,
+  startNodeServer,
+  startRedis,
+  startService,
+} from '../lib/harness.js';
+import { fmtCores, fmtMs, fmtPct, fmtRps, mdTable } from '../lib/format.js';
+import { failures, problems, runLoad, type LoadResult } from '../lib/load.js';
+import { median } from '../lib/stats.js';
 import { COMMON_OPTIONS, COMMON_USAGE, contextLines, endRun, listFlag, numberFlag, say, startRun, writeResults } from './lib/run-context.js';
-import { assertAlive, delta, HEALTH_PATH, modelWork, post, PREDICT_PATH, scrapeMetrics, startAll, startService } from './lib/service.js';
 
 const NAME = 'cached-vs-bare';
 const BODY = JSON.stringify({ text: ['I love you!', 'I hate you!', 'The movie was fine.'] });
@@ -96,19 +109,19 @@ async function main(): Promise<void> {
     started.push(redis);
     const serviceEnv = { REDIS_URL: redis.url, WORKERS: String(cfg.workers) };
     const [lru, redisOnly, lean] = await startAll([
-      () => startService('service-lru', serviceEnv),
-      () => startService('service-redis-only', { ...serviceEnv, CACHE_LRU_ENTRIES: '0' }),
-      () => startService('service-lean', { ...serviceEnv, METRICS_ENABLED: 'false', TIMING_HEADERS: 'false' }),
+      () => startService(serviceEnv, { name: 'service-lru' }),
+      () => startService({ ...serviceEnv, CACHE_LRU_ENTRIES: '0' }, { name: 'service-redis-only' }),
+      () => startService({ ...serviceEnv, METRICS_ENABLED: 'false', TIMING_HEADERS: 'false' }, { name: 'service-lean' }),
     ], started);
 
     // The first POST runs the model and writes Redis; the other service then finds the texts in Redis.
-    const first = await post(lru!.url, BODY);
-    if (first.status !== 200) throw new Error(`warming POST answered ${first.status}: ${first.body.toString()}`);
-    const fromRedis = await post(redisOnly!.url, BODY);
-    const again = await post(lru!.url, BODY);
-    const leanAnswer = await post(lean!.url, BODY);
+    const first = await postPredict(lru!.url, BODY, { raw: true });
+    if (first.status !== 200) throw new Error(`warming POST answered ${first.status}: ${first.text}`);
+    const fromRedis = await postPredict(redisOnly!.url, BODY, { raw: true });
+    const again = await postPredict(lru!.url, BODY, { raw: true });
+    const leanAnswer = await postPredict(lean!.url, BODY, { raw: true });
     for (const [what, r] of [['Redis-only service', fromRedis], ['LRU service (second POST)', again], ['metrics-off service', leanAnswer]] as const) {
-      if (r.status !== 200 || !r.body.equals(first.body)) throw new Error(`${what} answered ${r.status} ${r.body.toString()}, not the first answer`);
+      if (r.status !== 200 || r.text !== first.text) throw new Error(`${what} answered ${r.status} ${r.text}, not the first answer`);
       if (r.headers.get('x-cache') !== 'hit') throw new Error(`${what} answered x-cache ${r.headers.get('x-cache')}, expected hit`);
     }
     // The bare server echoes the service's header set with fixed values, so both answers are the same size.
@@ -116,12 +129,12 @@ async function main(): Promise<void> {
     const bareHeaders = headerNames.map((n) => [n, again.headers.get(n) ?? ''] as const).filter(([, v]) => v !== '');
     const [bare] = await startAll([() => startNodeServer({
       name: 'bare', script: BARE_JS, healthPath: HEALTH_PATH,
-      env: { BARE_BODY_B64: first.body.toString('base64'), BARE_HEADERS: JSON.stringify(bareHeaders) },
+      env: { BARE_BODY_B64: Buffer.from(first.text).toString('base64'), BARE_HEADERS: JSON.stringify(bareHeaders) },
     })], started);
-    const bareAnswer = await post(bare!.url, BODY);
-    if (!bareAnswer.body.equals(first.body)) throw new Error('the bare server does not answer the captured bytes');
+    const bareAnswer = await postPredict(bare!.url, BODY, { raw: true });
+    if (bareAnswer.text !== first.text) throw new Error('the bare server does not answer the captured bytes');
     log(`redis ${redis.url}; service (LRU) ${lru!.url}; service (Redis only) ${redisOnly!.url}; service (metrics off) ${lean!.url}; bare ${bare!.url}`);
-    log(`response body: ${first.body.length} bytes`);
+    log(`response body: ${Buffer.byteLength(first.text)} bytes`);
 
     const servers: Record<TargetKey, ManagedProcess> = { lru: lru!, redis: redisOnly!, lean: lean!, bare: bare! };
     const runs: RunRecord[] = [];
@@ -153,7 +166,7 @@ async function main(): Promise<void> {
             record.missesPerRequest = perRequest('miss');
           }
           runs.push(record);
-          log(`p${pipelining} round ${round + 1} ${target.padEnd(5)}: ${fmtRate(measured.okRps)} req/s, p50 ${fmtMs(measured.p50)} ms, ` +
+          log(`p${pipelining} round ${round + 1} ${target.padEnd(5)}: ${fmtRps(measured.okRps)} req/s, p50 ${fmtMs(measured.p50)} ms, ` +
             `p99 ${fmtMs(measured.p99)} ms, CPU server ${fmtCores(measured.serverCpu)} client ${fmtCores(measured.clientCpu)}` +
             (problems(measured) ? `, ${problems(measured).toUpperCase()}` : '') +
             (record.modelRuns ? `, ${record.modelRuns} MODEL RUNS (not fully cached)` : ''));
@@ -163,7 +176,7 @@ async function main(): Promise<void> {
     endRun(ctx);
 
     const summaries = summarize(runs, cfg.pipelining);
-    const markdown = render(ctx, cfg, first.body.length, summaries, runs);
+    const markdown = render(ctx, cfg, Buffer.byteLength(first.text), summaries, runs);
     const base = await writeResults(ctx, values.out, { settings: { ...cfg, body: BODY }, summaries, runs }, markdown);
     process.stdout.write('\n' + markdown + '\n');
     log(`wrote ${base}.{json,md}`);
@@ -207,11 +220,11 @@ function render(ctx: Parameters<typeof contextLines>[0], cfg: { connections: num
     s.target === 'lean' ? 'not a target' : s.rpsOfBare! >= TARGET ? 'met' : 'MISSED', fmtPct(s.cpuEfficiencyOfBare!),
   ]);
   const rows = summaries.map((s) => [
-    TARGET_LABELS[s.target], String(s.pipelining), fmtRate(s.rps), fmtMs(s.p50), fmtMs(s.p99),
-    fmtCores(s.serverCpu), fmtCores(s.clientCpu), fmtRate(s.serverCpuUsPerRequest), String(Math.round(s.bytesPerResponse)), String(s.failed),
+    TARGET_LABELS[s.target], String(s.pipelining), fmtRps(s.rps), fmtMs(s.p50), fmtMs(s.p99),
+    fmtCores(s.serverCpu), fmtCores(s.clientCpu), fmtRps(s.serverCpuUsPerRequest), String(Math.round(s.bytesPerResponse)), String(s.failed),
   ]);
   const roundRows = runs.map((r) => [
-    r.target, String(r.pipelining), String(r.round + 1), fmtRate(r.measured.okRps), fmtMs(r.measured.p99),
+    r.target, String(r.pipelining), String(r.round + 1), fmtRps(r.measured.okRps), fmtMs(r.measured.p99),
     fmtCores(r.measured.serverCpu), fmtCores(r.measured.clientCpu),
     r.modelRuns === undefined ? '-' : String(r.modelRuns),
     r.memoryHitsPerRequest === undefined ? '-' : r.memoryHitsPerRequest.toFixed(2),

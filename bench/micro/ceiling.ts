@@ -6,13 +6,21 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readSentences } from '../lib/corpus.js';
-import { SST2_DEV_TSV, STANDIN_MODEL_DIR } from '../lib/paths.js';
-import type { ManagedProcess } from '../lib/processes.js';
+import {
+  assertAlive,
+  type ManagedProcess,
+  modelWork,
+  PREDICT_PATH,
+  scrapeMetrics,
+  SST2_DEV_TSV,
+  STANDIN_MODEL_DIR,
+  startService,
+} from '../lib/harness.js';
 import { CeilingPool, type CeilingResult } from './lib/ceiling-pool.js';
-import { fmtCores, fmtMs, fmtPct, fmtRate, mdTable, median } from './lib/format.js';
-import { problems, runLoad, type LoadResult } from './lib/load.js';
+import { fmtCores, fmtMs, fmtPct, fmtRps, mdTable } from '../lib/format.js';
+import { problems, runLoad, type LoadResult } from '../lib/load.js';
+import { median } from '../lib/stats.js';
 import { COMMON_OPTIONS, COMMON_USAGE, MODEL_LOAD_OPTIONS, contextLines, endRun, listFlag, modelLoadFlags, numberFlag, say, startRun, writeResults, type RunContext } from './lib/run-context.js';
-import { assertAlive, modelWork, PREDICT_PATH, scrapeMetrics, startService } from './lib/service.js';
 import { exactLengthTexts } from './lib/texts.js';
 
 const NAME = 'ceiling';
@@ -89,7 +97,7 @@ async function main(): Promise<void> {
       WORKERS: String(cfg.workers), INTRA_OP_THREADS: String(cfg.intraOp), CACHE_LRU_ENTRIES: '0',
       ...(cfg.maxBatchSize === undefined ? {} : { MAX_BATCH_SIZE: String(cfg.maxBatchSize) }),
     };
-    const service = await startService('service-uncached', serviceEnv);
+    const service = await startService(serviceEnv, { name: 'service-uncached' });
     started.push(service);
     pool = await CeilingPool.start(
       { modelPath: join(STANDIN_MODEL_DIR, 'onnx', 'model_quantized.onnx'), tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'), intraOpThreads: cfg.intraOp, maxTokens: 512 },
@@ -102,7 +110,7 @@ async function main(): Promise<void> {
       await pool.run(b, 1, true);
       const r = await pool.run(b, cfg.sweepDurationS, true);
       sweep.push(r);
-      log(`sweep B=${b}: ${fmtRate(r.sentencesPerS)} sentences/s, batch p50 ${fmtMs(r.batchP50Ms)} ms, CPU ${fmtCores(r.cpu)}`);
+      log(`sweep B=${b}: ${fmtRps(r.sentencesPerS)} sentences/s, batch p50 ${fmtMs(r.batchP50Ms)} ms, CPU ${fmtCores(r.cpu)}`);
     }
     const best = sweep.reduce((a, b) => (b.sentencesPerS > a.sentencesPerS ? b : a)).batchSize;
 
@@ -132,7 +140,7 @@ async function main(): Promise<void> {
             meanBatch: work.meanBatch,
           };
           records.push({ round, variant, http });
-          log(`round ${round + 1} http: ${fmtRate(http.sentencesPerS)} sentences/s (${fmtRate(measured.okRps)} req/s), p50 ${fmtMs(measured.p50)} ms, ` +
+          log(`round ${round + 1} http: ${fmtRps(http.sentencesPerS)} sentences/s (${fmtRps(measured.okRps)} req/s), p50 ${fmtMs(measured.p50)} ms, ` +
             `p99 ${fmtMs(measured.p99)} ms, mean batch ${http.meanBatch.toFixed(1)}, CPU server ${fmtCores(measured.serverCpu)} client ${fmtCores(measured.clientCpu)}` +
             (problems(measured) ? `, ${problems(measured).toUpperCase()}` : ''));
         } else {
@@ -141,7 +149,7 @@ async function main(): Promise<void> {
           await pool.run(best, 1, tokenize, share);
           const ceiling = await pool.run(best, cfg.durationS, tokenize, share);
           records.push({ round, variant, ceiling });
-          log(`round ${round + 1} ${variant}: ${fmtRate(ceiling.sentencesPerS)} sentences/s, batch p50 ${fmtMs(ceiling.batchP50Ms)} ms, CPU ${fmtCores(ceiling.cpu)}`);
+          log(`round ${round + 1} ${variant}: ${fmtRps(ceiling.sentencesPerS)} sentences/s, batch p50 ${fmtMs(ceiling.batchP50Ms)} ms, CPU ${fmtCores(ceiling.cpu)}`);
         }
       }
     }
@@ -199,15 +207,15 @@ function render(ctx: RunContext, cfg: { workers: number; intraOp: number; tokens
   const serviceMaxBatch = cfg.maxBatchSize ?? 32;
   const atServiceBatch = sweep.find((r) => r.batchSize === serviceMaxBatch);
   const rows = [
-    [`ceiling: ${cfg.workers} × ORT session, B=${best}, tokenization included`, fmtRate(s.ceiling), '-', '-', fmtCores(s.ceilingCpu), fmtPct(s.http / s.ceiling), verdict(s.http / s.ceiling)],
-    [`ceiling beside a simulated client (${fmtCores(clientShare)} of a core kept busy)`, fmtRate(s.ceilingBesideClient), '-', '-', '-', fmtPct(s.http / s.ceilingBesideClient), verdict(s.http / s.ceilingBesideClient)],
-    [`ceiling without tokenization (one packed batch, run again and again)`, fmtRate(s.ceilingNoTokenize), '-', '-', '-', fmtPct(s.http / s.ceilingNoTokenize), '-'],
-    [`service over HTTP: ${cfg.textsPerRequest} unique texts/request, ${cfg.connections} connections`, fmtRate(s.http), fmtMs(s.p50), fmtMs(s.p99), `${fmtCores(s.serverCpu)} + client ${fmtCores(s.clientCpu)}`, '100%', ''],
+    [`ceiling: ${cfg.workers} × ORT session, B=${best}, tokenization included`, fmtRps(s.ceiling), '-', '-', fmtCores(s.ceilingCpu), fmtPct(s.http / s.ceiling), verdict(s.http / s.ceiling)],
+    [`ceiling beside a simulated client (${fmtCores(clientShare)} of a core kept busy)`, fmtRps(s.ceilingBesideClient), '-', '-', '-', fmtPct(s.http / s.ceilingBesideClient), verdict(s.http / s.ceilingBesideClient)],
+    [`ceiling without tokenization (one packed batch, run again and again)`, fmtRps(s.ceilingNoTokenize), '-', '-', '-', fmtPct(s.http / s.ceilingNoTokenize), '-'],
+    [`service over HTTP: ${cfg.textsPerRequest} unique texts/request, ${cfg.connections} connections`, fmtRps(s.http), fmtMs(s.p50), fmtMs(s.p99), `${fmtCores(s.serverCpu)} + client ${fmtCores(s.clientCpu)}`, '100%', ''],
   ];
-  const sweepRows = sweep.map((r) => [String(r.batchSize), fmtRate(r.sentencesPerS), fmtMs(r.batchP50Ms), fmtMs(r.batchP99Ms), fmtCores(r.cpu), r.batchSize === best ? 'best' : '']);
+  const sweepRows = sweep.map((r) => [String(r.batchSize), fmtRps(r.sentencesPerS), fmtMs(r.batchP50Ms), fmtMs(r.batchP99Ms), fmtCores(r.cpu), r.batchSize === best ? 'best' : '']);
   const roundRows = records.map((r) => r.http
-    ? [String(r.round + 1), 'http', fmtRate(r.http.sentencesPerS), fmtMs(r.http.load.p50), fmtMs(r.http.load.p99), r.http.meanBatch.toFixed(1), `${fmtCores(r.http.load.serverCpu)} + ${fmtCores(r.http.load.clientCpu)}`, problems(r.http.load) || 'none']
-    : [String(r.round + 1), r.variant, fmtRate(r.ceiling!.sentencesPerS), fmtMs(r.ceiling!.batchP50Ms), fmtMs(r.ceiling!.batchP99Ms), String(r.ceiling!.batchSize), fmtCores(r.ceiling!.cpu), '']);
+    ? [String(r.round + 1), 'http', fmtRps(r.http.sentencesPerS), fmtMs(r.http.load.p50), fmtMs(r.http.load.p99), r.http.meanBatch.toFixed(1), `${fmtCores(r.http.load.serverCpu)} + ${fmtCores(r.http.load.clientCpu)}`, problems(r.http.load) || 'none']
+    : [String(r.round + 1), r.variant, fmtRps(r.ceiling!.sentencesPerS), fmtMs(r.ceiling!.batchP50Ms), fmtMs(r.ceiling!.batchP99Ms), String(r.ceiling!.batchSize), fmtCores(r.ceiling!.cpu), '']);
   return [
     ...contextLines(ctx, 'Uncached throughput vs the model\'s ceiling (issue 4)'),
     ...mdTable(['Setting', 'Value'], [
@@ -222,10 +230,10 @@ function render(ctx: RunContext, cfg: { workers: number; intraOp: number; tokens
     '',
     ...mdTable(['Variant', 'sentences/s', 'p50 ms', 'p99 ms', 'CPU (cores)', 'service / this', `>= ${fmtPct(TARGET)}`], rows, 1),
     '',
-    `The service's sentences/s = 2xx answers × ${cfg.textsPerRequest} / seconds (${fmtRate(s.httpRps)} req/s); the model ran ${fmtRate(s.modelTextsPerS)} texts/s by its /metrics.`,
+    `The service's sentences/s = 2xx answers × ${cfg.textsPerRequest} / seconds (${fmtRps(s.httpRps)} req/s); the model ran ${fmtRps(s.modelTextsPerS)} texts/s by its /metrics.`,
     `Mean batch size (inf_batch_size sum/count over the measured runs): ${s.meanBatch.toFixed(1)}.` + (s.failedRuns > 0 ? ` ${s.failedRuns} HTTP run(s) had failures: see below.` : ''),
     ...(atServiceBatch && atServiceBatch.batchSize !== best
-      ? [`The service batches at most ${serviceMaxBatch} texts; the sweep's ceiling at B=${serviceMaxBatch} was ${fmtRate(atServiceBatch.sentencesPerS)} sentences/s (service / that: ${fmtPct(s.http / atServiceBatch.sentencesPerS)}; shorter sweep runs, so noisier).`]
+      ? [`The service batches at most ${serviceMaxBatch} texts; the sweep's ceiling at B=${serviceMaxBatch} was ${fmtRps(atServiceBatch.sentencesPerS)} sentences/s (service / that: ${fmtPct(s.http / atServiceBatch.sentencesPerS)}; shorter sweep runs, so noisier).`]
       : []),
     `The load generator shares the ${ctx.machine.cpus} cores: it used ${fmtCores(s.clientCpu)} cores during the HTTP runs, while the ceiling`,
     `had the machine to itself. "Beside a simulated client" runs the ceiling next to a thread that keeps that share of a core busy.`,

@@ -3,11 +3,11 @@
 // same all-cached body (in-process LRU hits, no Redis), in alternating rounds.
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
-import type { ManagedProcess } from '../lib/processes.js';
-import { fmtCores, fmtMs, fmtPct, fmtRate, fmtRatio, mdTable, median } from './lib/format.js';
-import { problems, runLoad, type LoadResult } from './lib/load.js';
+import { assertAlive, type ManagedProcess, postPredict, PREDICT_PATH, startAll, startService } from '../lib/harness.js';
+import { fmtCores, fmtMs, fmtPct, fmtRatio, fmtRps, mdTable } from '../lib/format.js';
+import { problems, runLoad, type LoadResult } from '../lib/load.js';
+import { median } from '../lib/stats.js';
 import { COMMON_OPTIONS, COMMON_USAGE, contextLines, endRun, numberFlag, say, startRun, writeResults, type RunContext } from './lib/run-context.js';
-import { assertAlive, post, PREDICT_PATH, startAll, startService } from './lib/service.js';
 
 const NAME = 'metrics-overhead';
 const BODY = JSON.stringify({ text: ['I love you!', 'I hate you!', 'The movie was fine.'] });
@@ -93,11 +93,11 @@ async function main(): Promise<void> {
   try {
     const common = { WORKERS: String(cfg.workers) };
     const [on, off] = await startAll([
-      () => startService('service-metrics-on', { ...common, METRICS_ENABLED: 'true', TIMING_HEADERS: 'true' }),
-      () => startService('service-metrics-off', { ...common, METRICS_ENABLED: 'false', TIMING_HEADERS: 'false' }),
+      () => startService({ ...common, METRICS_ENABLED: 'true', TIMING_HEADERS: 'true' }, { name: 'service-metrics-on' }),
+      () => startService({ ...common, METRICS_ENABLED: 'false', TIMING_HEADERS: 'false' }, { name: 'service-metrics-off' }),
     ], started);
     // Fill each in-process cache, and check that each variant is what it claims to be.
-    const [onAnswer, offAnswer] = await Promise.all([post(on!.url, BODY), post(off!.url, BODY)]);
+    const [onAnswer, offAnswer] = await Promise.all([postPredict(on!.url, BODY, { raw: true }), postPredict(off!.url, BODY, { raw: true })]);
     if (onAnswer.status !== 200 || offAnswer.status !== 200) throw new Error('a warming POST failed');
     if (!onAnswer.headers.has('x-total-time') || offAnswer.headers.has('x-total-time')) throw new Error('timing headers are not on/off as configured');
     const offMetrics = await fetch(off!.url + '/metrics');
@@ -124,8 +124,8 @@ async function main(): Promise<void> {
         assertAlive(server, `${variant} round ${round + 1}`);
         const times = (scraped?.times ?? []).sort((a, b) => a - b);
         runs.push({ variant, round, load, scrapes: times.length, scrapeP50Ms: median(times), scrapeBytes: scraped?.bytes ?? 0 });
-        log(`round ${round + 1} metrics ${variant.padEnd(3)}: ${fmtRate(load.okRps)} req/s, p50 ${fmtMs(load.p50)} ms, p99 ${fmtMs(load.p99)} ms, ` +
-          `server ${fmtRate(load.serverCpuUsPerRequest ?? Number.NaN)} µs CPU/req, client ${fmtCores(load.clientCpu)}` +
+        log(`round ${round + 1} metrics ${variant.padEnd(3)}: ${fmtRps(load.okRps)} req/s, p50 ${fmtMs(load.p50)} ms, p99 ${fmtMs(load.p99)} ms, ` +
+          `server ${fmtRps(load.serverCpuUsPerRequest ?? Number.NaN)} µs CPU/req, client ${fmtCores(load.clientCpu)}` +
           (times.length > 0 ? `, ${times.length} scrapes (p50 ${fmtMs(median(times))} ms)` : '') +
           (problems(load) ? `, ${problems(load).toUpperCase()}` : ''));
       }
@@ -144,10 +144,10 @@ async function main(): Promise<void> {
 function render(ctx: RunContext, cfg: { connections: number; pipelining: number; durationS: number; warmupS: number; rounds: number; scrapeEveryMs: number; workers: number }, runs: readonly RunRecord[]): string {
   const of = (v: VariantKey, pick: (r: RunRecord) => number): number => median(runs.filter((r) => r.variant === v).map(pick));
   const measures: [string, (r: RunRecord) => number, (x: number) => string][] = [
-    ['req/s', (r) => r.load.okRps, fmtRate],
+    ['req/s', (r) => r.load.okRps, fmtRps],
     ['p50 ms', (r) => r.load.p50, fmtMs],
     ['p99 ms', (r) => r.load.p99, fmtMs],
-    ['server CPU µs per request', (r) => r.load.serverCpuUsPerRequest ?? Number.NaN, fmtRate],
+    ['server CPU µs per request', (r) => r.load.serverCpuUsPerRequest ?? Number.NaN, fmtRps],
     ['server CPU (cores)', (r) => r.load.serverCpu ?? Number.NaN, fmtCores],
     ['client CPU (cores)', (r) => r.load.clientCpu, fmtCores],
     ['bytes per answer', (r) => r.load.bytesPerResponse, (x) => String(Math.round(x))],
@@ -157,8 +157,8 @@ function render(ctx: RunContext, cfg: { connections: number; pipelining: number;
   const cpuCost = of('on', (r) => r.load.serverCpuUsPerRequest ?? Number.NaN) / of('off', (r) => r.load.serverCpuUsPerRequest ?? Number.NaN) - 1;
   const onRuns = runs.filter((r) => r.variant === 'on');
   const roundRows = runs.map((r) => [
-    String(r.round + 1), r.variant, fmtRate(r.load.okRps), fmtMs(r.load.p50), fmtMs(r.load.p99),
-    fmtRate(r.load.serverCpuUsPerRequest ?? Number.NaN), fmtCores(r.load.clientCpu), r.scrapes > 0 ? `${r.scrapes} × ${fmtMs(r.scrapeP50Ms)} ms` : '-', problems(r.load) || 'none',
+    String(r.round + 1), r.variant, fmtRps(r.load.okRps), fmtMs(r.load.p50), fmtMs(r.load.p99),
+    fmtRps(r.load.serverCpuUsPerRequest ?? Number.NaN), fmtCores(r.load.clientCpu), r.scrapes > 0 ? `${r.scrapes} × ${fmtMs(r.scrapeP50Ms)} ms` : '-', problems(r.load) || 'none',
   ]);
   return [
     ...contextLines(ctx, 'Metrics on vs off on the cached path (issue 5)'),

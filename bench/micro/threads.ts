@@ -5,13 +5,22 @@
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { readSentences } from '../lib/corpus.js';
-import { SST2_DEV_TSV, STANDIN_MODEL_DIR } from '../lib/paths.js';
-import type { ManagedProcess } from '../lib/processes.js';
-import { fmtCores, fmtMs, fmtRate, fmtRatio, mdTable, median } from './lib/format.js';
-import { problems, runLoad, type LoadResult } from './lib/load.js';
+import {
+  assertAlive,
+  type ManagedProcess,
+  modelWork,
+  PREDICT_PATH,
+  scrapeMetrics,
+  SST2_DEV_TSV,
+  STANDIN_MODEL_DIR,
+  startAll,
+  startService,
+} from '../lib/harness.js';
+import { fmtCores, fmtMs, fmtRatio, fmtRps, mdTable } from '../lib/format.js';
+import { problems, runLoad, type LoadResult } from '../lib/load.js';
+import { median } from '../lib/stats.js';
 import { COMMON_OPTIONS, COMMON_USAGE, MODEL_LOAD_OPTIONS, contextLines, endRun, modelLoadFlags, numberFlag, say, startRun, writeResults, type RunContext } from './lib/run-context.js';
 import { sequentialRequests, type SequentialResult } from './lib/sequential.js';
-import { assertAlive, modelWork, PREDICT_PATH, scrapeMetrics, startAll, startService } from './lib/service.js';
 import { exactLengthTexts } from './lib/texts.js';
 
 const NAME = 'threads';
@@ -85,9 +94,9 @@ async function main(): Promise<void> {
   const started: ManagedProcess[] = [];
   try {
     // Every cache off: each text is new anyway, and no lookup sits in the measured path.
-    const services = await startAll(configs.map((c) => () => startService(`service-${c.workers}x${c.intraOp}`, {
+    const services = await startAll(configs.map((c) => () => startService({
       WORKERS: String(c.workers), INTRA_OP_THREADS: String(c.intraOp), CACHE_LRU_ENTRIES: '0',
-    })), started);
+    }, { name: `service-${c.workers}x${c.intraOp}` })), started);
     log(configs.map((c, i) => `${c.label} on ${services[i]!.url}`).join('; '));
 
     const records: RoundRecord[] = [];
@@ -114,7 +123,7 @@ async function main(): Promise<void> {
         };
         records.push(record);
         log(`round ${round + 1} ${config.label}: alone ${cfg.tokens} tokens p50 ${fmtMs(short.clientP50)} ms, ${cfg.longTokens} tokens p50 ${fmtMs(long.clientP50)} ms; ` +
-          `load ${fmtRate(record.sentencesPerS)} sentences/s p99 ${fmtMs(load.p99)} ms, CPU server ${fmtCores(load.serverCpu)} client ${fmtCores(load.clientCpu)}` +
+          `load ${fmtRps(record.sentencesPerS)} sentences/s p99 ${fmtMs(load.p99)} ms, CPU server ${fmtCores(load.serverCpu)} client ${fmtCores(load.clientCpu)}` +
           (problems(load) ? `, ${problems(load).toUpperCase()}` : ''));
       }
     }
@@ -138,7 +147,7 @@ function render(ctx: RunContext, cfg: { sequential: number; long: number; longTo
     [`alone, ${cfg.longTokens} tokens: client p50 ms`, (r) => r.long.clientP50, fmtMs],
     [`alone, ${cfg.longTokens} tokens: client p99 ms`, (r) => r.long.clientP99, fmtMs],
     [`alone, ${cfg.longTokens} tokens: x-inference-time p50 ms`, (r) => r.long.inferenceP50, fmtMs],
-    ['under load: sentences/s', (r) => r.sentencesPerS, fmtRate],
+    ['under load: sentences/s', (r) => r.sentencesPerS, fmtRps],
     ['under load: p50 ms', (r) => r.load.p50, fmtMs],
     ['under load: p99 ms', (r) => r.load.p99, fmtMs],
     ['under load: mean batch size', (r) => r.meanBatch, (v) => v.toFixed(1)],
@@ -152,7 +161,7 @@ function render(ctx: RunContext, cfg: { sequential: number; long: number; longTo
   ]);
   const roundRows = records.map((r) => [
     String(r.round + 1), r.config, fmtMs(r.short.clientP50), fmtMs(r.short.clientP99), fmtMs(r.long.clientP50), fmtMs(r.long.clientP99),
-    fmtRate(r.sentencesPerS), fmtMs(r.load.p99), problems(r.load) || 'none',
+    fmtRps(r.sentencesPerS), fmtMs(r.load.p99), problems(r.load) || 'none',
   ]);
   return [
     ...contextLines(ctx, 'Workers × intra-op threads: latency alone vs throughput under load (issue 4)'),

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { Errors } from '../errors.js';
-import type { ModelInfo } from '../model/model-info.js';
+import type { ModelInfo } from '../model-info.js';
 import type { BatchOutcome, BatchTask, ModelWorkerData, WorkerStatus } from '../../workers/protocol.js';
 
 // This module runs as dist/src/inference/pool.js; the worker is dist/workers/onnx-worker.js.

@@ -1,7 +1,7 @@
 // The ceiling's threads, driven from the main thread: start them, run them all at once, stop them.
 import { once } from 'node:events';
 import { Worker } from 'node:worker_threads';
-import { percentile } from '../../lib/autocannon-runner.js';
+import { percentile } from '../../lib/stats.js';
 import type { BurnerWorkerData, CeilingCommand, CeilingReply, CeilingWorkerData } from './ceiling-protocol.js';
 
 const WORKER_URL = new URL('./ceiling-worker.js', import.meta.url);

@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { gitInfo, machineInfo } from '../../lib/machine.js';
-import { DEFAULT_RESULTS_DIR, REPO_ROOT } from '../../lib/paths.js';
+import { DEFAULT_RESULTS_DIR, REPO_ROOT } from '../../lib/harness.js';
 import type { MachineInfo } from '../../lib/report.js';
 
 export interface RunContext {

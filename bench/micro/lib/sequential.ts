@@ -1,8 +1,8 @@
 // One request at a time on one keep-alive connection: the latency of a request that has the service to itself.
 import { Agent, request } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { percentile } from '../../lib/autocannon-runner.js';
-import { PREDICT_PATH } from './service.js';
+import { percentile } from '../../lib/stats.js';
+import { PREDICT_PATH } from '../../lib/harness.js';
 
 export interface SequentialResult {
   requests: number;

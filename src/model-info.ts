@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Errors } from '../errors.js';
+import { sha256File } from '../model/sha256.js';
+import { Errors } from './errors.js';
 
 /** What the main thread knows about the model: where its files are, its labels, and its identity. */
 export interface ModelInfo {
@@ -32,7 +32,7 @@ export async function loadModelInfo(dir: string, modelFile: string): Promise<Mod
   const configText = await readFile(configPath, 'utf8');
   const labels = parseLabels(configText, configPath);
   const tokenizerText = await readFile(tokenizerPath);
-  const onnxSha256 = await sha256File(onnxPath);
+  const onnxSha256 = (await sha256File(onnxPath)).digest('hex');
   const id = createHash('sha256').update(onnxSha256).update(tokenizerText).update(JSON.stringify(labels)).digest('hex').slice(0, 16);
   return { dir, onnxPath, tokenizerPath, labels, onnxSha256, id };
 }
@@ -54,10 +54,4 @@ function parseLabels(configText: string, configPath: string): string[] {
   }
   if (labels.length < 2) throw Errors.ModelInvalid(configPath, 'has fewer than two labels in id2label');
   return labels;
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
