@@ -121,12 +121,14 @@ export interface NodeServerOptions {
   healthPath: string;
   /** How long model loading and warm-up may take. */
   readyTimeoutMs?: number;
+  /** Node flags before the script, e.g. --cpu-prof (which NODE_OPTIONS does not allow). */
+  nodeArgs?: readonly string[];
 }
 
 /** Runs a Node server on a free port and waits until `healthPath` answers 200. */
 export async function startNodeServer(opts: NodeServerOptions): Promise<ManagedProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [opts.script], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script], {
     env: { PATH: process.env.PATH ?? '', ...opts.env, HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

@@ -4,7 +4,7 @@
 // uWebSockets.js server that answers the service's exact bytes, then loads them in turns with the same body.
 // Target: the cached path reaches >= 80% of the bare server's req/s.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { REPO_ROOT } from '../lib/paths.js';
 import { startNodeServer, startRedis, type ManagedProcess } from '../lib/processes.js';
@@ -27,6 +27,8 @@ const USAGE = `Usage: node dist/bench/micro/${NAME}.js [options]
   --warmup S          seconds of warm-up right before each measured run (default 3)
   --rounds N          measured runs per target and pipelining factor (default 2)
   --workers N         WORKERS of the service (default 1: the cached path never reaches a worker)
+  --cpu-prof DIR      write V8 CPU profiles of the normal-case service and the bare server under DIR
+                      (node --cpu-prof; summarize with node dist/bench/micro/cpuprofile-summary.js DIR/<target>)
 ${COMMON_USAGE}`;
 
 type TargetKey = 'lru' | 'redis' | 'lean' | 'bare';
@@ -72,7 +74,7 @@ async function main(): Promise<void> {
     args: argv,
     options: {
       connections: { type: 'string' }, pipelining: { type: 'string' }, duration: { type: 'string' },
-      warmup: { type: 'string' }, rounds: { type: 'string' }, workers: { type: 'string' }, ...COMMON_OPTIONS,
+      warmup: { type: 'string' }, rounds: { type: 'string' }, workers: { type: 'string' }, 'cpu-prof': { type: 'string' }, ...COMMON_OPTIONS,
     },
     strict: true,
   });
@@ -90,13 +92,17 @@ async function main(): Promise<void> {
   const ctx = await startRun(NAME, argv, maxLoad, numberFlag('max-wait', values['max-wait'], 600));
   const log = (line: string): void => say(NAME, line);
 
+  // Profiling slows the profiled servers down alike; the ratios of such a run are not the results.
+  const profileDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']);
+  const profiled = (target: string): string[] => (profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, target)}`]);
+
   const started: ManagedProcess[] = [];
   try {
     const redis = await startRedis();
     started.push(redis);
     const serviceEnv = { REDIS_URL: redis.url, WORKERS: String(cfg.workers) };
     const [lru, redisOnly, lean] = await startAll([
-      () => startService('service-lru', serviceEnv),
+      () => startService('service-lru', serviceEnv, profiled('lru')),
       () => startService('service-redis-only', { ...serviceEnv, CACHE_LRU_ENTRIES: '0' }),
       () => startService('service-lean', { ...serviceEnv, METRICS_ENABLED: 'false', TIMING_HEADERS: 'false' }),
     ], started);
@@ -117,6 +123,7 @@ async function main(): Promise<void> {
     const [bare] = await startAll([() => startNodeServer({
       name: 'bare', script: BARE_JS, healthPath: HEALTH_PATH,
       env: { BARE_BODY_B64: first.body.toString('base64'), BARE_HEADERS: JSON.stringify(bareHeaders) },
+      nodeArgs: profiled('bare'),
     })], started);
     const bareAnswer = await post(bare!.url, BODY);
     if (!bareAnswer.body.equals(first.body)) throw new Error('the bare server does not answer the captured bytes');

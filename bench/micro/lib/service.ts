@@ -10,9 +10,10 @@ export const HEALTH_PATH = '/project/health';
  * Starts dist/src/main.js with the stand-in model and LOG_LEVEL=warn, plus `env`; resolves once
  * /project/health answers 200 (every worker has loaded and warmed its session).
  */
-export function startService(name: string, env: Record<string, string>): Promise<ManagedProcess> {
+export function startService(name: string, env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<ManagedProcess> {
   return startNodeServer({
     name,
+    nodeArgs,
     script: SERVICE_MAIN_JS,
     env: { MODEL_DIR: STANDIN_MODEL_DIR, LOG_LEVEL: 'warn', ...env },
     healthPath: HEALTH_PATH,
