@@ -39,6 +39,9 @@ export interface Config {
   readonly cacheLookupTimeoutMs: number;
   readonly cacheLruEntries: number;
   readonly cacheLruBytes: number;
+  readonly responseMemoEntries: number;
+  readonly responseMemoBytes: number;
+  readonly responseMemoMaxBodyBytes: number;
   readonly metricsEnabled: boolean;
   readonly metricsPath: string;
   readonly timingHeaders: boolean;
