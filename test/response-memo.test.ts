@@ -104,3 +104,25 @@ t.test('other bytes, invalid bodies and bodies over the size bound never come fr
   t.equal(end.memoHits, afterReorder.memoHits, 'none of them from the memo');
   t.equal(end.unprocessable - start.unprocessable, 9, 'every refusal counted');
 });
+
+t.test('a body that arrives in several chunks is joined before the memo looks it up', async (t) => {
+  const { connect } = await import('node:net');
+  await post(memoized.url, BODY);
+  const expected = await post(memoized.url, BODY);
+  const before = await counters();
+  const socket = connect(memoized.port, '127.0.0.1');
+  let received = '';
+  socket.on('data', (d) => { received += d.toString('latin1'); });
+  await new Promise((resolve) => socket.once('connect', resolve));
+  socket.write(`POST /project/bulk-predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${BODY.length}\r\n\r\n${BODY.slice(0, 20)}`);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  socket.write(BODY.slice(20));
+  await new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no full answer: ${received}`)), 5000);
+    socket.on('data', () => { if (received.endsWith(expected.bytes.toString('latin1'))) { clearTimeout(timer); resolve(undefined); } });
+  });
+  socket.destroy();
+  t.match(received, /^HTTP\/1\.1 200 OK\r\n/);
+  t.match(received, /\r\nx-cache: hit\r\n/);
+  t.equal((await counters()).memoHits - before.memoHits, 1, 'answered from the memo');
+});

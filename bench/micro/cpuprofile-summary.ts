@@ -1,6 +1,9 @@
 // Where a server's CPU time goes, from the V8 CPU profiles that `cached-vs-bare.js --cpu-prof DIR` writes:
-// each sample is charged to the first stage (below) found walking its stack from the leaf up, so time spent
-// in a helper counts for the stage that called it. Prints the stages and the top functions by self time.
+// each sample from the first request on is charged to the first stage (below) found walking its stack from the
+// leaf up, so time spent in a helper counts for the stage that called it. Prints the stages and the top
+// functions by self time. V8 counts time in uWS's native event loop outside JS callbacks as idle, so the
+// shares are of the JS side (and the GC); the kernel's and uWS's own work, which the bare server shares,
+// is not in them.
 //
 // Usage: node dist/bench/micro/cpuprofile-summary.js DIR_OR_FILE [--top N]
 import { readdirSync, readFileSync, statSync } from 'node:fs';
@@ -29,6 +32,9 @@ const STAGES: readonly (readonly [string, (f: CallFrame) => boolean])[] = [
   ['idle', (f) => f.functionName === '(idle)'],
 ];
 
+/** Stages only a request reaches. */
+const REQUEST_STAGES = new Set(STAGES.map(([name]) => name).filter((name) => !['garbage collector', 'idle'].includes(name) && !name.startsWith('uWS event loop')));
+
 function profilesIn(path: string): string[] {
   if (!statSync(path).isDirectory()) return [path];
   return readdirSync(path).filter((n) => n.endsWith('.cpuprofile')).map((n) => join(path, n));
@@ -55,7 +61,11 @@ function summarize(file: string, top: number): string {
   const stageUs = new Map<string, number>();
   const selfUs = new Map<string, number>();
   let totalUs = 0;
+  // Start-up (module loading, hashing the model file) is not the request path: count from the first request.
+  const isRequest = (id: number): boolean => REQUEST_STAGES.has(stage(id));
+  const first = Math.max(0, profile.samples.findIndex(isRequest));
   profile.samples.forEach((id, i) => {
+    if (i < first) return;
     const us = profile.timeDeltas[i] ?? 0;
     totalUs += us;
     stageUs.set(stage(id), (stageUs.get(stage(id)) ?? 0) + us);
@@ -65,7 +75,7 @@ function summarize(file: string, top: number): string {
   });
   const busyUs = totalUs - (stageUs.get('idle') ?? 0);
   const pct = (us: number): string => `${((100 * us) / busyUs).toFixed(1)}%`;
-  const lines = [`${file}: ${(totalUs / 1e6).toFixed(1)} s sampled, ${(busyUs / 1e6).toFixed(1)} s not idle (shares below are of that)`, '', '| stage | share |', '| --- | ---: |'];
+  const lines = [`${file}: ${(totalUs / 1e6).toFixed(1)} s sampled from the first request on, ${(busyUs / 1e6).toFixed(1)} s not idle (shares below are of that)`, '', '| stage | share |', '| --- | ---: |'];
   for (const [name, us] of [...stageUs].filter(([n]) => n !== 'idle').sort((a, b) => b[1] - a[1])) lines.push(`| ${name} | ${pct(us)} |`);
   lines.push('', `| top ${top} functions by self time | share |`, '| --- | ---: |');
   for (const [name, us] of [...selfUs].filter(([n]) => !n.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`| \`${name}\` | ${pct(us)} |`);

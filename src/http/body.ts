@@ -4,38 +4,46 @@ import type { RequestContext } from './request-context.js';
 /**
  * Reads the whole body, refusing it as soon as it passes `maxBytes`, and calls `onBody` from uWS's last onData
  * callback, where the socket is corked: an answer known at once (a memoized one) leaves without waiting for a
- * promise or a cork() of its own. Chunks are copied because uWS neuters each ArrayBuffer when onData returns;
- * a copy into a pooled Buffer costs far less than ArrayBuffer.slice, which allocates a backing store that the
- * garbage collector then has to track. Several chunks are joined once at the end (no quadratic concatenation).
+ * promise or a cork() of its own. The callbacks take the request, so a handler can make them once, not per
+ * request.
+ *
+ * `body` is valid only during that call. A body that came in one chunk (the usual case) is a view of uWS's
+ * receive buffer, which uWS detaches when onData returns: copying it would allocate a Buffer per request
+ * that the memo key and the parser (both copy what they keep, into strings) do not need. Bodies in several
+ * chunks are copied chunk by chunk and joined once at the end (no quadratic concatenation).
  */
-export function readBody(ctx: RequestContext, maxBytes: number, onBody: (body: Buffer) => void, onError: (err: Error) => void): void {
+export function readBody(
+  ctx: RequestContext,
+  maxBytes: number,
+  onBody: (ctx: RequestContext, body: Buffer) => void,
+  onError: (ctx: RequestContext, err: Error) => void,
+): void {
   let chunks: Buffer[] | undefined;
   let length = 0;
   let done = false;
   ctx.onAbort(() => {
     if (done) return;
     done = true;
-    onError(new Error('client aborted while sending the body'));
+    onError(ctx, new Error('client aborted while sending the body'));
   });
   ctx.res.onData((chunk, isLast) => {
     if (done) return;
     length += chunk.byteLength;
     if (length > maxBytes) {
       done = true;
-      onError(Errors.BodyTooLarge(maxBytes));
+      onError(ctx, Errors.BodyTooLarge(maxBytes));
       return;
     }
-    const copy = Buffer.from(new Uint8Array(chunk));
     if (!isLast) {
-      (chunks ??= []).push(copy);
+      (chunks ??= []).push(Buffer.from(new Uint8Array(chunk)));
       return;
     }
     done = true;
     if (chunks === undefined) {
-      onBody(copy);
+      onBody(ctx, Buffer.from(chunk));
     } else {
-      chunks.push(copy);
-      onBody(Buffer.concat(chunks, length));
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      onBody(ctx, Buffer.concat(chunks, length));
     }
   });
 }

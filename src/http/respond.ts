@@ -21,11 +21,15 @@ export function send(ctx: RequestContext, status: number, contentType: string, b
   ctx.res.cork(() => write(ctx.res, status, contentType, body, headers, closeConnection));
 }
 
-/** As send(), for an answer given inside a uWS callback (a route handler or onData), which uWS has corked. */
-export function sendInCallback(ctx: RequestContext, status: number, contentType: string, body: string | Uint8Array, headers: Headers = [], closeConnection = false): void {
+/**
+ * A 200 given inside a uWS callback (a route handler or onData), which uWS has corked, with header lines
+ * rendered ahead by headerLines(): for an answer whose headers barely change between requests.
+ */
+export function sendLinesInCallback(ctx: RequestContext, lines: string, body: string | Uint8Array, closeConnection = false): void {
   if (ctx.aborted || ctx.responded) return;
   ctx.responded = true;
-  write(ctx.res, status, contentType, body, headers, closeConnection);
+  ctx.res.writeHeader('content-type', lines);
+  ctx.res.end(body, closeConnection);
 }
 
 export function sendJson(ctx: RequestContext, status: number, body: string, headers: Headers = [], closeConnection = false): void {
@@ -49,8 +53,13 @@ export function sendNow(res: HttpResponse, status: number, contentType: string, 
  */
 function write(res: HttpResponse, status: number, contentType: string, body: string | Uint8Array, headers: Headers, closeConnection: boolean): void {
   if (status !== 200) res.writeStatus(STATUS_LINES[status] ?? String(status));
+  res.writeHeader('content-type', headerLines(contentType, headers));
+  res.end(body, closeConnection);
+}
+
+/** The value of the one writeHeader('content-type', ...) call: the content type, then each header as a line. */
+export function headerLines(contentType: string, headers: Headers): string {
   let lines = contentType;
   for (let i = 0; i < headers.length; i++) lines += '\r\n' + headers[i][0] + ': ' + headers[i][1];
-  res.writeHeader('content-type', lines);
-  res.end(body, closeConnection);
+  return lines;
 }

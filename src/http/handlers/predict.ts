@@ -9,7 +9,7 @@ import { parseBulkPredictRequest } from '../../validation/parse-request.js';
 import { drainBody, readBody } from '../body.js';
 import { RequestContext } from '../request-context.js';
 import { createRequestIds } from '../request-id.js';
-import { sendError, sendInCallback, sendJson, type Headers } from '../respond.js';
+import { headerLines, sendError, sendJson, sendLinesInCallback, type Headers } from '../respond.js';
 import type { MemoizedAnswer, ResponseMemo } from '../response-memo.js';
 
 export interface PredictDeps {
@@ -38,16 +38,45 @@ export function isJsonMediaType(contentType: string): boolean {
 
 /** POST <base>/bulk-predict: headers (synchronously, as uWS requires) -> body -> memo, or parse -> predict -> answer. */
 export function createPredictHandler(deps: PredictDeps): (res: HttpResponse, req: HttpRequest) => void {
+  const { config, memo } = deps;
   const nextRequestId = createRequestIds();
+  // A memoized answer's header lines are the same as those predictAndAnswer sends for a request whose texts
+  // were all cached (no queue, no model), rendered once around the request id and the total time.
+  const memoLinesBeforeId = headerLines('application/json', [['x-request-id', '']]);
+  const memoLinesAfterId = headerLines('', config.timingHeaders
+    ? [['x-cache', 'hit'], ['x-queue-time', '0.000'], ['x-inference-time', '0.000'], ['x-total-time', '']]
+    : [['x-cache', 'hit']]);
+
+  /** The memoized answer, from inside onData; counted and logged like any other request. */
+  const answerFromMemo = (ctx: RequestContext, memoized: MemoizedAnswer): void => {
+    // onData never runs for a request whose client left, so this answer is always sent.
+    const ms = ctx.elapsedMs();
+    const lines = memoLinesBeforeId + ctx.requestId + memoLinesAfterId + (config.timingHeaders ? ms.toFixed(3) : '');
+    sendLinesInCallback(ctx, lines, memoized.body, deps.lifecycle.state === 'draining');
+    deps.lifecycle.requestFinished();
+    deps.metrics.observeMemoAnswer(ROUTE, ms / 1000, memoized.distinctTexts);
+    logRequest(deps, ctx, 200);
+  };
+  const onBody = (ctx: RequestContext, body: Buffer): void => {
+    const key = memo?.keyOf(body);
+    const memoized = key === undefined ? undefined : memo!.get(deps.modelId, key);
+    if (memoized !== undefined) answerFromMemo(ctx, memoized);
+    else void predictAndAnswer(deps, ctx, body, key);
+  };
+  const onBodyError = (ctx: RequestContext, err: Error): void => {
+    refuse(deps, ctx, err, false);
+  };
+
   return (res, req) => {
     const clientId = req.getHeader('x-request-id');
-    const ctx = new RequestContext(res, clientId !== '' && REQUEST_ID.test(clientId) ? clientId : nextRequestId(), deps.config.requestTimeoutMs);
-    handle(deps, ctx, req.getHeader('content-type'), req.getHeader('content-length'));
+    const ctx = new RequestContext(res, clientId !== '' && REQUEST_ID.test(clientId) ? clientId : nextRequestId(), config.requestTimeoutMs);
+    if (admit(deps, ctx, req.getHeader('content-type'), req.getHeader('content-length'))) readBody(ctx, config.maxBodyBytes, onBody, onBodyError);
   };
 }
 
-function handle(deps: PredictDeps, ctx: RequestContext, contentType: string, contentLength: string): void {
-  const { config, lifecycle, memo } = deps;
+/** Counts the request in, and refuses it before its body is read when the headers already decide. */
+function admit(deps: PredictDeps, ctx: RequestContext, contentType: string, contentLength: string): boolean {
+  const { config, lifecycle } = deps;
   lifecycle.requestStarted();
   if (lifecycle.state === 'starting') return refuse(deps, ctx, Errors.NotReady(), false);
   if (!isJsonMediaType(contentType)) return refuse(deps, ctx, Errors.UnsupportedMediaType(contentType), false);
@@ -56,20 +85,16 @@ function handle(deps: PredictDeps, ctx: RequestContext, contentType: string, con
     const tooLarge = Errors.BodyTooLarge(config.maxBodyBytes);
     if (declared > config.maxBodyBytes * DRAIN_FACTOR) return refuse(deps, ctx, tooLarge, false);
     void drainBody(ctx).then(() => refuse(deps, ctx, tooLarge, true));
-    return;
+    return false;
   }
-  readBody(ctx, config.maxBodyBytes, (body) => {
-    const key = memo?.keyOf(body);
-    const memoized = key === undefined ? undefined : memo!.get(deps.modelId, key);
-    if (memoized !== undefined) answerFromMemo(deps, ctx, memoized);
-    else void predictAndAnswer(deps, ctx, body, key);
-  }, (err) => refuse(deps, ctx, err, false));
+  return true;
 }
 
 async function predictAndAnswer(deps: PredictDeps, ctx: RequestContext, body: Buffer, memoKey: string | undefined): Promise<void> {
   const { config, lifecycle } = deps;
   let status = 200;
   try {
+    // Before anything is awaited: `body` may be a view of uWS's receive buffer (see readBody).
     const texts = parseBulkPredictRequest(body, config.maxTexts);
     const prediction = await deps.predictor.predict(texts, ctx);
     // Only an answer the cache gave whole is memoized: it is what this body will get from now on.
@@ -85,26 +110,10 @@ async function predictAndAnswer(deps: PredictDeps, ctx: RequestContext, body: Bu
   finish(deps, ctx, status);
 }
 
-/**
- * The memoized answer, from inside onData: the same headers as predictAndAnswer gives a request whose texts
- * were all cached (no queue, no model), and the request is counted and logged like any other.
- */
-function answerFromMemo(deps: PredictDeps, ctx: RequestContext, memoized: MemoizedAnswer): void {
-  const { config, lifecycle } = deps;
-  // onData never runs for a request whose client left, so this answer is always sent.
-  const ms = ctx.elapsedMs();
-  const headers: [string, string][] = config.timingHeaders
-    ? [['x-request-id', ctx.requestId], ['x-cache', 'hit'], ['x-queue-time', '0.000'], ['x-inference-time', '0.000'], ['x-total-time', ms.toFixed(3)]]
-    : [['x-request-id', ctx.requestId], ['x-cache', 'hit']];
-  sendInCallback(ctx, 200, 'application/json', memoized.body, headers, lifecycle.state === 'draining');
-  lifecycle.requestFinished();
-  deps.metrics.observeMemoAnswer(ROUTE, ms / 1000, memoized.distinctTexts);
-  logRequest(deps, ctx, 200);
-}
-
-/** An answer given before or instead of parsing (too large, wrong type, not ready, client left). */
-function refuse(deps: PredictDeps, ctx: RequestContext, err: unknown, bodyRead: boolean): void {
+/** An answer given before or instead of parsing (too large, wrong type, not ready, client left). Returns false. */
+function refuse(deps: PredictDeps, ctx: RequestContext, err: unknown, bodyRead: boolean): false {
   finish(deps, ctx, answerError(deps, ctx, err, bodyRead));
+  return false;
 }
 
 function finish(deps: PredictDeps, ctx: RequestContext, status: number): void {
