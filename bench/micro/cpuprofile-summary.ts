@@ -32,8 +32,8 @@ const STAGES: readonly (readonly [string, (f: CallFrame) => boolean])[] = [
   ['idle', (f) => f.functionName === '(idle)'],
 ];
 
-/** Stages only a request reaches. */
-const REQUEST_STAGES = new Set(STAGES.map(([name]) => name).filter((name) => !['garbage collector', 'idle'].includes(name) && !name.startsWith('uWS event loop')));
+/** Source files of the POST handlers: the service's predict route and the bare server. */
+const POST_HANDLER = /handlers\/predict\.js$|bare-server\.js$/;
 
 function profilesIn(path: string): string[] {
   if (!statSync(path).isDirectory()) return [path];
@@ -61,8 +61,12 @@ function summarize(file: string, top: number): string {
   const stageUs = new Map<string, number>();
   const selfUs = new Map<string, number>();
   let totalUs = 0;
-  // Start-up (module loading, hashing the model file) is not the request path: count from the first request.
-  const isRequest = (id: number): boolean => REQUEST_STAGES.has(stage(id));
+  // Start-up (module loading, hashing the model file, health polls) is not the request path: count from the
+  // first sample inside a POST handler.
+  const isRequest = (id: number): boolean => {
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) if (POST_HANDLER.test(byId.get(at)!.callFrame.url)) return true;
+    return false;
+  };
   const first = Math.max(0, profile.samples.findIndex(isRequest));
   profile.samples.forEach((id, i) => {
     if (i < first) return;
