@@ -82,7 +82,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     : undefined;
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const app = createApp({
-    config, predictor, lifecycle, metrics, logger, modelId: model.id, memo,
+    modelId: model.id, memo,
+    config, predictor, lifecycle, metrics, logger,
     openApi: buildOpenApi({ basePath: config.basePath, maxTexts: config.maxTexts, maxBodyBytes: config.maxBodyBytes, version }),
   });
 
