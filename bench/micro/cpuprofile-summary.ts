@@ -5,7 +5,8 @@
 // shares are of the JS side (and the GC); the kernel's and uWS's own work, which the bare server shares,
 // is not in them.
 //
-// Usage: node dist/bench/micro/cpuprofile-summary.js DIR_OR_FILE [--top N]
+// Usage: node dist/bench/micro/cpuprofile-summary.js DIR_OR_FILE [--top N] [--answers N]
+// --answers: how many requests the profiled process answered (from the run's report), to add µs per answer.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,7 +41,7 @@ function profilesIn(path: string): string[] {
   return readdirSync(path).filter((n) => n.endsWith('.cpuprofile')).map((n) => join(path, n));
 }
 
-function summarize(file: string, top: number): string {
+function summarize(file: string, top: number, answers: number | undefined): string {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as Profile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
@@ -79,19 +80,24 @@ function summarize(file: string, top: number): string {
   });
   const busyUs = totalUs - (stageUs.get('idle') ?? 0);
   const pct = (us: number): string => `${((100 * us) / busyUs).toFixed(1)}%`;
-  const lines = [`${file}: ${(totalUs / 1e6).toFixed(1)} s sampled from the first request on, ${(busyUs / 1e6).toFixed(1)} s not idle (shares below are of that)`, '', '| stage | share |', '| --- | ---: |'];
-  for (const [name, us] of [...stageUs].filter(([n]) => n !== 'idle').sort((a, b) => b[1] - a[1])) lines.push(`| ${name} | ${pct(us)} |`);
+  const perAnswer = (us: number): string => (answers === undefined ? '' : ` ${(us / answers).toFixed(2)} |`);
+  const lines = [
+    `${file}: ${(totalUs / 1e6).toFixed(1)} s sampled from the first request on, ${(busyUs / 1e6).toFixed(1)} s not idle (shares below are of that)` +
+      (answers === undefined ? '' : `; ${answers} answers, ${(busyUs / answers).toFixed(2)} µs each`),
+    '', `| stage | share |${answers === undefined ? '' : ' µs per answer |'}`, `| --- | ---: |${answers === undefined ? '' : ' ---: |'}`,
+  ];
+  for (const [name, us] of [...stageUs].filter(([n]) => n !== 'idle').sort((a, b) => b[1] - a[1])) lines.push(`| ${name} | ${pct(us)} |${perAnswer(us)}`);
   lines.push('', `| top ${top} functions by self time | share |`, '| --- | ---: |');
   for (const [name, us] of [...selfUs].filter(([n]) => !n.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`| \`${name}\` | ${pct(us)} |`);
   return lines.join('\n');
 }
 
-const { values, positionals } = parseArgs({ options: { top: { type: 'string' } }, allowPositionals: true });
+const { values, positionals } = parseArgs({ options: { top: { type: 'string' }, answers: { type: 'string' } }, allowPositionals: true });
 if (positionals.length === 0) {
   process.stderr.write('Usage: node dist/bench/micro/cpuprofile-summary.js DIR_OR_FILE... [--top N]\n');
   process.exitCode = 2;
 }
 for (const path of positionals) {
   // Worker threads write profiles too; the main thread's is the largest.
-  for (const file of profilesIn(path)) process.stdout.write(summarize(file, Number(values.top ?? 25)) + '\n\n');
+  for (const file of profilesIn(path)) process.stdout.write(summarize(file, Number(values.top ?? 25), values.answers === undefined ? undefined : Number(values.answers)) + '\n\n');
 }

@@ -47,9 +47,10 @@ export function sendNow(res: HttpResponse, status: number, contentType: string, 
 
 /**
  * Each call into uWS converts its strings and crosses into native code; on the cached path these writes were
- * a sixth of the JS time (bench/micro/README.md), so the headers go in one writeHeader call: uWS writes `name: value\r\n` verbatim, and the value here carries the others as
- * further lines. Every name and value is the service's own (a client's x-request-id is checked against a
- * pattern without CR or LF first). A 200 needs no writeStatus: uWS writes `200 OK` when none was given.
+ * a fifth of the JS time (bench/micro/README.md), so the headers go in one writeHeader call: uWS writes
+ * `name: value\r\n` verbatim, and the value here carries the other headers as further lines. Every name and
+ * value is the service's own (a client's x-request-id is checked against a pattern without CR or LF first).
+ * A 200 needs no writeStatus: uWS writes `200 OK` when none was given.
  */
 function write(res: HttpResponse, status: number, contentType: string, body: string | Uint8Array, headers: Headers, closeConnection: boolean): void {
   if (status !== 200) res.writeStatus(STATUS_LINES[status] ?? String(status));
