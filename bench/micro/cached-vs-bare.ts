@@ -31,8 +31,9 @@ const USAGE = `Usage: node dist/bench/micro/${NAME}.js [options]
   --warmup S          seconds of warm-up right before each measured run (default 3)
   --rounds N          measured runs per target and pipelining factor (default 2)
   --workers N         WORKERS of the service (default 1: the cached path never reaches a worker)
-  --cpu-prof DIR      write V8 CPU profiles of the normal-case service and the bare server under DIR
-                      (node --cpu-prof; summarize with node dist/bench/micro/cpuprofile-summary.js DIR/<target>)
+  --cpu-prof DIR      write V8 CPU profiles of the normal-case service, the memo-off service and the bare
+                      server under DIR/<target> (node --cpu-prof; summarize with
+                      node dist/bench/micro/cpuprofile-summary.js DIR/<target>/<largest file>)
 ${COMMON_USAGE}`;
 
 type TargetKey = 'lru' | 'redis' | 'lean' | 'nomemo' | 'bare';
