@@ -18,6 +18,7 @@ import { createCacheKey } from './cache/cache-key.js';
 import { PredictionCache } from './cache/prediction-cache.js';
 import { createMetrics, disabledMetrics, type Metrics } from './observability/metrics.js';
 import { createApp } from './http/app.js';
+import { ResponseMemo } from './http/response-memo.js';
 import { buildOpenApi } from './http/openapi.js';
 
 /** A running service: what main and the in-process tests hold. */
@@ -90,8 +91,13 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     onLookup: (outcome, count) => metrics.cacheLookup(outcome, count),
   });
   const predictor = new Predictor(cache, batcher, () => performance.now());
+  // The memo holds answers the in-process tier gave; with that tier off, every lookup goes to Redis as asked.
+  const memo = config.responseMemoEntries > 0 && config.responseMemoBytes > 0 && config.cacheLruEntries > 0
+    ? new ResponseMemo({ maxEntries: config.responseMemoEntries, maxBytes: config.responseMemoBytes, maxBodyBytes: config.responseMemoMaxBodyBytes })
+    : undefined;
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const app = createApp({
+    modelId: model.id, memo,
     config, predictor, lifecycle, metrics, logger,
     openApi: buildOpenApi({ config, labels: model.labels, version }),
   });

@@ -200,6 +200,8 @@ export interface NodeServerOptions {
   waitHealthy?: boolean;
   /** How long model loading and warm-up may take. */
   readyTimeoutMs?: number;
+  /** Node flags before the script, e.g. --cpu-prof (which NODE_OPTIONS does not allow). */
+  nodeArgs?: readonly string[];
 }
 
 /** Runs a Node server on a free port of 127.0.0.1 and (unless told not to) waits until `healthPath` answers 200. */
@@ -207,7 +209,7 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<ManagedP
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const env = { PATH: process.env.PATH ?? '', ...opts.env, HOST: '127.0.0.1', PORT: String(port) };
-  const launch = (): ChildProcess => spawn(process.execPath, [opts.script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const launch = (): ChildProcess => spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const proc = await manage(opts.name, url, port, launch, 'SIGTERM');
   if (opts.waitHealthy === false) return proc;
   const healthy = async (): Promise<boolean> => {
@@ -232,6 +234,8 @@ export interface ServiceOptions {
   readyTimeoutMs?: number;
   /** Another build of the service (default dist/src/main.js). */
   script?: string;
+  /** Node flags before the script (a profiler's, e.g. --cpu-prof). */
+  nodeArgs?: readonly string[];
 }
 
 /**
@@ -246,6 +250,7 @@ export function startService(env: Record<string, string> = {}, opts: ServiceOpti
     healthPath: `${env.BASE_PATH ?? '/project'}/health`,
     waitHealthy: opts.waitHealthy,
     readyTimeoutMs: opts.readyTimeoutMs,
+    nodeArgs: opts.nodeArgs,
   });
 }
 

@@ -2,31 +2,49 @@ import { Errors } from '../errors.js';
 import type { RequestContext } from './request-context.js';
 
 /**
- * Reads the whole body, refusing it as soon as it passes `maxBytes`. Chunks are copied because uWS neuters
- * each ArrayBuffer when onData returns; they are joined once at the end (no quadratic concatenation).
+ * Reads the whole body, refusing it as soon as it passes `maxBytes`, and calls `onBody` from uWS's last onData
+ * callback, where the socket is corked: an answer known at once (a memoized one) leaves without waiting for a
+ * promise or a cork() of its own. The callbacks take the request, so a handler can make them once, not per
+ * request.
+ *
+ * `body` is valid only during that call. A body that came in one chunk (the usual case) is a view of uWS's
+ * receive buffer, which uWS detaches when onData returns: copying it would allocate a Buffer per request
+ * that the memo key and the parser (both copy what they keep, into strings) do not need. Bodies in several
+ * chunks are copied chunk by chunk and joined once at the end (no quadratic concatenation).
  */
-export function readBody(ctx: RequestContext, maxBytes: number): Promise<Uint8Array> {
-  return new Promise((resolve, reject) => {
-    const chunks: Uint8Array[] = [];
-    let length = 0;
-    let done = false;
-    ctx.onAbort(() => {
+export function readBody(
+  ctx: RequestContext,
+  maxBytes: number,
+  onBody: (ctx: RequestContext, body: Buffer) => void,
+  onError: (ctx: RequestContext, err: Error) => void,
+): void {
+  let chunks: Buffer[] | undefined;
+  let length = 0;
+  let done = false;
+  ctx.onAbort(() => {
+    if (done) return;
+    done = true;
+    onError(ctx, new Error('client aborted while sending the body'));
+  });
+  ctx.res.onData((chunk, isLast) => {
+    if (done) return;
+    length += chunk.byteLength;
+    if (length > maxBytes) {
       done = true;
-      reject(new Error('client aborted while sending the body'));
-    });
-    ctx.res.onData((chunk, isLast) => {
-      if (done) return;
-      length += chunk.byteLength;
-      if (length > maxBytes) {
-        done = true;
-        reject(Errors.BodyTooLarge(maxBytes));
-        return;
-      }
-      chunks.push(new Uint8Array(chunk.slice(0)));
-      if (!isLast) return;
-      done = true;
-      resolve(chunks.length === 1 ? chunks[0] : Buffer.concat(chunks, length));
-    });
+      onError(ctx, Errors.BodyTooLarge(maxBytes));
+      return;
+    }
+    if (!isLast) {
+      (chunks ??= []).push(Buffer.from(new Uint8Array(chunk)));
+      return;
+    }
+    done = true;
+    if (chunks === undefined) {
+      onBody(ctx, Buffer.from(chunk));
+    } else {
+      chunks.push(Buffer.from(new Uint8Array(chunk)));
+      onBody(ctx, Buffer.concat(chunks, length));
+    }
   });
 }
 

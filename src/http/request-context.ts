@@ -11,20 +11,24 @@ export class RequestContext {
   readonly startedAt = performance.now();
   /** performance.now() past which the request is answered 504. */
   readonly deadline: number;
-  private abortListeners: (() => void)[] | undefined;
+  /** Most requests have one listener (the body reader), kept without an array. */
+  private abortListener: (() => void) | undefined;
+  private moreAbortListeners: (() => void)[] | undefined;
 
   constructor(readonly res: HttpResponse, readonly requestId: string, timeoutMs: number) {
     this.deadline = this.startedAt + timeoutMs;
     res.onAborted(() => {
       this.aborted = true;
-      this.abortListeners?.forEach((listener) => listener());
+      this.abortListener?.();
+      this.moreAbortListeners?.forEach((listener) => listener());
     });
   }
 
   /** Runs `listener` when the client disconnects before the answer (at once if it already has). */
   onAbort(listener: () => void): void {
     if (this.aborted) listener();
-    else (this.abortListeners ??= []).push(listener);
+    else if (this.abortListener === undefined) this.abortListener = listener;
+    else (this.moreAbortListeners ??= []).push(listener);
   }
 
   /** Milliseconds since the request arrived. */

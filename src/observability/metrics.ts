@@ -12,6 +12,11 @@ export interface Metrics extends BatchObserver {
   /** The Prometheus text exposition, built at scrape time. */
   exposition(): Promise<string>;
   observeRequest(route: string, status: number, seconds: number): void;
+  /**
+   * A 200 answered from the response memo, in one call: the request and its duration, its distinct texts as
+   * in-memory cache hits (what the cache would have counted), and the memo hit.
+   */
+  observeMemoAnswer(route: string, seconds: number, distinctTexts: number): void;
   cacheLookup(outcome: CacheOutcome, count: number): void;
   redisError(): void;
   failure(reason: FailureReason): void;
@@ -35,6 +40,7 @@ export const disabledMetrics: Metrics = {
   contentType: 'text/plain',
   exposition: async () => '',
   observeRequest() {},
+  observeMemoAnswer() {},
   cacheLookup() {},
   redisError() {},
   failure() {},
@@ -65,12 +71,24 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const cacheLookups = new CounterFamily('inf_cache_lookups_total', 'Distinct texts looked up in the cache, by outcome.', ['result']);
   const redisErrors = new CounterFamily('inf_cache_redis_errors_total', 'Redis lookups or writes that failed or ran past their budget.');
   const failures = new CounterFamily('inf_request_failures_total', 'Requests refused or failed, by reason.', ['reason']);
-  const families = [requests, requestSeconds, queueWait, tokenize, inference, batchSize, paddedTokens, cacheLookups, redisErrors, failures];
+  const memoHits = new CounterFamily('inf_response_memo_hits_total', 'Requests answered from the response memo (every text cached, same body as before).');
+  const families = [requests, requestSeconds, queueWait, tokenize, inference, batchSize, paddedTokens, cacheLookups, redisErrors, failures, memoHits];
 
   const byRoute = new Map<string, Map<number, { count: CounterChild; seconds: HistogramChild }>>();
   const outcomes = { memory_hit: cacheLookups.child('memory_hit'), redis_hit: cacheLookups.child('redis_hit'), miss: cacheLookups.child('miss') };
   const reasons = { overloaded: failures.child('overloaded'), timeout: failures.child('timeout'), worker_failure: failures.child('worker_failure') };
   const redisError = redisErrors.child();
+  const memoHit = memoHits.child();
+  const requestChildren = (route: string, status: number): { count: CounterChild; seconds: HistogramChild } => {
+    let byStatus = byRoute.get(route);
+    if (byStatus === undefined) byRoute.set(route, (byStatus = new Map()));
+    let child = byStatus.get(status);
+    if (child === undefined) {
+      child = { count: requests.child(route, String(status)), seconds: requestSeconds.child(route, String(status)) };
+      byStatus.set(status, child);
+    }
+    return child;
+  };
   const [queueWaitChild, tokenizeChild, inferenceChild, batchSizeChild, paddedTokensChild] = [queueWait, tokenize, inference, batchSize, paddedTokens].map((f) => f.child());
 
   return {
@@ -80,15 +98,16 @@ export function createMetrics(sources: MetricsSources): Metrics {
       return (await registry.metrics()) + families.map((f) => f.render()).join('');
     },
     observeRequest(route, status, seconds) {
-      let byStatus = byRoute.get(route);
-      if (byStatus === undefined) byRoute.set(route, (byStatus = new Map()));
-      let child = byStatus.get(status);
-      if (child === undefined) {
-        child = { count: requests.child(route, String(status)), seconds: requestSeconds.child(route, String(status)) };
-        byStatus.set(status, child);
-      }
+      const child = requestChildren(route, status);
       child.count.inc();
       child.seconds.observe(seconds);
+    },
+    observeMemoAnswer(route, seconds, distinctTexts) {
+      const child = requestChildren(route, 200);
+      child.count.inc();
+      child.seconds.observe(seconds);
+      outcomes.memory_hit.inc(distinctTexts);
+      memoHit.inc();
     },
     cacheLookup(outcome, count) {
       outcomes[outcome].inc(count);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { Errors, HttpError } from '../../errors.js';
@@ -9,7 +8,9 @@ import type { Metrics } from '../../observability/metrics.js';
 import { parseBulkPredictRequest } from '../../validation/parse-request.js';
 import { drainBody, readBody } from '../body.js';
 import { RequestContext } from '../request-context.js';
-import { sendError, sendJson, type Headers } from '../respond.js';
+import { createRequestIds } from '../request-id.js';
+import { headerLines, sendError, sendJson, sendLinesInCallback, type Headers } from '../respond.js';
+import type { MemoizedAnswer, ResponseMemo } from '../response-memo.js';
 
 export interface PredictDeps {
   readonly config: Config;
@@ -17,6 +18,10 @@ export interface PredictDeps {
   readonly lifecycle: Lifecycle;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** The model the memo's answers belong to. */
+  readonly modelId: string;
+  /** Undefined when the memo is off. */
+  readonly memo: ResponseMemo | undefined;
 }
 
 const ROUTE = 'bulk-predict';
@@ -31,46 +36,96 @@ export function isJsonMediaType(contentType: string): boolean {
   return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
 }
 
-/** POST <base>/bulk-predict: headers (synchronously, as uWS requires) -> body -> parse -> predict -> answer. */
+/** POST <base>/bulk-predict: headers (synchronously, as uWS requires) -> body -> memo, or parse -> predict -> answer. */
 export function createPredictHandler(deps: PredictDeps): (res: HttpResponse, req: HttpRequest) => void {
+  const { config, memo } = deps;
+  const nextRequestId = createRequestIds();
+  // A memoized answer's header lines are the same as those predictAndAnswer sends for a request whose texts
+  // were all cached (no queue, no model), rendered once around the request id and the total time.
+  const memoLinesBeforeId = headerLines('application/json', [['x-request-id', '']]);
+  const memoLinesAfterId = headerLines('', config.timingHeaders
+    ? [['x-cache', 'hit'], ['x-queue-time', '0.000'], ['x-inference-time', '0.000'], ['x-total-time', '']]
+    : [['x-cache', 'hit']]);
+
+  /** The memoized answer, from inside onData; counted and logged like any other request. */
+  const answerFromMemo = (ctx: RequestContext, memoized: MemoizedAnswer): void => {
+    // onData never runs for a request whose client left, so this answer is always sent.
+    const ms = ctx.elapsedMs();
+    const lines = memoLinesBeforeId + ctx.requestId + memoLinesAfterId + (config.timingHeaders ? ms.toFixed(3) : '');
+    sendLinesInCallback(ctx, lines, memoized.body, deps.lifecycle.state === 'draining');
+    deps.lifecycle.requestFinished();
+    deps.metrics.observeMemoAnswer(ROUTE, ms / 1000, memoized.distinctTexts);
+    logRequest(deps, ctx, 200);
+  };
+  const onBody = (ctx: RequestContext, body: Buffer): void => {
+    const key = memo?.keyOf(body);
+    const memoized = key === undefined ? undefined : memo!.get(deps.modelId, key);
+    if (memoized !== undefined) answerFromMemo(ctx, memoized);
+    else void predictAndAnswer(deps, ctx, body, key);
+  };
+  const onBodyError = (ctx: RequestContext, err: Error): void => {
+    refuse(deps, ctx, err, false);
+  };
+
   return (res, req) => {
     const clientId = req.getHeader('x-request-id');
-    const ctx = new RequestContext(res, REQUEST_ID.test(clientId) ? clientId : randomUUID(), deps.config.requestTimeoutMs);
-    void handle(deps, ctx, req.getHeader('content-type'), req.getHeader('content-length'));
+    const ctx = new RequestContext(res, clientId !== '' && REQUEST_ID.test(clientId) ? clientId : nextRequestId(), config.requestTimeoutMs);
+    if (admit(deps, ctx, req.getHeader('content-type'), req.getHeader('content-length'))) readBody(ctx, config.maxBodyBytes, onBody, onBodyError);
   };
 }
 
-async function handle(deps: PredictDeps, ctx: RequestContext, contentType: string, contentLength: string): Promise<void> {
-  const { config, lifecycle, metrics } = deps;
+/** Counts the request in, and refuses it before its body is read when the headers already decide. */
+function admit(deps: PredictDeps, ctx: RequestContext, contentType: string, contentLength: string): boolean {
+  const { config, lifecycle } = deps;
   lifecycle.requestStarted();
+  if (lifecycle.state === 'starting') return refuse(deps, ctx, Errors.NotReady(), false);
+  if (!isJsonMediaType(contentType)) return refuse(deps, ctx, Errors.UnsupportedMediaType(contentType), false);
+  const declared = Number(contentLength);
+  if (declared > config.maxBodyBytes) {
+    const tooLarge = Errors.BodyTooLarge(config.maxBodyBytes);
+    if (declared > config.maxBodyBytes * DRAIN_FACTOR) return refuse(deps, ctx, tooLarge, false);
+    void drainBody(ctx).then(() => refuse(deps, ctx, tooLarge, true));
+    return false;
+  }
+  return true;
+}
+
+async function predictAndAnswer(deps: PredictDeps, ctx: RequestContext, body: Buffer, memoKey: string | undefined): Promise<void> {
+  const { config, lifecycle } = deps;
   let status = 200;
-  let bodyRead = false;
   try {
-    if (lifecycle.state === 'starting') throw Errors.NotReady();
-    if (!isJsonMediaType(contentType)) throw Errors.UnsupportedMediaType(contentType);
-    const declared = Number(contentLength);
-    if (declared > config.maxBodyBytes) {
-      if (declared <= config.maxBodyBytes * DRAIN_FACTOR) bodyRead = await drainBody(ctx).then(() => true);
-      throw Errors.BodyTooLarge(config.maxBodyBytes);
-    }
-    const body = await readBody(ctx, config.maxBodyBytes);
-    bodyRead = true;
+    // Before anything is awaited: `body` may be a view of uWS's receive buffer (see readBody).
     const texts = parseBulkPredictRequest(body, config.maxTexts);
     const prediction = await deps.predictor.predict(texts, ctx);
+    // Only an answer the cache gave whole is memoized: it is what this body will get from now on.
+    if (memoKey !== undefined && prediction.cache === 'hit') deps.memo!.set(deps.modelId, memoKey, prediction.body, new Set(texts).size);
     const headers: [string, string][] = [['x-request-id', ctx.requestId], ['x-cache', prediction.cache]];
     if (config.timingHeaders) {
       headers.push(['x-queue-time', prediction.queueMs.toFixed(3)], ['x-inference-time', prediction.inferenceMs.toFixed(3)], ['x-total-time', ctx.elapsedMs().toFixed(3)]);
     }
     sendJson(ctx, 200, prediction.body, headers, lifecycle.state === 'draining');
   } catch (err) {
-    status = answerError(deps, ctx, err, bodyRead);
-  } finally {
-    lifecycle.requestFinished();
-    if (ctx.aborted) status = 499;
-    metrics.observeRequest(ROUTE, status, ctx.elapsedMs() / 1000);
-    if (deps.logger.isLevelEnabled('debug')) {
-      deps.logger.debug({ reqId: ctx.requestId, status, ms: ctx.elapsedMs() }, 'request');
-    }
+    status = answerError(deps, ctx, err, true);
+  }
+  finish(deps, ctx, status);
+}
+
+/** An answer given before or instead of parsing (too large, wrong type, not ready, client left). Returns false. */
+function refuse(deps: PredictDeps, ctx: RequestContext, err: unknown, bodyRead: boolean): false {
+  finish(deps, ctx, answerError(deps, ctx, err, bodyRead));
+  return false;
+}
+
+function finish(deps: PredictDeps, ctx: RequestContext, status: number): void {
+  deps.lifecycle.requestFinished();
+  if (ctx.aborted) status = 499;
+  deps.metrics.observeRequest(ROUTE, status, ctx.elapsedMs() / 1000);
+  logRequest(deps, ctx, status);
+}
+
+function logRequest(deps: PredictDeps, ctx: RequestContext, status: number): void {
+  if (deps.logger.isLevelEnabled('debug')) {
+    deps.logger.debug({ reqId: ctx.requestId, status, ms: ctx.elapsedMs() }, 'request');
   }
 }
 
