@@ -20,6 +20,7 @@ export interface Config {
   /** True when MODEL_DIR was not given: the service may fetch the model into defaultModelDir. */
   readonly modelDirIsDefault: boolean;
   readonly modelFile: string;
+  readonly perRowQuantization: boolean;
   readonly workers: number;
   readonly cpuLimit: number | undefined;
   readonly intraOpThreads: number;
