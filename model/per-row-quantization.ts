@@ -3,9 +3,11 @@
 // onnxruntime's quantize_dynamic quantizes every MatMul input with one DynamicQuantizeLinear per tensor: one
 // scale and zero point for the whole batch, padding rows included, so a text's scores move with its
 // batch-mates. This rewrite gives every row (token) its own scale, computed from that row alone: symmetric,
-// scale = max|row| / 127, zero point fixed at 128. The integer product then goes through ORT's
-// MatMulIntegerToFloat, which applies the weight scale inside the GEMM and the per-row activation scale in one
-// pass over the output.
+// scale = max|row| / 127, zero point fixed at 128 (MatMulInteger's CPU kernel takes only a scalar zero point
+// for its input). One quantization per activation, shared by the MatMuls that read it; each product goes
+// through ORT's MatMulIntegerToFloat, which applies the weight scale inside the GEMM and the per-row activation
+// scale in one pass over the output. Bias additions stay separate nodes: inside MatMulIntegerToFloat the bias
+// would be multiplied by the row scale too.
 //
 // Only the exact pattern quantize_dynamic writes is rewritten; anything else is refused with the node that did
 // not fit, so an unfamiliar graph never becomes a silently wrong model.
@@ -57,6 +59,8 @@ interface QuantizedMatMul {
   readonly weightScale: string;
   readonly weightZeroPoint: string;
   readonly output: string;
+  /** Rows of the weight: the activation's last dimension. */
+  readonly k: bigint;
   /** Nodes this MatMul's rewrite removes. */
   readonly nodes: readonly NodeProto[];
 }
@@ -80,10 +84,11 @@ export function perRowQuantize(modelBytes: Uint8Array): PerRowQuantizationResult
   // Each rewritten block goes where its DynamicQuantizeLinear was, so the node list stays topologically sorted.
   const replacement = new Map<NodeProto, NodeProto[]>();
   for (const [i, input] of inputs.entries()) {
-    const first = matMuls.find((m) => m.input === input)!.nodes[0];
-    const quantized = rowQuantizationNodes(input, `${PREFIX}_${i}`, constants);
-    const products = matMuls.filter((m) => m.input === input).map((m, k) => matMulIntegerToFloat(m, quantized, `${PREFIX}_${i}_${k}`, constants));
-    replacement.set(first, [...quantized.nodes, ...products]);
+    const users = matMuls.filter((m) => m.input === input);
+    const quantized = rowQuantizationNodes(input, `${PREFIX}_${i}`, constants, users[0].k);
+    const products = users.map((m, k) => matMulIntegerToFloat(m, quantized, `${PREFIX}_${i}_${k}`, constants));
+    replacement.set(users[0].nodes[0], [...quantized.nodes, ...products]);
+    graph.initializer.push(...quantized.tensors);
   }
   graph.node = graph.node.flatMap((node) => replacement.get(node) ?? (removed.has(node) ? [] : [node]));
   graph.initializer.push(...constants.tensors);
@@ -137,7 +142,7 @@ function findQuantizedMatMuls(graph: GraphProto): QuantizedMatMul[] {
       }
       checkWeightScale(initializers.get(weightScale)!, initializers.get(weight)!, mAt);
       if ((consumers.get(scaleMul.output[0]) ?? []).length !== 1) throw new GraphNotRecognisedError(`${mAt}: its scale product is used elsewhere`);
-      result.push({ input: dql.input[0], weight, weightScale, weightZeroPoint, output: mul.output[0], nodes: [dql, mmi, cast, scaleMul, mul] });
+      result.push({ input: dql.input[0], k: initializers.get(weight)!.dims[0], weight, weightScale, weightZeroPoint, output: mul.output[0], nodes: [dql, mmi, cast, scaleMul, mul] });
     }
     // Every use of the scale must be one of the rewritten MatMuls' scale products.
     if (scaleUsers.length !== qUsers.length || scaleUsers.some((n) => n.opType !== 'Mul')) {
@@ -177,8 +182,10 @@ interface Constants {
   readonly minRowMax: string;
   readonly one: string;
   readonly zeroPoint: string;
-  /** [-1] as ReduceMax's axes input, from opset 18 on; before, axes is an attribute. */
+  /** [-1] as the reductions' axes input, from opset 18 on; before, axes is an attribute. */
   readonly lastAxis: string | undefined;
+  /** [-1]: a Reshape to one dimension. */
+  readonly flat: string;
 }
 
 function quantizationConstants(graph: GraphProto, defaultOpset: bigint): Constants {
@@ -191,43 +198,54 @@ function quantizationConstants(graph: GraphProto, defaultOpset: bigint): Constan
     return name;
   };
   const float = (value: number): Uint8Array<ArrayBuffer> => new Uint8Array(new Float32Array([value]).buffer);
+  const minusOne = (): Uint8Array<ArrayBuffer> => int64s([-1n]);
   return {
     tensors,
     int8Max: constant('int8_max', TensorProto_DataType.FLOAT, float(INT8_MAX)),
     minRowMax: constant('min_row_max', TensorProto_DataType.FLOAT, float(MIN_ROW_MAX)),
     one: constant('one', TensorProto_DataType.FLOAT, float(1)),
     zeroPoint: constant('zero_point', TensorProto_DataType.UINT8, new Uint8Array([ZERO_POINT])),
-    lastAxis: defaultOpset >= 18n ? constant('last_axis', TensorProto_DataType.INT64, new Uint8Array(new BigInt64Array([-1n]).buffer), [1n]) : undefined,
+    flat: constant('flat', TensorProto_DataType.INT64, minusOne(), [1n]),
+    lastAxis: defaultOpset >= 18n ? constant('last_axis', TensorProto_DataType.INT64, minusOne(), [1n]) : undefined,
   };
 }
 
 interface RowQuantization {
   readonly nodes: NodeProto[];
-  /** uint8 [..., K], zero point 128. */
+  readonly tensors: TensorProto[];
+  /** uint8, x's shape, zero point 128. */
   readonly quantized: string;
   /** float [..., 1]: each row's scale. */
   readonly rowScale: string;
 }
 
 /**
- * x -> q = saturate(round(x / s) + 128) with s = max(max|row|, tiny) / 127 per row. Dividing by the row scale
- * first lets QuantizeLinear run its fast per-tensor kernel (scale 1, scalar zero point).
+ * x -> q = saturate(round(x / s) + 128), s = max(max|row|, tiny) / 127 for each row (last axis). The range
+ * comes from ReduceMax and ReduceMin (two reads, no tensor written); the quantization is one per-axis
+ * QuantizeLinear over x viewed as a [rows, k] matrix, which takes a zero point per row, hence the Expand.
+ * Measured against Abs + ReduceMax and a Div before a per-tensor QuantizeLinear: fewer passes, faster.
  */
-function rowQuantizationNodes(x: string, id: string, c: Constants): RowQuantization {
+function rowQuantizationNodes(x: string, id: string, c: Constants, k: bigint): RowQuantization {
   const t = (suffix: string): string => `${id}_${suffix}`;
-  // ReduceMax took axes as an attribute until opset 18, as an input since.
-  const reduceMax = c.lastAxis === undefined
-    ? node('ReduceMax', [t('abs')], [t('row_max')], t('reduce_max'), [intAttribute('keepdims', 1n), intsAttribute('axes', [-1n])])
-    : node('ReduceMax', [t('abs'), c.lastAxis], [t('row_max')], t('reduce_max'), [intAttribute('keepdims', 1n)]);
+  const reduce = (op: string, output: string): NodeProto => c.lastAxis === undefined
+    ? node(op, [x], [output], output, [intAttribute('keepdims', 1n), intsAttribute('axes', [-1n])])
+    : node(op, [x, c.lastAxis], [output], output, [intAttribute('keepdims', 1n)]);
+  const matrixShape = create(TensorProtoSchema, { name: t('matrix_shape'), dataType: TensorProto_DataType.INT64, dims: [2n], rawData: int64s([-1n, k]) });
   const nodes = [
-    node('Abs', [x], [t('abs')], t('abs')),
-    reduceMax,
-    node('Max', [t('row_max'), c.minRowMax], [t('row_max_safe')], t('max')),
-    node('Div', [t('row_max_safe'), c.int8Max], [t('row_scale')], t('scale')),
-    node('Div', [x, t('row_scale')], [t('scaled')], t('div')),
-    node('QuantizeLinear', [t('scaled'), c.one, c.zeroPoint], [t('quantized')], t('quantize')),
+    reduce('ReduceMax', t('row_hi')),
+    reduce('ReduceMin', t('row_lo')),
+    node('Neg', [t('row_lo')], [t('row_neg_lo')], t('neg')),
+    node('Max', [t('row_hi'), t('row_neg_lo'), c.minRowMax], [t('row_max')], t('max')),
+    node('Div', [t('row_max'), c.int8Max], [t('row_scale')], t('scale')),
+    node('Reshape', [t('row_scale'), c.flat], [t('row_scale_flat')], t('scale_flat')),
+    node('Shape', [t('row_scale_flat')], [t('rows')], t('rows')),
+    node('Expand', [c.zeroPoint, t('rows')], [t('row_zero_point')], t('row_zero_point')),
+    node('Reshape', [x, matrixShape.name], [t('matrix')], t('matrix')),
+    node('QuantizeLinear', [t('matrix'), t('row_scale_flat'), t('row_zero_point')], [t('quantized_matrix')], t('quantize'), [intAttribute('axis', 0n)]),
+    node('Shape', [x], [t('shape')], t('shape')),
+    node('Reshape', [t('quantized_matrix'), t('shape')], [t('quantized')], t('quantized')),
   ];
-  return { nodes, quantized: t('quantized'), rowScale: t('row_scale') };
+  return { nodes, tensors: [matrixShape], quantized: t('quantized'), rowScale: t('row_scale') };
 }
 
 function matMulIntegerToFloat(m: QuantizedMatMul, q: RowQuantization, id: string, c: Constants): NodeProto {
@@ -255,3 +273,8 @@ function elementCount(t: TensorProto): number {
   return t.dims.reduce((n, d) => n * Number(d), 1);
 }
 
+
+
+function int64s(values: bigint[]): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(new BigInt64Array(values).buffer);
+}
