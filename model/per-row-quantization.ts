@@ -33,7 +33,7 @@ const MS_DOMAIN = 'com.microsoft';
 /** Added to every new node and tensor name, so they cannot collide with the model's own. */
 const PREFIX = 'per_row_q';
 const INT8_MAX = 127;
-/** Zero point of the uint8 activations: symmetric around 128, so it is one scalar for every row. */
+/** Zero point of the uint8 activations: symmetric, so the same for every row (MatMulIntegerToFloat takes one). */
 const ZERO_POINT = 128;
 /** Floor of a row's max|x|: an all-zero row gets a finite scale (and quantizes to the zero point). */
 const MIN_ROW_MAX = 1e-30;
@@ -75,12 +75,15 @@ export function perRowQuantize(modelBytes: Uint8Array): PerRowQuantizationResult
   const msOpset = model.opsetImport.find((o) => o.domain === MS_DOMAIN);
   if (msOpset !== undefined && msOpset.version !== 1n) throw new GraphNotRecognisedError(`it imports ${MS_DOMAIN} opset ${msOpset.version}, not 1`);
 
+  const names = [...graph.initializer.map((t) => t.name), ...graph.input.map((i) => i.name), ...graph.node.flatMap((n) => [n.name, ...n.output])];
+  const clash = names.find((name) => name.startsWith(`${PREFIX}_`));
+  if (clash !== undefined) throw new GraphNotRecognisedError(`it already has a name that the rewrite would use (${clash})`);
   const matMuls = findQuantizedMatMuls(graph);
   if (matMuls.length === 0) throw new GraphNotRecognisedError('it has no DynamicQuantizeLinear -> MatMulInteger pattern (is it the int8 model_quantized.onnx?)');
 
   const removed = new Set<NodeProto>(matMuls.flatMap((m) => m.nodes));
   const inputs = [...new Set(matMuls.map((m) => m.input))];
-  const constants = quantizationConstants(graph, defaultOpset);
+  const constants = quantizationConstants(defaultOpset);
   // Each rewritten block goes where its DynamicQuantizeLinear was, so the node list stays topologically sorted.
   const replacement = new Map<NodeProto, NodeProto[]>();
   for (const [i, input] of inputs.entries()) {
@@ -180,7 +183,6 @@ interface Constants {
   readonly tensors: TensorProto[];
   readonly int8Max: string;
   readonly minRowMax: string;
-  readonly one: string;
   readonly zeroPoint: string;
   /** [-1] as the reductions' axes input, from opset 18 on; before, axes is an attribute. */
   readonly lastAxis: string | undefined;
@@ -188,12 +190,10 @@ interface Constants {
   readonly flat: string;
 }
 
-function quantizationConstants(graph: GraphProto, defaultOpset: bigint): Constants {
-  const taken = new Set([...graph.initializer.map((t) => t.name), ...graph.node.flatMap((n) => n.output), ...graph.input.map((i) => i.name)]);
+function quantizationConstants(defaultOpset: bigint): Constants {
   const tensors: TensorProto[] = [];
   const constant = (base: string, dataType: TensorProto_DataType, rawData: Uint8Array<ArrayBuffer>, dims: bigint[] = []): string => {
     const name = `${PREFIX}_${base}`;
-    if (taken.has(name)) throw new GraphNotRecognisedError(`it already has a tensor named ${name}`);
     tensors.push(create(TensorProtoSchema, { name, dataType, dims, rawData }));
     return name;
   };
@@ -203,7 +203,6 @@ function quantizationConstants(graph: GraphProto, defaultOpset: bigint): Constan
     tensors,
     int8Max: constant('int8_max', TensorProto_DataType.FLOAT, float(INT8_MAX)),
     minRowMax: constant('min_row_max', TensorProto_DataType.FLOAT, float(MIN_ROW_MAX)),
-    one: constant('one', TensorProto_DataType.FLOAT, float(1)),
     zeroPoint: constant('zero_point', TensorProto_DataType.UINT8, new Uint8Array([ZERO_POINT])),
     flat: constant('flat', TensorProto_DataType.INT64, minusOne(), [1n]),
     lastAxis: defaultOpset >= 18n ? constant('last_axis', TensorProto_DataType.INT64, minusOne(), [1n]) : undefined,
@@ -272,8 +271,6 @@ function attributeInt(n: NodeProto, name: string): bigint | undefined {
 function elementCount(t: TensorProto): number {
   return t.dims.reduce((n, d) => n * Number(d), 1);
 }
-
-
 
 function int64s(values: bigint[]): Uint8Array<ArrayBuffer> {
   return new Uint8Array(new BigInt64Array(values).buffer);

@@ -143,6 +143,7 @@ t.test('a graph outside the pattern is refused with the node that did not fit', 
   for (const [what, mutate, message] of cases) {
     t.throws(() => perRowQuantize(quantizeDynamicLayout(mutate)), { name: 'GraphNotRecognisedError', message }, what);
   }
+  t.throws(() => perRowQuantize(perRowQuantize(quantizeDynamicLayout()).bytes), { name: 'GraphNotRecognisedError', message: /already has a name that the rewrite would use/ }, 'a graph rewritten already');
   t.ok(new GraphNotRecognisedError('x').message.startsWith('the ONNX graph is not a dynamically quantized graph'), 'the message says what was expected');
 });
 
