@@ -80,6 +80,8 @@ export const Errors = {
       `could not fetch the model: ${why}; set MODEL_DIR to a model directory you have, or HF_ENDPOINT to a reachable hub mirror`,
     ),
   ModelInvalid: (path: string, why: string) => new StartupError('INF_ERR_MODEL_INVALID', `${path} ${why}; ${MODEL_HELP}`),
+  ModelGraph: (path: string, why: string) =>
+    new StartupError('INF_ERR_MODEL_GRAPH', `${path}: ${why}; set PER_ROW_QUANTIZATION=false to serve the model as it is`),
   WorkerStart: (why: string) => new StartupError('INF_ERR_WORKER_START', `a model worker failed to start: ${why}`),
   Listen: (host: string, port: number) => new StartupError('INF_ERR_LISTEN', `cannot listen on ${host}:${port} (in use, or not allowed)`),
 } as const;

@@ -18,6 +18,8 @@ export interface ModelInfo {
    * a changed model never serves another model's scores.
    */
   readonly id: string;
+  /** Set when the workers run a rewrite of the ONNX file (PER_ROW_QUANTIZATION), not the file as it is. */
+  readonly rewrite?: { readonly name: string; readonly bytes: Uint8Array; readonly sha256: string; readonly matMuls: number };
 }
 
 /** Reads and checks the model directory; every failure names the path and how to get the model. */

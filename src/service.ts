@@ -8,6 +8,7 @@ import type { Config } from './config.js';
 import { Errors } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { loadModelInfo, type ModelInfo } from './model-info.js';
+import { withPerRowQuantization } from './per-row-model.js';
 import { createModelPool, type ModelPool } from './inference/pool.js';
 import { Batcher } from './inference/batcher.js';
 import { createPredictionFormatter } from './inference/prediction-format.js';
@@ -43,8 +44,12 @@ export interface Service {
  * and warm the model.
  */
 export async function startService(config: Config, logger: Logger, overrides: { workerFile?: string } = {}): Promise<Service> {
-  const model = await loadModelInfo(config.modelDir, config.modelFile);
-  logger.info({ modelDir: model.dir, onnx: model.onnxPath, sha256: model.onnxSha256, modelId: model.id, labels: model.labels }, 'model');
+  const loaded = await loadModelInfo(config.modelDir, config.modelFile);
+  const model = config.perRowQuantization ? await withPerRowQuantization(loaded) : loaded;
+  logger.info({
+    modelDir: model.dir, onnx: model.onnxPath, sha256: model.onnxSha256, modelId: model.id, labels: model.labels,
+    activationQuantization: model.rewrite ? { rewrite: model.rewrite.name, sha256: model.rewrite.sha256, matMuls: model.rewrite.matMuls } : 'per-tensor (as in the file)',
+  }, 'model');
 
   const pool = createModelPool({
     workers: config.workers,

@@ -18,7 +18,7 @@ async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
   tokenizer.setTruncation(data.maxTokens);
   // Pads each batch to its longest text, not to maxTokens: attention cost grows with the padded length.
   tokenizer.setPadding({ padId: 0, padToken: '[PAD]' });
-  const session = await createSession(data.modelPath, data.intraOpThreads);
+  const session = await createSession(data.modelPath, data.intraOpThreads, data.modelBytes);
 
   async function runBatch(task: BatchTask): Promise<BatchResult> {
     const t0 = performance.now();

@@ -4,6 +4,8 @@
 export interface ModelWorkerData {
   /** Absolute path of the .onnx file. */
   readonly modelPath: string;
+  /** The model to run instead of the file's bytes (PER_ROW_QUANTIZATION's rewrite), in shared memory. */
+  readonly modelBytes?: Uint8Array;
   /** Absolute path of tokenizer.json. */
   readonly tokenizerPath: string;
   /** Texts are truncated to this many tokens, [CLS] and [SEP] included. */

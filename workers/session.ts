@@ -9,8 +9,12 @@ export const OUTPUT_NAME = 'logits';
  * CPU limit), and spinning is off so idle threads give their core back to the other workers and to the
  * HTTP thread instead of burning it while waiting for work.
  */
-export async function createSession(modelPath: string, intraOpThreads: number): Promise<ort.InferenceSession> {
-  const session = await ort.InferenceSession.create(modelPath, {
+export async function createSession(modelPath: string, intraOpThreads: number, modelBytes?: Uint8Array): Promise<ort.InferenceSession> {
+  // modelBytes: a rewrite of the file at modelPath (PER_ROW_QUANTIZATION); modelPath still names it in errors.
+  // The binding takes no SharedArrayBuffer, hence the copy (ORT parses the bytes into its own memory anyway).
+  const create = (options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> =>
+    modelBytes ? ort.InferenceSession.create(new Uint8Array(modelBytes), options) : ort.InferenceSession.create(modelPath, options);
+  const session = await create({
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',

@@ -40,6 +40,7 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
   const statusChannel = `inf-model-worker-${randomUUID()}`;
   const workerData: ModelWorkerData = {
     modelPath: options.model.onnxPath,
+    modelBytes: options.model.rewrite?.bytes,
     tokenizerPath: options.model.tokenizerPath,
     maxTokens: options.maxTokens,
     intraOpThreads: options.intraOpThreads,
