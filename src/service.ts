@@ -15,6 +15,7 @@ import { LruCache } from './cache/lru.js';
 import { RedisTier } from './cache/redis-tier.js';
 import { createCacheKey } from './cache/cache-key.js';
 import { PredictionCache } from './cache/prediction-cache.js';
+import { createPredictionCheck } from './cache/prediction-check.js';
 import { createMetrics, disabledMetrics, type Metrics } from './observability/metrics.js';
 import { createApp } from './http/app.js';
 import { buildOpenApi } from './http/openapi.js';
@@ -48,12 +49,14 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   logger.info({ workers: config.workers, intraOpThreads: config.intraOpThreads, cpuLimit: config.cpuLimit }, 'worker pool starting');
   const lifecycle = new Lifecycle();
   let batcher: Batcher | undefined;
+  let redis: RedisTier | undefined;
   const metrics = config.metricsEnabled
     ? createMetrics({
         queueLength: () => batcher?.queueLength ?? 0,
         busyWorkers: () => batcher?.busyWorkers ?? 0,
         workers: () => pool.size,
         stats: () => batcher?.stats ?? { modelRuns: 0, textsRun: 0 },
+        redisUp: config.redisUrl ? () => redis?.isUp ?? false : undefined,
       })
     : disabledMetrics;
   batcher = new Batcher((texts) => pool.run(texts), createPredictionFormatter(model.labels), {
@@ -64,15 +67,20 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     maxTokens: config.maxTokens,
   }, metrics);
 
-  const redis = config.redisUrl
-    ? new RedisTier({ url: config.redisUrl, ttlSeconds: config.cacheTtlSeconds, lookupTimeoutMs: config.cacheLookupTimeoutMs, logger, onError: () => metrics.redisError() })
+  redis = config.redisUrl
+    ? new RedisTier({
+        url: config.redisUrl, ttlSeconds: config.cacheTtlSeconds, lookupTimeoutMs: config.cacheLookupTimeoutMs, logger,
+        onError: () => metrics.redisError(), onSkip: () => metrics.redisSkipped(),
+      })
     : undefined;
   logger.info({ redis: config.redisUrl ? redactUrl(config.redisUrl) : 'none (in-process cache only)', prefix: config.cachePrefix }, 'cache');
   const cache = new PredictionCache({
     lru: new LruCache(config.cacheLruEntries, config.cacheLruBytes),
     redis,
     redisKey: createCacheKey(config.cachePrefix, model.id),
+    isValid: createPredictionCheck(model.labels),
     onLookup: (outcome, count) => metrics.cacheLookup(outcome, count),
+    onInvalid: (count) => metrics.redisInvalid(count),
   });
   const predictor = new Predictor(cache, batcher, () => performance.now());
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;

@@ -14,6 +14,8 @@ export interface Metrics extends BatchObserver {
   observeRequest(route: string, status: number, seconds: number): void;
   cacheLookup(outcome: CacheOutcome, count: number): void;
   redisError(): void;
+  redisSkipped(): void;
+  redisInvalid(count: number): void;
   failure(reason: FailureReason): void;
 }
 
@@ -23,6 +25,8 @@ export interface MetricsSources {
   busyWorkers(): number;
   workers(): number;
   stats(): { modelRuns: number; textsRun: number };
+  /** Whether Redis takes lookups; undefined when no Redis is configured (then the gauge is not exported). */
+  redisUp?: () => boolean;
 }
 
 // Sub-millisecond resolution for cached requests, up to the 10 s default deadline.
@@ -37,6 +41,8 @@ export const disabledMetrics: Metrics = {
   observeRequest() {},
   cacheLookup() {},
   redisError() {},
+  redisSkipped() {},
+  redisInvalid() {},
   failure() {},
   onBatch() {},
   onQueueWait() {},
@@ -51,6 +57,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
   new Gauge({ name: 'inf_queue_texts', help: 'Texts waiting for a worker thread.', registers, collect() { this.set(sources.queueLength()); } });
   new Gauge({ name: 'inf_workers', help: 'Model worker threads.', registers, collect() { this.set(sources.workers()); } });
   new Gauge({ name: 'inf_workers_busy', help: 'Model worker threads running a batch.', registers, collect() { this.set(sources.busyWorkers()); } });
+  const { redisUp } = sources;
+  if (redisUp) new Gauge({ name: 'inf_cache_redis_up', help: 'Whether Redis takes lookups (1: connected and not skipped by the circuit breaker).', registers, collect() { this.set(redisUp() ? 1 : 0); } });
   new Counter({ name: 'inf_model_runs_total', help: 'Model runs (batches).', registers, collect() { this.reset(); this.inc(sources.stats().modelRuns); } });
   new Counter({ name: 'inf_inferred_texts_total', help: 'Texts run through the model.', registers, collect() { this.reset(); this.inc(sources.stats().textsRun); } });
 
@@ -64,13 +72,17 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const paddedTokens = new HistogramFamily('inf_batch_padded_tokens', 'Padded tokens (texts x longest) per model run.', PADDED_TOKEN_BUCKETS);
   const cacheLookups = new CounterFamily('inf_cache_lookups_total', 'Distinct texts looked up in the cache, by outcome.', ['result']);
   const redisErrors = new CounterFamily('inf_cache_redis_errors_total', 'Redis lookups or writes that failed or ran past their budget.');
+  const redisSkips = new CounterFamily('inf_cache_redis_skipped_total', 'Redis lookups not sent because Redis was disconnected or skipped by the circuit breaker.');
+  const redisInvalids = new CounterFamily('inf_cache_redis_invalid_total', 'Values read from Redis that are not a prediction of this model: served as misses and overwritten.');
   const failures = new CounterFamily('inf_request_failures_total', 'Requests refused or failed, by reason.', ['reason']);
-  const families = [requests, requestSeconds, queueWait, tokenize, inference, batchSize, paddedTokens, cacheLookups, redisErrors, failures];
+  const families = [requests, requestSeconds, queueWait, tokenize, inference, batchSize, paddedTokens, cacheLookups, redisErrors, redisSkips, redisInvalids, failures];
 
   const byRoute = new Map<string, Map<number, { count: CounterChild; seconds: HistogramChild }>>();
   const outcomes = { memory_hit: cacheLookups.child('memory_hit'), redis_hit: cacheLookups.child('redis_hit'), miss: cacheLookups.child('miss') };
   const reasons = { overloaded: failures.child('overloaded'), timeout: failures.child('timeout'), worker_failure: failures.child('worker_failure') };
   const redisError = redisErrors.child();
+  const redisSkip = redisSkips.child();
+  const redisInvalid = redisInvalids.child();
   const [queueWaitChild, tokenizeChild, inferenceChild, batchSizeChild, paddedTokensChild] = [queueWait, tokenize, inference, batchSize, paddedTokens].map((f) => f.child());
 
   return {
@@ -95,6 +107,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
     },
     redisError() {
       redisError.inc();
+    },
+    redisSkipped() {
+      redisSkip.inc();
+    },
+    redisInvalid(count) {
+      redisInvalid.inc(count);
     },
     failure(reason) {
       reasons[reason].inc();
