@@ -7,6 +7,7 @@
 //   4. the service started from the image's root filesystem as uid 1000: healthy, a correct prediction, exit 0
 //      on SIGTERM.
 // buildah runs with its own storage in a temporary directory, so it neither reads nor leaves images elsewhere.
+// Needs root (debootstrap, chroot, mount), as CI runs; Node 22 on PATH; buildah and debootstrap from apt.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, copyFileSync, statSync } from 'node:fs';
