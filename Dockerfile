@@ -14,13 +14,17 @@
 # The model comes in as a *named* build context because .dockerignore keeps the model directories out of the
 # main context, so weights never end up in the layers that COPY the sources.
 
-# bookworm: glibc 2.36, the minimum for the uWebSockets.js (uws-pack 20.0.x) binary. Pinned, never latest;
-# CI may append @sha256:<digest> for a fully reproducible base.
-ARG NODE_IMAGE=node:20.20.2-bookworm-slim
+# Node 22 LTS: the uWebSockets.js binary (uws-pack 20.0.x) is built for Node 22's ABI (127) only, and Node 20
+# is past its end of life. bookworm: glibc 2.36, above the 2.27 that binary needs. Pinned, never latest.
+ARG NODE_IMAGE=node:22.23.3-bookworm-slim
+# For a fully reproducible base, CI passes the digest it resolved, e.g.
+#   --build-arg NODE_DIGEST=@sha256:<64 hex digits>
+# Empty: the tag alone (what a local build, and the image test's stand-in base, use).
+ARG NODE_DIGEST=
 # fetch | context
 ARG MODEL_SOURCE=fetch
 
-FROM ${NODE_IMAGE} AS deps
+FROM ${NODE_IMAGE}${NODE_DIGEST} AS deps
 WORKDIR /app
 # Only the manifests, so this layer is reused until the dependencies change. --ignore-scripts also skips the
 # root `prepare` (the sources are not here yet). The dependencies' own install scripts are not needed:
@@ -39,19 +43,20 @@ ARG HF_ENDPOINT=https://huggingface.co
 RUN HF_ENDPOINT="${HF_ENDPOINT}" npm run model:fetch \
  && test -s model/distilbert-base-uncased-finetuned-sst-2-english/onnx/model_quantized.onnx
 
-FROM ${NODE_IMAGE} AS model-context
+FROM ${NODE_IMAGE}${NODE_DIGEST} AS model-context
 COPY --from=model-files . /app/model/distilbert-base-uncased-finetuned-sst-2-english/
 RUN test -s /app/model/distilbert-base-uncased-finetuned-sst-2-english/onnx/model_quantized.onnx
 
 FROM model-${MODEL_SOURCE} AS model
 
-FROM ${NODE_IMAGE} AS prod-deps
+FROM ${NODE_IMAGE}${NODE_DIGEST} AS prod-deps
 # BuildKit sets it (amd64, arm64); the prune below keeps only this architecture's native binaries.
 ARG TARGETARCH
 WORKDIR /app
 COPY package.json package-lock.json .npmrc ./
 # The packages ship prebuilt binaries for every OS and CPU (onnxruntime-node alone is ~290 MB); keeping only
-# linux/<arch> makes the image several hundred MB smaller, which is pull time on every scale-up.
+# linux/<arch> (and uWS only for this Node's ABI) makes the image several hundred MB smaller, which is pull
+# time on every scale-up.
 # The final import proves the pruned binaries still load on this glibc before the image is ever pushed.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
@@ -59,10 +64,10 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
  && find node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 ! -name linux -exec rm -rf {} + \
  && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -path '*/linux/*' ! -name "${arch}" -exec rm -rf {} + \
  && find node_modules/tokenizers -maxdepth 1 -name '*.node' ! -name "tokenizers.linux-${arch}-gnu.node" -delete \
- && find node_modules/uWebSockets.js/dist/bin -name '*.node' ! -name "uws_linux_${arch}_*.node" -delete \
+ && find node_modules/uWebSockets.js/dist/bin -name '*.node' ! -name "uws_linux_${arch}_$(node -p process.versions.modules).node" -delete \
  && node --input-type=module -e "await import('uWebSockets.js'); await import('onnxruntime-node'); await import('tokenizers');"
 
-FROM ${NODE_IMAGE} AS runtime
+FROM ${NODE_IMAGE}${NODE_DIGEST} AS runtime
 ENV NODE_ENV=production \
     MODEL_DIR=/app/model/distilbert-base-uncased-finetuned-sst-2-english
 WORKDIR /app

@@ -54,7 +54,10 @@ export const Errors = {
   NotFound: () => new HttpError('INF_ERR_NOT_FOUND', 404, 'Not Found'),
   MethodNotAllowed: () => new HttpError('INF_ERR_METHOD_NOT_ALLOWED', 405, 'Method Not Allowed'),
 
-  /** Request body */
+  /** Request framing and body */
+  // Repeated Content-Length (or Content-Length with Transfer-Encoding): a proxy could frame the body otherwise.
+  AmbiguousFraming: () =>
+    new HttpError('INF_ERR_AMBIGUOUS_FRAMING', 400, 'Conflicting message framing: send one Content-Length, or Transfer-Encoding alone'),
   BodyTooLarge: (limit: number) => new HttpError('INF_ERR_BODY_TOO_LARGE', 413, `Request body is larger than ${limit} bytes`),
   UnsupportedMediaType: (type: string) =>
     new HttpError('INF_ERR_MEDIA_TYPE', 415, `Unsupported Media Type: ${type.slice(0, 100)}; send application/json`),

@@ -17,6 +17,7 @@ import { LruCache } from './cache/lru.js';
 import { RedisTier } from './cache/redis-tier.js';
 import { createCacheKey } from './cache/cache-key.js';
 import { PredictionCache } from './cache/prediction-cache.js';
+import { createPredictionCheck } from './cache/prediction-check.js';
 import { createMetrics, disabledMetrics, type Metrics } from './observability/metrics.js';
 import { createApp } from './http/app.js';
 import { ResponseMemo } from './http/response-memo.js';
@@ -62,12 +63,14 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   logger.info({ workers: config.workers, intraOpThreads: config.intraOpThreads, cpuLimit: config.cpuLimit }, 'worker pool starting');
   const lifecycle = new Lifecycle();
   let batcher: Batcher | undefined;
+  let redis: RedisTier | undefined;
   const metrics = config.metricsEnabled
     ? createMetrics({
         queueLength: () => batcher?.queueLength ?? 0,
         busyWorkers: () => batcher?.busyWorkers ?? 0,
         workers: () => pool.size,
         stats: () => batcher?.stats ?? { modelRuns: 0, textsRun: 0 },
+        redisUp: config.redisUrl ? () => redis?.isUp ?? false : undefined,
       })
     : disabledMetrics;
   batcher = new Batcher((texts) => pool.run(texts), createPredictionFormatter(model.labels), {
@@ -78,13 +81,14 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     maxTokens: config.maxTokens,
   }, metrics);
 
-  const redis = config.redisUrl
+  redis = config.redisUrl
     ? new RedisTier({
         url: config.redisUrl,
         ttlSeconds: config.cacheTtlSeconds,
         lookupTimeoutMs: config.cacheLookupTimeoutMs,
         logger,
         onError: () => metrics.redisError(),
+        onSkip: () => metrics.redisSkipped(),
       })
     : undefined;
   const redisTarget = config.redisUrl ? redactUrl(config.redisUrl) : 'none (in-process cache only)';
@@ -93,7 +97,9 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     lru: new LruCache(config.cacheLruEntries, config.cacheLruBytes),
     redis,
     redisKey: createCacheKey(config.cachePrefix, model.id),
+    isValid: createPredictionCheck(model.labels),
     onLookup: (outcome, count) => metrics.cacheLookup(outcome, count),
+    onInvalid: (count) => metrics.redisInvalid(count),
   });
   const predictor = new Predictor(cache, batcher, () => performance.now());
   // The memo holds answers the in-process tier gave; with that tier off, every lookup goes to Redis as asked.

@@ -167,7 +167,7 @@ t.test('The prune step keeps exactly the linux binaries of the target architectu
       t.equal(result.status, 0, `${targetArch}: the prune commands succeed ${result.stderr}`);
       const kept = fixtureFiles.filter((f) => existsSync(join(dir, f)));
       t.ok(kept.length > 0, `${targetArch}: something is kept`);
-      t.same(kept.filter((f) => !new RegExp(`(linux/${arch}/|linux-${arch}-gnu\\.node$|_linux_${arch}_\\d+\\.node$)`).test(f)), [], `${targetArch}: only linux/${arch} binaries are kept`);
+      t.same(kept.filter((f) => !new RegExp(`(linux/${arch}/|linux-${arch}-gnu\\.node$|_linux_${arch}_${process.versions.modules}\\.node$)`).test(f)), [], `${targetArch}: only linux/${arch} binaries are kept, uWS only for this Node's ABI`);
       t.ok(kept.includes(`node_modules/onnxruntime-node/bin/napi-v6/linux/${arch}/onnxruntime_binding.node`), `${targetArch}: the ONNX Runtime binding is kept`);
       t.ok(kept.includes(`node_modules/tokenizers/tokenizers.linux-${arch}-gnu.node`), `${targetArch}: the glibc tokenizers binding is kept`);
       t.ok(kept.includes(`node_modules/uWebSockets.js/dist/bin/uws_linux_${arch}_${process.versions.modules}.node`), `${targetArch}: uWS for this Node ABI is kept`);
@@ -183,3 +183,23 @@ function listFiles(dir: string, prefix = ''): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
     entry.isDirectory() ? listFiles(join(dir, entry.name), `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`]);
 }
+
+t.test('Node 22 LTS everywhere: the base image, .node-version/.nvmrc, engines, @types/node, and the Node running these tests.', async (t) => {
+  const image = globalArgs.get('NODE_IMAGE') ?? '';
+  const [, version] = /^node:(\d+\.\d+\.\d+)-bookworm-slim$/.exec(image) ?? [];
+  t.ok(version, `NODE_IMAGE ${image} is an exact node:<version>-bookworm-slim`);
+  t.match(version, /^22\./, 'Node 22 LTS: uws-pack 20.0.x ships its binary for ABI 127 (Node 22)');
+  for (const file of ['.node-version', '.nvmrc']) t.equal(readFileSync(join(repoRoot, file), 'utf8').trim(), version, `${file} names the same release (.ci/run installs it)`);
+  const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8'));
+  t.equal(pkg.engines.node, '>=22 <23', 'engines: Node 22 only (Node 24 is ABI 137, for which uws-pack 20.0.x has no binary)');
+  t.match(pkg.devDependencies['@types/node'], /^\^22\./, '@types/node 22');
+  t.equal(process.versions.modules, '127', `these tests run on Node 22 (ABI 127), here ${process.version}`);
+
+  t.equal(globalArgs.get('NODE_DIGEST'), '', 'NODE_DIGEST is empty by default (the tag alone)');
+  const external = stages.filter((s) => !stageNames.has(s.base) && !/^model-/.test(s.from.getImage() ?? ''));
+  for (const stage of external) t.equal(stage.from.getImage(), '${NODE_IMAGE}${NODE_DIGEST}', `${stage.name} starts from the pinned base and its digest`);
+  const digest = `@sha256:${'ab'.repeat(32)}`;
+  const pinned = expand(external[0]!.from.getImage()!, new Map([...globalArgs, ['NODE_DIGEST', digest]]));
+  t.equal(pinned, `${image}${digest}`, '--build-arg NODE_DIGEST=@sha256:<digest> pins the base by digest');
+  t.match(pinned, /^node:\d+\.\d+\.\d+-bookworm-slim@sha256:[0-9a-f]{64}$/, 'a reference a registry resolves');
+});

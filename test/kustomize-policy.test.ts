@@ -127,7 +127,8 @@ for (const variant of VARIANTS) {
 
     t.test('The container gets REDIS_URL, the settings ConfigMap and its CPU limit through the Downward API.', async (t) => {
       const byName = Object.fromEntries((container.env ?? []).map((e: { name: string }) => [e.name, e]));
-      t.equal(byName.REDIS_URL?.value, 'redis://redis-service:6379');
+      // With the password from the Secret (test/kustomize-hardening.test.ts).
+      t.equal(byName.REDIS_URL?.value, 'redis://:$(REDIS_PASSWORD)@redis-service:6379');
       t.same(byName.CPU_LIMIT?.valueFrom?.resourceFieldRef, { containerName: API_CONTAINER, resource: 'limits.cpu', divisor: '1' });
       t.ok((container.envFrom ?? []).length > 0, 'settings come from a ConfigMap');
       for (const source of container.envFrom ?? []) t.doesNotThrow(() => find(objects, 'ConfigMap', source.configMapRef.name), `ConfigMap ${source.configMapRef?.name} is part of the output`);

@@ -8,7 +8,11 @@ export interface PredictionCacheOptions {
   /** Undefined: in-process tier only. */
   readonly redis: RedisTier | undefined;
   readonly redisKey: (text: string) => string;
+  /** Whether a value read from Redis is a prediction of this model (see prediction-check.ts). */
+  readonly isValid: (value: string) => boolean;
   readonly onLookup: (outcome: CacheOutcome, count: number) => void;
+  /** Values read from Redis that failed `isValid`: counted as misses, and overwritten once scored. */
+  readonly onInvalid: (count: number) => void;
 }
 
 /**
@@ -20,7 +24,7 @@ export class PredictionCache {
 
   /** Cached predictions aligned with `texts` (distinct), undefined where neither tier has one. */
   async lookup(texts: readonly string[]): Promise<(string | undefined)[]> {
-    const { lru, redis, onLookup } = this.options;
+    const { lru, redis, isValid, onLookup, onInvalid } = this.options;
     const found: (string | undefined)[] = texts.map((text) => lru.get(text));
     const missing: number[] = [];
     found.forEach((value, i) => value === undefined && missing.push(i));
@@ -29,13 +33,17 @@ export class PredictionCache {
     const values = redis ? await redis.getMany(missing.map((i) => this.options.redisKey(texts[i]))) : undefined;
     let redisHits = 0;
     let lateMemoryHits = 0;
+    let invalid = 0;
     missing.forEach((textIndex, k) => {
       const value = values?.[k];
       if (value !== undefined && value !== null) {
-        found[textIndex] = value;
-        this.remember(texts[textIndex], value);
-        redisHits++;
-        return;
+        if (isValid(value)) {
+          found[textIndex] = value;
+          this.remember(texts[textIndex], value);
+          redisHits++;
+          return;
+        }
+        invalid++;
       }
       // While Redis was asked, another request may have finished scoring this text; it stored it in
       // memory when it did, so looking again keeps concurrent requests to one inference per text.
@@ -45,6 +53,7 @@ export class PredictionCache {
     onLookup('memory_hit', lateMemoryHits);
     onLookup('redis_hit', redisHits);
     onLookup('miss', missing.length - redisHits - lateMemoryHits);
+    if (invalid > 0) onInvalid(invalid);
     return found;
   }
 

@@ -9,6 +9,8 @@ export interface RedisTierOptions {
   readonly lookupTimeoutMs: number;
   readonly logger: Logger;
   readonly onError: () => void;
+  /** A lookup not sent because Redis is disconnected or its circuit breaker is open. */
+  readonly onSkip: () => void;
 }
 
 /**
@@ -47,9 +49,18 @@ export class RedisTier {
     });
   }
 
+  /** Connected, and not skipped by the circuit breaker: lookups go to Redis. */
+  get isUp(): boolean {
+    return this.client.status === 'ready' && !this.breaker.isOpen;
+  }
+
   /** Values for `keys` in order (null = absent), or undefined when Redis was skipped or failed. */
   async getMany(keys: readonly string[]): Promise<(string | null)[] | undefined> {
-    if (keys.length === 0 || this.client.status !== 'ready' || !this.breaker.allow()) return undefined;
+    if (keys.length === 0) return undefined;
+    if (this.client.status !== 'ready' || !this.breaker.allow()) {
+      this.options.onSkip();
+      return undefined;
+    }
     let timer: NodeJS.Timeout | undefined;
     const budget = new Promise<'timeout'>((resolve) => {
       timer = setTimeout(resolve, this.options.lookupTimeoutMs, 'timeout');

@@ -5,6 +5,8 @@ import { createDocsHandlers } from './handlers/docs.js';
 import { createHealthHandler } from './handlers/health.js';
 import { createMetricsHandler } from './handlers/metrics.js';
 import { createPredictHandler, type PredictDeps } from './handlers/predict.js';
+import { answerHead, withoutBody } from './head.js';
+import { refuseAmbiguousFraming } from './request-framing.js';
 import { sendNow } from './respond.js';
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
@@ -39,13 +41,19 @@ export function createApp(deps: AppDeps): TemplatedApp {
   const methodNotAllowed = Errors.MethodNotAllowed();
   const notFound = Errors.NotFound();
   for (const route of routes) {
-    app[route.method](route.path, route.handler);
-    const allow: [string, string][] = [['allow', route.method.toUpperCase()]];
+    app[route.method](route.path, refuseAmbiguousFraming(route.handler));
+    if (route.method === 'get') app.head(route.path, refuseAmbiguousFraming(answerHead(route.handler)));
+    const allow: [string, string][] = [['allow', route.method === 'get' ? 'GET, HEAD' : route.method.toUpperCase()]];
     // uWS prefers a method's own handler to `any` on the same pattern, so this only sees other methods.
-    app.any(route.path, (res, req) => sendNow(res, 405, 'application/json', methodNotAllowed.body, allow, hasBody(req)));
+    app.any(route.path, refuseAmbiguousFraming((res, req) => sendNow(bodyFor(res, req), 405, 'application/json', methodNotAllowed.body, allow, hasBody(req))));
   }
-  app.any('/*', (res, req) => sendNow(res, 404, 'application/json', notFound.body, [], hasBody(req)));
+  app.any('/*', refuseAmbiguousFraming((res, req) => sendNow(bodyFor(res, req), 404, 'application/json', notFound.body, [], hasBody(req))));
   return app;
+}
+
+/** A HEAD request must get no body, also on the paths that have no GET. */
+function bodyFor(res: HttpResponse, req: HttpRequest): HttpResponse {
+  return req.getMethod() === 'head' ? withoutBody(res) : res;
 }
 
 /** These answers leave any request body unread, so such a connection is closed rather than reused mid-body. */

@@ -19,6 +19,8 @@ export interface Metrics extends BatchObserver {
   observeMemoAnswer(route: string, seconds: number, distinctTexts: number): void;
   cacheLookup(outcome: CacheOutcome, count: number): void;
   redisError(): void;
+  redisSkipped(): void;
+  redisInvalid(count: number): void;
   failure(reason: FailureReason): void;
 }
 
@@ -28,6 +30,8 @@ export interface MetricsSources {
   busyWorkers(): number;
   workers(): number;
   stats(): { modelRuns: number; textsRun: number };
+  /** Whether Redis takes lookups; undefined when no Redis is configured (then the gauge is not exported). */
+  redisUp?: () => boolean;
 }
 
 // Sub-millisecond resolution for cached requests, up to the 10 s default deadline.
@@ -43,6 +47,8 @@ export const disabledMetrics: Metrics = {
   observeMemoAnswer() {},
   cacheLookup() {},
   redisError() {},
+  redisSkipped() {},
+  redisInvalid() {},
   failure() {},
   onBatch() {},
   onQueueWait() {},
@@ -57,6 +63,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
   new Gauge({ name: 'inf_queue_texts', help: 'Texts waiting for a worker thread.', registers, collect() { this.set(sources.queueLength()); } });
   new Gauge({ name: 'inf_workers', help: 'Model worker threads.', registers, collect() { this.set(sources.workers()); } });
   new Gauge({ name: 'inf_workers_busy', help: 'Model worker threads running a batch.', registers, collect() { this.set(sources.busyWorkers()); } });
+  const { redisUp } = sources;
+  if (redisUp) new Gauge({ name: 'inf_cache_redis_up', help: 'Whether Redis takes lookups (1: connected and not skipped by the circuit breaker).', registers, collect() { this.set(redisUp() ? 1 : 0); } });
   new Counter({ name: 'inf_model_runs_total', help: 'Model runs (batches).', registers, collect() { this.reset(); this.inc(sources.stats().modelRuns); } });
   new Counter({ name: 'inf_inferred_texts_total', help: 'Texts run through the model.', registers, collect() { this.reset(); this.inc(sources.stats().textsRun); } });
 
@@ -70,14 +78,18 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const paddedTokens = new HistogramFamily('inf_batch_padded_tokens', 'Padded tokens (texts x longest) per model run.', PADDED_TOKEN_BUCKETS);
   const cacheLookups = new CounterFamily('inf_cache_lookups_total', 'Distinct texts looked up in the cache, by outcome.', ['result']);
   const redisErrors = new CounterFamily('inf_cache_redis_errors_total', 'Redis lookups or writes that failed or ran past their budget.');
+  const redisSkips = new CounterFamily('inf_cache_redis_skipped_total', 'Redis lookups not sent because Redis was disconnected or skipped by the circuit breaker.');
+  const redisInvalids = new CounterFamily('inf_cache_redis_invalid_total', 'Values read from Redis that are not a prediction of this model: served as misses and overwritten.');
   const failures = new CounterFamily('inf_request_failures_total', 'Requests refused or failed, by reason.', ['reason']);
   const memoHits = new CounterFamily('inf_response_memo_hits_total', 'Requests answered from the response memo (every text cached, same body as before).');
-  const families = [requests, requestSeconds, queueWait, tokenize, inference, batchSize, paddedTokens, cacheLookups, redisErrors, failures, memoHits];
+  const families = [requests, requestSeconds, queueWait, tokenize, inference, batchSize, paddedTokens, cacheLookups, redisErrors, redisSkips, redisInvalids, failures, memoHits];
 
   const byRoute = new Map<string, Map<number, { count: CounterChild; seconds: HistogramChild }>>();
   const outcomes = { memory_hit: cacheLookups.child('memory_hit'), redis_hit: cacheLookups.child('redis_hit'), miss: cacheLookups.child('miss') };
   const reasons = { overloaded: failures.child('overloaded'), timeout: failures.child('timeout'), worker_failure: failures.child('worker_failure') };
   const redisError = redisErrors.child();
+  const redisSkip = redisSkips.child();
+  const redisInvalid = redisInvalids.child();
   const memoHit = memoHits.child();
   const requestChildren = (route: string, status: number): { count: CounterChild; seconds: HistogramChild } => {
     let byStatus = byRoute.get(route);
@@ -114,6 +126,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
     },
     redisError() {
       redisError.inc();
+    },
+    redisSkipped() {
+      redisSkip.inc();
+    },
+    redisInvalid(count) {
+      redisInvalid.inc(count);
     },
     failure(reason) {
       reasons[reason].inc();

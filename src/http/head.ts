@@ -1,0 +1,44 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+
+type Handler = (res: HttpResponse, req: HttpRequest) => void;
+/** What uWS' `end` takes. */
+type Body = string | ArrayBuffer | ArrayBufferView;
+
+/**
+ * HEAD as Starlette answers it on every GET route (load balancers probe health with it): the GET handler
+ * runs as it is, and its response goes out with the same status and headers, Content-Length included, and
+ * no body. uWS itself would send the body (`end`), and its `endWithoutBody(length)` waits for body bytes
+ * that never come; so the length is written as a header and the response ends without one.
+ */
+export function answerHead(getHandler: Handler): Handler {
+  return (res, req) => getHandler(withoutBody(res), req);
+}
+
+/** `res` with `end` replaced; every other call goes to `res`, and calls that return `res` return the wrapper. */
+export function withoutBody(res: HttpResponse): HttpResponse {
+  const wrapper: HttpResponse = new Proxy(res, {
+    get(target, property) {
+      if (property === 'end') {
+        return (body: Body = '', closeConnection = false) => {
+          target.writeHeader('content-length', String(byteLength(body)));
+          // uWS closes only on `end(..., true)`; here the client is told to, as HTTP/1.1 lets it.
+          if (closeConnection) target.writeHeader('connection', 'close');
+          target.endWithoutBody();
+          return wrapper;
+        };
+      }
+      const value: unknown = Reflect.get(target, property);
+      if (typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        const result: unknown = value.apply(target, args);
+        return result === target ? wrapper : result;
+      };
+    },
+  });
+  return wrapper;
+}
+
+function byteLength(body: Body): number {
+  if (typeof body === 'string') return Buffer.byteLength(body);
+  return body.byteLength;
+}
