@@ -141,6 +141,7 @@ function validationExamples(maxTexts: number): Record<string, { summary: string;
 /** Every other error of the route, grouped by status: each code with its README text, and its real body. */
 function errorResponses(config: OpenApiConfig): Record<number, object> {
   const errors: [ErrorCode, HttpError][] = [
+    ['INF_ERR_AMBIGUOUS_FRAMING', Errors.AmbiguousFraming()],
     ['INF_ERR_BODY_ENCODING', Errors.BodyEncoding()],
     ['INF_ERR_BODY_TOO_LARGE', Errors.BodyTooLarge(config.maxBodyBytes)],
     ['INF_ERR_MEDIA_TYPE', Errors.UnsupportedMediaType('text/plain')],
