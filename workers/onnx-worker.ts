@@ -1,10 +1,11 @@
-// piscina worker: each thread owns one tokenizer and one ONNX Runtime session, created and warmed once when
-// the thread starts (piscina imports this module at thread start and awaits it before the first task).
+// piscina worker: each thread owns one ONNX Runtime session, created and warmed once when the thread starts
+// (piscina imports this module at thread start and awaits it before the first task). Texts arrive as token
+// ids (tokenized on arrival by the tokenizer threads), so the main thread knows every batch's exact size.
 import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { Tokenizer } from 'tokenizers';
-import { createSession, int64Tensor, OUTPUT_NAME } from './session.js';
+import { createSession, OUTPUT_NAME, RUN_OPTIONS } from './session.js';
+import { buildModelInputs } from './model-inputs.js';
 import type { BatchFailure, BatchResult, BatchTask, ModelWorkerData, WorkerStatus } from './protocol.js';
 
 const data = workerData as ModelWorkerData;
@@ -13,35 +14,29 @@ const status = new BroadcastChannel(data.statusChannel);
 status.unref();
 const report = (message: WorkerStatus): void => status.postMessage(message);
 
+/** Warm-up input: one row of 8 ids of 0 (present in every vocabulary). */
+const WARM_UP: BatchTask = { ids: new Int32Array(8), lengths: Int32Array.of(8) };
+
 async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
-  const tokenizer = await Tokenizer.fromFile(data.tokenizerPath);
-  tokenizer.setTruncation(data.maxTokens);
-  // Pads each batch to its longest text, not to maxTokens: attention cost grows with the padded length.
-  tokenizer.setPadding({ padId: 0, padToken: '[PAD]' });
   const session = await createSession(data.modelPath, data.intraOpThreads);
 
   async function runBatch(task: BatchTask): Promise<BatchResult> {
+    const { feeds, rows, cols } = buildModelInputs(task);
     const t0 = performance.now();
-    const encodings = await tokenizer.encodeBatch([...task.texts]);
-    const cols = encodings[0]?.getLength() ?? 0;
-    const inputIds = int64Tensor(encodings.map((e) => e.getIds()), cols);
-    const attentionMask = int64Tensor(encodings.map((e) => e.getAttentionMask()), cols);
+    const outputs = await session.run(feeds, RUN_OPTIONS);
     const t1 = performance.now();
-    const outputs = await session.run({ input_ids: inputIds, attention_mask: attentionMask });
-    const t2 = performance.now();
     const logitsTensor = outputs[OUTPUT_NAME];
     return {
       // A fresh buffer of exactly this batch's logits, so transferring it hands over nothing else.
       logits: new Float32Array(logitsTensor.data as Float32Array),
       numLabels: logitsTensor.dims[1] ?? 0,
-      paddedTokens: task.texts.length * cols,
-      tokenizeMs: t1 - t0,
-      inferenceMs: t2 - t1,
+      paddedTokens: rows * cols,
+      inferenceMs: t1 - t0,
     };
   }
 
-  // Warm-up: the first run allocates ORT's arenas and kernels; doing it here keeps it off the first request.
-  const warmUp = await runBatch({ texts: ['warm up'] });
+  // Warm-up: the first run loads kernels; doing it here keeps it off the first request.
+  const warmUp = await runBatch(WARM_UP);
   numLabels = warmUp.numLabels;
   return async (task) => {
     let result: BatchResult;

@@ -29,11 +29,5 @@ export async function createSession(modelPath: string, intraOpThreads: number): 
   return session;
 }
 
-/** int64 tensor [rows, cols] from the tokenizer's number arrays (each row already padded to cols). */
-export function int64Tensor(rows: readonly (readonly number[])[], cols: number): ort.Tensor {
-  const data = new BigInt64Array(rows.length * cols);
-  rows.forEach((row, r) => {
-    for (let c = 0; c < cols; c++) data[r * cols + c] = BigInt(row[c]);
-  });
-  return new ort.Tensor('int64', data, [rows.length, cols]);
-}
+/** Options of every run (see SESSION_MEMORY_OPTIONS). */
+export const RUN_OPTIONS: ort.InferenceSession.RunOptions = {};

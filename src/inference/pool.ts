@@ -5,7 +5,7 @@ import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { Errors } from '../errors.js';
 import type { ModelInfo } from '../model/model-info.js';
-import type { BatchOutcome, BatchTask, ModelWorkerData, WorkerStatus } from '../../workers/protocol.js';
+import { packBatch, type BatchOutcome, type BatchTask, type ModelWorkerData, type WorkerStatus } from '../../workers/protocol.js';
 
 // This module runs as dist/src/inference/pool.js; the worker is dist/workers/onnx-worker.js.
 const WORKER_FILE = fileURLToPath(new URL('../../workers/onnx-worker.js', import.meta.url));
@@ -13,7 +13,6 @@ const WORKER_FILE = fileURLToPath(new URL('../../workers/onnx-worker.js', import
 export interface ModelPoolOptions {
   readonly workers: number;
   readonly intraOpThreads: number;
-  readonly maxTokens: number;
   readonly model: ModelInfo;
   readonly logger: Logger;
   /** The worker module; tests substitute a fixture that wraps the real one. */
@@ -22,8 +21,11 @@ export interface ModelPoolOptions {
 
 /** The worker threads, each with its own ONNX session. */
 export interface ModelPool {
-  /** Runs one batch on a free thread. Rejects only when the thread dies or the pool is closed. */
-  run(texts: readonly string[]): Promise<BatchOutcome>;
+  /**
+   * Runs one batch (the token ids of its texts) on a free thread; the ids are packed into buffers that are
+   * transferred, not copied. Rejects only when the thread dies or the pool is closed.
+   */
+  run(rows: readonly Int32Array[]): Promise<BatchOutcome>;
   /** Resolves once every thread has loaded and warmed its session; rejects if one could not. */
   readonly ready: Promise<void>;
   readonly size: number;
@@ -40,8 +42,6 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
   const statusChannel = `inf-model-worker-${randomUUID()}`;
   const workerData: ModelWorkerData = {
     modelPath: options.model.onnxPath,
-    tokenizerPath: options.model.tokenizerPath,
-    maxTokens: options.maxTokens,
     intraOpThreads: options.intraOpThreads,
     statusChannel,
   };
@@ -83,7 +83,10 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
   ready.catch(() => {}).finally(() => status.close());
 
   return {
-    run: (texts) => piscina.run({ texts }),
+    run: (rows) => {
+      const task = packBatch(rows);
+      return piscina.run(task, { transferList: [task.ids.buffer, task.lengths.buffer] as never });
+    },
     ready,
     size: options.workers,
     get threads() {
