@@ -5,6 +5,7 @@ import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { createSession, OUTPUT_NAME, RUN_OPTIONS } from './session.js';
+import { RecyclingSession } from './recycling-session.js';
 import { buildModelInputs } from './model-inputs.js';
 import type { BatchFailure, BatchResult, BatchTask, ModelWorkerData, WorkerStatus } from './protocol.js';
 
@@ -16,14 +17,22 @@ const report = (message: WorkerStatus): void => status.postMessage(message);
 
 /** Warm-up input: one row of 8 ids of 0 (present in every vocabulary). */
 const WARM_UP: BatchTask = { ids: new Int32Array(8), lengths: Int32Array.of(8) };
+/**
+ * A batch whose attention (rows x longest^2) exceeds 32 x 128^2 grows the arena well past what short texts
+ * need (SST-2 sentences, at most 57 tokens, never do); after one, the session is re-created once the thread
+ * has been idle for 5 s (see RecyclingSession).
+ */
+const LARGE_BATCH = 32 * 128 * 128;
+const RECYCLE_IDLE_MS = 5_000;
 
 async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
-  const session = await createSession(data.modelPath, data.intraOpThreads);
+  const session = new RecyclingSession(() => createSession(data.modelPath, data.intraOpThreads), LARGE_BATCH, RECYCLE_IDLE_MS);
+  await session.current();
 
   async function runBatch(task: BatchTask): Promise<BatchResult> {
     const { feeds, rows, cols } = buildModelInputs(task);
     const t0 = performance.now();
-    const outputs = await session.run(feeds, RUN_OPTIONS);
+    const outputs = await session.run(feeds, rows, cols, RUN_OPTIONS);
     const t1 = performance.now();
     const logitsTensor = outputs[OUTPUT_NAME];
     return {

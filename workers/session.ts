@@ -29,5 +29,8 @@ export async function createSession(modelPath: string, intraOpThreads: number): 
   return session;
 }
 
-/** Options of every run (see SESSION_MEMORY_OPTIONS). */
+/**
+ * Options of every run. Empty: onnxruntime-node 1.30 passes no config entries to runs, so the arena cannot be
+ * shrunk per run (memory.enable_memory_arena_shrinkage); see RecyclingSession for how memory comes back.
+ */
 export const RUN_OPTIONS: ort.InferenceSession.RunOptions = {};

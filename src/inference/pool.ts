@@ -55,6 +55,9 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
     // The batcher never has more batches out than threads, so this queue only guards against misuse.
     maxQueue: options.workers,
     concurrentTasksPerWorker: 1,
+    // 'sync' (the default) parks an idle thread in Atomics.wait, which also stops its timers; the session's
+    // re-creation after a large batch (workers/recycling-session.ts) runs on a timer of the idle thread.
+    atomics: 'async',
   });
   // A thread that dies is replaced by piscina; its task rejects. Without a listener the 'error' event
   // would crash the process.
