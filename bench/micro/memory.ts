@@ -3,12 +3,13 @@
 //      service per class), and its RSS 30 s after the burst, against its idle RSS.
 //   2. Sentences/s over HTTP: uniform 16-token texts and SST-2 dev sentences (both never seen; 16
 //      connections x 8 texts/request, 10 s after 3 s of warm-up). With --baseline-main-js, the two builds
-//      alternate (this one, the baseline, the baseline, this one) and the medians' ratio is reported.
+//      alternate for --rounds rounds (this one, the baseline; then the other way round) and the means' ratio
+//      is reported.
 //   3. With --arena-ab: ONNX Runtime's CPU arena on vs off, one thread, alternating 1 s runs in this process
 //      (why the service keeps the arena and re-creates sessions instead; workers/recycling-session.ts).
 // --main-js runs another build of the service (e.g. main's, for "before"), with the same inputs.
 //
-//   node dist/bench/micro/memory.js [--main-js dist/src/main.js] [--baseline-main-js PATH] [--workers 2]
+//   node dist/bench/micro/memory.js [--main-js dist/src/main.js] [--baseline-main-js PATH] [--rounds 1] [--workers 2]
 //                                   [--settle 30] [--classes a,b,c,d,e] [--skip-classes] [--skip-throughput]
 //                                   [--arena-ab] [--env KEY=VALUE ...]
 import { readFileSync } from 'node:fs';
@@ -113,7 +114,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       'main-js': { type: 'string' }, workers: { type: 'string' }, settle: { type: 'string' }, classes: { type: 'string' },
-      'baseline-main-js': { type: 'string' }, 'skip-classes': { type: 'boolean' }, 'skip-throughput': { type: 'boolean' }, 'arena-ab': { type: 'boolean' }, env: { type: 'string', multiple: true },
+      'baseline-main-js': { type: 'string' }, rounds: { type: 'string' }, 'skip-classes': { type: 'boolean' }, 'skip-throughput': { type: 'boolean' }, 'arena-ab': { type: 'boolean' }, env: { type: 'string', multiple: true },
     },
   });
   const mainJs = resolve(values['main-js'] ?? SERVICE_MAIN_JS);
@@ -131,7 +132,9 @@ async function main(): Promise<void> {
   }
   if (!values['skip-throughput']) {
     const baseline = values['baseline-main-js'] === undefined ? undefined : resolve(values['baseline-main-js']);
-    const order = baseline === undefined ? [mainJs] : [mainJs, baseline, baseline, mainJs];
+    const rounds = Number(values.rounds ?? 1);
+    const pair = baseline === undefined ? [mainJs] : [mainJs, baseline];
+    const order = Array.from({ length: rounds }, (_, r) => (r % 2 === 0 ? pair : [...pair].reverse())).flat();
     const runs = new Map<string, { uniform16: number; sst2: number }[]>();
     for (const build of order) {
       const r = await throughput(build, env);
