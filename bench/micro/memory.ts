@@ -123,7 +123,7 @@ async function main(): Promise<void> {
   for (const pair of values.env ?? []) env[pair.slice(0, pair.indexOf('='))] = pair.slice(pair.indexOf('=') + 1);
   const wanted = (values.classes ?? 'a,b,c,d,e').split(',');
   say(`service ${mainJs}, env ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  const out: string[] = ['| input | idle RSS MiB | peak RSS MiB | RSS after ' + settleS + ' s | answers | survived |', '| --- | --- | --- | --- | --- | --- |'];
+  const out: string[] = values['skip-classes'] ? [] : ['| input | idle RSS MiB | peak RSS MiB | RSS after ' + settleS + ' s | answers | survived |', '| --- | --- | --- | --- | --- | --- |'];
   for (const input of values['skip-classes'] ? [] : MEMORY_INPUTS.filter((i) => wanted.includes(i.name))) {
     const r = await measureClass(mainJs, env, input, settleS);
     const line = `| (${r.name}) ${r.description} | ${r.idle.toFixed(0)} | ${r.peak.toFixed(0)} | ${r.settled.toFixed(0)} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${r.alive ? 'yes' : 'NO'} |`;
