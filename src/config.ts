@@ -30,6 +30,7 @@ export interface Config {
   readonly maxBatchSize: number;
   readonly maxBatchTokens: number;
   readonly maxQueueTokens: number;
+  readonly maxQueueDelayMs: number;
   readonly tokenizerThreads: number;
   readonly requestTimeoutMs: number;
   readonly shutdownGraceMs: number;

@@ -9,7 +9,9 @@ import { Lifecycle } from './lifecycle.js';
 import { loadModelInfo, type ModelInfo } from './model/model-info.js';
 import { createModelPool, type ModelPool } from './inference/pool.js';
 import { createTokenizerPool } from './inference/tokenizer-pool.js';
-import { Batcher } from './inference/batcher.js';
+import { CostModel } from './inference/cost-model.js';
+import { InferenceQueue } from './inference/queue.js';
+import { Dispatcher } from './inference/dispatcher.js';
 import { createPredictionFormatter } from './inference/prediction-format.js';
 import { Predictor } from './inference/predictor.js';
 import { LruCache } from './cache/lru.js';
@@ -26,7 +28,9 @@ export interface Service {
   readonly model: ModelInfo;
   readonly lifecycle: Lifecycle;
   readonly pool: ModelPool;
-  readonly batcher: Batcher;
+  readonly queue: InferenceQueue;
+  readonly dispatcher: Dispatcher;
+  readonly costModel: CostModel;
   readonly metrics: Metrics;
   /** Resolves when every worker is warm and health turns 200. */
   readonly ready: Promise<void>;
@@ -48,21 +52,28 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const pool = createModelPool({ workers: config.workers, intraOpThreads: config.intraOpThreads, model, logger, workerFile: overrides.workerFile });
   logger.info({ workers: config.workers, intraOpThreads: config.intraOpThreads, cpuLimit: config.cpuLimit }, 'worker pool starting');
   const lifecycle = new Lifecycle();
-  let batcher: Batcher | undefined;
+  // A prior until the workers' warm-up runs calibrate it (no request is admitted before: health is 503).
+  const costModel = CostModel.of([2, 0.1, 0.0005]);
+  const queue = new InferenceQueue({
+    maxQueueTokens: config.maxQueueTokens,
+    maxQueueDelayMs: Math.min(config.maxQueueDelayMs, config.requestTimeoutMs),
+    concurrency: config.workers,
+    typicalBatchRows: Math.min(16, config.maxBatchSize),
+  }, costModel);
+  let dispatcher: Dispatcher | undefined;
   const metrics = config.metricsEnabled
     ? createMetrics({
-        queueLength: () => batcher?.queueLength ?? 0,
-        busyWorkers: () => batcher?.busyWorkers ?? 0,
+        queueLength: () => queue.length,
+        busyWorkers: () => dispatcher?.busyWorkers ?? 0,
         workers: () => pool.size,
-        stats: () => batcher?.stats ?? { modelRuns: 0, textsRun: 0 },
+        stats: () => dispatcher?.stats ?? { modelRuns: 0, textsRun: 0 },
       })
     : disabledMetrics;
   const tokenizer = createTokenizerPool({ threads: config.tokenizerThreads, tokenizerPath: model.tokenizerPath, maxTokens: config.maxTokens, onTokenize: (ms) => metrics.onTokenize(ms) });
-  batcher = new Batcher((rows) => pool.run(rows), createPredictionFormatter(model.labels), {
+  dispatcher = new Dispatcher(queue, (rows) => pool.run(rows), createPredictionFormatter(model.labels), costModel, {
     concurrency: config.workers,
     maxBatchSize: config.maxBatchSize,
     maxBatchTokens: config.maxBatchTokens,
-    maxQueueTokens: config.maxQueueTokens,
   }, metrics);
 
   const redis = config.redisUrl
@@ -75,7 +86,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     redisKey: createCacheKey(config.cachePrefix, model.id),
     onLookup: (outcome, count) => metrics.cacheLookup(outcome, count),
   });
-  const predictor = new Predictor(cache, tokenizer, batcher, () => performance.now());
+  const predictor = new Predictor(cache, tokenizer, queue, () => performance.now());
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const app = createApp({
     config, predictor, lifecycle, metrics, logger,
@@ -86,13 +97,14 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const port = us_socket_local_port(listenSocket);
   logger.info({ host: config.host, port, basePath: config.basePath }, 'listening');
 
-  const ready = pool.ready.then(() => {
+  const ready = pool.ready.then((calibration) => {
+    costModel.calibrate(calibration);
     if (lifecycle.state === 'starting') lifecycle.state = 'ready';
-    logger.info({ workers: config.workers }, 'ready');
+    logger.info({ workers: config.workers, costModel: costModel.coefficientsAndDrift }, 'ready');
   });
 
   return {
-    port, model, lifecycle, pool, batcher, metrics, ready,
+    port, model, lifecycle, pool, queue, dispatcher, costModel, metrics, ready,
     async shutdown() {
       lifecycle.state = 'draining';
       logger.info({ inFlight: lifecycle.requestsInFlight, graceMs: config.shutdownGraceMs }, 'draining');
@@ -102,7 +114,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       // Closes the keep-alive connections that are left; their requests, if any, were answered.
       app.close();
       // Batches of requests that timed out or left still run; a thread must not be terminated mid-run.
-      await batcher.whenIdle();
+      await dispatcher.whenIdle();
       await pool.close();
       await tokenizer.close();
       await redis?.close();

@@ -7,7 +7,7 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { createSession, OUTPUT_NAME, RUN_OPTIONS } from './session.js';
 import { RecyclingSession } from './recycling-session.js';
 import { buildModelInputs } from './model-inputs.js';
-import type { BatchFailure, BatchResult, BatchTask, ModelWorkerData, WorkerStatus } from './protocol.js';
+import { packBatch, type BatchFailure, type BatchResult, type BatchTask, type CalibrationRun, type ModelWorkerData, type WorkerStatus } from './protocol.js';
 
 const data = workerData as ModelWorkerData;
 const status = new BroadcastChannel(data.statusChannel);
@@ -24,6 +24,8 @@ const WARM_UP: BatchTask = { ids: new Int32Array(8), lengths: Int32Array.of(8) }
  */
 const LARGE_BATCH = 32 * 128 * 128;
 const RECYCLE_IDLE_MS = 5_000;
+/** Shapes (rows x tokens) timed at warm-up to calibrate the main thread's cost model: spread over both terms. */
+const CALIBRATION_SHAPES = [[1, 8], [1, 64], [8, 16], [8, 64], [32, 16], [16, 48], [4, 128]] as const;
 
 async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
   const session = new RecyclingSession(() => createSession(data.modelPath, data.intraOpThreads), LARGE_BATCH, RECYCLE_IDLE_MS);
@@ -44,9 +46,16 @@ async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
     };
   }
 
-  // Warm-up: the first run loads kernels; doing it here keeps it off the first request.
+  // Warm-up: the first run loads kernels; doing it here keeps it off the first request. Then each calibration
+  // shape runs three times and the fastest run counts (the least disturbed by the other threads starting).
   const warmUp = await runBatch(WARM_UP);
   numLabels = warmUp.numLabels;
+  for (const [rows, cols] of CALIBRATION_SHAPES) {
+    const task = (): BatchTask => packBatch(Array.from({ length: rows }, () => new Int32Array(cols)));
+    let ms = Infinity;
+    for (let i = 0; i < 3; i++) ms = Math.min(ms, (await runBatch(task())).inferenceMs);
+    calibration.push({ rows, cols, ms });
+  }
   return async (task) => {
     let result: BatchResult;
     try {
@@ -59,10 +68,11 @@ async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
 }
 
 let numLabels = 0;
+const calibration: CalibrationRun[] = [];
 let handler: (task: BatchTask) => Promise<unknown>;
 try {
   handler = await load();
-  report({ type: 'ready', threadId, numLabels });
+  report({ type: 'ready', threadId, numLabels, calibration });
 } catch (err) {
   report({ type: 'failed', threadId, message: err instanceof Error ? err.message : String(err) });
   throw err;

@@ -25,6 +25,7 @@ export interface BatchResult {
   readonly numLabels: number;
   /** Tokens in the padded batch as the worker built it (rows x longest). */
   readonly paddedTokens: number;
+  /** Time of the model run alone (session.run), ms. */
   readonly inferenceMs: number;
 }
 
@@ -38,8 +39,15 @@ export interface BatchFailure {
 
 export type BatchOutcome = BatchResult | BatchFailure;
 
+/** One timed model run of the warm-up, for the main thread's cost model. */
+export interface CalibrationRun {
+  readonly rows: number;
+  readonly cols: number;
+  readonly ms: number;
+}
+
 export type WorkerStatus =
-  | { readonly type: 'ready'; readonly threadId: number; readonly numLabels: number }
+  | { readonly type: 'ready'; readonly threadId: number; readonly numLabels: number; readonly calibration: readonly CalibrationRun[] }
   | { readonly type: 'failed'; readonly threadId: number; readonly message: string };
 
 /** Passed once to every tokenizer thread. */

@@ -5,7 +5,7 @@ import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { Errors } from '../errors.js';
 import type { ModelInfo } from '../model/model-info.js';
-import { packBatch, type BatchOutcome, type BatchTask, type ModelWorkerData, type WorkerStatus } from '../../workers/protocol.js';
+import { packBatch, type BatchOutcome, type BatchTask, type CalibrationRun, type ModelWorkerData, type WorkerStatus } from '../../workers/protocol.js';
 
 // This module runs as dist/src/inference/pool.js; the worker is dist/workers/onnx-worker.js.
 const WORKER_FILE = fileURLToPath(new URL('../../workers/onnx-worker.js', import.meta.url));
@@ -26,8 +26,11 @@ export interface ModelPool {
    * transferred, not copied. Rejects only when the thread dies or the pool is closed.
    */
   run(rows: readonly Int32Array[]): Promise<BatchOutcome>;
-  /** Resolves once every thread has loaded and warmed its session; rejects if one could not. */
-  readonly ready: Promise<void>;
+  /**
+   * Resolves once every thread has loaded and warmed its session, with the timed warm-up runs of all of them
+   * (for the cost model); rejects if one could not.
+   */
+  readonly ready: Promise<readonly CalibrationRun[]>;
   readonly size: number;
   /** The live threads (tests terminate one to check that it is replaced). */
   readonly threads: readonly { terminate(): Promise<number> }[];
@@ -52,7 +55,7 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
     minThreads: options.workers,
     maxThreads: options.workers,
     idleTimeout: 2 ** 31 - 1,
-    // The batcher never has more batches out than threads, so this queue only guards against misuse.
+    // The dispatcher never has more batches out than threads, so this queue only guards against misuse.
     maxQueue: options.workers,
     concurrentTasksPerWorker: 1,
     // 'sync' (the default) parks an idle thread in Atomics.wait, which also stops its timers; the session's
@@ -65,8 +68,9 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
 
   const status = new BroadcastChannel(statusChannel);
   status.unref();
-  const ready = new Promise<void>((resolve, reject) => {
+  const ready = new Promise<readonly CalibrationRun[]>((resolve, reject) => {
     const warmed = new Set<number>();
+    const calibration: CalibrationRun[] = [];
     status.onmessage = (event) => {
       const message = (event as { data: WorkerStatus }).data;
       if (message.type === 'failed') {
@@ -79,8 +83,9 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
         return;
       }
       warmed.add(message.threadId);
+      calibration.push(...message.calibration);
       options.logger.info({ threadId: message.threadId, warmed: warmed.size, workers: options.workers }, 'model worker warm');
-      if (warmed.size === options.workers) resolve();
+      if (warmed.size === options.workers) resolve(calibration);
     };
   });
   ready.catch(() => {}).finally(() => status.close());

@@ -1,17 +1,17 @@
-import { Errors } from '../errors.js';
 import type { PredictionCache } from '../cache/prediction-cache.js';
-import type { Batcher, TextResult } from './batcher.js';
+import { InferenceErrors } from './errors.js';
+import type { InferenceQueue, TextResult } from './queue.js';
 import type { TokenizerPool } from './tokenizer-pool.js';
 
 export type CacheHeader = 'hit' | 'miss' | 'partial';
 
 export interface Prediction {
-  /** The finished response body. */
-  readonly body: string;
+  /** Each input text's prediction as JSON, in input order (src/http joins them into the body). */
+  readonly predictions: readonly string[];
   readonly cache: CacheHeader;
   /** Longest wait of this request's texts for a thread, ms (0 when all were cached). */
   readonly queueMs: number;
-  /** Longest model run among this request's batches, ms. */
+  /** Longest model run (in the worker) among this request's batches, ms. */
   readonly inferenceMs: number;
 }
 
@@ -22,7 +22,7 @@ export interface RequestScope {
 }
 
 /**
- * The path of one request: distinct texts -> cache -> tokenization -> admission (by exact tokens) -> batcher
+ * The path of one request: distinct texts -> cache -> tokenization -> queue (admission by exact cost) -> dispatcher
  * -> cache write-back -> body.
  * Texts the cache has never reach the model; repeated texts in one request are scored once.
  */
@@ -30,7 +30,7 @@ export class Predictor {
   constructor(
     private readonly cache: PredictionCache,
     private readonly tokenizer: TokenizerPool,
-    private readonly batcher: Batcher,
+    private readonly queue: InferenceQueue,
     private readonly now: () => number,
   ) {}
 
@@ -47,8 +47,8 @@ export class Predictor {
     let queueMs = 0;
     let inferenceMs = 0;
     if (missing.length > 0) {
-      // A full queue refuses before the texts cost a tokenization.
-      if (this.batcher.full) throw Errors.Overloaded();
+      // A full queue refuses before the texts cost a tokenization; cached texts never needed admission.
+      if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
       const encoded = await this.withDeadline(this.tokenizer.encode(missing), scope.deadline, () => {});
       // While the texts were tokenized, another request may have finished scoring some of them; it stored them
       // in memory when it did, so looking again keeps concurrent requests to one inference per text.
@@ -62,21 +62,26 @@ export class Predictor {
           ids.push(encoded[i]);
         }
       });
-      const ticket = this.batcher.submit(toRun, ids);
+      const ticket = this.queue.submit(toRun, ids, scope.deadline);
       scope.onAbort(ticket.cancel);
       this.cacheAsScored(toRun, ticket.results);
-      const results = await this.withDeadline(Promise.all(ticket.results), scope.deadline, ticket.cancel);
+      let results: TextResult[];
+      try {
+        results = await this.withDeadline(Promise.all(ticket.results), scope.deadline, ticket.cancel);
+      } catch (err) {
+        // A failed text fails the request: its other texts need not run for it.
+        ticket.cancel();
+        throw err;
+      }
       results.forEach((result, i) => {
         byText.set(toRun[i], result.prediction);
         queueMs = Math.max(queueMs, result.queueMs);
         inferenceMs = Math.max(inferenceMs, result.inferenceMs);
       });
     }
-    let body = '{"predictions":[';
-    for (let i = 0; i < texts.length; i++) body += (i === 0 ? '' : ',') + byText.get(texts[i]);
-    body += ']}';
+    const predictions = texts.map((text) => byText.get(text)!);
     const cache: CacheHeader = missing.length === 0 ? 'hit' : missing.length === distinct.length ? 'miss' : 'partial';
-    return { body, cache, queueMs, inferenceMs };
+    return { predictions, cache, queueMs, inferenceMs };
   }
 
   /**
@@ -105,7 +110,7 @@ export class Predictor {
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         onTimeout();
-        reject(Errors.Timeout());
+        reject(InferenceErrors.timeout());
       }, Math.max(0, deadline - this.now()));
     });
     try {

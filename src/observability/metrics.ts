@@ -1,6 +1,6 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import { CounterFamily, HistogramFamily, type CounterChild, type HistogramChild } from './families.js';
-import type { BatchObserver } from '../inference/batcher.js';
+import type { BatchObserver } from '../inference/dispatcher.js';
 import type { CacheOutcome } from '../cache/prediction-cache.js';
 
 export type FailureReason = 'overloaded' | 'timeout' | 'worker_failure';
@@ -43,7 +43,6 @@ export const disabledMetrics: Metrics = {
   onBatch() {},
   onTokenize() {},
   onQueueWait() {},
-  onWorkerFailure() {},
 };
 
 export function createMetrics(sources: MetricsSources): Metrics {
@@ -112,9 +111,6 @@ export function createMetrics(sources: MetricsSources): Metrics {
     },
     onQueueWait(ms) {
       queueWaitChild.observe(ms / 1000);
-    },
-    onWorkerFailure() {
-      reasons.worker_failure.inc();
     },
   };
 }

@@ -2,6 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { Errors, HttpError } from '../../errors.js';
+import { InferenceError } from '../../inference/errors.js';
+import { httpErrorFor } from '../inference-errors.js';
+import { predictionsBody } from '../prediction-body.js';
 import type { Config } from '../../config.js';
 import type { Lifecycle } from '../../lifecycle.js';
 import type { Predictor } from '../../inference/predictor.js';
@@ -61,7 +64,7 @@ async function handle(deps: PredictDeps, ctx: RequestContext, contentType: strin
     if (config.timingHeaders) {
       headers.push(['x-queue-time', prediction.queueMs.toFixed(3)], ['x-inference-time', prediction.inferenceMs.toFixed(3)], ['x-total-time', ctx.elapsedMs().toFixed(3)]);
     }
-    sendJson(ctx, 200, prediction.body, headers, lifecycle.state === 'draining');
+    sendJson(ctx, 200, predictionsBody(prediction.predictions), headers, lifecycle.state === 'draining');
   } catch (err) {
     status = answerError(deps, ctx, err, bodyRead);
   } finally {
@@ -78,9 +81,11 @@ async function handle(deps: PredictDeps, ctx: RequestContext, contentType: strin
 function answerError(deps: PredictDeps, ctx: RequestContext, err: unknown, bodyRead: boolean): number {
   // The client left: nobody to answer, and its withdrawn texts are neither a timeout nor a failure.
   if (ctx.aborted) return 499;
-  const error = err instanceof HttpError ? err : Errors.Internal();
+  const error = err instanceof HttpError ? err : err instanceof InferenceError ? httpErrorFor(err) : Errors.Internal();
+  // Per request, not per batch: a failed batch of ten requests counts ten.
   if (error.code === 'INF_ERR_OVERLOADED') deps.metrics.failure('overloaded');
   if (error.code === 'INF_ERR_TIMEOUT') deps.metrics.failure('timeout');
+  if (error.code === 'INF_ERR_INFERENCE') deps.metrics.failure('worker_failure');
   if (error.statusCode === 500) {
     deps.logger.error({ reqId: ctx.requestId, err }, 'prediction failed');
   } else {

@@ -1,11 +1,33 @@
-// The batcher alone, with a scripted pool: the real tokenizer accepts every string we could find, so a
-// text that makes a batch throw is simulated here; everything else is also covered over HTTP.
+// The queue and the dispatcher alone, with a scripted pool: the real model accepts every input we could find, so
+// a batch that throws is simulated here; everything else is also covered over HTTP.
 import t from 'tap';
-import { Batcher, type BatchObserver } from '../../dist/src/inference/batcher.js';
+import { performance } from 'node:perf_hooks';
+import { InferenceQueue } from '../../dist/src/inference/queue.js';
+import { Dispatcher, type BatchObserver } from '../../dist/src/inference/dispatcher.js';
+import { CostModel } from '../../dist/src/inference/cost-model.js';
 import type { BatchOutcome } from '../../dist/workers/protocol.js';
 
-const observer: BatchObserver = { onBatch() {}, onQueueWait() {}, onWorkerFailure() {} };
-const options = { concurrency: 1, maxBatchSize: 4, maxBatchTokens: 4096, maxQueueTokens: 10 * 8 };
+const observer: BatchObserver = { onBatch() {}, onQueueWait() {} };
+const options = { concurrency: 1, maxBatchSize: 4, maxBatchTokens: 4096, maxQueueTokens: 10 * 8, maxQueueDelayMs: 1e9 };
+type Options = typeof options;
+const FAR = 1e12;
+
+/** A queue and its dispatcher; `cost` is the cost model's coefficients (ms = a + b·rows·cols + c·rows·cols²). */
+class Batcher {
+  readonly queue: InferenceQueue;
+  readonly dispatcher: Dispatcher;
+  constructor(run: (rows: readonly Int32Array[]) => Promise<BatchOutcome>, format: (logits: Float32Array, row: number) => string, o: Options, obs: BatchObserver, cost: [number, number, number] = [2, 0.1, 0.0004]) {
+    const model = CostModel.of(cost);
+    this.queue = new InferenceQueue({ maxQueueTokens: o.maxQueueTokens, maxQueueDelayMs: o.maxQueueDelayMs, concurrency: o.concurrency, typicalBatchRows: 16 }, model);
+    this.dispatcher = new Dispatcher(this.queue, run, format, model, o, obs);
+  }
+  submit(texts: string[], ids: Int32Array[], deadline = FAR) { return this.queue.submit(texts, ids, deadline); }
+  get queueLength() { return this.queue.length; }
+  get queueTokens() { return this.queue.tokens; }
+  get full() { return this.queue.full; }
+  get busyWorkers() { return this.dispatcher.busyWorkers; }
+  get stats() { return this.dispatcher.stats; }
+}
 /** Token ids standing in for a text: 8 tokens unless the test says otherwise ("len:N" texts have N). */
 const idsOf = (text: string): Int32Array => new Int32Array(/^len:(\d+)/.exec(text) ? Number(/^len:(\d+)/.exec(text)![1]) : 8);
 
@@ -94,7 +116,8 @@ t.test('the padded-token budget is exact: rows x longest never exceeds it, and a
   // 10 texts of 100 tokens fill 1000 exactly; an 11th does not fit.
   pool.submit(batcher, Array.from({ length: 11 }, (_, i) => `len:100 #${i}`));
   await pool.releaseAll();
-  t.same(pool.calls.slice(1).map((c) => c.length), [10, 1]);
+  t.same(pool.calls.slice(1).map((c) => c.length).reduce((a, b) => a + b), 11);
+  t.equal(pool.calls.length - 1, 2, 'two batches: 1000 tokens hold ten texts of 100, not eleven');
   t.ok(padded.every((p) => p <= 1000), `padded tokens per batch ${padded.join(', ')}`);
 });
 
@@ -104,8 +127,8 @@ t.test('admission counts tokens: a request whose new tokens would overflow the q
   pool.submit(batcher, ['running']);
   pool.submit(batcher, ['q1', 'q2']);
   t.equal(batcher.queueTokens, 16);
-  t.throws(() => pool.submit(batcher, ['q3', 'q4']), { statusCode: 503, code: 'INF_ERR_OVERLOADED', headers: { 'retry-after': '1' } });
-  t.throws(() => pool.submit(batcher, ['len:9']), { code: 'INF_ERR_OVERLOADED' }, 'one text, but 9 tokens where 8 are left');
+  t.throws(() => pool.submit(batcher, ['q3', 'q4']), { kind: 'overloaded', retryAfterS: 1 });
+  t.throws(() => pool.submit(batcher, ['len:9']), { kind: 'overloaded' }, 'one text, but 9 tokens where 8 are left');
   t.equal(batcher.queueLength, 2, 'nothing of the refused requests was queued');
   t.notOk(batcher.full);
   pool.submit(batcher, ['q1', 'q3']); // q1 is already queued: only 8 new tokens
@@ -136,7 +159,7 @@ t.test('a cancelled request leaves the queue, unless another request waits for t
   gone.cancel();
   gone.cancel();
   t.equal(batcher.queueLength, 1, 'only the shared text is still queued');
-  await t.rejects(gone.results[0], { statusCode: 504 });
+  await t.rejects(gone.results[0], { kind: 'timeout' });
   await pool.releaseAll();
   t.same(pool.calls, [['busy'], ['shared']], 'the withdrawn text never ran');
   t.equal((await stays.results[0]).prediction, 'row0:0');
@@ -151,7 +174,7 @@ t.test('a batch that throws is split until only the bad text fails', async (t) =
   const bad = pool.submit(batcher, ['poison']);
   await pool.releaseAll();
   t.same(await Promise.all(good.results.map((p) => p.then((r) => r.prediction.startsWith('row')))), [true, true, true]);
-  await t.rejects(bad.results[0], { statusCode: 500, code: 'INF_ERR_INFERENCE' });
+  await t.rejects(bad.results[0], { kind: 'failed' });
 });
 
 t.test('a batch whose thread dies fails its texts with 500 and the batcher keeps going', async (t) => {
@@ -161,7 +184,24 @@ t.test('a batch whose thread dies fails its texts with 500 and the batcher keeps
   const doomed = pool.submit(batcher, ['doomed']);
   const later = pool.submit(batcher, ['later']);
   await pool.releaseAll();
-  await t.rejects(doomed.results[0], { statusCode: 500 });
+  await t.rejects(doomed.results[0], { kind: 'failed' });
   t.equal((await later.results[0]).prediction, 'row0:0');
   t.equal(batcher.busyWorkers, 0);
+});
+
+t.test('admission by predicted wait: refused at once when the queue would not drain before the deadline or MAX_QUEUE_DELAY_MS', async (t) => {
+  const pool = scriptedPool();
+  // Each text costs ~100 ms (a = 100 per run, batches of 16 in the drain estimate: 100/16 per text + 1 ms per token).
+  const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 1000 }, observer, [0, 12.5, 0]);
+  pool.submit(batcher, ['running']);
+  pool.submit(batcher, ['q1', 'q2', 'q3', 'q4', 'q5', 'q6', 'q7', 'q8']); // 8 x 8 tokens x 12.5 ms = 800 ms
+  t.throws(() => pool.submit(batcher, ['q9', 'q10', 'q11']), { kind: 'overloaded' }, '1100 ms > MAX_QUEUE_DELAY_MS 1000');
+  const refusal = (() => { try { pool.submit(batcher, ['q9', 'q10', 'q11']); } catch (err) { return err as { retryAfterS: number }; } })();
+  t.equal(refusal?.retryAfterS, 1, 'Retry-After: the queue drains in ~0.9 s');
+  pool.submit(batcher, ['q9']);
+  t.throws(() => batcher.submit(['q10'], [new Int32Array(8)], performance.now() + 500), { kind: 'overloaded' }, 'a deadline before the predicted drain');
+  pool.submit(batcher, ['q1']); // already queued: no new work, always admitted
+  await pool.releaseAll();
+  t.equal(batcher.queueLength, 0);
+  t.notOk(batcher.full);
 });
