@@ -66,7 +66,7 @@ export const Errors = {
   Validation: (detail: readonly ValidationDetail[]) => new HttpError('INF_ERR_VALIDATION', 422, detail),
 
   /** Capacity and lifecycle */
-  Overloaded: () => new HttpError('INF_ERR_OVERLOADED', 503, 'Server overloaded', { 'retry-after': '1' }),
+  Overloaded: (retryAfterS = 1) => new HttpError('INF_ERR_OVERLOADED', 503, 'Server overloaded', { 'retry-after': String(retryAfterS) }),
   NotReady: () => new HttpError('INF_ERR_NOT_READY', 503, 'Model is loading', { 'retry-after': '1' }),
   Timeout: () => new HttpError('INF_ERR_TIMEOUT', 504, 'Prediction timeout'),
 

@@ -10,7 +10,10 @@ import { Lifecycle } from './lifecycle.js';
 import { loadModelInfo, type ModelInfo } from './model-info.js';
 import { withPerRowQuantization } from './per-row-model.js';
 import { createModelPool, type ModelPool } from './inference/pool.js';
-import { Batcher } from './inference/batcher.js';
+import { createTokenizerPool } from './inference/tokenizer-pool.js';
+import { CostModel } from './inference/cost-model.js';
+import { InferenceQueue } from './inference/queue.js';
+import { Dispatcher } from './inference/dispatcher.js';
 import { createPredictionFormatter } from './inference/prediction-format.js';
 import { Predictor } from './inference/predictor.js';
 import { LruCache } from './cache/lru.js';
@@ -29,7 +32,9 @@ export interface Service {
   readonly model: ModelInfo;
   readonly lifecycle: Lifecycle;
   readonly pool: ModelPool;
-  readonly batcher: Batcher;
+  readonly queue: InferenceQueue;
+  readonly dispatcher: Dispatcher;
+  readonly costModel: CostModel;
   readonly metrics: Metrics;
   /** Resolves when every worker is warm and health turns 200. */
   readonly ready: Promise<void>;
@@ -52,33 +57,33 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     activationQuantization: model.rewrite ? { rewrite: model.rewrite.name, sha256: model.rewrite.sha256, matMuls: model.rewrite.matMuls } : 'per-tensor (as in the file)',
   }, 'model');
 
-  const pool = createModelPool({
-    workers: config.workers,
-    intraOpThreads: config.intraOpThreads,
-    maxTokens: config.maxTokens,
-    model,
-    logger,
-    workerFile: overrides.workerFile,
-  });
+  const pool = createModelPool({ workers: config.workers, intraOpThreads: config.intraOpThreads, model, logger, workerFile: overrides.workerFile });
   logger.info({ workers: config.workers, intraOpThreads: config.intraOpThreads, cpuLimit: config.cpuLimit }, 'worker pool starting');
   const lifecycle = new Lifecycle();
-  let batcher: Batcher | undefined;
+  // A prior until the workers' warm-up runs calibrate it (no request is admitted before: health is 503).
+  const costModel = CostModel.of([2, 0.1, 0.0005]);
+  const queue = new InferenceQueue({
+    maxQueueTokens: config.maxQueueTokens,
+    maxQueueDelayMs: Math.min(config.maxQueueDelayMs, config.requestTimeoutMs),
+    concurrency: config.workers,
+    typicalBatchRows: Math.min(16, config.maxBatchSize),
+  }, costModel);
+  let dispatcher: Dispatcher | undefined;
   let redis: RedisTier | undefined;
   const metrics = config.metricsEnabled
     ? createMetrics({
-        queueLength: () => batcher?.queueLength ?? 0,
-        busyWorkers: () => batcher?.busyWorkers ?? 0,
+        queueLength: () => queue.length,
+        busyWorkers: () => dispatcher?.busyWorkers ?? 0,
         workers: () => pool.size,
-        stats: () => batcher?.stats ?? { modelRuns: 0, textsRun: 0 },
+        stats: () => dispatcher?.stats ?? { modelRuns: 0, textsRun: 0 },
         redisUp: config.redisUrl ? () => redis?.isUp ?? false : undefined,
       })
     : disabledMetrics;
-  batcher = new Batcher((texts) => pool.run(texts), createPredictionFormatter(model.labels), {
+  const tokenizer = createTokenizerPool({ threads: config.tokenizerThreads, tokenizerPath: model.tokenizerPath, maxTokens: config.maxTokens, onTokenize: (ms) => metrics.onTokenize(ms) });
+  dispatcher = new Dispatcher(queue, (rows) => pool.run(rows), createPredictionFormatter(model.labels), costModel, {
     concurrency: config.workers,
     maxBatchSize: config.maxBatchSize,
     maxBatchTokens: config.maxBatchTokens,
-    maxQueueTexts: config.maxQueueTexts,
-    maxTokens: config.maxTokens,
   }, metrics);
 
   redis = config.redisUrl
@@ -101,7 +106,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     onLookup: (outcome, count) => metrics.cacheLookup(outcome, count),
     onInvalid: (count) => metrics.redisInvalid(count),
   });
-  const predictor = new Predictor(cache, batcher, () => performance.now());
+  const predictor = new Predictor(cache, tokenizer, queue, () => performance.now());
   // The memo holds answers the in-process tier gave; with that tier off, every lookup goes to Redis as asked.
   const memo = config.responseMemoEntries > 0 && config.responseMemoBytes > 0 && config.cacheLruEntries > 0
     ? new ResponseMemo({ maxEntries: config.responseMemoEntries, maxBytes: config.responseMemoBytes, maxBodyBytes: config.responseMemoMaxBodyBytes })
@@ -117,14 +122,15 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const port = us_socket_local_port(listenSocket);
   logger.info({ host: config.host, port, basePath: config.basePath }, 'listening');
 
-  const ready = pool.ready.then(() => {
+  const ready = pool.ready.then((calibration) => {
+    costModel.calibrate(calibration);
     if (lifecycle.state !== 'starting') return;
     lifecycle.state = 'ready';
-    logger.info({ workers: config.workers }, 'ready');
+    logger.info({ workers: config.workers, costModel: costModel.coefficientsAndDrift }, 'ready');
   });
 
   return {
-    port, model, lifecycle, pool, batcher, metrics, ready,
+    port, model, lifecycle, pool, queue, dispatcher, costModel, metrics, ready,
     async shutdown() {
       lifecycle.state = 'draining';
       logger.info({ inFlight: lifecycle.requestsInFlight, graceMs: config.shutdownGraceMs }, 'draining');
@@ -134,10 +140,11 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       // Closes the keep-alive connections that are left; their requests, if any, were answered.
       app.close();
       // Batches of requests that timed out or left still run; a thread must not be terminated mid-run.
-      await batcher.whenIdle();
+      await dispatcher.whenIdle();
       // A stop during start-up: the warm-up is an inference too, and must finish before its thread ends.
       await pool.ready.catch(() => {});
       await pool.close();
+      await tokenizer.close();
       await redis?.close();
       logger.info('stopped');
       return drained;

@@ -83,7 +83,7 @@ t.test('operations have tags, summaries and descriptions; 422 says what went wro
     t.ok(op.summary, `${name} has a summary`);
   }
   t.ok(predict.description.startsWith(ApiDocs.operations.bulkPredict.description));
-  for (const topic of ['Caching', 'Truncation', 'Limits', 'Errors', 'MAX_TOKENS', 'MAX_TEXTS', 'MAX_BODY_BYTES', 'MAX_QUEUE_TEXTS', 'REQUEST_TIMEOUT_MS']) {
+  for (const topic of ['Caching', 'Truncation', 'Limits', 'Errors', 'MAX_TOKENS', 'MAX_TEXTS', 'MAX_BODY_BYTES', 'MAX_QUEUE_TOKENS', 'MAX_QUEUE_DELAY_MS', 'REQUEST_TIMEOUT_MS']) {
     t.match(predict.description, topic, `bulk-predict describes ${topic}`);
   }
   t.match(predict.description, '`MAX_TEXTS` = 50', "this server's live limit");
@@ -115,7 +115,7 @@ t.test('every error of the route is documented under its status, with its real b
 });
 
 t.test("the examples follow any model's labels, and the timing headers follow TIMING_HEADERS", async (t) => {
-  const config = { basePath: '', maxTexts: 5, maxBodyBytes: 4096, maxTokens: 128, maxQueueTexts: 10, requestTimeoutMs: 100, timingHeaders: false };
+  const config = { basePath: '', maxTexts: 5, maxBodyBytes: 4096, maxTokens: 128, maxQueueTokens: 1024, maxQueueDelayMs: 100, requestTimeoutMs: 100, timingHeaders: false };
   const other = JSON.parse(buildOpenApi({ config, labels: ['anger', 'joy', 'sadness'], version: '1' }));
   const op = other.paths['/bulk-predict'].post;
   const [love, hate] = op.responses['200'].content['application/json'].example.predictions;

@@ -18,7 +18,7 @@ t.test('a worker that dies during load fails the requests it held with 500, and 
   const [original] = service.pool.threads;
   // The first request occupies the thread; the others queue behind it and share the next batch.
   const first = postPredict(url, { text: Array.from({ length: 8 }, (_, i) => `${i} ${'keeps the worker busy '.repeat(60)}`) });
-  await waitFor(() => service.batcher.busyWorkers === 1, 30_000, 'a batch running');
+  await waitFor(() => service.dispatcher.busyWorkers === 1, 30_000, 'a batch running');
   const sharing = Promise.all([
     postPredict(url, { text: ['__exit__'] }),
     postPredict(url, { text: ['an innocent bystander in the same batch'] }),
@@ -35,5 +35,5 @@ t.test('a worker that dies during load fails the requests it held with 500, and 
   t.equal(after.status, 200, 'later requests succeed');
   t.equal(after.body.predictions.length, 2);
   t.equal(service.lifecycle.state, 'ready', 'health stays 200');
-  t.equal(service.batcher.queueLength, 0);
+  t.equal(service.queue.length, 0);
 });

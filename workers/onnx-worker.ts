@@ -1,11 +1,13 @@
-// piscina worker: each thread owns one tokenizer and one ONNX Runtime session, created and warmed once when
-// the thread starts (piscina imports this module at thread start and awaits it before the first task).
+// piscina worker: each thread owns one ONNX Runtime session, created and warmed once when the thread starts
+// (piscina imports this module at thread start and awaits it before the first task). Texts arrive as token
+// ids (tokenized on arrival by the tokenizer threads), so the main thread knows every batch's exact size.
 import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { Tokenizer } from 'tokenizers';
-import { createSession, int64Tensor, OUTPUT_NAME } from './session.js';
-import type { BatchFailure, BatchResult, BatchTask, ModelWorkerData, WorkerStatus } from './protocol.js';
+import { createSession, OUTPUT_NAME, RUN_OPTIONS } from './session.js';
+import { RecyclingSession } from './recycling-session.js';
+import { buildModelInputs } from './model-inputs.js';
+import { packBatch, type BatchFailure, type BatchResult, type BatchTask, type CalibrationRun, type ModelWorkerData, type WorkerStatus } from './protocol.js';
 
 const data = workerData as ModelWorkerData;
 const status = new BroadcastChannel(data.statusChannel);
@@ -13,36 +15,47 @@ const status = new BroadcastChannel(data.statusChannel);
 status.unref();
 const report = (message: WorkerStatus): void => status.postMessage(message);
 
+/** Warm-up input: one row of 8 ids of 0 (present in every vocabulary). */
+const WARM_UP: BatchTask = { ids: new Int32Array(8), lengths: Int32Array.of(8) };
+/**
+ * A batch whose attention (rows x longest^2) exceeds 32 x 128^2 grows the arena well past what short texts
+ * need (SST-2 sentences, at most 57 tokens, never do); after one, the session is re-created once the thread
+ * has been idle for 5 s (see RecyclingSession).
+ */
+const LARGE_BATCH = 32 * 128 * 128;
+const RECYCLE_IDLE_MS = 5_000;
+/** Shapes (rows x tokens) timed at warm-up to calibrate the main thread's cost model: spread over both terms. */
+const CALIBRATION_SHAPES = [[1, 8], [1, 64], [8, 16], [8, 64], [32, 16], [16, 48], [4, 128]] as const;
+
 async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
-  const tokenizer = await Tokenizer.fromFile(data.tokenizerPath);
-  tokenizer.setTruncation(data.maxTokens);
-  // Pads each batch to its longest text, not to maxTokens: attention cost grows with the padded length.
-  tokenizer.setPadding({ padId: 0, padToken: '[PAD]' });
-  const session = await createSession(data.modelPath, data.intraOpThreads, data.modelBytes);
+  const session = new RecyclingSession(() => createSession(data.modelPath, data.intraOpThreads, data.modelBytes), LARGE_BATCH, RECYCLE_IDLE_MS);
+  await session.current();
 
   async function runBatch(task: BatchTask): Promise<BatchResult> {
+    const { feeds, rows, cols } = buildModelInputs(task);
     const t0 = performance.now();
-    const encodings = await tokenizer.encodeBatch([...task.texts]);
-    const cols = encodings[0]?.getLength() ?? 0;
-    const inputIds = int64Tensor(encodings.map((e) => e.getIds()), cols);
-    const attentionMask = int64Tensor(encodings.map((e) => e.getAttentionMask()), cols);
+    const outputs = await session.run(feeds, rows, cols, RUN_OPTIONS);
     const t1 = performance.now();
-    const outputs = await session.run({ input_ids: inputIds, attention_mask: attentionMask });
-    const t2 = performance.now();
     const logitsTensor = outputs[OUTPUT_NAME];
     return {
       // A fresh buffer of exactly this batch's logits, so transferring it hands over nothing else.
       logits: new Float32Array(logitsTensor.data as Float32Array),
       numLabels: logitsTensor.dims[1] ?? 0,
-      paddedTokens: task.texts.length * cols,
-      tokenizeMs: t1 - t0,
-      inferenceMs: t2 - t1,
+      paddedTokens: rows * cols,
+      inferenceMs: t1 - t0,
     };
   }
 
-  // Warm-up: the first run allocates ORT's arenas and kernels; doing it here keeps it off the first request.
-  const warmUp = await runBatch({ texts: ['warm up'] });
+  // Warm-up: the first run loads kernels; doing it here keeps it off the first request. Then each calibration
+  // shape runs three times and the fastest run counts (the least disturbed by the other threads starting).
+  const warmUp = await runBatch(WARM_UP);
   numLabels = warmUp.numLabels;
+  for (const [rows, cols] of CALIBRATION_SHAPES) {
+    const task = (): BatchTask => packBatch(Array.from({ length: rows }, () => new Int32Array(cols)));
+    let ms = Infinity;
+    for (let i = 0; i < 3; i++) ms = Math.min(ms, (await runBatch(task())).inferenceMs);
+    calibration.push({ rows, cols, ms });
+  }
   return async (task) => {
     let result: BatchResult;
     try {
@@ -55,10 +68,11 @@ async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
 }
 
 let numLabels = 0;
+const calibration: CalibrationRun[] = [];
 let handler: (task: BatchTask) => Promise<unknown>;
 try {
   handler = await load();
-  report({ type: 'ready', threadId, numLabels });
+  report({ type: 'ready', threadId, numLabels, calibration });
 } catch (err) {
   report({ type: 'failed', threadId, message: err instanceof Error ? err.message : String(err) });
   throw err;

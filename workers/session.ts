@@ -33,11 +33,8 @@ export async function createSession(modelPath: string, intraOpThreads: number, m
   return session;
 }
 
-/** int64 tensor [rows, cols] from the tokenizer's number arrays (each row already padded to cols). */
-export function int64Tensor(rows: readonly (readonly number[])[], cols: number): ort.Tensor {
-  const data = new BigInt64Array(rows.length * cols);
-  rows.forEach((row, r) => {
-    for (let c = 0; c < cols; c++) data[r * cols + c] = BigInt(row[c]);
-  });
-  return new ort.Tensor('int64', data, [rows.length, cols]);
-}
+/**
+ * Options of every run. Empty: onnxruntime-node 1.30 passes no config entries to runs, so the arena cannot be
+ * shrunk per run (memory.enable_memory_arena_shrinkage); see RecyclingSession for how memory comes back.
+ */
+export const RUN_OPTIONS: ort.InferenceSession.RunOptions = {};

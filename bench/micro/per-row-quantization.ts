@@ -9,7 +9,9 @@ import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
 import { perRowQuantize, PER_ROW_QUANTIZATION_ID } from '../../model/per-row-quantization.js';
-import { createSession, int64Tensor } from '../../workers/session.js';
+import { createSession } from '../../workers/session.js';
+import { buildModelInputs } from '../../workers/model-inputs.js';
+import { packBatch } from '../../workers/protocol.js';
 import { readSentences } from '../lib/corpus.js';
 import { SST2_DEV_TSV, STANDIN_MODEL_DIR } from '../lib/harness.js';
 import { fmtPct, fmtRps, mdTable } from '../lib/format.js';
@@ -65,11 +67,10 @@ async function main(): Promise<void> {
 
   const tokenizer = await Tokenizer.fromFile(tokenizerPath);
   tokenizer.setTruncation(512);
-  tokenizer.setPadding({ padId: 0, padToken: '[PAD]' });
+  // The same tensors the service's workers build from token ids.
   const feeds = async (texts: string[]): Promise<Feeds> => {
     const encodings = await tokenizer.encodeBatch(texts);
-    const cols = encodings[0]!.getLength();
-    return { input_ids: int64Tensor(encodings.map((e) => e.getIds()), cols), attention_mask: int64Tensor(encodings.map((e) => e.getAttentionMask()), cols) };
+    return buildModelInputs(packBatch(encodings.map((e) => Int32Array.from(e.getIds())))).feeds as Feeds;
   };
   const batchesOf = async (texts: string[]): Promise<Feeds[]> => {
     const out: Feeds[] = [];

@@ -4,7 +4,7 @@ import { Errors, HttpError } from '../errors.js';
 import { createPredictionFormatter } from '../inference/prediction-format.js';
 import { parseBulkPredictRequest } from '../validation/parse-request.js';
 
-export type OpenApiConfig = Pick<Config, 'basePath' | 'maxTexts' | 'maxBodyBytes' | 'maxTokens' | 'maxQueueTexts' | 'requestTimeoutMs' | 'timingHeaders'>;
+export type OpenApiConfig = Pick<Config, 'basePath' | 'maxTexts' | 'maxBodyBytes' | 'maxTokens' | 'maxQueueTokens' | 'maxQueueDelayMs' | 'requestTimeoutMs' | 'timingHeaders'>;
 
 type ErrorCode = keyof typeof ApiDocs.errors;
 type HeaderName = keyof typeof ApiDocs.headers;
@@ -93,7 +93,7 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
 
 /** The limits this server runs with, so the document a client reads states the deployment's values. */
 function serverLimits(config: OpenApiConfig, labels: readonly string[]): string {
-  const settings = { MAX_TEXTS: config.maxTexts, MAX_BODY_BYTES: config.maxBodyBytes, MAX_TOKENS: config.maxTokens, MAX_QUEUE_TEXTS: config.maxQueueTexts, REQUEST_TIMEOUT_MS: config.requestTimeoutMs };
+  const settings = { MAX_TEXTS: config.maxTexts, MAX_BODY_BYTES: config.maxBodyBytes, MAX_TOKENS: config.maxTokens, MAX_QUEUE_TOKENS: config.maxQueueTokens, MAX_QUEUE_DELAY_MS: config.maxQueueDelayMs, REQUEST_TIMEOUT_MS: config.requestTimeoutMs };
   const values = Object.entries(settings).map(([name, value]) => `\`${name}\` = ${value}`).join(', ');
   return `**This server:** ${values}; labels ${labels.map((label) => `\`${label}\``).join(', ')}.`;
 }

@@ -5,7 +5,7 @@ import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { Errors } from '../errors.js';
 import type { ModelInfo } from '../model-info.js';
-import type { BatchOutcome, BatchTask, ModelWorkerData, WorkerStatus } from '../../workers/protocol.js';
+import { packBatch, type BatchOutcome, type BatchTask, type CalibrationRun, type ModelWorkerData, type WorkerStatus } from '../../workers/protocol.js';
 
 // This module runs as dist/src/inference/pool.js; the worker is dist/workers/onnx-worker.js.
 const WORKER_FILE = fileURLToPath(new URL('../../workers/onnx-worker.js', import.meta.url));
@@ -13,7 +13,6 @@ const WORKER_FILE = fileURLToPath(new URL('../../workers/onnx-worker.js', import
 export interface ModelPoolOptions {
   readonly workers: number;
   readonly intraOpThreads: number;
-  readonly maxTokens: number;
   readonly model: ModelInfo;
   readonly logger: Logger;
   /** The worker module; tests substitute a fixture that wraps the real one. */
@@ -22,10 +21,16 @@ export interface ModelPoolOptions {
 
 /** The worker threads, each with its own ONNX session. */
 export interface ModelPool {
-  /** Runs one batch on a free thread. Rejects only when the thread dies or the pool is closed. */
-  run(texts: readonly string[]): Promise<BatchOutcome>;
-  /** Resolves once every thread has loaded and warmed its session; rejects if one could not. */
-  readonly ready: Promise<void>;
+  /**
+   * Runs one batch (the token ids of its texts) on a free thread; the ids are packed into buffers that are
+   * transferred, not copied. Rejects only when the thread dies or the pool is closed.
+   */
+  run(rows: readonly Int32Array[]): Promise<BatchOutcome>;
+  /**
+   * Resolves once every thread has loaded and warmed its session, with the timed warm-up runs of all of them
+   * (for the cost model); rejects if one could not.
+   */
+  readonly ready: Promise<readonly CalibrationRun[]>;
   readonly size: number;
   /** The live threads (tests terminate one to check that it is replaced). */
   readonly threads: readonly { terminate(): Promise<number> }[];
@@ -41,8 +46,6 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
   const workerData: ModelWorkerData = {
     modelPath: options.model.onnxPath,
     modelBytes: options.model.rewrite?.bytes,
-    tokenizerPath: options.model.tokenizerPath,
-    maxTokens: options.maxTokens,
     intraOpThreads: options.intraOpThreads,
     statusChannel,
   };
@@ -53,9 +56,12 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
     minThreads: options.workers,
     maxThreads: options.workers,
     idleTimeout: 2 ** 31 - 1,
-    // The batcher never has more batches out than threads, so this queue only guards against misuse.
+    // The dispatcher never has more batches out than threads, so this queue only guards against misuse.
     maxQueue: options.workers,
     concurrentTasksPerWorker: 1,
+    // 'sync' (the default) parks an idle thread in Atomics.wait, which also stops its timers; the session's
+    // re-creation after a large batch (workers/recycling-session.ts) runs on a timer of the idle thread.
+    atomics: 'async',
   });
   // A thread that dies is replaced by piscina; its task rejects. Without a listener the 'error' event
   // would crash the process.
@@ -63,8 +69,9 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
 
   const status = new BroadcastChannel(statusChannel);
   status.unref();
-  const ready = new Promise<void>((resolve, reject) => {
+  const ready = new Promise<readonly CalibrationRun[]>((resolve, reject) => {
     const warmed = new Set<number>();
+    const calibration: CalibrationRun[] = [];
     status.onmessage = (event) => {
       const message = (event as { data: WorkerStatus }).data;
       if (message.type === 'failed') {
@@ -77,14 +84,18 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
         return;
       }
       warmed.add(message.threadId);
+      calibration.push(...message.calibration);
       options.logger.info({ threadId: message.threadId, warmed: warmed.size, workers: options.workers }, 'model worker warm');
-      if (warmed.size === options.workers) resolve();
+      if (warmed.size === options.workers) resolve(calibration);
     };
   });
   ready.catch(() => {}).finally(() => status.close());
 
   return {
-    run: (texts) => piscina.run({ texts }),
+    run: (rows) => {
+      const task = packBatch(rows);
+      return piscina.run(task, { transferList: [task.ids.buffer, task.lengths.buffer] as never });
+    },
     ready,
     size: options.workers,
     get threads() {

@@ -1,16 +1,17 @@
-import { Errors } from '../errors.js';
 import type { PredictionCache } from '../cache/prediction-cache.js';
-import type { Batcher, TextResult } from './batcher.js';
+import { InferenceErrors } from './errors.js';
+import type { InferenceQueue, TextResult } from './queue.js';
+import type { TokenizerPool } from './tokenizer-pool.js';
 
 export type CacheHeader = 'hit' | 'miss' | 'partial';
 
 export interface Prediction {
-  /** The finished response body. */
-  readonly body: string;
+  /** Each input text's prediction as JSON, in input order (src/http joins them into the body). */
+  readonly predictions: readonly string[];
   readonly cache: CacheHeader;
   /** Longest wait of this request's texts for a thread, ms (0 when all were cached). */
   readonly queueMs: number;
-  /** Longest model run among this request's batches, ms. */
+  /** Longest model run (in the worker) among this request's batches, ms. */
   readonly inferenceMs: number;
 }
 
@@ -21,13 +22,15 @@ export interface RequestScope {
 }
 
 /**
- * The path of one request: distinct texts -> cache -> admission -> batcher -> cache write-back -> body.
+ * The path of one request: distinct texts -> cache -> tokenization -> queue (admission by exact cost) -> dispatcher
+ * -> cache write-back -> body.
  * Texts the cache has never reach the model; repeated texts in one request are scored once.
  */
 export class Predictor {
   constructor(
     private readonly cache: PredictionCache,
-    private readonly batcher: Batcher,
+    private readonly tokenizer: TokenizerPool,
+    private readonly queue: InferenceQueue,
     private readonly now: () => number,
   ) {}
 
@@ -44,21 +47,41 @@ export class Predictor {
     let queueMs = 0;
     let inferenceMs = 0;
     if (missing.length > 0) {
-      const ticket = this.batcher.submit(missing);
+      // A full queue refuses before the texts cost a tokenization; cached texts never needed admission.
+      if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
+      const encoded = await this.withDeadline(this.tokenizer.encode(missing), scope.deadline, () => {});
+      // While the texts were tokenized, another request may have finished scoring some of them; it stored them
+      // in memory when it did, so looking again keeps concurrent requests to one inference per text.
+      const toRun: string[] = [];
+      const ids: Int32Array[] = [];
+      missing.forEach((text, i) => {
+        const late = this.cache.peek(text);
+        if (late !== undefined) byText.set(text, late);
+        else {
+          toRun.push(text);
+          ids.push(encoded[i]);
+        }
+      });
+      const ticket = this.queue.submit(toRun, ids, scope.deadline);
       scope.onAbort(ticket.cancel);
-      this.cacheAsScored(missing, ticket.results);
-      const results = await this.withDeadline(Promise.all(ticket.results), scope.deadline, ticket.cancel);
+      this.cacheAsScored(toRun, ticket.results);
+      let results: TextResult[];
+      try {
+        results = await this.withDeadline(Promise.all(ticket.results), scope.deadline, ticket.cancel);
+      } catch (err) {
+        // A failed text fails the request: its other texts need not run for it.
+        ticket.cancel();
+        throw err;
+      }
       results.forEach((result, i) => {
-        byText.set(missing[i], result.prediction);
+        byText.set(toRun[i], result.prediction);
         queueMs = Math.max(queueMs, result.queueMs);
         inferenceMs = Math.max(inferenceMs, result.inferenceMs);
       });
     }
-    let body = '{"predictions":[';
-    for (let i = 0; i < texts.length; i++) body += (i === 0 ? '' : ',') + byText.get(texts[i]);
-    body += ']}';
+    const predictions = texts.map((text) => byText.get(text)!);
     const cache: CacheHeader = missing.length === 0 ? 'hit' : missing.length === distinct.length ? 'miss' : 'partial';
-    return { body, cache, queueMs, inferenceMs };
+    return { predictions, cache, queueMs, inferenceMs };
   }
 
   /**
@@ -87,7 +110,7 @@ export class Predictor {
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         onTimeout();
-        reject(Errors.Timeout());
+        reject(InferenceErrors.timeout());
       }, Math.max(0, deadline - this.now()));
     });
     try {

@@ -1,6 +1,9 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { Errors, HttpError } from '../../errors.js';
+import { InferenceError } from '../../inference/errors.js';
+import { httpErrorFor } from '../inference-errors.js';
+import { predictionsBody } from '../prediction-body.js';
 import type { Config } from '../../config.js';
 import type { Lifecycle } from '../../lifecycle.js';
 import type { Predictor } from '../../inference/predictor.js';
@@ -97,13 +100,14 @@ async function predictAndAnswer(deps: PredictDeps, ctx: RequestContext, body: Bu
     // Before anything is awaited: `body` may be a view of uWS's receive buffer (see readBody).
     const texts = parseBulkPredictRequest(body, config.maxTexts);
     const prediction = await deps.predictor.predict(texts, ctx);
+    const answer = predictionsBody(prediction.predictions);
     // Only an answer the cache gave whole is memoized: it is what this body will get from now on.
-    if (memoKey !== undefined && prediction.cache === 'hit') deps.memo!.set(deps.modelId, memoKey, prediction.body, new Set(texts).size);
+    if (memoKey !== undefined && prediction.cache === 'hit') deps.memo!.set(deps.modelId, memoKey, answer, new Set(texts).size);
     const headers: [string, string][] = [['x-request-id', ctx.requestId], ['x-cache', prediction.cache]];
     if (config.timingHeaders) {
       headers.push(['x-queue-time', prediction.queueMs.toFixed(3)], ['x-inference-time', prediction.inferenceMs.toFixed(3)], ['x-total-time', ctx.elapsedMs().toFixed(3)]);
     }
-    sendJson(ctx, 200, prediction.body, headers, lifecycle.state === 'draining');
+    sendJson(ctx, 200, answer, headers, lifecycle.state === 'draining');
   } catch (err) {
     status = answerError(deps, ctx, err, true);
   }
@@ -133,9 +137,11 @@ function logRequest(deps: PredictDeps, ctx: RequestContext, status: number): voi
 function answerError(deps: PredictDeps, ctx: RequestContext, err: unknown, bodyRead: boolean): number {
   // The client left: nobody to answer, and its withdrawn texts are neither a timeout nor a failure.
   if (ctx.aborted) return 499;
-  const error = err instanceof HttpError ? err : Errors.Internal();
+  const error = err instanceof HttpError ? err : err instanceof InferenceError ? httpErrorFor(err) : Errors.Internal();
+  // Per request, not per batch: a failed batch of ten requests counts ten.
   if (error.code === 'INF_ERR_OVERLOADED') deps.metrics.failure('overloaded');
   if (error.code === 'INF_ERR_TIMEOUT') deps.metrics.failure('timeout');
+  if (error.code === 'INF_ERR_INFERENCE') deps.metrics.failure('worker_failure');
   if (error.statusCode === 500) {
     deps.logger.error({ reqId: ctx.requestId, err }, 'prediction failed');
   } else {

@@ -1,0 +1,130 @@
+import { performance } from 'node:perf_hooks';
+import { chooseBatch } from './batch-policy.js';
+import { InferenceErrors, type InferenceError } from './errors.js';
+import type { CostModel } from './cost-model.js';
+import type { Entry, InferenceQueue } from './queue.js';
+import type { BatchOutcome, BatchResult } from '../../workers/protocol.js';
+
+export interface DispatcherOptions {
+  /** Batches that may run at once: one per worker thread. */
+  readonly concurrency: number;
+  readonly maxBatchSize: number;
+  /** Hard limit on padded tokens (rows x longest) per batch. */
+  readonly maxBatchTokens: number;
+}
+
+/** What the dispatcher reports per batch (metrics). */
+export interface BatchObserver {
+  onBatch(size: number, paddedTokens: number, inferenceMs: number): void;
+  onQueueWait(ms: number): void;
+}
+
+/**
+ * Runs batches on the worker threads: when a thread is free it asks the batch policy what to run from the
+ * queue (no fixed wait while threads idle; while all are busy the queue grows), runs it, settles its texts,
+ * feeds the measured run time back to the cost model, and splits a batch that failed in a healthy thread.
+ */
+export class Dispatcher {
+  private running = 0;
+  /** Predicted end (performance.now()) of each running batch. */
+  private readonly runningUntil = new Set<{ until: number }>();
+  private idleWaiters: (() => void)[] = [];
+  /** Counters the tests and metrics read. */
+  readonly stats = { modelRuns: 0, textsRun: 0 };
+
+  constructor(
+    private readonly queue: InferenceQueue,
+    private readonly runBatch: (rows: readonly Int32Array[]) => Promise<BatchOutcome>,
+    private readonly format: (logits: Float32Array, row: number) => string,
+    private readonly costModel: CostModel,
+    private readonly options: DispatcherOptions,
+    private readonly observer: BatchObserver,
+  ) {
+    queue.onQueued = () => this.dispatch();
+    queue.runningMs = () => {
+      const now = performance.now();
+      let ms = 0;
+      for (const r of this.runningUntil) ms += Math.max(0, r.until - now);
+      return ms;
+    };
+  }
+
+  /** Batches running now (busy threads). */
+  get busyWorkers(): number {
+    return this.running;
+  }
+
+  /** Resolves when no batch is running (queued texts of requests still waiting are not counted). */
+  whenIdle(): Promise<void> {
+    return this.running === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private dispatch(): void {
+    // Each idle thread takes its share of the queue, not all of it: otherwise the first thread to free up
+    // takes every waiting text while the others idle. Under saturation the share reaches maxBatchSize.
+    const share = Math.ceil(this.queue.length / this.options.concurrency);
+    while (this.running < this.options.concurrency && this.queue.length > 0) {
+      const lengths = this.queue.lengths(this.options.maxBatchSize * 4);
+      const positions = chooseBatch(lengths, (rows, cols) => this.costModel.cost(rows, cols), {
+        maxRows: Math.min(this.options.maxBatchSize, share),
+        maxBatchTokens: this.options.maxBatchTokens,
+        window: lengths.length,
+      });
+      const batch = this.queue.take(positions);
+      for (const entry of batch) this.observer.onQueueWait(entry.startedAt - entry.enqueuedAt);
+      this.running++;
+      void this.execute(batch).finally(() => {
+        this.running--;
+        this.dispatch();
+        if (this.running === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
+      });
+    }
+  }
+
+  /** Runs a batch and settles its entries; never throws. */
+  private async execute(batch: Entry[]): Promise<void> {
+    const cols = Math.max(...batch.map((e) => e.ids.length));
+    const slot = { until: performance.now() + this.costModel.cost(batch.length, cols) };
+    this.runningUntil.add(slot);
+    let outcome: BatchOutcome;
+    try {
+      outcome = await this.runBatch(batch.map((e) => e.ids));
+    } catch {
+      // The thread died (piscina replaces it). Retrying could kill the next thread with the same input.
+      this.settle(batch, InferenceErrors.failed());
+      return;
+    } finally {
+      this.runningUntil.delete(slot);
+    }
+    if ('error' in outcome) {
+      // A healthy thread threw: run the halves apart so only the request that sent the bad text fails.
+      if (batch.length === 1) {
+        this.settle(batch, InferenceErrors.failed());
+        return;
+      }
+      const middle = Math.ceil(batch.length / 2);
+      await this.execute(batch.slice(0, middle));
+      await this.execute(batch.slice(middle));
+      return;
+    }
+    this.record(batch, cols, outcome);
+  }
+
+  private record(batch: Entry[], cols: number, result: BatchResult): void {
+    this.stats.modelRuns++;
+    this.stats.textsRun += batch.length;
+    this.costModel.observe(batch.length, cols, result.inferenceMs);
+    this.observer.onBatch(batch.length, result.paddedTokens, result.inferenceMs);
+    batch.forEach((entry, row) => {
+      this.queue.finish(entry);
+      entry.resolve({ prediction: this.format(result.logits, row), queueMs: entry.startedAt - entry.enqueuedAt, inferenceMs: result.inferenceMs });
+    });
+  }
+
+  private settle(batch: Entry[], error: InferenceError): void {
+    for (const entry of batch) {
+      this.queue.finish(entry);
+      entry.reject(error);
+    }
+  }
+}

@@ -1,0 +1,191 @@
+import { performance } from 'node:perf_hooks';
+import { InferenceErrors } from './errors.js';
+import type { CostModel } from './cost-model.js';
+
+export interface QueueOptions {
+  /** Memory bound: tokens that may wait (MAX_QUEUE_TOKENS). */
+  readonly maxQueueTokens: number;
+  /** A request whose new texts are predicted to wait longer than this is refused (MAX_QUEUE_DELAY_MS). */
+  readonly maxQueueDelayMs: number;
+  /** Threads that drain the queue in parallel. */
+  readonly concurrency: number;
+  /** Rows of a typical batch under load, for the predicted drain time. */
+  readonly typicalBatchRows: number;
+}
+
+/** A text's finished prediction and where its time went. */
+export interface TextResult {
+  /** The text's prediction as JSON, as the cache stores it. */
+  readonly prediction: string;
+  readonly queueMs: number;
+  /** The model run of its batch (in the worker). */
+  readonly inferenceMs: number;
+}
+
+/** A request's share of the queue: one promise per submitted text, and a way to withdraw them. */
+export interface Ticket {
+  readonly results: readonly Promise<TextResult>[];
+  /** Withdraws the texts that no other request waits for and that have not started. Idempotent. */
+  cancel(): void;
+}
+
+type EntryState = 'queued' | 'running' | 'dropped' | 'done';
+
+export interface Entry {
+  readonly text: string;
+  /** The text's token ids (special tokens included): its exact cost. */
+  readonly ids: Int32Array;
+  readonly enqueuedAt: number;
+  startedAt: number;
+  state: EntryState;
+  /** Requests waiting for this text (single flight). */
+  waiters: number;
+  readonly promise: Promise<TextResult>;
+  resolve(result: TextResult): void;
+  reject(err: Error): void;
+}
+
+/**
+ * The queue of texts waiting for a model thread, like text-embeddings-inference's: entries with exact token
+ * counts, single flight (concurrent requests for one text share an entry), and admission. A request is
+ * admitted whole or refused at once: refused when its new tokens would pass MAX_QUEUE_TOKENS (memory), or when
+ * the queue's predicted drain time with them would pass MAX_QUEUE_DELAY_MS or the request's deadline; the
+ * refusal says when the queue is predicted to have drained (Retry-After).
+ */
+export class InferenceQueue {
+  private entries: Entry[] = [];
+  private readonly pending = new Map<string, Entry>();
+  private queuedTokens = 0;
+  /** Σ length² of queued texts: with queuedTokens, the queue's predicted cost in O(1). */
+  private queuedTokenSquares = 0;
+  /** Predicted ms still to run of the batches now running (the dispatcher reports it). */
+  runningMs: () => number = () => 0;
+  /** Called when texts were queued (the dispatcher starts batches). */
+  onQueued: () => void = () => {};
+
+  constructor(private readonly options: QueueOptions, private readonly costModel: CostModel) {}
+
+  /** Texts waiting for a thread. */
+  get length(): number {
+    return this.entries.length;
+  }
+
+  get tokens(): number {
+    return this.queuedTokens;
+  }
+
+  /** True when no new text can be admitted: callers refuse before spending work on the request. */
+  get full(): boolean {
+    return this.queuedTokens >= this.options.maxQueueTokens || this.predictedDrainMs() > this.options.maxQueueDelayMs;
+  }
+
+  /** Predicted ms until the queued and running work is done, with `extra` texts (count, Σlen, Σlen²) added. */
+  predictedDrainMs(extraTexts = 0, extraTokens = 0, extraSquares = 0): number {
+    const texts = this.entries.length + extraTexts;
+    const work = this.costModel.workOf(texts, this.queuedTokens + extraTokens, this.queuedTokenSquares + extraSquares, this.options.typicalBatchRows);
+    return (work + this.runningMs()) / this.options.concurrency;
+  }
+
+  /** Seconds a refused client should wait: until the queue as it is now is predicted to have drained. */
+  retryAfterS(): number {
+    return Math.max(1, Math.ceil(this.predictedDrainMs() / 1000));
+  }
+
+  /**
+   * Queues a request's texts with their token ids, all or none; throws the 'overloaded' error at once when
+   * they do not fit (see the class comment). `deadline` is a performance.now() time.
+   */
+  submit(texts: readonly string[], ids: readonly Int32Array[], deadline: number): Ticket {
+    let freshTexts = 0;
+    let freshTokens = 0;
+    let freshSquares = 0;
+    texts.forEach((text, i) => {
+      if (this.pending.has(text)) return;
+      const n = ids[i].length;
+      freshTexts++;
+      freshTokens += n;
+      freshSquares += n * n;
+    });
+    if (freshTexts > 0) {
+      const wait = this.predictedDrainMs(freshTexts, freshTokens, freshSquares);
+      const budget = Math.min(this.options.maxQueueDelayMs, deadline - performance.now());
+      if (this.queuedTokens + freshTokens > this.options.maxQueueTokens || wait > budget) throw InferenceErrors.overloaded(this.retryAfterS());
+    }
+    const entries = texts.map((text, i) => this.join(text, ids[i]));
+    this.onQueued();
+    let cancelled = false;
+    return {
+      results: entries.map((e) => e.promise),
+      cancel: () => {
+        if (cancelled) return;
+        cancelled = true;
+        for (const entry of entries) this.leave(entry);
+      },
+    };
+  }
+
+  /** Exact lengths of the oldest `window` queued texts, oldest first (the batch policy's input). */
+  lengths(window: number): number[] {
+    const n = Math.min(window, this.entries.length);
+    const out = new Array<number>(n);
+    for (let i = 0; i < n; i++) out[i] = this.entries[i].ids.length;
+    return out;
+  }
+
+  /** Takes the queued texts at these positions (from lengths()) out of the queue, as running. */
+  take(positions: readonly number[]): Entry[] {
+    const started = performance.now();
+    const batch = positions.map((p) => this.entries[p]);
+    for (const entry of batch) {
+      entry.state = 'running';
+      entry.startedAt = started;
+      this.forget(entry);
+    }
+    this.entries = this.entries.filter((e) => e.state === 'queued');
+    return batch;
+  }
+
+  /** A running entry is done (resolved or rejected by the dispatcher). */
+  finish(entry: Entry): void {
+    entry.state = 'done';
+    if (this.pending.get(entry.text) === entry) this.pending.delete(entry.text);
+  }
+
+  private join(text: string, ids: Int32Array): Entry {
+    const existing = this.pending.get(text);
+    if (existing) {
+      existing.waiters++;
+      return existing;
+    }
+    let resolve!: (r: TextResult) => void;
+    let reject!: (e: Error) => void;
+    const promise = new Promise<TextResult>((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    // A withdrawn entry may still be rejected by a failing batch after every waiter left.
+    promise.catch(() => {});
+    const entry: Entry = { text, ids, enqueuedAt: performance.now(), startedAt: 0, state: 'queued', waiters: 1, promise, resolve, reject };
+    this.pending.set(text, entry);
+    this.entries.push(entry);
+    this.queuedTokens += ids.length;
+    this.queuedTokenSquares += ids.length * ids.length;
+    return entry;
+  }
+
+  private leave(entry: Entry): void {
+    if (entry.state !== 'queued' || --entry.waiters > 0) return;
+    // Running entries are left to finish: a thread cannot be stopped inside ONNX Runtime's synchronous run
+    // without aborting the whole process, and the predictor caches the result all the same.
+    entry.state = 'dropped';
+    this.forget(entry);
+    this.pending.delete(entry.text);
+    this.entries.splice(this.entries.indexOf(entry), 1);
+    entry.reject(InferenceErrors.timeout());
+  }
+
+  private forget(entry: Entry): void {
+    this.queuedTokens -= entry.ids.length;
+    this.queuedTokenSquares -= entry.ids.length * entry.ids.length;
+  }
+}
