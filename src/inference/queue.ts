@@ -76,6 +76,7 @@ export class InferenceQueue {
 
   /** True when no new text can be admitted: callers refuse before spending work on the request. */
   get full(): boolean {
+    if (this.entries.length === 0) return false;
     return this.queuedTokens >= this.options.maxQueueTokens || this.predictedDrainMs() > this.options.maxQueueDelayMs;
   }
 
@@ -107,9 +108,12 @@ export class InferenceQueue {
       freshSquares += n * n;
     });
     if (freshTexts > 0) {
-      const wait = this.predictedDrainMs(freshTexts, freshTokens, freshSquares);
+      if (this.queuedTokens + freshTokens > this.options.maxQueueTokens) throw InferenceErrors.overloaded(this.retryAfterS());
+      // Refused for the work ahead of it only: with nothing queued or running, waiting would not make the
+      // request faster, so it runs (and may still time out with 504).
+      const idle = this.entries.length === 0 && this.runningMs() === 0;
       const budget = Math.min(this.options.maxQueueDelayMs, deadline - performance.now());
-      if (this.queuedTokens + freshTokens > this.options.maxQueueTokens || wait > budget) throw InferenceErrors.overloaded(this.retryAfterS());
+      if (!idle && this.predictedDrainMs(freshTexts, freshTokens, freshSquares) > budget) throw InferenceErrors.overloaded(this.retryAfterS());
     }
     const entries = texts.map((text, i) => this.join(text, ids[i]));
     this.onQueued();

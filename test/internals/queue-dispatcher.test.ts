@@ -205,3 +205,13 @@ t.test('admission by predicted wait: refused at once when the queue would not dr
   t.equal(batcher.queueLength, 0);
   t.notOk(batcher.full);
 });
+
+t.test('with nothing queued or running, a request is admitted even if it alone is predicted past its deadline', async (t) => {
+  const pool = scriptedPool();
+  const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 10 }, observer, [0, 12.5, 0]);
+  // 8 x 8 tokens x 12.5 ms = 800 ms > 10 ms, but waiting would not make it faster: it runs, and may time out.
+  const ticket = batcher.submit(['i1', 'i2', 'i3', 'i4', 'i5', 'i6', 'i7', 'i8'], Array.from({ length: 8 }, () => new Int32Array(8)), performance.now() + 5);
+  t.equal(ticket.results.length, 8);
+  t.throws(() => batcher.submit(['later'], [new Int32Array(8)]), { kind: 'overloaded' }, 'the next one waits behind it: refused');
+  await pool.releaseAll();
+});
