@@ -215,3 +215,17 @@ t.test('with nothing queued or running, a request is admitted even if it alone i
   t.throws(() => batcher.submit(['later'], [new Int32Array(8)]), { kind: 'overloaded' }, 'the next one waits behind it: refused');
   await pool.releaseAll();
 });
+
+t.test('reserve(): admission before tokenization, at the mean length seen, counted until released', async (t) => {
+  const pool = scriptedPool();
+  const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 1000 }, observer, [0, 12.5, 0]);
+  pool.submit(batcher, ['running']);
+  // The mean length starts at 32 tokens (moves slowly toward what is queued): 2 texts ~ 800 ms.
+  const held = batcher.queue.reserve(2, FAR);
+  t.throws(() => batcher.queue.reserve(1, FAR), { kind: 'overloaded' }, 'the reserved texts count in the predicted drain');
+  t.throws(() => pool.submit(batcher, ['len:16 r1']), { kind: 'overloaded' }, 'and for exact submissions too');
+  held.release();
+  held.release();
+  t.ok(batcher.queue.reserve(1, FAR), 'released: room again');
+  await pool.releaseAll();
+});
