@@ -16,7 +16,7 @@ const received: { rows: number; longest: number; tokens: number }[] = [];
 const channel = new BroadcastChannel(process.env.BATCH_RECORD_CHANNEL);
 channel.onmessage = (event) => received.push((event as MessageEvent).data);
 
-const config = loadConfig({ MODEL_DIR: STANDIN_MODEL_DIR, PORT: '0', HOST: '127.0.0.1', WORKERS: '2', MAX_BATCH_TOKENS: String(MAX_BATCH_TOKENS), REQUEST_TIMEOUT_MS: '300000', CACHE_LRU_ENTRIES: '0' });
+const config = loadConfig({ MODEL_DIR: STANDIN_MODEL_DIR, PORT: '0', HOST: '127.0.0.1', WORKERS: '2', MAX_BATCH_TOKENS: String(MAX_BATCH_TOKENS), REQUEST_TIMEOUT_MS: '300000', MAX_QUEUE_DELAY_MS: '300000', CACHE_LRU_ENTRIES: '0' });
 const workerFile = fileURLToPath(new URL('./fixtures/recording-onnx-worker.mjs', import.meta.url));
 const service = await startService(config, pino({ level: 'silent' }), { workerFile });
 await service.ready;

@@ -4,7 +4,7 @@ import { postPredict, scrape, startService } from './helper.js';
 import { BATCH_TOLERANCE, maxScoreDiff } from './direct-model.js';
 
 t.test('64 concurrent requests of distinct uncached texts take fewer model runs than requests', async (t) => {
-  const service = await startService({ WORKERS: '1', REQUEST_TIMEOUT_MS: '120000' });
+  const service = await startService({ WORKERS: '1', REQUEST_TIMEOUT_MS: '120000', MAX_QUEUE_DELAY_MS: '120000' });
   t.teardown(() => service.stop());
   const texts = Array.from({ length: 64 }, (_, i) => `distinct review number ${i}: the plot was ${i % 2 ? 'dull' : 'wonderful'}`);
   const [runsBefore, textsBefore] = await scrape(service.url, 'inf_model_runs_total', 'inf_inferred_texts_total');
@@ -19,7 +19,7 @@ t.test('64 concurrent requests of distinct uncached texts take fewer model runs 
 });
 
 t.test('each request gets its own texts back in its own order when batches mix requests', async (t) => {
-  const service = await startService({ WORKERS: '1', REQUEST_TIMEOUT_MS: '120000', MAX_BATCH_SIZE: '7' });
+  const service = await startService({ WORKERS: '1', REQUEST_TIMEOUT_MS: '120000', MAX_QUEUE_DELAY_MS: '120000', MAX_BATCH_SIZE: '7' });
   t.teardown(() => service.stop());
   const requests = Array.from({ length: 12 }, (_, r) => Array.from({ length: 5 }, (_, k) => `request ${r} text ${k} ${'very '.repeat(k * 3)}good`));
   const results = await Promise.all(requests.map((text) => postPredict(service.url, { text })));

@@ -20,7 +20,7 @@ t.test('a 1 ms deadline yields 504 with the reference body', async (t) => {
 });
 
 t.test('clients that disconnect while queued leave no work behind', async (t) => {
-  const service = await startService({ WORKERS: '1', REQUEST_TIMEOUT_MS: '120000' });
+  const service = await startService({ WORKERS: '1', REQUEST_TIMEOUT_MS: '120000', MAX_QUEUE_DELAY_MS: '120000' });
   t.teardown(() => service.stop());
   // Keeps the only worker busy: 32 texts at the 512-token cap run as 4 full batches (4096 padded tokens each).
   const long = Array.from({ length: 32 }, (_, i) => `${i} ${'a fairly long and winding sentence '.repeat(120)}`);

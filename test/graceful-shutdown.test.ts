@@ -5,7 +5,7 @@ import { once } from 'node:events';
 import { postPredict, startService, waitFor } from './helper.js';
 
 t.test('SIGTERM during a burst answers every accepted request and exits 0', async (t) => {
-  const service = await startService({ WORKERS: '1', REQUEST_TIMEOUT_MS: '120000', SHUTDOWN_GRACE_MS: '120000' });
+  const service = await startService({ WORKERS: '1', REQUEST_TIMEOUT_MS: '120000', MAX_QUEUE_DELAY_MS: '120000', SHUTDOWN_GRACE_MS: '120000' });
   t.teardown(() => service.stop('SIGKILL'));
 
   // A keep-alive connection opened before the signal, to ask for health while draining.

@@ -43,7 +43,7 @@ if (reason !== undefined) {
   const port = await freePort();
   let output = '';
   const child = spawn('/bin/sh', ['-c', `echo $$ > ${join(group, 'cgroup.procs')} && exec "$0" "$1"`, process.execPath, MAIN_JS], {
-    env: { PATH: process.env.PATH, MODEL_DIR: STANDIN_MODEL_DIR, WORKERS: '2', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), REQUEST_TIMEOUT_MS: '600000' },
+    env: { PATH: process.env.PATH, MODEL_DIR: STANDIN_MODEL_DIR, WORKERS: '2', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), REQUEST_TIMEOUT_MS: '600000', MAX_QUEUE_DELAY_MS: '600000' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d) => { output += d; });

@@ -21,7 +21,7 @@ import { fmtCores, fmtMs, fmtPct, fmtRps, mdTable } from '../lib/format.js';
 import { problems, runLoad, type LoadResult } from '../lib/load.js';
 import { median } from '../lib/stats.js';
 import { COMMON_OPTIONS, COMMON_USAGE, MODEL_LOAD_OPTIONS, contextLines, endRun, listFlag, modelLoadFlags, numberFlag, say, startRun, writeResults, type RunContext } from './lib/run-context.js';
-import { exactLengthTexts } from './lib/texts.js';
+import { exactLengthTexts, realisticTexts } from './lib/texts.js';
 
 const NAME = 'ceiling';
 const TARGET = 0.85;
@@ -41,6 +41,10 @@ const USAGE = `Usage: node dist/bench/micro/${NAME}.js [options]
   --rounds N            rounds; the order of the variants alternates (default 2)
   --max-batch-size N    the service's MAX_BATCH_SIZE (default: the service's default, 32)
   --seed N              seed of the generated sentences (default 1)
+  --realistic           SST-2 dev sentences made unique without changing their token counts (one word swapped
+                        for another single-token word), instead of --tokens-long texts; the ceiling runs each
+                        thread's texts sorted by length (batches of similar lengths, as a length-aware batcher
+                        would form them). Issue 11 measures it at --connections 16 --texts-per-request 8.
 ${COMMON_USAGE}`;
 
 type Variant = 'ceiling' | 'ceilingNoTokenize' | 'ceilingBesideClient' | 'http';
@@ -66,7 +70,7 @@ async function main(): Promise<void> {
     args: argv,
     options: {
       workers: { type: 'string' }, 'intra-op': { type: 'string' }, 'batch-sizes': { type: 'string' },
-      'sweep-duration': { type: 'string' }, 'max-batch-size': { type: 'string' }, ...MODEL_LOAD_OPTIONS, ...COMMON_OPTIONS,
+      'sweep-duration': { type: 'string' }, 'max-batch-size': { type: 'string' }, realistic: { type: 'boolean' }, ...MODEL_LOAD_OPTIONS, ...COMMON_OPTIONS,
     },
     strict: true,
   });
@@ -82,10 +86,16 @@ async function main(): Promise<void> {
   const maxLoad = values['max-load'] === undefined ? undefined : numberFlag('max-load', values['max-load'], 0, false);
   const log = (line: string): void => say(NAME, line);
 
-  const nextText = await exactLengthTexts({
-    tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'), vocabPath: join(STANDIN_MODEL_DIR, 'vocab.txt'),
-    sentences: readSentences(SST2_DEV_TSV), tokens: cfg.tokens, seed: cfg.seed,
-  });
+  const textSource = { tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'), vocabPath: join(STANDIN_MODEL_DIR, 'vocab.txt'), sentences: readSentences(SST2_DEV_TSV), seed: cfg.seed };
+  const realistic = values.realistic ? await realisticTexts(textSource) : undefined;
+  const nextText = realistic?.next ?? (await exactLengthTexts({ ...textSource, tokens: cfg.tokens }));
+  /** A thread's pool of texts for the ceiling: sorted by length in realistic mode, so its batches are. */
+  const threadTexts = async (): Promise<string[]> => {
+    const texts = Array.from({ length: TEXTS_PER_THREAD }, nextText);
+    if (!realistic) return texts;
+    const lengths = await realistic.lengthsOf(texts);
+    return texts.map((text, i) => ({ text, n: lengths[i]! })).sort((a, b) => a.n - b.n).map((x) => x.text);
+  };
   const example = nextText();
   const body = (): string => JSON.stringify({ text: Array.from({ length: cfg.textsPerRequest }, nextText) });
   const ctx = await startRun(NAME, argv, maxLoad, numberFlag('max-wait', values['max-wait'], 600));
@@ -101,7 +111,7 @@ async function main(): Promise<void> {
     started.push(service);
     pool = await CeilingPool.start(
       { modelPath: join(STANDIN_MODEL_DIR, 'onnx', 'model_quantized.onnx'), tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'), intraOpThreads: cfg.intraOp, maxTokens: 512 },
-      Array.from({ length: cfg.workers }, () => Array.from({ length: TEXTS_PER_THREAD }, nextText)),
+      await Promise.all(Array.from({ length: cfg.workers }, threadTexts)),
     );
     log(`service ${service.url} (${Object.entries(serviceEnv).map(([k, v]) => `${k}=${v}`).join(' ')}); ceiling: ${cfg.workers} thread(s) × ${cfg.intraOp} intra-op`);
 
@@ -156,7 +166,7 @@ async function main(): Promise<void> {
     endRun(ctx);
 
     const summary = summarize(records);
-    const markdown = render(ctx, cfg, example, best, clientShare, sweep, summary, records);
+    const markdown = render(ctx, { ...cfg, realistic: realistic !== undefined }, example, best, clientShare, sweep, summary, records);
     const base = await writeResults(ctx, values.out, { settings: { ...cfg, serviceEnv, exampleText: example }, best, clientShare, sweep, summary, records }, markdown);
     process.stdout.write('\n' + markdown + '\n');
     log(`wrote ${base}.{json,md}`);
@@ -202,7 +212,7 @@ function summarize(records: readonly RoundRecord[]): Summary {
   };
 }
 
-function render(ctx: RunContext, cfg: { workers: number; intraOp: number; tokens: number; textsPerRequest: number; connections: number; durationS: number; warmupS: number; rounds: number; sweepDurationS: number; maxBatchSize: number | undefined }, example: string, best: number, clientShare: number, sweep: readonly CeilingResult[], s: Summary, records: readonly RoundRecord[]): string {
+function render(ctx: RunContext, cfg: { realistic: boolean; workers: number; intraOp: number; tokens: number; textsPerRequest: number; connections: number; durationS: number; warmupS: number; rounds: number; sweepDurationS: number; maxBatchSize: number | undefined }, example: string, best: number, clientShare: number, sweep: readonly CeilingResult[], s: Summary, records: readonly RoundRecord[]): string {
   const verdict = (ratio: number): string => (ratio >= TARGET ? 'met' : 'MISSED');
   const serviceMaxBatch = cfg.maxBatchSize ?? 32;
   const atServiceBatch = sweep.find((r) => r.batchSize === serviceMaxBatch);
@@ -219,7 +229,9 @@ function render(ctx: RunContext, cfg: { workers: number; intraOp: number; tokens
   return [
     ...contextLines(ctx, 'Uncached throughput vs the model\'s ceiling (issue 4)'),
     ...mdTable(['Setting', 'Value'], [
-      ['sentences', `${cfg.tokens} tokens each ([CLS] and [SEP] included): SST-2 dev sentences completed with random vocabulary words, all distinct; e.g. \`${example}\``],
+      ['sentences', cfg.realistic
+        ? `SST-2 dev sentences, each made unique by swapping one whole word for another single-token word (token counts unchanged: mean 25, max 55); the ceiling's per-thread pools are sorted by length; e.g. \`${example}\``
+        : `${cfg.tokens} tokens each ([CLS] and [SEP] included): SST-2 dev sentences completed with random vocabulary words, all distinct; e.g. \`${example}\``],
       ['ceiling', `${cfg.workers} worker_threads in the bench process, each: tokenizers encodeBatch (padding, truncation 512) + int64 tensors + createSession(model_quantized.onnx, intra-op ${cfg.intraOp}).run, in a loop; sweep ${sweep.map((r) => r.batchSize).join('/')} (${cfg.sweepDurationS} s each after 1 s), then ${cfg.durationS} s per measured run after 1 s`],
       ['service', `dist/src/main.js WORKERS=${cfg.workers} INTRA_OP_THREADS=${cfg.intraOp} CACHE_LRU_ENTRIES=0, no REDIS_URL${cfg.maxBatchSize === undefined ? ' (MAX_BATCH_SIZE default 32)' : ` MAX_BATCH_SIZE=${cfg.maxBatchSize}`}, metrics on, LOG_LEVEL=warn`],
       ['HTTP load', `autocannon in the bench process, ${cfg.connections} connections, pipelining 1, ${cfg.textsPerRequest} never-seen texts per request (no Content-Type header); each run is ${cfg.warmupS} s of warm-up then a ${cfg.durationS} s measured window on the same connections`],

@@ -47,9 +47,16 @@ export class Predictor {
     let queueMs = 0;
     let inferenceMs = 0;
     if (missing.length > 0) {
-      // A full queue refuses before the texts cost a tokenization; cached texts never needed admission.
+      // Admission before the texts cost a tokenization (at their expected length), then exactly in submit();
+      // cached texts never need admission.
       if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
-      const encoded = await this.withDeadline(this.tokenizer.encode(missing), scope.deadline, () => {});
+      const reservation = this.queue.reserve(missing.length, scope.deadline);
+      let encoded: Int32Array[];
+      try {
+        encoded = await this.withDeadline(this.tokenizer.encode(missing), scope.deadline, () => {});
+      } finally {
+        reservation.release();
+      }
       // While the texts were tokenized, another request may have finished scoring some of them; it stored them
       // in memory when it did, so looking again keeps concurrent requests to one inference per text.
       const toRun: string[] = [];

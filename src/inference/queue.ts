@@ -58,6 +58,9 @@ export class InferenceQueue {
   private queuedTokens = 0;
   /** Σ length² of queued texts: with queuedTokens, the queue's predicted cost in O(1). */
   private queuedTokenSquares = 0;
+  /** Texts of admitted requests still being tokenized (reserve()), counted at the mean length seen so far. */
+  private reservedTexts = 0;
+  private meanTokens = 32;
   /** Predicted ms still to run of the batches now running (the dispatcher reports it). */
   runningMs: () => number = () => 0;
   /** Called when texts were queued (the dispatcher starts batches). */
@@ -76,19 +79,44 @@ export class InferenceQueue {
 
   /** True when no new text can be admitted: callers refuse before spending work on the request. */
   get full(): boolean {
+    if (this.entries.length === 0) return false;
     return this.queuedTokens >= this.options.maxQueueTokens || this.predictedDrainMs() > this.options.maxQueueDelayMs;
   }
 
   /** Predicted ms until the queued and running work is done, with `extra` texts (count, Σlen, Σlen²) added. */
   predictedDrainMs(extraTexts = 0, extraTokens = 0, extraSquares = 0): number {
-    const texts = this.entries.length + extraTexts;
-    const work = this.costModel.workOf(texts, this.queuedTokens + extraTokens, this.queuedTokenSquares + extraSquares, this.options.typicalBatchRows);
+    const reserved = this.reservedTexts;
+    const texts = this.entries.length + reserved + extraTexts;
+    const tokens = this.queuedTokens + reserved * this.meanTokens + extraTokens;
+    const squares = this.queuedTokenSquares + reserved * this.meanTokens * this.meanTokens + extraSquares;
+    const work = this.costModel.workOf(texts, tokens, squares, this.options.typicalBatchRows);
     return (work + this.runningMs()) / this.options.concurrency;
   }
 
   /** Seconds a refused client should wait: until the queue as it is now is predicted to have drained. */
   retryAfterS(): number {
     return Math.max(1, Math.ceil(this.predictedDrainMs() / 1000));
+  }
+
+  /**
+   * Admission before tokenization, so a refusal costs no tokenization and admitted requests do not wait behind
+   * ones that will be refused: `texts` new texts, at the mean length seen so far, must fit the predicted
+   * drain time. They count in the queue's predictions until `release()`; then submit() checks exact costs.
+   */
+  reserve(texts: number, deadline: number): { release(): void } {
+    const idle = this.entries.length === 0 && this.reservedTexts === 0 && this.runningMs() === 0;
+    const budget = Math.min(this.options.maxQueueDelayMs, deadline - performance.now());
+    const tokens = texts * this.meanTokens;
+    if (!idle && this.predictedDrainMs(texts, tokens, tokens * this.meanTokens) > budget) throw InferenceErrors.overloaded(this.retryAfterS());
+    this.reservedTexts += texts;
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.reservedTexts -= texts;
+      },
+    };
   }
 
   /**
@@ -107,9 +135,12 @@ export class InferenceQueue {
       freshSquares += n * n;
     });
     if (freshTexts > 0) {
-      const wait = this.predictedDrainMs(freshTexts, freshTokens, freshSquares);
+      if (this.queuedTokens + freshTokens > this.options.maxQueueTokens) throw InferenceErrors.overloaded(this.retryAfterS());
+      // Refused for the work ahead of it only: with nothing queued or running, waiting would not make the
+      // request faster, so it runs (and may still time out with 504).
+      const idle = this.entries.length === 0 && this.reservedTexts === 0 && this.runningMs() === 0;
       const budget = Math.min(this.options.maxQueueDelayMs, deadline - performance.now());
-      if (this.queuedTokens + freshTokens > this.options.maxQueueTokens || wait > budget) throw InferenceErrors.overloaded(this.retryAfterS());
+      if (!idle && this.predictedDrainMs(freshTexts, freshTokens, freshSquares) > budget) throw InferenceErrors.overloaded(this.retryAfterS());
     }
     const entries = texts.map((text, i) => this.join(text, ids[i]));
     this.onQueued();
@@ -170,6 +201,7 @@ export class InferenceQueue {
     this.entries.push(entry);
     this.queuedTokens += ids.length;
     this.queuedTokenSquares += ids.length * ids.length;
+    this.meanTokens += 0.01 * (ids.length - this.meanTokens);
     return entry;
   }
 

@@ -205,3 +205,27 @@ t.test('admission by predicted wait: refused at once when the queue would not dr
   t.equal(batcher.queueLength, 0);
   t.notOk(batcher.full);
 });
+
+t.test('with nothing queued or running, a request is admitted even if it alone is predicted past its deadline', async (t) => {
+  const pool = scriptedPool();
+  const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 10 }, observer, [0, 12.5, 0]);
+  // 8 x 8 tokens x 12.5 ms = 800 ms > 10 ms, but waiting would not make it faster: it runs, and may time out.
+  const ticket = batcher.submit(['i1', 'i2', 'i3', 'i4', 'i5', 'i6', 'i7', 'i8'], Array.from({ length: 8 }, () => new Int32Array(8)), performance.now() + 5);
+  t.equal(ticket.results.length, 8);
+  t.throws(() => batcher.submit(['later'], [new Int32Array(8)]), { kind: 'overloaded' }, 'the next one waits behind it: refused');
+  await pool.releaseAll();
+});
+
+t.test('reserve(): admission before tokenization, at the mean length seen, counted until released', async (t) => {
+  const pool = scriptedPool();
+  const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 1000 }, observer, [0, 12.5, 0]);
+  pool.submit(batcher, ['running']);
+  // The mean length starts at 32 tokens (moves slowly toward what is queued): 2 texts ~ 800 ms.
+  const held = batcher.queue.reserve(2, FAR);
+  t.throws(() => batcher.queue.reserve(1, FAR), { kind: 'overloaded' }, 'the reserved texts count in the predicted drain');
+  t.throws(() => pool.submit(batcher, ['len:16 r1']), { kind: 'overloaded' }, 'and for exact submissions too');
+  held.release();
+  held.release();
+  t.ok(batcher.queue.reserve(1, FAR), 'released: room again');
+  await pool.releaseAll();
+});

@@ -70,3 +70,48 @@ export async function exactLengthTexts(opts: TextSourceOptions): Promise<() => s
 
 /** Long hostile texts (CJK, emoji, giant words, control characters...) from the tests' generator. */
 export { hostileTexts as hostileTextsForBench } from './hostile-texts.js';
+
+export interface RealisticTextOptions {
+  tokenizerPath: string;
+  vocabPath: string;
+  sentences: readonly string[];
+  seed: number;
+}
+
+/**
+ * Returns a generator of distinct real sentences with the corpus's own length distribution: sentence i (round
+ * robin) with one of its whole words (a single vocabulary token) replaced by a random vocabulary word, so the
+ * token count stays that of the original (checked on a sample), and `lengthOf` for the ceiling's sorting.
+ */
+export async function realisticTexts(opts: RealisticTextOptions): Promise<{ next: () => string; lengthsOf: (texts: string[]) => Promise<number[]> }> {
+  const tokenizer = Tokenizer.fromFile(opts.tokenizerPath);
+  const vocab = readFileSync(opts.vocabPath, 'utf8').split('\n').filter((w) => /^[a-z]{3,}$/.test(w));
+  const inVocab = new Set(vocab);
+  const usable = opts.sentences.map((s) => s.split(' ')).filter((words) => words.some((w) => inVocab.has(w)));
+  const random = seededRandom(opts.seed);
+  const seen = new Set<string>();
+  let i = 0;
+  const next = (): string => {
+    for (;;) {
+      const words = [...usable[i++ % usable.length]!];
+      const slots = words.map((w, k) => (inVocab.has(w) ? k : -1)).filter((k) => k >= 0);
+      words[slots[Math.floor(random() * slots.length)]!] = vocab[Math.floor(random() * vocab.length)]!;
+      const text = words.join(' ');
+      if (seen.has(text)) continue;
+      seen.add(text);
+      return text;
+    }
+  };
+  const lengthsOf = async (texts: string[]): Promise<number[]> => (await tokenizer.encodeBatch(texts)).map((e) => e.getLength());
+  const originals = usable.slice(0, 256).map((w) => w.join(' '));
+  const probe = Array.from({ length: originals.length }, (_, k) => {
+    const words = originals[k]!.split(' ');
+    const slot = words.findIndex((w) => inVocab.has(w));
+    words[slot] = vocab[(k * 7919) % vocab.length]!;
+    return words.join(' ');
+  });
+  const [before, after] = [await lengthsOf(originals), await lengthsOf(probe)];
+  const wrong = before.findIndex((n, k) => n !== after[k]);
+  if (wrong >= 0) throw new Error(`a word swap changed the token count: ${JSON.stringify(originals[wrong])} -> ${JSON.stringify(probe[wrong])}`);
+  return { next, lengthsOf };
+}
