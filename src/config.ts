@@ -19,7 +19,8 @@ export interface Config {
   readonly modelDir: string;
   /** True when MODEL_DIR was not given: the service may fetch the model into defaultModelDir. */
   readonly modelDirIsDefault: boolean;
-  readonly modelFile: string;
+  /** Unset: looked for in the hub's and optimum's layouts (src/model/model-info.ts). */
+  readonly modelFile: string | undefined;
   readonly workers: number;
   readonly cpuLimit: number | undefined;
   readonly intraOpThreads: number;

@@ -18,6 +18,7 @@ import { PredictionCache } from './cache/prediction-cache.js';
 import { createMetrics, disabledMetrics, type Metrics } from './observability/metrics.js';
 import { createApp } from './http/app.js';
 import { buildOpenApi } from './http/openapi.js';
+import { loadManifest } from '../model/manifest.js';
 
 /** A running service: what main and the in-process tests hold. */
 export interface Service {
@@ -41,10 +42,14 @@ export interface Service {
  * and warm the model.
  */
 export async function startService(config: Config, logger: Logger, overrides: { workerFile?: string } = {}): Promise<Service> {
-  const model = await loadModelInfo(config.modelDir, config.modelFile);
-  logger.info({ modelDir: model.dir, onnx: model.onnxPath, sha256: model.onnxSha256, modelId: model.id, labels: model.labels }, 'model');
+  const pinned = config.modelDirIsDefault ? await loadManifest(join(packageRoot, 'model', 'manifest.json')).catch(() => undefined) : undefined;
+  const model = await loadModelInfo(config.modelDir, config.modelFile, config.maxTokens, pinned);
+  logger.info({
+    modelDir: model.dir, onnx: model.onnxPath, sha256: model.onnxSha256, modelId: model.id, labels: model.labels, problemType: model.problemType,
+    maxTokens: model.maxTokens, maxTokensLimitedBy: model.maxTokensLimitedBy, padId: model.padId, repo: model.repo, revision: model.revision,
+  }, 'model');
 
-  const pool = createModelPool({ workers: config.workers, intraOpThreads: config.intraOpThreads, maxTokens: config.maxTokens, model, logger, workerFile: overrides.workerFile });
+  const pool = createModelPool({ workers: config.workers, intraOpThreads: config.intraOpThreads, model, logger, workerFile: overrides.workerFile });
   logger.info({ workers: config.workers, intraOpThreads: config.intraOpThreads, cpuLimit: config.cpuLimit }, 'worker pool starting');
   const lifecycle = new Lifecycle();
   let batcher: Batcher | undefined;
@@ -56,12 +61,12 @@ export async function startService(config: Config, logger: Logger, overrides: { 
         stats: () => batcher?.stats ?? { modelRuns: 0, textsRun: 0 },
       })
     : disabledMetrics;
-  batcher = new Batcher((texts) => pool.run(texts), createPredictionFormatter(model.labels), {
+  batcher = new Batcher((texts) => pool.run(texts), createPredictionFormatter(model.labels, model.scoreFunction), {
     concurrency: config.workers,
     maxBatchSize: config.maxBatchSize,
     maxBatchTokens: config.maxBatchTokens,
     maxQueueTexts: config.maxQueueTexts,
-    maxTokens: config.maxTokens,
+    maxTokens: model.maxTokens,
   }, metrics);
 
   const redis = config.redisUrl

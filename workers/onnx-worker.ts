@@ -4,7 +4,7 @@ import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { Tokenizer } from 'tokenizers';
-import { createSession, int64Tensor, OUTPUT_NAME } from './session.js';
+import { createSession, modelInputs, OUTPUT_NAME, tokenTensor, type ModelInput } from './session.js';
 import type { BatchFailure, BatchResult, BatchTask, ModelWorkerData, WorkerStatus } from './protocol.js';
 
 const data = workerData as ModelWorkerData;
@@ -17,17 +17,17 @@ async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
   const tokenizer = await Tokenizer.fromFile(data.tokenizerPath);
   tokenizer.setTruncation(data.maxTokens);
   // Pads each batch to its longest text, not to maxTokens: attention cost grows with the padded length.
-  tokenizer.setPadding({ padId: 0, padToken: '[PAD]' });
+  tokenizer.setPadding({ padId: data.padId, padToken: data.padToken });
   const session = await createSession(data.modelPath, data.intraOpThreads);
+  const inputs = modelInputs(data.modelPath, session.inputMetadata);
 
   async function runBatch(task: BatchTask): Promise<BatchResult> {
     const t0 = performance.now();
     const encodings = await tokenizer.encodeBatch([...task.texts]);
     const cols = encodings[0]?.getLength() ?? 0;
-    const inputIds = int64Tensor(encodings.map((e) => e.getIds()), cols);
-    const attentionMask = int64Tensor(encodings.map((e) => e.getAttentionMask()), cols);
+    const feeds = modelFeeds(inputs, encodings, cols);
     const t1 = performance.now();
-    const outputs = await session.run({ input_ids: inputIds, attention_mask: attentionMask });
+    const outputs = await session.run(feeds);
     const t2 = performance.now();
     const logitsTensor = outputs[OUTPUT_NAME];
     return {
@@ -52,6 +52,16 @@ async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
     }
     return move({ [transferableSymbol]: [result.logits.buffer], [valueSymbol]: result } as never);
   };
+}
+
+/** One tensor per input the model declares, in its declared integer type; type ids come from the tokenizer. */
+function modelFeeds(inputs: readonly ModelInput[], encodings: Awaited<ReturnType<Tokenizer['encodeBatch']>>, cols: number) {
+  const rowsOf = {
+    ids: () => encodings.map((e) => e.getIds()),
+    attentionMask: () => encodings.map((e) => e.getAttentionMask()),
+    typeIds: () => encodings.map((e) => e.getTypeIds()),
+  };
+  return Object.fromEntries(inputs.map((input) => [input.name, tokenTensor(input.type, rowsOf[input.field](), cols)]));
 }
 
 let numLabels = 0;

@@ -6,8 +6,11 @@ export interface ModelWorkerData {
   readonly modelPath: string;
   /** Absolute path of tokenizer.json. */
   readonly tokenizerPath: string;
-  /** Texts are truncated to this many tokens, [CLS] and [SEP] included. */
+  /** Texts are truncated to this many tokens, special tokens included (src/model/hf-config.ts resolveMaxTokens). */
   readonly maxTokens: number;
+  /** Batches are padded with this token (src/model/hf-config.ts resolvePad). */
+  readonly padId: number;
+  readonly padToken: string;
   readonly intraOpThreads: number;
   /** Name of the BroadcastChannel on which each thread reports that it is warm, or why it failed. */
   readonly statusChannel: string;

@@ -13,7 +13,6 @@ const WORKER_FILE = fileURLToPath(new URL('../../workers/onnx-worker.js', import
 export interface ModelPoolOptions {
   readonly workers: number;
   readonly intraOpThreads: number;
-  readonly maxTokens: number;
   readonly model: ModelInfo;
   readonly logger: Logger;
   /** The worker module; tests substitute a fixture that wraps the real one. */
@@ -41,7 +40,9 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
   const workerData: ModelWorkerData = {
     modelPath: options.model.onnxPath,
     tokenizerPath: options.model.tokenizerPath,
-    maxTokens: options.maxTokens,
+    maxTokens: options.model.maxTokens,
+    padId: options.model.padId,
+    padToken: options.model.padToken,
     intraOpThreads: options.intraOpThreads,
     statusChannel,
   };
