@@ -18,6 +18,7 @@ import { PredictionCache } from './cache/prediction-cache.js';
 import { createMetrics, disabledMetrics, type Metrics } from './observability/metrics.js';
 import { createApp } from './http/app.js';
 import { buildOpenApi } from './http/openapi.js';
+import { buildInfo } from './http/handlers/info.js';
 import { loadManifest } from '../model/manifest.js';
 
 /** A running service: what main and the in-process tests hold. */
@@ -84,6 +85,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const app = createApp({
     config, predictor, lifecycle, metrics, logger,
     openApi: buildOpenApi({ basePath: config.basePath, maxTexts: config.maxTexts, maxBodyBytes: config.maxBodyBytes, version }),
+    info: buildInfo(model, config, version),
   });
 
   const listenSocket = await listen(app, config.host, config.port);

@@ -1,4 +1,4 @@
-import { BulkPredictRequest, BulkPredictResponse, HealthResponse, HTTPError, HTTPValidationError } from '../generated/schemas.js';
+import { BulkPredictRequest, BulkPredictResponse, HealthResponse, HTTPError, HTTPValidationError, InfoResponse } from '../generated/schemas.js';
 
 const withoutId = ({ $id: _id, ...schema }: Record<string, unknown>): Record<string, unknown> => schema;
 const json = (name: string) => ({ 'application/json': { schema: { $ref: `#/components/schemas/${name}` } } });
@@ -36,6 +36,13 @@ export function buildOpenApi(options: { basePath: string; maxTexts: number; maxB
           },
         },
       },
+      [`${options.basePath}/info`]: {
+        get: {
+          summary: 'Info',
+          operationId: 'info',
+          responses: { 200: { description: 'The served model and the limits requests meet.', content: json('InfoResponse') } },
+        },
+      },
       [`${options.basePath}/health`]: {
         get: {
           summary: 'Health',
@@ -54,6 +61,7 @@ export function buildOpenApi(options: { basePath: string; maxTexts: number; maxB
         HealthResponse: withoutId(HealthResponse),
         HTTPError: withoutId(HTTPError),
         HTTPValidationError: withoutId(HTTPValidationError),
+        InfoResponse: withoutId(InfoResponse),
       },
     },
   });
