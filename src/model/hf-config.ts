@@ -23,6 +23,16 @@ export interface HfTokenizerJson {
   readonly padding?: { readonly pad_id?: unknown; readonly pad_token?: unknown } | null;
   readonly added_tokens?: readonly { readonly id: number; readonly content: string }[];
   readonly model?: { readonly vocab?: Record<string, number> | readonly (readonly [string, number])[] };
+  readonly post_processor?: HfPostProcessor | null;
+}
+
+/** tokenizer.json's post_processor: what adds the special tokens and sets the type ids. */
+export interface HfPostProcessor {
+  readonly type: string;
+  /** TemplateProcessing: the pieces of a single sequence, each with its type id. */
+  readonly single?: readonly ({ readonly SpecialToken?: { readonly type_id: number } } & { readonly Sequence?: { readonly type_id: number } })[];
+  /** Sequence: processors applied in order. */
+  readonly processors?: readonly HfPostProcessor[];
 }
 
 export type ProblemType = 'single_label_classification' | 'multi_label_classification' | 'regression';
@@ -132,6 +142,27 @@ export function resolvePad(tokenizer: HfTokenizerJson, tokenizerConfig: HfTokeni
     return { padId, padToken: idToToken(tokenizer, padId) ?? '' };
   }
   throw new ModelFileProblem('config.json', 'gives no pad token (nor do tokenizer.json\'s padding or tokenizer_config.json\'s pad_token); set pad_token_id');
+}
+
+/**
+ * The type id (token_type_ids) of every token of one text, as the tokenizer's post-processor gives it: 0 for
+ * BertProcessing, RobertaProcessing, ByteLevel and no post-processor; TemplateProcessing's `single` template
+ * names it. A template whose single sequence mixes type ids is refused: one text is one segment here.
+ */
+export function resolveSingleTypeId(tokenizer: HfTokenizerJson): number {
+  const typeIds = new Set<number>();
+  const visit = (processor: HfPostProcessor | null | undefined): void => {
+    if (!processor) return;
+    if (processor.type === 'Sequence') processor.processors?.forEach(visit);
+    if (processor.type === 'TemplateProcessing') {
+      for (const piece of processor.single ?? []) typeIds.add((piece.SpecialToken ?? piece.Sequence)?.type_id ?? 0);
+    }
+  };
+  visit(tokenizer.post_processor);
+  if (typeIds.size > 1) {
+    throw new ModelFileProblem('tokenizer.json', `has a single-sequence template with type ids ${[...typeIds].join(' and ')}; one text must be one segment`);
+  }
+  return typeIds.values().next().value ?? 0;
 }
 
 /**

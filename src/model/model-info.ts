@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { Errors } from '../errors.js';
 import { findLockMismatch, LOCK_FILE, readLock, sha256OfFile } from '../../model/lock.js';
 import {
-  ModelFileProblem, resolveHead, resolveLabels, resolveMaxTokens, resolvePad,
+  ModelFileProblem, resolveHead, resolveLabels, resolveMaxTokens, resolvePad, resolveSingleTypeId,
   type HfConfig, type HfTokenizerConfig, type HfTokenizerJson, type ProblemType, type ScoreFunction, type TokenLimit,
 } from './hf-config.js';
 
@@ -22,6 +22,8 @@ export interface ModelInfo {
   /** Batches are padded with this token. */
   readonly padId: number;
   readonly padToken: string;
+  /** token_type_ids of every token of a text (the tokenizer's single-sequence type id), for models that take them. */
+  readonly typeId: number;
   /** Texts are truncated to this many tokens, special tokens included. */
   readonly maxTokens: number;
   readonly maxTokensLimitedBy: TokenLimit['limitedBy'];
@@ -96,12 +98,15 @@ export async function loadModelInfo(dir: string, modelFile: string | undefined, 
   let settings;
   try {
     const labels = resolveLabels(config);
-    settings = { labels, ...resolveHead(config, labels.length), ...resolvePad(tokenizer, tokenizerConfig, config), ...resolveMaxTokens(configuredMaxTokens, tokenizerConfig, config) };
+    settings = {
+      labels, ...resolveHead(config, labels.length), ...resolvePad(tokenizer, tokenizerConfig, config),
+      ...resolveMaxTokens(configuredMaxTokens, tokenizerConfig, config), typeId: resolveSingleTypeId(tokenizer),
+    };
   } catch (err) {
     if (err instanceof ModelFileProblem) throw Errors.ModelInvalid(paths[err.file], err.message);
     throw err;
   }
-  const { labels, problemType, scoreFunction, padId, padToken, maxTokens, limitedBy } = settings;
+  const { labels, problemType, scoreFunction, padId, padToken, typeId, maxTokens, limitedBy } = settings;
   const onnxSha256 = await sha256OfFile(onnxPath);
   const id = createHash('sha256')
     .update(onnxSha256)
@@ -112,7 +117,7 @@ export async function loadModelInfo(dir: string, modelFile: string | undefined, 
     .slice(0, 16);
   const source = lock ?? knownSource;
   return {
-    dir, modelFile: file, onnxPath, tokenizerPath, labels, problemType, scoreFunction, padId, padToken, maxTokens,
+    dir, modelFile: file, onnxPath, tokenizerPath, labels, problemType, scoreFunction, padId, padToken, typeId, maxTokens,
     maxTokensLimitedBy: limitedBy, onnxSha256, repo: source?.repo ?? null, revision: source?.revision ?? null, id,
   };
 }

@@ -1,6 +1,6 @@
 // The rules that read a Hugging Face model directory (src/model/hf-config.ts), one by one, as the README states them.
 import t from 'tap';
-import { resolveHead, resolveLabels, resolveMaxTokens, resolvePad } from '../../dist/src/model/hf-config.js';
+import { resolveHead, resolveLabels, resolveMaxTokens, resolvePad, resolveSingleTypeId } from '../../dist/src/model/hf-config.js';
 import { createPredictionFormatter } from '../../dist/src/inference/prediction-format.js';
 
 const wordpiece = { added_tokens: [{ id: 0, content: '[PAD]' }, { id: 7, content: '<pad>' }], model: { vocab: { '[PAD]': 0, hello: 5, '<pad>': 7 } } };
@@ -55,4 +55,15 @@ t.test('formatter: softmax, sigmoid or raw, by descending score with ties in lab
   t.equal(sig.find((p) => p.label === 'a')!.score, 0.5);
   const raw = parse(createPredictionFormatter(['LABEL_0'], 'none')(logits, 2));
   t.same(raw, [{ label: 'LABEL_0', score: -1 }], 'row 2 of a one-output head, as it is');
+});
+
+t.test('type ids: one per text, from the post-processor (TemplateProcessing names it, the others give 0)', async (t) => {
+  const template = (single: unknown[]) => ({ post_processor: { type: 'TemplateProcessing', single } });
+  const bert = [{ SpecialToken: { id: '[CLS]', type_id: 0 } }, { Sequence: { id: 'A', type_id: 0 } }, { SpecialToken: { id: '[SEP]', type_id: 0 } }];
+  t.equal(resolveSingleTypeId(template(bert)), 0);
+  t.equal(resolveSingleTypeId(template([{ Sequence: { id: 'A', type_id: 1 } }])), 1);
+  t.equal(resolveSingleTypeId({ post_processor: { type: 'Sequence', processors: [{ type: 'ByteLevel' }, { type: 'TemplateProcessing', single: [{ Sequence: { id: 'A', type_id: 1 } }] }] } }), 1);
+  t.equal(resolveSingleTypeId({ post_processor: { type: 'RobertaProcessing' } }), 0);
+  t.equal(resolveSingleTypeId({ post_processor: null }), 0);
+  t.throws(() => resolveSingleTypeId(template([...bert, { Sequence: { id: 'A', type_id: 1 } }])), { file: 'tokenizer.json', message: /type ids 0 and 1/ });
 });
