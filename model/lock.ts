@@ -76,14 +76,17 @@ export function lockAsManifest(lock: ModelLock): Manifest {
   return { repo: lock.repo, revision: lock.revision, defaultVariant: 'locked', files: lock.files as ManifestFile[], variants: { locked: [] } };
 }
 
-/** The first file in `dir` that differs from the lock (size, then sha256), or undefined when all match. */
-export async function findLockMismatch(dir: string, lock: ModelLock): Promise<string | undefined> {
+/**
+ * The first file in `dir` that differs from the lock (size, then sha256), or undefined when all match.
+ * `hashed` holds sha256s the caller computed already (the service hashes the ONNX file anyway).
+ */
+export async function findLockMismatch(dir: string, lock: ModelLock, hashed: Readonly<Record<string, string>> = {}): Promise<string | undefined> {
   for (const { path, size, sha256 } of lock.files) {
     const file = join(dir, ...path.split('/'));
     const actual = await stat(file).catch(() => undefined);
     if (!actual?.isFile()) return `${path} is missing`;
     if (actual.size !== size) return `${path} has ${actual.size} bytes, the lock says ${size}`;
-    const hash = await sha256OfFile(file);
+    const hash = Object.hasOwn(hashed, path) ? hashed[path] : await sha256OfFile(file);
     if (hash !== sha256) return `${path} has sha256 ${hash}, the lock says ${sha256}`;
   }
   return undefined;

@@ -122,10 +122,19 @@ t.test('The service starts from a fetched directory, reports the lock\'s repo an
   t.equal(info.model_sha256, sha256Of(join(dest, ONNX)));
   await service.stop();
 
+  const refusal = async (): Promise<string> => {
+    const refused = await startService({ MODEL_DIR: dest }, { waitHealthy: false });
+    const [exit] = await once(refused.child, 'exit');
+    t.equal(exit, 1);
+    t.match(refused.output(), /INF_ERR_MODEL_INVALID/);
+    return refused.output();
+  };
+  const tokenizerConfig = readFileSync(join(dest, 'tokenizer_config.json'));
   writeFileSync(join(dest, 'tokenizer_config.json'), JSON.stringify({ pad_token: '[PAD]', model_max_length: 8 }));
-  const refused = await startService({ MODEL_DIR: dest }, { waitHealthy: false });
-  const [exit] = await once(refused.child, 'exit');
-  t.equal(exit, 1);
-  t.match(refused.output(), /INF_ERR_MODEL_INVALID/);
-  t.match(refused.output(), /model\.lock\.json does not match the model directory: tokenizer_config\.json has \d+ bytes, the lock says \d+/);
+  t.match(await refusal(), /model\.lock\.json does not match the model directory: tokenizer_config\.json has \d+ bytes, the lock says \d+/);
+  writeFileSync(join(dest, 'tokenizer_config.json'), tokenizerConfig);
+  const onnx = readFileSync(join(dest, ONNX));
+  onnx[onnx.length >> 1] ^= 0xff;
+  writeFileSync(join(dest, ONNX), onnx);
+  t.match(await refusal(), /does not match the model directory: onnx\/model\.onnx has sha256 [0-9a-f]{64}, the lock says [0-9a-f]{64}/);
 });

@@ -85,9 +85,10 @@ export async function loadModelInfo(dir: string, modelFile: string | undefined, 
   for (const path of [configPath, tokenizerPath, onnxPath]) {
     if (!(await isFile(path))) throw Errors.ModelMissing(path);
   }
+  const onnxSha256 = await sha256OfFile(onnxPath);
   const lock = await readLock(dir).catch((err: Error) => { throw Errors.ModelInvalid(join(dir, LOCK_FILE), err.message); });
   if (lock !== undefined) {
-    const mismatch = await findLockMismatch(dir, lock);
+    const mismatch = await findLockMismatch(dir, lock, { [file]: onnxSha256 });
     if (mismatch !== undefined) throw Errors.ModelInvalid(join(dir, LOCK_FILE), `does not match the model directory: ${mismatch}`);
   }
   const config = await readJson<HfConfig>(configPath, true);
@@ -107,7 +108,6 @@ export async function loadModelInfo(dir: string, modelFile: string | undefined, 
     throw err;
   }
   const { labels, problemType, scoreFunction, padId, padToken, typeId, maxTokens, limitedBy } = settings;
-  const onnxSha256 = await sha256OfFile(onnxPath);
   const id = createHash('sha256')
     .update(onnxSha256)
     .update(tokenizerText)
