@@ -30,7 +30,8 @@ export interface Config {
   readonly maxTokens: number;
   readonly maxBatchSize: number;
   readonly maxBatchTokens: number;
-  readonly maxQueueTexts: number;
+  readonly maxQueueTokens: number;
+  readonly tokenizerThreads: number;
   readonly requestTimeoutMs: number;
   readonly shutdownGraceMs: number;
   /** Resolved from REDIS_URL, else REDIS_HOST/REDIS_PORT; undefined means in-process cache only. */

@@ -8,6 +8,7 @@ import { Errors } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { loadModelInfo, type ModelInfo } from './model/model-info.js';
 import { createModelPool, type ModelPool } from './inference/pool.js';
+import { createTokenizerPool } from './inference/tokenizer-pool.js';
 import { Batcher } from './inference/batcher.js';
 import { createPredictionFormatter } from './inference/prediction-format.js';
 import { Predictor } from './inference/predictor.js';
@@ -62,12 +63,12 @@ export async function startService(config: Config, logger: Logger, overrides: { 
         stats: () => batcher?.stats ?? { modelRuns: 0, textsRun: 0 },
       })
     : disabledMetrics;
-  batcher = new Batcher((texts) => pool.run(texts), createPredictionFormatter(model.labels, model.scoreFunction), {
+  const tokenizer = createTokenizerPool({ threads: config.tokenizerThreads, tokenizerPath: model.tokenizerPath, maxTokens: model.maxTokens, onTokenize: (ms) => metrics.onTokenize(ms) });
+  batcher = new Batcher((rows) => pool.run(rows), createPredictionFormatter(model.labels, model.scoreFunction), {
     concurrency: config.workers,
     maxBatchSize: config.maxBatchSize,
     maxBatchTokens: config.maxBatchTokens,
-    maxQueueTexts: config.maxQueueTexts,
-    maxTokens: model.maxTokens,
+    maxQueueTokens: config.maxQueueTokens,
   }, metrics);
 
   const redis = config.redisUrl
@@ -80,7 +81,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     redisKey: createCacheKey(config.cachePrefix, model.id),
     onLookup: (outcome, count) => metrics.cacheLookup(outcome, count),
   });
-  const predictor = new Predictor(cache, batcher, () => performance.now());
+  const predictor = new Predictor(cache, tokenizer, batcher, () => performance.now());
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const app = createApp({
     config, predictor, lifecycle, metrics, logger,
@@ -110,6 +111,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       // Batches of requests that timed out or left still run; a thread must not be terminated mid-run.
       await batcher.whenIdle();
       await pool.close();
+      await tokenizer.close();
       await redis?.close();
       logger.info('stopped');
       return drained;

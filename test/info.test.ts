@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { repoRoot, startService, STANDIN_MODEL_DIR } from './helper.js';
 
-const service = await startService({ WORKERS: '1', MAX_TEXTS: '64', MAX_BATCH_SIZE: '8', MAX_BATCH_TOKENS: '2048', MAX_QUEUE_TEXTS: '512' });
+const service = await startService({ WORKERS: '1', MAX_TEXTS: '64', MAX_BATCH_SIZE: '8', MAX_BATCH_TOKENS: '2048', MAX_QUEUE_TOKENS: '8192' });
 t.teardown(() => service.stop());
 
 /** The OpenAPI document's component schemas, compiled as the JSON Schema 2020-12 that OpenAPI 3.1 uses. */
@@ -44,7 +44,7 @@ t.test('info answers 200 with the model, its identity and the live limits, valid
     max_client_batch_size: 64,
     max_batch_size: 8,
     max_batch_tokens: 2048,
-    max_queue_texts: 512,
+    max_queue_tokens: 8192,
     workers: 1,
     version: JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).version,
   });

@@ -5,7 +5,7 @@ import { metric, postPredict, startService, waitFor } from './helper.js';
 const SAMPLE = /^[a-zA-Z_:][a-zA-Z0-9_:]*(\{([a-zA-Z_][a-zA-Z0-9_]*="(\\.|[^"\\])*",?)*\})? (-?[0-9.]+(e[+-]?[0-9]+)?|NaN|[+-]Inf)$/;
 const COMMENT = /^# (HELP [a-zA-Z_:][a-zA-Z0-9_:]* .*|TYPE [a-zA-Z_:][a-zA-Z0-9_:]* (counter|gauge|histogram|summary|untyped))$/;
 
-const service = await startService({ WORKERS: '1', MAX_QUEUE_TEXTS: '4', REQUEST_TIMEOUT_MS: '120000' });
+const service = await startService({ WORKERS: '1', MAX_QUEUE_TOKENS: '512', REQUEST_TIMEOUT_MS: '120000' });
 t.teardown(() => service.stop());
 const scrapeText = async () => {
   const res = await fetch(`${service.url}/metrics`);
@@ -49,8 +49,8 @@ t.test('a known sequence of requests moves each counter by exactly its amount', 
   const uncached = await postPredict(service.url, { text: ['metrics one', 'metrics two', 'metrics one'] });
   const cached = await postPredict(service.url, { text: ['metrics two', 'metrics one'] });
   const invalid = await postPredict(service.url, { text: 'not a list' });
-  // Five new texts never fit a queue of four: refused at once, whatever else is running.
-  const overloaded = await postPredict(service.url, { text: ['o1', 'o2', 'o3', 'o4', 'o5'] });
+  // Five new texts of 152 tokens never fit a queue of 512 tokens: refused at once, whatever else is running.
+  const overloaded = await postPredict(service.url, { text: ['o1', 'o2', 'o3', 'o4', 'o5'].map((o) => `${o} ${'word '.repeat(149)}`) });
   t.same([uncached.status, cached.status, invalid.status, overloaded.status], [200, 200, 422, 503]);
 
   const after = await scrapeText();

@@ -1,10 +1,12 @@
-// piscina worker: each thread owns one tokenizer and one ONNX Runtime session, created and warmed once when
-// the thread starts (piscina imports this module at thread start and awaits it before the first task).
+// piscina worker: each thread owns one ONNX Runtime session, created and warmed once when the thread starts
+// (piscina imports this module at thread start and awaits it before the first task). Texts arrive as token
+// ids (tokenized on arrival by the tokenizer threads), so the main thread knows every batch's exact size.
 import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { Tokenizer } from 'tokenizers';
-import { createSession, modelInputs, OUTPUT_NAME, tokenTensor, type ModelInput } from './session.js';
+import { createSession, modelInputs, OUTPUT_NAME, RUN_OPTIONS } from './session.js';
+import { RecyclingSession } from './recycling-session.js';
+import { buildModelInputs } from './model-inputs.js';
 import type { BatchFailure, BatchResult, BatchTask, ModelWorkerData, WorkerStatus } from './protocol.js';
 
 const data = workerData as ModelWorkerData;
@@ -13,35 +15,38 @@ const status = new BroadcastChannel(data.statusChannel);
 status.unref();
 const report = (message: WorkerStatus): void => status.postMessage(message);
 
+/** Warm-up input: one row of 8 ids of 0 (present in every vocabulary). */
+const WARM_UP: BatchTask = { ids: new Int32Array(8), lengths: Int32Array.of(8) };
+/**
+ * A batch whose attention (rows x longest^2) exceeds 32 x 128^2 grows the arena well past what short texts
+ * need (SST-2 sentences, at most 57 tokens, never do); after one, the session is re-created once the thread
+ * has been idle for 5 s (see RecyclingSession).
+ */
+const LARGE_BATCH = 32 * 128 * 128;
+const RECYCLE_IDLE_MS = 5_000;
+
 async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
-  const tokenizer = await Tokenizer.fromFile(data.tokenizerPath);
-  tokenizer.setTruncation(data.maxTokens);
-  // Pads each batch to its longest text, not to maxTokens: attention cost grows with the padded length.
-  tokenizer.setPadding({ padId: data.padId, padToken: data.padToken });
-  const session = await createSession(data.modelPath, data.intraOpThreads);
-  const inputs = modelInputs(data.modelPath, session.inputMetadata);
+  const session = new RecyclingSession(() => createSession(data.modelPath, data.intraOpThreads), LARGE_BATCH, RECYCLE_IDLE_MS);
+  // The signature is the file's: a re-created session has the same one.
+  const spec = { inputs: modelInputs(data.modelPath, (await session.current()).inputMetadata), padId: data.padId, typeId: data.typeId };
 
   async function runBatch(task: BatchTask): Promise<BatchResult> {
+    const { feeds, rows, cols } = buildModelInputs(task, spec);
     const t0 = performance.now();
-    const encodings = await tokenizer.encodeBatch([...task.texts]);
-    const cols = encodings[0]?.getLength() ?? 0;
-    const feeds = modelFeeds(inputs, encodings, cols);
+    const outputs = await session.run(feeds, rows, cols, RUN_OPTIONS);
     const t1 = performance.now();
-    const outputs = await session.run(feeds);
-    const t2 = performance.now();
     const logitsTensor = outputs[OUTPUT_NAME];
     return {
       // A fresh buffer of exactly this batch's logits, so transferring it hands over nothing else.
       logits: new Float32Array(logitsTensor.data as Float32Array),
       numLabels: logitsTensor.dims[1] ?? 0,
-      paddedTokens: task.texts.length * cols,
-      tokenizeMs: t1 - t0,
-      inferenceMs: t2 - t1,
+      paddedTokens: rows * cols,
+      inferenceMs: t1 - t0,
     };
   }
 
-  // Warm-up: the first run allocates ORT's arenas and kernels; doing it here keeps it off the first request.
-  const warmUp = await runBatch({ texts: ['warm up'] });
+  // Warm-up: the first run loads kernels; doing it here keeps it off the first request.
+  const warmUp = await runBatch(WARM_UP);
   numLabels = warmUp.numLabels;
   return async (task) => {
     let result: BatchResult;
@@ -52,16 +57,6 @@ async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
     }
     return move({ [transferableSymbol]: [result.logits.buffer], [valueSymbol]: result } as never);
   };
-}
-
-/** One tensor per input the model declares, in its declared integer type; type ids come from the tokenizer. */
-function modelFeeds(inputs: readonly ModelInput[], encodings: Awaited<ReturnType<Tokenizer['encodeBatch']>>, cols: number) {
-  const rowsOf = {
-    ids: () => encodings.map((e) => e.getIds()),
-    attentionMask: () => encodings.map((e) => e.getAttentionMask()),
-    typeIds: () => encodings.map((e) => e.getTypeIds()),
-  };
-  return Object.fromEntries(inputs.map((input) => [input.name, tokenTensor(input.type, rowsOf[input.field](), cols)]));
 }
 
 let numLabels = 0;

@@ -1,34 +1,34 @@
-// The contract between the main thread and the model worker threads.
+// The contract between the main thread and the worker threads (model workers and tokenizer threads).
 
-/** Passed once to every worker thread as piscina's workerData. */
+/** Passed once to every model worker thread as piscina's workerData. */
 export interface ModelWorkerData {
   /** Absolute path of the .onnx file. */
   readonly modelPath: string;
-  /** Absolute path of tokenizer.json. */
-  readonly tokenizerPath: string;
-  /** Texts are truncated to this many tokens, special tokens included (src/model/hf-config.ts resolveMaxTokens). */
-  readonly maxTokens: number;
-  /** Batches are padded with this token (src/model/hf-config.ts resolvePad). */
+  /** Padding of input_ids (the model's pad token, src/model/hf-config.ts resolvePad). */
   readonly padId: number;
-  readonly padToken: string;
+  /** token_type_ids of every real token, for models that take them (resolveSingleTypeId). */
+  readonly typeId: number;
   readonly intraOpThreads: number;
   /** Name of the BroadcastChannel on which each thread reports that it is warm, or why it failed. */
   readonly statusChannel: string;
 }
 
-/** One model run: a batch of texts. */
+/**
+ * One model run: the token ids of its texts, packed one after another (`lengths[i]` ids for text i, special
+ * tokens included), in buffers transferred to the worker, not copied. The worker pads them to the longest.
+ */
 export interface BatchTask {
-  readonly texts: readonly string[];
+  readonly ids: Int32Array;
+  readonly lengths: Int32Array;
 }
 
 /** What one model run returns; `logits` is transferred, not copied. */
 export interface BatchResult {
-  /** Row-major [texts.length, numLabels]. */
+  /** Row-major [rows, numLabels]. */
   readonly logits: Float32Array;
   readonly numLabels: number;
-  /** Tokens in the padded batch (texts x longest). */
+  /** Tokens in the padded batch as the worker built it (rows x longest). */
   readonly paddedTokens: number;
-  readonly tokenizeMs: number;
   readonly inferenceMs: number;
 }
 
@@ -45,3 +45,30 @@ export type BatchOutcome = BatchResult | BatchFailure;
 export type WorkerStatus =
   | { readonly type: 'ready'; readonly threadId: number; readonly numLabels: number }
   | { readonly type: 'failed'; readonly threadId: number; readonly message: string };
+
+/** Passed once to every tokenizer thread. */
+export interface TokenizerWorkerData {
+  /** Absolute path of tokenizer.json. */
+  readonly tokenizerPath: string;
+  /** Texts are truncated to this many tokens, special tokens included. */
+  readonly maxTokens: number;
+}
+
+/** One request's new texts to tokenize; the answer is one Int32Array of ids per text, transferred. */
+export interface TokenizeTask {
+  readonly texts: readonly string[];
+}
+
+/** A BatchTask of these texts' ids, packed into fresh buffers that can be transferred. */
+export function packBatch(rows: readonly Int32Array[]): BatchTask {
+  const lengths = new Int32Array(rows.length);
+  let total = 0;
+  rows.forEach((row, i) => (total += lengths[i] = row.length));
+  const ids = new Int32Array(total);
+  let offset = 0;
+  for (const row of rows) {
+    ids.set(row, offset);
+    offset += row.length;
+  }
+  return { ids, lengths };
+}

@@ -3,11 +3,11 @@ import * as ort from 'onnxruntime-node';
 /** The classification head's output (transformers' and optimum's name for it). */
 export const OUTPUT_NAME = 'logits';
 
-/** What the tokenizer gives per token, by the input name a Hugging Face export uses for it. */
+/** What the server fills each input with, by the name Hugging Face exports give it. */
 export const FILLABLE_INPUTS = { input_ids: 'ids', attention_mask: 'attentionMask', token_type_ids: 'typeIds' } as const;
 export type TokenField = (typeof FILLABLE_INPUTS)[keyof typeof FILLABLE_INPUTS];
 
-/** One input of the model's signature and how the worker fills it. */
+/** One input of the model's signature and how it is filled. */
 export interface ModelInput {
   readonly name: string;
   readonly field: TokenField;
@@ -35,7 +35,7 @@ export async function createSession(modelPath: string, intraOpThreads: number): 
 }
 
 /**
- * The inputs the model declares, each mapped to a tokenizer field and its integer type. An input the server
+ * The inputs the model declares, each mapped to what fills it and its integer type. An input the server
  * cannot fill (e.g. position_ids, pixel_values) or a type other than int64/int32 stops the worker's start,
  * naming it; input_ids and attention_mask are required.
  */
@@ -59,19 +59,8 @@ export function modelInputs(modelPath: string, metadata: readonly ort.InferenceS
   return inputs;
 }
 
-/** A tensor [rows, cols] of the input's declared type from the tokenizer's rows (each already padded to cols). */
-export function tokenTensor(type: ModelInput['type'], rows: readonly (readonly number[])[], cols: number): ort.Tensor {
-  if (type === 'int64') return int64Tensor(rows, cols);
-  const data = new Int32Array(rows.length * cols);
-  rows.forEach((row, r) => data.set(row.slice(0, cols), r * cols));
-  return new ort.Tensor('int32', data, [rows.length, cols]);
-}
-
-/** int64 tensor [rows, cols] from the tokenizer's number arrays (each row already padded to cols). */
-export function int64Tensor(rows: readonly (readonly number[])[], cols: number): ort.Tensor {
-  const data = new BigInt64Array(rows.length * cols);
-  rows.forEach((row, r) => {
-    for (let c = 0; c < cols; c++) data[r * cols + c] = BigInt(row[c]);
-  });
-  return new ort.Tensor('int64', data, [rows.length, cols]);
-}
+/**
+ * Options of every run. Empty: onnxruntime-node 1.30 passes no config entries to runs, so the arena cannot be
+ * shrunk per run (memory.enable_memory_arena_shrinkage); see RecyclingSession for how memory comes back.
+ */
+export const RUN_OPTIONS: ort.InferenceSession.RunOptions = {};

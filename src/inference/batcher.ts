@@ -6,17 +6,15 @@ export interface BatcherOptions {
   /** Batches that may run at once: one per worker thread. */
   readonly concurrency: number;
   readonly maxBatchSize: number;
-  /** Budget of padded tokens (texts x longest) per batch. */
+  /** Hard budget of padded tokens (texts x longest, from exact lengths) per batch. */
   readonly maxBatchTokens: number;
-  /** Texts that may wait; past it submit() refuses. */
-  readonly maxQueueTexts: number;
-  /** Truncation length; caps the token estimate. */
-  readonly maxTokens: number;
+  /** Tokens that may wait; past it submit() refuses. */
+  readonly maxQueueTokens: number;
 }
 
 /** What the batcher reports per batch (metrics). */
 export interface BatchObserver {
-  onBatch(size: number, paddedTokens: number, tokenizeMs: number, inferenceMs: number): void;
+  onBatch(size: number, paddedTokens: number, inferenceMs: number): void;
   onQueueWait(ms: number): void;
   onWorkerFailure(): void;
 }
@@ -39,7 +37,8 @@ type EntryState = 'queued' | 'running' | 'dropped' | 'done';
 
 interface Entry {
   readonly text: string;
-  readonly tokens: number;
+  /** The text's token ids (special tokens included): its exact cost. */
+  readonly ids: Int32Array;
   readonly enqueuedAt: number;
   startedAt: number;
   state: EntryState;
@@ -60,12 +59,13 @@ export class Batcher {
   private idleWaiters: (() => void)[] = [];
   private readonly pending = new Map<string, Entry>();
   private queuedTexts = 0;
+  private queuedTokens = 0;
   private runningBatches = 0;
   /** Counters the tests and metrics read. */
   readonly stats = { modelRuns: 0, textsRun: 0 };
 
   constructor(
-    private readonly runBatch: (texts: readonly string[]) => Promise<BatchOutcome>,
+    private readonly runBatch: (rows: readonly Int32Array[]) => Promise<BatchOutcome>,
     private readonly format: (logits: Float32Array, row: number) => string,
     private readonly options: BatcherOptions,
     private readonly observer: BatchObserver,
@@ -74,6 +74,16 @@ export class Batcher {
   /** Texts waiting for a thread. */
   get queueLength(): number {
     return this.queuedTexts;
+  }
+
+  /** Tokens of the texts waiting for a thread. */
+  get queueTokens(): number {
+    return this.queuedTokens;
+  }
+
+  /** True when no new text can be admitted: callers refuse before spending work on the request. */
+  get full(): boolean {
+    return this.queuedTokens >= this.options.maxQueueTokens;
   }
 
   /** Batches running now (busy threads). */
@@ -87,13 +97,16 @@ export class Batcher {
   }
 
   /**
-   * Queues a request's texts, all or none: throws the 503 Overloaded error at once when they would not fit,
-   * instead of letting the request wait behind an unbounded queue.
+   * Queues a request's texts with their token ids, all or none: throws the 503 Overloaded error at once when
+   * their tokens would not fit the queue, instead of letting the request wait behind an unbounded queue.
    */
-  submit(texts: readonly string[]): Ticket {
-    const fresh = texts.reduce((n, text) => (this.pending.has(text) ? n : n + 1), 0);
-    if (this.queuedTexts + fresh > this.options.maxQueueTexts) throw Errors.Overloaded();
-    const entries = texts.map((text) => this.join(text));
+  submit(texts: readonly string[], ids: readonly Int32Array[]): Ticket {
+    let fresh = 0;
+    texts.forEach((text, i) => {
+      if (!this.pending.has(text)) fresh += ids[i].length;
+    });
+    if (this.queuedTokens + fresh > this.options.maxQueueTokens) throw Errors.Overloaded();
+    const entries = texts.map((text, i) => this.join(text, ids[i]));
     this.dispatch();
     let cancelled = false;
     return {
@@ -106,7 +119,7 @@ export class Batcher {
     };
   }
 
-  private join(text: string): Entry {
+  private join(text: string, ids: Int32Array): Entry {
     const existing = this.pending.get(text);
     if (existing) {
       existing.waiters++;
@@ -120,10 +133,11 @@ export class Batcher {
     });
     // A withdrawn entry may still be rejected by a failing batch after every waiter left.
     promise.catch(() => {});
-    const entry: Entry = { text, tokens: this.estimateTokens(text), enqueuedAt: performance.now(), startedAt: 0, state: 'queued', waiters: 1, promise, resolve, reject };
+    const entry: Entry = { text, ids, enqueuedAt: performance.now(), startedAt: 0, state: 'queued', waiters: 1, promise, resolve, reject };
     this.pending.set(text, entry);
     this.queue.push(entry);
     this.queuedTexts++;
+    this.queuedTokens += ids.length;
     return entry;
   }
 
@@ -133,6 +147,7 @@ export class Batcher {
     // without aborting the whole process, and the predictor caches the result all the same.
     entry.state = 'dropped';
     this.queuedTexts--;
+    this.queuedTokens -= entry.ids.length;
     this.pending.delete(entry.text);
     entry.reject(Errors.Timeout());
   }
@@ -168,12 +183,12 @@ export class Batcher {
       if (window.length >= this.options.maxBatchSize * 4) break;
     }
     const [head, ...rest] = window;
-    rest.sort((a, b) => Math.abs(a.tokens - head.tokens) - Math.abs(b.tokens - head.tokens));
+    rest.sort((a, b) => Math.abs(a.ids.length - head.ids.length) - Math.abs(b.ids.length - head.ids.length));
     const batch = [head];
-    let longest = head.tokens;
+    let longest = head.ids.length;
     for (const entry of rest) {
       if (batch.length >= maxBatchSize) break;
-      const newLongest = Math.max(longest, entry.tokens);
+      const newLongest = Math.max(longest, entry.ids.length);
       if ((batch.length + 1) * newLongest > maxBatchTokens) continue;
       batch.push(entry);
       longest = newLongest;
@@ -185,6 +200,7 @@ export class Batcher {
       this.observer.onQueueWait(started - entry.enqueuedAt);
     }
     this.queuedTexts -= batch.length;
+    for (const entry of batch) this.queuedTokens -= entry.ids.length;
     this.queue = this.queue.filter((e) => e.state === 'queued');
     return batch;
   }
@@ -194,7 +210,7 @@ export class Batcher {
     const started = performance.now();
     let outcome: BatchOutcome;
     try {
-      outcome = await this.runBatch(batch.map((e) => e.text));
+      outcome = await this.runBatch(batch.map((e) => e.ids));
     } catch {
       // The thread died (piscina replaces it). Retrying could kill the next thread with the same input.
       this.observer.onWorkerFailure();
@@ -220,7 +236,7 @@ export class Batcher {
   private record(batch: Entry[], result: BatchResult, batchMs: number): void {
     this.stats.modelRuns++;
     this.stats.textsRun += batch.length;
-    this.observer.onBatch(batch.length, result.paddedTokens, result.tokenizeMs, result.inferenceMs);
+    this.observer.onBatch(batch.length, result.paddedTokens, result.inferenceMs);
     batch.forEach((entry, row) => {
       this.finish(entry);
       entry.resolve({ prediction: this.format(result.logits, row), queueMs: entry.startedAt - entry.enqueuedAt, inferenceMs: batchMs });
@@ -237,13 +253,5 @@ export class Batcher {
   private finish(entry: Entry): void {
     entry.state = 'done';
     if (this.pending.get(entry.text) === entry) this.pending.delete(entry.text);
-  }
-
-  /**
-   * Tokens a text will take, estimated without tokenizing on the event loop: English WordPiece averages
-   * about 4 characters per token; the estimate errs long so the padded-token budget holds.
-   */
-  private estimateTokens(text: string): number {
-    return Math.min(this.options.maxTokens, 2 + Math.ceil(text.length / 3));
   }
 }

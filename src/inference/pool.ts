@@ -5,7 +5,7 @@ import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { Errors } from '../errors.js';
 import type { ModelInfo } from '../model/model-info.js';
-import type { BatchOutcome, BatchTask, ModelWorkerData, WorkerStatus } from '../../workers/protocol.js';
+import { packBatch, type BatchOutcome, type BatchTask, type ModelWorkerData, type WorkerStatus } from '../../workers/protocol.js';
 
 // This module runs as dist/src/inference/pool.js; the worker is dist/workers/onnx-worker.js.
 const WORKER_FILE = fileURLToPath(new URL('../../workers/onnx-worker.js', import.meta.url));
@@ -21,8 +21,11 @@ export interface ModelPoolOptions {
 
 /** The worker threads, each with its own ONNX session. */
 export interface ModelPool {
-  /** Runs one batch on a free thread. Rejects only when the thread dies or the pool is closed. */
-  run(texts: readonly string[]): Promise<BatchOutcome>;
+  /**
+   * Runs one batch (the token ids of its texts) on a free thread; the ids are packed into buffers that are
+   * transferred, not copied. Rejects only when the thread dies or the pool is closed.
+   */
+  run(rows: readonly Int32Array[]): Promise<BatchOutcome>;
   /** Resolves once every thread has loaded and warmed its session; rejects if one could not. */
   readonly ready: Promise<void>;
   readonly size: number;
@@ -39,10 +42,8 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
   const statusChannel = `inf-model-worker-${randomUUID()}`;
   const workerData: ModelWorkerData = {
     modelPath: options.model.onnxPath,
-    tokenizerPath: options.model.tokenizerPath,
-    maxTokens: options.model.maxTokens,
     padId: options.model.padId,
-    padToken: options.model.padToken,
+    typeId: options.model.typeId,
     intraOpThreads: options.intraOpThreads,
     statusChannel,
   };
@@ -56,6 +57,9 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
     // The batcher never has more batches out than threads, so this queue only guards against misuse.
     maxQueue: options.workers,
     concurrentTasksPerWorker: 1,
+    // 'sync' (the default) parks an idle thread in Atomics.wait, which also stops its timers; the session's
+    // re-creation after a large batch (workers/recycling-session.ts) runs on a timer of the idle thread.
+    atomics: 'async',
   });
   // A thread that dies is replaced by piscina; its task rejects. Without a listener the 'error' event
   // would crash the process.
@@ -84,7 +88,10 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
   ready.catch(() => {}).finally(() => status.close());
 
   return {
-    run: (texts) => piscina.run({ texts }),
+    run: (rows) => {
+      const task = packBatch(rows);
+      return piscina.run(task, { transferList: [task.ids.buffer, task.lengths.buffer] as never });
+    },
     ready,
     size: options.workers,
     get threads() {

@@ -1,6 +1,7 @@
 import { Errors } from '../errors.js';
 import type { PredictionCache } from '../cache/prediction-cache.js';
 import type { Batcher, TextResult } from './batcher.js';
+import type { TokenizerPool } from './tokenizer-pool.js';
 
 export type CacheHeader = 'hit' | 'miss' | 'partial';
 
@@ -21,12 +22,14 @@ export interface RequestScope {
 }
 
 /**
- * The path of one request: distinct texts -> cache -> admission -> batcher -> cache write-back -> body.
+ * The path of one request: distinct texts -> cache -> tokenization -> admission (by exact tokens) -> batcher
+ * -> cache write-back -> body.
  * Texts the cache has never reach the model; repeated texts in one request are scored once.
  */
 export class Predictor {
   constructor(
     private readonly cache: PredictionCache,
+    private readonly tokenizer: TokenizerPool,
     private readonly batcher: Batcher,
     private readonly now: () => number,
   ) {}
@@ -44,7 +47,10 @@ export class Predictor {
     let queueMs = 0;
     let inferenceMs = 0;
     if (missing.length > 0) {
-      const ticket = this.batcher.submit(missing);
+      // A full queue refuses before the texts cost a tokenization.
+      if (this.batcher.full) throw Errors.Overloaded();
+      const ids = await this.withDeadline(this.tokenizer.encode(missing), scope.deadline, () => {});
+      const ticket = this.batcher.submit(missing, ids);
       scope.onAbort(ticket.cancel);
       this.cacheAsScored(missing, ticket.results);
       const results = await this.withDeadline(Promise.all(ticket.results), scope.deadline, ticket.cancel);

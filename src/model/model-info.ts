@@ -19,9 +19,8 @@ export interface ModelInfo {
   readonly labels: readonly string[];
   readonly problemType: ProblemType;
   readonly scoreFunction: ScoreFunction;
-  /** Batches are padded with this token. */
+  /** Batches are padded with this token id. */
   readonly padId: number;
-  readonly padToken: string;
   /** token_type_ids of every token of a text (the tokenizer's single-sequence type id), for models that take them. */
   readonly typeId: number;
   /** Texts are truncated to this many tokens, special tokens included. */
@@ -107,7 +106,7 @@ export async function loadModelInfo(dir: string, modelFile: string | undefined, 
     if (err instanceof ModelFileProblem) throw Errors.ModelInvalid(paths[err.file], err.message);
     throw err;
   }
-  const { labels, problemType, scoreFunction, padId, padToken, typeId, maxTokens, limitedBy } = settings;
+  const { labels, problemType, scoreFunction, padId, typeId, maxTokens, limitedBy } = settings;
   const id = createHash('sha256')
     .update(onnxSha256)
     .update(tokenizerText)
@@ -117,7 +116,7 @@ export async function loadModelInfo(dir: string, modelFile: string | undefined, 
     .slice(0, 16);
   const source = lock ?? knownSource;
   return {
-    dir, modelFile: file, onnxPath, tokenizerPath, labels, problemType, scoreFunction, padId, padToken, typeId, maxTokens,
+    dir, modelFile: file, onnxPath, tokenizerPath, labels, problemType, scoreFunction, padId, typeId, maxTokens,
     maxTokensLimitedBy: limitedBy, onnxSha256, repo: source?.repo ?? null, revision: source?.revision ?? null, id,
   };
 }

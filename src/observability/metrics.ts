@@ -15,6 +15,8 @@ export interface Metrics extends BatchObserver {
   cacheLookup(outcome: CacheOutcome, count: number): void;
   redisError(): void;
   failure(reason: FailureReason): void;
+  /** One request's tokenization (its new texts, on a tokenizer thread). */
+  onTokenize(ms: number): void;
 }
 
 /** Live gauges read at scrape time, so the hot path never updates them. */
@@ -39,6 +41,7 @@ export const disabledMetrics: Metrics = {
   redisError() {},
   failure() {},
   onBatch() {},
+  onTokenize() {},
   onQueueWait() {},
   onWorkerFailure() {},
 };
@@ -58,7 +61,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const requests = new CounterFamily('inf_http_requests_total', 'HTTP requests by route and status.', ['route', 'status']);
   const requestSeconds = new HistogramFamily('inf_http_request_duration_seconds', 'HTTP request duration by route and status.', LATENCY_BUCKETS, ['route', 'status']);
   const queueWait = new HistogramFamily('inf_queue_wait_seconds', 'Time a text waited for a worker thread.', LATENCY_BUCKETS);
-  const tokenize = new HistogramFamily('inf_tokenize_duration_seconds', 'Tokenization time per batch (in the worker).', LATENCY_BUCKETS);
+  const tokenize = new HistogramFamily('inf_tokenize_duration_seconds', 'Tokenization time of a request\'s new texts (tokenizer thread, round trip).', LATENCY_BUCKETS);
   const inference = new HistogramFamily('inf_inference_duration_seconds', 'ONNX Runtime run time per batch.', LATENCY_BUCKETS);
   const batchSize = new HistogramFamily('inf_batch_size', 'Texts per model run.', BATCH_SIZE_BUCKETS);
   const paddedTokens = new HistogramFamily('inf_batch_padded_tokens', 'Padded tokens (texts x longest) per model run.', PADDED_TOKEN_BUCKETS);
@@ -99,11 +102,13 @@ export function createMetrics(sources: MetricsSources): Metrics {
     failure(reason) {
       reasons[reason].inc();
     },
-    onBatch(size, tokens, tokenizeMs, inferenceMs) {
+    onBatch(size, tokens, inferenceMs) {
       batchSizeChild.observe(size);
       paddedTokensChild.observe(tokens);
-      tokenizeChild.observe(tokenizeMs / 1000);
       inferenceChild.observe(inferenceMs / 1000);
+    },
+    onTokenize(ms) {
+      tokenizeChild.observe(ms / 1000);
     },
     onQueueWait(ms) {
       queueWaitChild.observe(ms / 1000);

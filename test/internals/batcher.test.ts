@@ -5,14 +5,19 @@ import { Batcher, type BatchObserver } from '../../dist/src/inference/batcher.js
 import type { BatchOutcome } from '../../dist/workers/protocol.js';
 
 const observer: BatchObserver = { onBatch() {}, onQueueWait() {}, onWorkerFailure() {} };
-const options = { concurrency: 1, maxBatchSize: 4, maxBatchTokens: 4096, maxQueueTexts: 10, maxTokens: 512 };
+const options = { concurrency: 1, maxBatchSize: 4, maxBatchTokens: 4096, maxQueueTokens: 10 * 8 };
+/** Token ids standing in for a text: 8 tokens unless the test says otherwise ("len:N" texts have N). */
+const idsOf = (text: string): Int32Array => new Int32Array(/^len:(\d+)/.exec(text) ? Number(/^len:(\d+)/.exec(text)![1]) : 8);
+
 
 /** A pool whose batches finish when the test says so; logits are [index in batch, 0] per text. */
 function scriptedPool(fail: (texts: readonly string[]) => 'throw' | 'die' | undefined = () => undefined) {
   const calls: string[][] = [];
   const releases: (() => void)[] = [];
-  const run = (texts: readonly string[]): Promise<BatchOutcome> => {
-    calls.push([...texts]);
+  const textOf = new Map<Int32Array, string>();
+  const run = (rows: readonly Int32Array[]): Promise<BatchOutcome> => {
+    const texts = rows.map((row) => textOf.get(row)!);
+    calls.push(texts);
     return new Promise((resolve, reject) => {
       releases.push(() => {
         const failure = fail(texts);
@@ -20,7 +25,7 @@ function scriptedPool(fail: (texts: readonly string[]) => 'throw' | 'die' | unde
         if (failure === 'throw') return resolve({ error: 'tokenizer failed' });
         const logits = new Float32Array(texts.length * 2);
         texts.forEach((_, i) => (logits[i * 2] = i));
-        resolve({ logits, numLabels: 2, paddedTokens: texts.length * 8, tokenizeMs: 0, inferenceMs: 0 });
+        resolve({ logits, numLabels: 2, paddedTokens: rows.length * Math.max(...rows.map((r) => r.length)), inferenceMs: 0 });
       });
     });
   };
@@ -30,17 +35,23 @@ function scriptedPool(fail: (texts: readonly string[]) => 'throw' | 'die' | unde
       await new Promise((r) => setImmediate(r));
     }
   };
-  return { run, calls, releaseAll };
+  /** submit() that remembers which ids stand for which text, so calls read as texts. */
+  const submit = (batcher: Batcher, texts: string[]) => {
+    const ids = texts.map(idsOf);
+    ids.forEach((row, i) => textOf.set(row, texts[i]));
+    return batcher.submit(texts, ids);
+  };
+  return { run, calls, releaseAll, submit };
 }
 const format = (logits: Float32Array, row: number) => `row${row}:${logits[row * 2]}`;
 
 t.test('a free worker takes the first text at once; texts queued meanwhile share the next batch', async (t) => {
   const pool = scriptedPool();
   const batcher = new Batcher(pool.run, format, options, observer);
-  const first = batcher.submit(['a']);
+  const first = pool.submit(batcher, ['a']);
   t.same(pool.calls, [['a']], 'no waiting for more texts while the worker is idle');
-  const second = batcher.submit(['b', 'c']);
-  const third = batcher.submit(['d']);
+  const second = pool.submit(batcher, ['b', 'c']);
+  const third = pool.submit(batcher, ['d']);
   t.equal(batcher.queueLength, 3);
   await pool.releaseAll();
   t.same(pool.calls, [['a'], ['b', 'c', 'd']], 'one batch for the texts of two requests');
@@ -50,49 +61,67 @@ t.test('a free worker takes the first text at once; texts queued meanwhile share
 
 t.test('each thread takes its share of the queue, not all of it', async (t) => {
   const pool = scriptedPool();
-  const batcher = new Batcher(pool.run, format, { ...options, concurrency: 2, maxBatchSize: 32, maxQueueTexts: 1000 }, observer);
-  batcher.submit(Array.from({ length: 10 }, (_, i) => `t${i}`));
+  const batcher = new Batcher(pool.run, format, { ...options, concurrency: 2, maxBatchSize: 32, maxQueueTokens: 8000 }, observer);
+  pool.submit(batcher, Array.from({ length: 10 }, (_, i) => `t${i}`));
   t.same(pool.calls.map((c) => c.length), [5, 5], 'two batches of five run at once');
-  const second = batcher.submit(Array.from({ length: 12 }, (_, i) => `u${i}`));
+  const second = pool.submit(batcher, Array.from({ length: 12 }, (_, i) => `u${i}`));
   await pool.releaseAll();
   t.equal(pool.calls[2].length, 6, 'the first thread to free up takes half of the 12 waiting, not all of them');
   t.equal((await Promise.all(second.results)).length, 12, 'and every text is answered');
 
   const saturated = scriptedPool();
-  const busy = new Batcher(saturated.run, format, { ...options, concurrency: 2, maxBatchSize: 32, maxQueueTexts: 1000 }, observer);
-  busy.submit(Array.from({ length: 200 }, (_, i) => `v${i}`));
+  const busy = new Batcher(saturated.run, format, { ...options, concurrency: 2, maxBatchSize: 32, maxQueueTokens: 8000 }, observer);
+  saturated.submit(busy, Array.from({ length: 200 }, (_, i) => `v${i}`));
   t.same(saturated.calls.map((c) => c.length), [32, 32], 'under saturation the share is a full batch');
   await saturated.releaseAll();
 });
 
 t.test('a batch stops at the size limit and at the padded-token budget, and groups similar lengths', async (t) => {
   const pool = scriptedPool();
-  const batcher = new Batcher(pool.run, format, { ...options, maxBatchSize: 3, maxBatchTokens: 600 }, observer);
-  batcher.submit(['busy']);
-  const long = 'x'.repeat(1500); // estimated at the 512-token cap
-  batcher.submit(['s1', long, 's2', 's3', 's4']);
+  const batcher = new Batcher(pool.run, format, { ...options, maxBatchSize: 3, maxBatchTokens: 600, maxQueueTokens: 4096 }, observer);
+  pool.submit(batcher, ['busy']);
+  const long = 'len:512';
+  pool.submit(batcher, ['s1', long, 's2', 's3', 's4']);
   await pool.releaseAll();
   t.same(pool.calls.slice(1), [['s1', 's2', 's3'], [long], ['s4']], 'three at most, short with short; the long text alone, since 2 x 512 tokens exceed the budget');
 });
 
-t.test('a request that would overflow the queue is refused whole with 503, at once', async (t) => {
+t.test('the padded-token budget is exact: rows x longest never exceeds it, and a batch fills up to it', async (t) => {
   const pool = scriptedPool();
-  const batcher = new Batcher(pool.run, format, { ...options, maxQueueTexts: 3 }, observer);
-  batcher.submit(['running']);
-  batcher.submit(['q1', 'q2']);
-  t.throws(() => batcher.submit(['q3', 'q4']), { statusCode: 503, code: 'INF_ERR_OVERLOADED', headers: { 'retry-after': '1' } });
-  t.equal(batcher.queueLength, 2, 'nothing of the refused request was queued');
-  batcher.submit(['q1', 'q3']); // q1 is already queued: only one new text
-  t.equal(batcher.queueLength, 3);
+  const padded: number[] = [];
+  const batcher = new Batcher(pool.run, format, { ...options, maxBatchSize: 64, maxBatchTokens: 1000, maxQueueTokens: 100_000 }, { ...observer, onBatch: (_, tokens) => padded.push(tokens) });
+  pool.submit(batcher, ['busy']);
+  // 10 texts of 100 tokens fill 1000 exactly; an 11th does not fit.
+  pool.submit(batcher, Array.from({ length: 11 }, (_, i) => `len:100 #${i}`));
   await pool.releaseAll();
+  t.same(pool.calls.slice(1).map((c) => c.length), [10, 1]);
+  t.ok(padded.every((p) => p <= 1000), `padded tokens per batch ${padded.join(', ')}`);
+});
+
+t.test('admission counts tokens: a request whose new tokens would overflow the queue is refused whole with 503, at once', async (t) => {
+  const pool = scriptedPool();
+  const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 24 }, observer);
+  pool.submit(batcher, ['running']);
+  pool.submit(batcher, ['q1', 'q2']);
+  t.equal(batcher.queueTokens, 16);
+  t.throws(() => pool.submit(batcher, ['q3', 'q4']), { statusCode: 503, code: 'INF_ERR_OVERLOADED', headers: { 'retry-after': '1' } });
+  t.throws(() => pool.submit(batcher, ['len:9']), { code: 'INF_ERR_OVERLOADED' }, 'one text, but 9 tokens where 8 are left');
+  t.equal(batcher.queueLength, 2, 'nothing of the refused requests was queued');
+  t.notOk(batcher.full);
+  pool.submit(batcher, ['q1', 'q3']); // q1 is already queued: only 8 new tokens
+  t.equal(batcher.queueLength, 3);
+  t.equal(batcher.queueTokens, 24);
+  t.ok(batcher.full, 'full: the predictor refuses before tokenizing');
+  await pool.releaseAll();
+  t.equal(batcher.queueTokens, 0);
 });
 
 t.test('the same text from concurrent requests runs once (single flight)', async (t) => {
   const pool = scriptedPool();
   const batcher = new Batcher(pool.run, format, options, observer);
-  batcher.submit(['busy']);
-  const a = batcher.submit(['same']);
-  const b = batcher.submit(['same']);
+  pool.submit(batcher, ['busy']);
+  const a = pool.submit(batcher, ['same']);
+  const b = pool.submit(batcher, ['same']);
   await pool.releaseAll();
   t.same(pool.calls, [['busy'], ['same']]);
   t.equal(await a.results[0].then((r) => r.prediction), await b.results[0].then((r) => r.prediction));
@@ -101,9 +130,9 @@ t.test('the same text from concurrent requests runs once (single flight)', async
 t.test('a cancelled request leaves the queue, unless another request waits for the same text', async (t) => {
   const pool = scriptedPool();
   const batcher = new Batcher(pool.run, format, options, observer);
-  batcher.submit(['busy']);
-  const gone = batcher.submit(['mine', 'shared']);
-  const stays = batcher.submit(['shared']);
+  pool.submit(batcher, ['busy']);
+  const gone = pool.submit(batcher, ['mine', 'shared']);
+  const stays = pool.submit(batcher, ['shared']);
   gone.cancel();
   gone.cancel();
   t.equal(batcher.queueLength, 1, 'only the shared text is still queued');
@@ -117,9 +146,9 @@ t.test('a cancelled request leaves the queue, unless another request waits for t
 t.test('a batch that throws is split until only the bad text fails', async (t) => {
   const pool = scriptedPool((texts) => (texts.includes('poison') ? 'throw' : undefined));
   const batcher = new Batcher(pool.run, format, options, observer);
-  batcher.submit(['busy']);
-  const good = batcher.submit(['g1', 'g2', 'g3']);
-  const bad = batcher.submit(['poison']);
+  pool.submit(batcher, ['busy']);
+  const good = pool.submit(batcher, ['g1', 'g2', 'g3']);
+  const bad = pool.submit(batcher, ['poison']);
   await pool.releaseAll();
   t.same(await Promise.all(good.results.map((p) => p.then((r) => r.prediction.startsWith('row')))), [true, true, true]);
   await t.rejects(bad.results[0], { statusCode: 500, code: 'INF_ERR_INFERENCE' });
@@ -129,8 +158,8 @@ t.test('a batch whose thread dies fails its texts with 500 and the batcher keeps
   let died = false;
   const pool = scriptedPool((texts) => (texts.includes('doomed') && !died ? ((died = true), 'die') : undefined));
   const batcher = new Batcher(pool.run, format, options, observer);
-  const doomed = batcher.submit(['doomed']);
-  const later = batcher.submit(['later']);
+  const doomed = pool.submit(batcher, ['doomed']);
+  const later = pool.submit(batcher, ['later']);
   await pool.releaseAll();
   await t.rejects(doomed.results[0], { statusCode: 500 });
   t.equal((await later.results[0]).prediction, 'row0:0');

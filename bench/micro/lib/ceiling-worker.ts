@@ -1,17 +1,18 @@
-// One thread of the ceiling: its own tokenizer and ONNX session, built as workers/onnx-worker.ts builds them,
-// looping over batches on command. No HTTP, no queue, no cache: what the model alone can do.
+// One thread of the ceiling: its own tokenizer and ONNX session, built as the service's tokenizer threads and
+// workers/onnx-worker.ts build them, looping over batches on command. No HTTP, no queue, no cache: what the
+// model alone can do.
 import { parentPort, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
-import { Tokenizer } from 'tokenizers';
 import type { Tensor } from 'onnxruntime-node';
-import { createSession, int64Tensor } from '../../../workers/session.js';
+import { createSession, RUN_OPTIONS } from '../../../workers/session.js';
+import { ExactTokenizer } from '../../../workers/exact-tokenizer.js';
+import { buildModelInputs } from '../../../workers/model-inputs.js';
+import { packBatch } from '../../../workers/protocol.js';
 import type { CeilingCommand, CeilingReply, CeilingWorkerData } from './ceiling-protocol.js';
 
 const data = workerData as CeilingWorkerData;
 const port = parentPort!;
-const tokenizer = Tokenizer.fromFile(data.tokenizerPath);
-tokenizer.setTruncation(data.maxTokens);
-tokenizer.setPadding({ padId: 0, padToken: '[PAD]' });
+const tokenizer = await ExactTokenizer.fromFile(data.tokenizerPath, data.maxTokens);
 const session = await createSession(data.modelPath, data.intraOpThreads);
 let next = 0;
 
@@ -22,14 +23,9 @@ function take(n: number): string[] {
   return out;
 }
 
-/** Tokenize and pack exactly as the service's worker does. */
-async function tensors(texts: string[]): Promise<{ input_ids: Tensor; attention_mask: Tensor }> {
-  const encodings = await tokenizer.encodeBatch(texts);
-  const cols = encodings[0]?.getLength() ?? 0;
-  return {
-    input_ids: int64Tensor(encodings.map((e) => e.getIds()), cols),
-    attention_mask: int64Tensor(encodings.map((e) => e.getAttentionMask()), cols),
-  };
+/** Tokenize, pack and pad exactly as the service's tokenizer threads and model workers do. */
+async function tensors(texts: string[]): Promise<Record<string, Tensor>> {
+  return buildModelInputs(packBatch(await Promise.all(texts.map((text) => tokenizer.encode(text))))).feeds;
 }
 
 async function run(cmd: Extract<CeilingCommand, { type: 'run' }>): Promise<CeilingReply> {
@@ -40,7 +36,7 @@ async function run(cmd: Extract<CeilingCommand, { type: 'run' }>): Promise<Ceili
   const t0 = performance.now();
   while (performance.now() - t0 < cmd.durationMs) {
     const b0 = performance.now();
-    await session.run(fixed ?? (await tensors(take(cmd.batchSize))));
+    await session.run(fixed ?? (await tensors(take(cmd.batchSize))), RUN_OPTIONS);
     batchMs.push(performance.now() - b0);
     sentences += cmd.batchSize;
   }
@@ -58,5 +54,5 @@ port.on('message', (cmd: CeilingCommand) => {
 });
 
 // Warm-up: the first runs allocate ORT's arenas; do them before the first measured batch.
-for (let i = 0; i < 3; i++) await session.run(await tensors(take(8)));
+for (let i = 0; i < 3; i++) await session.run(await tensors(take(8)), RUN_OPTIONS);
 port.postMessage({ type: 'ready' } satisfies CeilingReply);

@@ -17,7 +17,7 @@ export function buildInfo(model: ModelInfo, config: Config, version: string): st
     max_client_batch_size: config.maxTexts,
     max_batch_size: config.maxBatchSize,
     max_batch_tokens: config.maxBatchTokens,
-    max_queue_texts: config.maxQueueTexts,
+    max_queue_tokens: config.maxQueueTokens,
     workers: config.workers,
     version,
   });
