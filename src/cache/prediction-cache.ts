@@ -48,6 +48,11 @@ export class PredictionCache {
     return found;
   }
 
+  /** The in-process tier alone: no Redis, no metrics (a second look after other work, e.g. tokenization). */
+  peek(text: string): string | undefined {
+    return this.options.lru.get(text);
+  }
+
   /** Keeps a new prediction in process, at once, so concurrent requests find it from now on. */
   remember(text: string, prediction: string): void {
     this.options.lru.set(text, prediction);

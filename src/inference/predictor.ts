@@ -49,13 +49,25 @@ export class Predictor {
     if (missing.length > 0) {
       // A full queue refuses before the texts cost a tokenization.
       if (this.batcher.full) throw Errors.Overloaded();
-      const ids = await this.withDeadline(this.tokenizer.encode(missing), scope.deadline, () => {});
-      const ticket = this.batcher.submit(missing, ids);
+      const encoded = await this.withDeadline(this.tokenizer.encode(missing), scope.deadline, () => {});
+      // While the texts were tokenized, another request may have finished scoring some of them; it stored them
+      // in memory when it did, so looking again keeps concurrent requests to one inference per text.
+      const toRun: string[] = [];
+      const ids: Int32Array[] = [];
+      missing.forEach((text, i) => {
+        const late = this.cache.peek(text);
+        if (late !== undefined) byText.set(text, late);
+        else {
+          toRun.push(text);
+          ids.push(encoded[i]);
+        }
+      });
+      const ticket = this.batcher.submit(toRun, ids);
       scope.onAbort(ticket.cancel);
-      this.cacheAsScored(missing, ticket.results);
+      this.cacheAsScored(toRun, ticket.results);
       const results = await this.withDeadline(Promise.all(ticket.results), scope.deadline, ticket.cancel);
       results.forEach((result, i) => {
-        byText.set(missing[i], result.prediction);
+        byText.set(toRun[i], result.prediction);
         queueMs = Math.max(queueMs, result.queueMs);
         inferenceMs = Math.max(inferenceMs, result.inferenceMs);
       });
