@@ -44,7 +44,8 @@ export interface Service {
  * and warm the model.
  */
 export async function startService(config: Config, logger: Logger, overrides: { workerFile?: string } = {}): Promise<Service> {
-  const pinned = config.modelDirIsDefault ? await loadManifest(join(packageRoot, 'model', 'manifest.json')).catch(() => undefined) : undefined;
+  const manifest = await loadManifest(join(packageRoot, 'model', 'manifest.json')).catch(() => undefined);
+  const pinned = manifest && { ...manifest, onnxSha256s: Object.values(manifest.variants).flat().flatMap((f) => f.sha256 ?? []) };
   const model = await loadModelInfo(config.modelDir, config.modelFile, config.maxTokens, pinned);
   logger.info({
     modelDir: model.dir, onnx: model.onnxPath, sha256: model.onnxSha256, modelId: model.id, labels: model.labels, problemType: model.problemType,

@@ -5,6 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { repoRoot, startService, STANDIN_MODEL_DIR } from './helper.js';
+import { loadModelInfo } from '../dist/src/model/model-info.js';
 
 const service = await startService({ WORKERS: '1', MAX_TEXTS: '64', MAX_BATCH_SIZE: '8', MAX_BATCH_TOKENS: '2048', MAX_QUEUE_TOKENS: '8192' });
 t.teardown(() => service.stop());
@@ -63,4 +64,13 @@ t.test('info takes GET only', async (t) => {
   const res = await fetch(`${service.url}/project/info`, { method: 'POST' });
   t.equal(res.status, 405);
   t.equal(res.headers.get('allow'), 'GET');
+});
+
+t.test('the repository and revision are the pinned manifest\'s when the ONNX file is one it pins, else unknown', async (t) => {
+  const sha = createHash('sha256').update(readFileSync(join(STANDIN_MODEL_DIR, 'onnx', 'model_quantized.onnx'))).digest('hex');
+  const pin = { repo: 'owner/pinned', revision: 'abc123' };
+  const pinned = await loadModelInfo(STANDIN_MODEL_DIR, undefined, 512, { ...pin, onnxSha256s: ['0'.repeat(64), sha] });
+  t.match(pinned, pin);
+  const other = await loadModelInfo(STANDIN_MODEL_DIR, undefined, 512, { ...pin, onnxSha256s: ['0'.repeat(64)] });
+  t.match(other, { repo: null, revision: null });
 });

@@ -67,16 +67,18 @@ async function readJson<T>(path: string, required: boolean): Promise<T> {
   }
 }
 
-export interface ModelSource {
+/** A repository whose ONNX files are known by their sha256 (the pinned manifest). */
+export interface PinnedSource {
   readonly repo: string;
   readonly revision: string;
+  readonly onnxSha256s: readonly string[];
 }
 
 /**
- * Reads and checks the model directory; every failure names the path and how to get the model.
- * `knownSource` is the pinned manifest's repo and revision when the directory is the default one.
+ * Reads and checks the model directory; every failure names the path and how to get the model. The source
+ * (repo, revision) is model.lock.json's, else `pinned`'s when the ONNX file is one of its pinned files.
  */
-export async function loadModelInfo(dir: string, modelFile: string | undefined, configuredMaxTokens: number, knownSource?: ModelSource): Promise<ModelInfo> {
+export async function loadModelInfo(dir: string, modelFile: string | undefined, configuredMaxTokens: number, pinned?: PinnedSource): Promise<ModelInfo> {
   const file = await findModelFile(dir, modelFile);
   const onnxPath = join(dir, file);
   const tokenizerPath = join(dir, 'tokenizer.json');
@@ -114,7 +116,7 @@ export async function loadModelInfo(dir: string, modelFile: string | undefined, 
     .update(JSON.stringify({ scoreFunction, maxTokens, padId }))
     .digest('hex')
     .slice(0, 16);
-  const source = lock ?? knownSource;
+  const source = lock ?? (pinned?.onnxSha256s.includes(onnxSha256) ? pinned : undefined);
   return {
     dir, modelFile: file, onnxPath, tokenizerPath, labels, problemType, scoreFunction, padId, typeId, maxTokens,
     maxTokensLimitedBy: limitedBy, onnxSha256, repo: source?.repo ?? null, revision: source?.revision ?? null, id,
