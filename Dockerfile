@@ -13,6 +13,12 @@
 #     --build-context model-files=model/distilbert-base-uncased-finetuned-sst-2-english -t project:dev .
 # The model comes in as a *named* build context because .dockerignore keeps the model directories out of the
 # main context, so weights never end up in the layers that COPY the sources.
+# Another Hugging Face repository with an ONNX export (model.lock.json is written beside it and verified at start):
+#   docker build --build-arg MODEL_REPO=owner/name --build-arg MODEL_REVISION=<commit> \
+#     [--build-arg MODEL_FILE=onnx/model.onnx] -t project:dev .
+# MODEL_FILE also names the file of a MODEL_SOURCE=context directory (e.g. model.onnx, optimum's layout); unset,
+# the service looks for onnx/model_quantized.onnx, onnx/model.onnx, model_quantized.onnx, model.onnx. The baked
+# directory keeps its path (MODEL_DIR) whichever model it holds.
 
 # Node 22 LTS: the uWebSockets.js binary (uws-pack 20.0.x) is built for Node 22's ABI (127) only, and Node 20
 # is past its end of life. bookworm: glibc 2.36, above the 2.27 that binary needs. Pinned, never latest.
@@ -40,12 +46,19 @@ RUN npm run build
 
 FROM build AS model-fetch
 ARG HF_ENDPOINT=https://huggingface.co
-RUN HF_ENDPOINT="${HF_ENDPOINT}" npm run model:fetch \
- && test -s model/distilbert-base-uncased-finetuned-sst-2-english/onnx/model_quantized.onnx
+ARG MODEL_REPO=
+ARG MODEL_REVISION=main
+ARG MODEL_FILE=
+RUN if [ -n "${MODEL_REPO}" ]; then \
+      HF_ENDPOINT="${HF_ENDPOINT}" npm run model:fetch -- --repo "${MODEL_REPO}" --revision "${MODEL_REVISION}" \
+        --file "${MODEL_FILE:-onnx/model_quantized.onnx}" --dest model/distilbert-base-uncased-finetuned-sst-2-english; \
+    else HF_ENDPOINT="${HF_ENDPOINT}" npm run model:fetch; fi \
+ && test -s "model/distilbert-base-uncased-finetuned-sst-2-english/${MODEL_FILE:-onnx/model_quantized.onnx}"
 
 FROM ${NODE_IMAGE}${NODE_DIGEST} AS model-context
+ARG MODEL_FILE=
 COPY --from=model-files . /app/model/distilbert-base-uncased-finetuned-sst-2-english/
-RUN test -s /app/model/distilbert-base-uncased-finetuned-sst-2-english/onnx/model_quantized.onnx
+RUN test -s "/app/model/distilbert-base-uncased-finetuned-sst-2-english/${MODEL_FILE:-onnx/model_quantized.onnx}"
 
 FROM model-${MODEL_SOURCE} AS model
 
@@ -68,8 +81,10 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
  && node --input-type=module -e "await import('uWebSockets.js'); await import('onnxruntime-node'); await import('tokenizers');"
 
 FROM ${NODE_IMAGE}${NODE_DIGEST} AS runtime
+ARG MODEL_FILE=
 ENV NODE_ENV=production \
-    MODEL_DIR=/app/model/distilbert-base-uncased-finetuned-sst-2-english
+    MODEL_DIR=/app/model/distilbert-base-uncased-finetuned-sst-2-english \
+    MODEL_FILE=${MODEL_FILE}
 WORKDIR /app
 # Everything stays owned by root and read-only to the app user: the process cannot rewrite its own code or model.
 COPY --from=prod-deps /app/node_modules ./node_modules

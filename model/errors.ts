@@ -8,6 +8,7 @@ export type ModelFetchErrorCode =
   | 'MODEL_ERR_CONTENT'
   | 'MODEL_ERR_DISK'
   | 'MODEL_ERR_MANIFEST'
+  | 'MODEL_ERR_LOCK'
   | 'MODEL_ERR_USAGE';
 
 export class ModelFetchError extends Error {
@@ -51,5 +52,6 @@ export const Errors = {
     new ModelFetchError('MODEL_ERR_DISK', `cannot write ${path}: ${describe(cause)}`, { cause }),
   Manifest: (source: string, problem: string) =>
     new ModelFetchError('MODEL_ERR_MANIFEST', `invalid model manifest ${source}: ${problem}`),
+  Lock: (file: string, problem: string) => new ModelFetchError('MODEL_ERR_LOCK', `model lock ${file} ${problem}`),
   Usage: (problem: string) => new ModelFetchError('MODEL_ERR_USAGE', problem),
 };

@@ -36,6 +36,8 @@ export interface FetchOptions {
   /** Wait before retry n is n × this, in ms. Default 1000. */
   retryDelayMs?: number;
   signal?: AbortSignal;
+  /** Download even the files already in place (an unpinned file in place proves nothing). Default false. */
+  refetch?: boolean;
 }
 
 export interface FetchResult {
@@ -90,7 +92,7 @@ export async function fetchModel(options: FetchOptions = {}): Promise<FetchResul
   const present: string[] = [];
   for (const entry of files) {
     const dest = join(destDir, ...entry.path.split('/'));
-    if (await isInPlace(entry, dest)) {
+    if (!options.refetch && (await isInPlace(entry, dest))) {
       present.push(entry.path);
       onEvent({ kind: 'present', file: entry.path, verified: entry.sha256 !== null });
       continue;
@@ -134,7 +136,11 @@ export async function ensureModel(destDir: string, options: Omit<FetchOptions, '
   return fetchModel({ ...options, manifest, destDir });
 }
 
-const USAGE = `usage: npm run model:fetch -- [--variant quantized|fp32] [--dest DIR] [--manifest FILE]
+const USAGE = `usage: npm run model:fetch -- [--variant quantized|fp32] [--revision REV] [--dest DIR] [--manifest FILE]
+       npm run model:fetch -- --repo OWNER/NAME [--revision COMMIT] [--file onnx/model_quantized.onnx] [--dest DIR]
+  The first form fetches the pinned model (model/manifest.json). The second fetches any repository with an ONNX
+  export into model/OWNER--NAME/ (or DIR) and writes model.lock.json there on the first fetch; later fetches
+  and the service's start refuse files that differ from it.
   env HF_ENDPOINT (default https://huggingface.co), HF_TOKEN (private or gated repos)`;
 
 const OPTIONS = {
@@ -142,6 +148,9 @@ const OPTIONS = {
   dest: { type: 'string' },
   manifest: { type: 'string' },
   help: { type: 'boolean' },
+  repo: { type: 'string' },
+  revision: { type: 'string' },
+  file: { type: 'string' },
 } as const;
 
 function parseFlags(argv: string[]) {
@@ -158,14 +167,20 @@ async function main(argv: string[]): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const result = await fetchModel({
-    variant: values.variant,
-    destDir: values.dest,
-    manifest: values.manifest === undefined ? undefined : await loadManifest(resolve(values.manifest)),
-    onProgress: createProgressReporter(process.stderr),
-  });
-  const counts = `${result.downloaded.length} downloaded, ${result.present.length} already present`;
-  process.stderr.write(`model (${result.variant}) ready in ${result.destDir}: ${counts}\n`);
+  const onProgress = createProgressReporter(process.stderr);
+  const manifest = values.manifest === undefined ? await loadManifest(defaultManifestPath) : await loadManifest(resolve(values.manifest));
+  if (values.repo !== undefined && values.repo !== manifest.repo) {
+    if (values.variant !== undefined || values.manifest !== undefined) throw Errors.Usage(`--repo takes no --variant or --manifest\n${USAGE}`);
+    // Imported here: repo-fetch.ts imports this module.
+    const { fetchRepo } = await import('./repo-fetch.js');
+    const result = await fetchRepo({ repo: values.repo, revision: values.revision, file: values.file, destDir: values.dest, onProgress });
+    const lockNote = result.locked ? 'model.lock.json written (first fetch)' : 'verified against model.lock.json';
+    process.stderr.write(`${result.lock.repo}@${result.lock.revision} ready in ${result.destDir}: ${lockNote}\n`);
+    return;
+  }
+  if (values.file !== undefined) throw Errors.Usage(`--file goes with --repo; the pinned model's files are its variants\n${USAGE}`);
+  const result = await fetchModel({ variant: values.variant, revision: values.revision, destDir: values.dest, manifest, onProgress });
+  process.stderr.write(`model (${result.variant}) ready in ${result.destDir}: ${result.downloaded.length} downloaded, ${result.present.length} already present\n`);
 }
 
 function invokedDirectly(): boolean {

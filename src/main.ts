@@ -7,6 +7,7 @@ import { type Config, loadConfig } from './config.js';
 import { Errors } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import { type Service, startService } from './service.js';
+import { MODEL_FILE_CANDIDATES } from './model-info.js';
 
 async function main(): Promise<void> {
   let config: Config;
@@ -30,7 +31,7 @@ async function main(): Promise<void> {
 
   let service: Service;
   try {
-    if (config.modelDirIsDefault && !existsSync(join(config.modelDir, config.modelFile))) {
+    if (config.modelDirIsDefault && !existsSync(join(config.modelDir, config.modelFile ?? MODEL_FILE_CANDIDATES[0]))) {
       logger.info({ modelDir: config.modelDir }, 'no model yet and MODEL_DIR unset: fetching it from the hub');
       const { ensureModel } = await import('../model/fetch.js');
       const { createProgressReporter } = await import('../model/progress.js');

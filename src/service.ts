@@ -25,6 +25,8 @@ import { createMetrics, disabledMetrics, type Metrics } from './observability/me
 import { createApp } from './http/app.js';
 import { ResponseMemo } from './http/response-memo.js';
 import { buildOpenApi } from './http/openapi.js';
+import { buildInfo } from './http/handlers/info.js';
+import { loadManifest } from '../model/manifest.js';
 
 /** A running service: what main and the in-process tests hold. */
 export interface Service {
@@ -50,10 +52,13 @@ export interface Service {
  * and warm the model.
  */
 export async function startService(config: Config, logger: Logger, overrides: { workerFile?: string } = {}): Promise<Service> {
-  const loaded = await loadModelInfo(config.modelDir, config.modelFile);
+  const manifest = await loadManifest(join(packageRoot, 'model', 'manifest.json')).catch(() => undefined);
+  const pinned = manifest && { ...manifest, onnxSha256s: Object.values(manifest.variants).flat().flatMap((f) => f.sha256 ?? []) };
+  const loaded = await loadModelInfo(config.modelDir, config.modelFile, config.maxTokens, pinned);
   const model = config.perRowQuantization ? await withPerRowQuantization(loaded) : loaded;
   logger.info({
-    modelDir: model.dir, onnx: model.onnxPath, sha256: model.onnxSha256, modelId: model.id, labels: model.labels,
+    modelDir: model.dir, onnx: model.onnxPath, sha256: model.onnxSha256, modelId: model.id, labels: model.labels, problemType: model.problemType,
+    maxTokens: model.maxTokens, maxTokensLimitedBy: model.maxTokensLimitedBy, padId: model.padId, repo: model.repo, revision: model.revision,
     activationQuantization: model.rewrite ? { rewrite: model.rewrite.name, sha256: model.rewrite.sha256, matMuls: model.rewrite.matMuls } : 'per-tensor (as in the file)',
   }, 'model');
 
@@ -79,8 +84,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
         redisUp: config.redisUrl ? () => redis?.isUp ?? false : undefined,
       })
     : disabledMetrics;
-  const tokenizer = createTokenizerPool({ threads: config.tokenizerThreads, tokenizerPath: model.tokenizerPath, maxTokens: config.maxTokens, onTokenize: (ms) => metrics.onTokenize(ms) });
-  dispatcher = new Dispatcher(queue, (rows) => pool.run(rows), createPredictionFormatter(model.labels), costModel, {
+  const tokenizer = createTokenizerPool({ threads: config.tokenizerThreads, tokenizerPath: model.tokenizerPath, maxTokens: model.maxTokens, onTokenize: (ms) => metrics.onTokenize(ms) });
+  dispatcher = new Dispatcher(queue, (rows) => pool.run(rows), createPredictionFormatter(model.labels, model.scoreFunction), costModel, {
     concurrency: config.workers,
     maxBatchSize: config.maxBatchSize,
     maxBatchTokens: config.maxBatchTokens,
@@ -116,6 +121,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     modelId: model.id, memo,
     config, predictor, lifecycle, metrics, logger,
     openApi: buildOpenApi({ config, labels: model.labels, version }),
+    info: buildInfo(model, config, version),
   });
 
   const listenSocket = await listen(app, config.host, config.port);

@@ -102,7 +102,7 @@ t.test('a config.json whose labels do not match the model\'s outputs stops the s
   const dir = mkdtempSync(join(tmpdir(), 'three-labels-'));
   symlinkSync(join(STANDIN_MODEL_DIR, 'tokenizer.json'), join(dir, 'tokenizer.json'));
   symlinkSync(join(STANDIN_MODEL_DIR, 'onnx'), join(dir, 'onnx'));
-  writeFileSync(join(dir, 'config.json'), JSON.stringify({ id2label: { 0: 'NEGATIVE', 1: 'NEUTRAL', 2: 'POSITIVE' } }));
+  writeFileSync(join(dir, 'config.json'), JSON.stringify({ id2label: { 0: 'NEGATIVE', 1: 'NEUTRAL', 2: 'POSITIVE' }, pad_token_id: 0 }));
   const service = await startService({ MODEL_DIR: dir }, { waitHealthy: false });
   const code = await new Promise<number | null>((resolve) => service.child.on('exit', resolve));
   t.equal(code, 1);

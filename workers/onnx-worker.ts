@@ -4,7 +4,7 @@
 import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { createSession, OUTPUT_NAME, RUN_OPTIONS } from './session.js';
+import { createSession, modelInputs, OUTPUT_NAME, RUN_OPTIONS } from './session.js';
 import { RecyclingSession } from './recycling-session.js';
 import { buildModelInputs } from './model-inputs.js';
 import { packBatch, type BatchFailure, type BatchResult, type BatchTask, type CalibrationRun, type ModelWorkerData, type WorkerStatus } from './protocol.js';
@@ -29,10 +29,11 @@ const CALIBRATION_SHAPES = [[1, 8], [1, 64], [8, 16], [8, 64], [32, 16], [16, 48
 
 async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
   const session = new RecyclingSession(() => createSession(data.modelPath, data.intraOpThreads, data.modelBytes), LARGE_BATCH, RECYCLE_IDLE_MS);
-  await session.current();
+  // The signature is the file's: a re-created session has the same one.
+  const spec = { inputs: modelInputs(data.modelPath, (await session.current()).inputMetadata), padId: data.padId, typeId: data.typeId };
 
   async function runBatch(task: BatchTask): Promise<BatchResult> {
-    const { feeds, rows, cols } = buildModelInputs(task);
+    const { feeds, rows, cols } = buildModelInputs(task, spec);
     const t0 = performance.now();
     const outputs = await session.run(feeds, rows, cols, RUN_OPTIONS);
     const t1 = performance.now();

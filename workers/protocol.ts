@@ -6,6 +6,10 @@ export interface ModelWorkerData {
   readonly modelPath: string;
   /** The model to run instead of the file's bytes (PER_ROW_QUANTIZATION's rewrite), in shared memory. */
   readonly modelBytes?: Uint8Array;
+  /** Padding of input_ids (the model's pad token, src/hf-config.ts resolvePad). */
+  readonly padId: number;
+  /** token_type_ids of every real token, for models that take them (resolveSingleTypeId). */
+  readonly typeId: number;
   readonly intraOpThreads: number;
   /** Name of the BroadcastChannel on which each thread reports that it is warm, or why it failed. */
   readonly statusChannel: string;

@@ -1,8 +1,18 @@
 import * as ort from 'onnxruntime-node';
 
-/** The ONNX signature every model directory must have (DistilBERT sequence classification export). */
-export const INPUT_NAMES = ['input_ids', 'attention_mask'] as const;
+/** The classification head's output (transformers' and optimum's name for it). */
 export const OUTPUT_NAME = 'logits';
+
+/** What the server fills each input with, by the name Hugging Face exports give it. */
+export const FILLABLE_INPUTS = { input_ids: 'ids', attention_mask: 'attentionMask', token_type_ids: 'typeIds' } as const;
+export type TokenField = (typeof FILLABLE_INPUTS)[keyof typeof FILLABLE_INPUTS];
+
+/** One input of the model's signature and how it is filled. */
+export interface ModelInput {
+  readonly name: string;
+  readonly field: TokenField;
+  readonly type: 'int64' | 'int32';
+}
 
 /**
  * One session per worker thread. Intra- and inter-op threads are budgeted by the pool (workers x intraOp <=
@@ -22,15 +32,35 @@ export async function createSession(modelPath: string, intraOpThreads: number, m
     interOpNumThreads: 1,
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
   });
-  for (const name of INPUT_NAMES) {
-    if (!session.inputNames.includes(name)) {
-      throw new Error(`${modelPath} has inputs [${session.inputNames.join(', ')}]; expected ${INPUT_NAMES.join(' and ')}`);
-    }
-  }
   if (!session.outputNames.includes(OUTPUT_NAME)) {
     throw new Error(`${modelPath} has outputs [${session.outputNames.join(', ')}]; expected ${OUTPUT_NAME}`);
   }
   return session;
+}
+
+/**
+ * The inputs the model declares, each mapped to what fills it and its integer type. An input the server
+ * cannot fill (e.g. position_ids, pixel_values) or a type other than int64/int32 stops the worker's start,
+ * naming it; input_ids and attention_mask are required.
+ */
+export function modelInputs(modelPath: string, metadata: readonly ort.InferenceSession.ValueMetadata[]): ModelInput[] {
+  const inputs = metadata.map((input): ModelInput => {
+    const field = Object.hasOwn(FILLABLE_INPUTS, input.name) ? FILLABLE_INPUTS[input.name as keyof typeof FILLABLE_INPUTS] : undefined;
+    if (field === undefined) {
+      throw new Error(`${modelPath} has an input "${input.name}" that this server cannot fill; it fills ${Object.keys(FILLABLE_INPUTS).join(', ')}`);
+    }
+    const type = input.isTensor ? input.type : undefined;
+    if (type !== 'int64' && type !== 'int32') {
+      throw new Error(`${modelPath} declares its input "${input.name}" as ${type ?? 'a non-tensor'}; this server fills int64 or int32`);
+    }
+    return { name: input.name, field, type };
+  });
+  for (const required of ['input_ids', 'attention_mask']) {
+    if (!inputs.some((i) => i.name === required)) {
+      throw new Error(`${modelPath} has inputs [${inputs.map((i) => i.name).join(', ')}]; expected input_ids and attention_mask`);
+    }
+  }
+  return inputs;
 }
 
 /**

@@ -21,6 +21,8 @@ interface Route {
 export interface AppDeps extends PredictDeps {
   readonly lifecycle: Lifecycle;
   readonly openApi: string;
+  /** The body of GET <base>/info, built once (handlers/info.ts). */
+  readonly info: string;
 }
 
 /** The route table, and FastAPI's 404 and 405 for everything else. No I/O happens here. */
@@ -30,6 +32,7 @@ export function createApp(deps: AppDeps): TemplatedApp {
   const routes: Route[] = [
     { method: 'post', path: `${basePath}/bulk-predict`, handler: createPredictHandler(deps) },
     { method: 'get', path: `${basePath}/health`, handler: createHealthHandler(deps.lifecycle) },
+    { method: 'get', path: `${basePath}/info`, handler: (res) => sendNow(res, 200, 'application/json', deps.info) },
     { method: 'get', path: `${basePath}/openapi.json`, handler: (res) => sendNow(res, 200, 'application/json', deps.openApi) },
     { method: 'get', path: `${basePath}/docs`, handler: docs.page },
     { method: 'get', path: `${basePath}/docs/`, handler: docs.redirect },

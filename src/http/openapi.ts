@@ -1,4 +1,4 @@
-import { ApiDocs, BulkPredictRequest, BulkPredictResponse, HealthResponse, HTTPError, HTTPValidationError } from '../generated/schemas.js';
+import { ApiDocs, BulkPredictRequest, BulkPredictResponse, HealthResponse, HTTPError, HTTPValidationError, InfoResponse } from '../generated/schemas.js';
 import type { Config } from '../config.js';
 import { Errors, HttpError } from '../errors.js';
 import { createPredictionFormatter } from '../inference/prediction-format.js';
@@ -30,6 +30,7 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
   if (config.timingHeaders) predictHeaders.push('x-queue-time', 'x-inference-time', 'x-total-time');
   const bulkPredict = ApiDocs.operations.bulkPredict;
   const health = ApiDocs.operations.health;
+  const info = ApiDocs.operations.info;
 
   return JSON.stringify({
     openapi: '3.1.0',
@@ -62,6 +63,15 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
           },
         },
       },
+      [`${config.basePath}/info`]: {
+        get: {
+          tags: [info.tag],
+          summary: info.summary,
+          description: info.description,
+          operationId: 'info',
+          responses: { 200: { description: 'The served model and the limits requests meet.', content: { 'application/json': { schema: ref('schemas', 'InfoResponse') } } } },
+        },
+      },
       [`${config.basePath}/health`]: {
         get: {
           tags: [health.tag],
@@ -85,6 +95,7 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
         HealthResponse: withoutId(HealthResponse),
         HTTPError: withoutId(HTTPError),
         HTTPValidationError: withoutId(HTTPValidationError),
+        InfoResponse: withoutId(InfoResponse),
       },
       headers: headerComponents(),
     },

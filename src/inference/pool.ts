@@ -46,6 +46,8 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
   const workerData: ModelWorkerData = {
     modelPath: options.model.onnxPath,
     modelBytes: options.model.rewrite?.bytes,
+    padId: options.model.padId,
+    typeId: options.model.typeId,
     intraOpThreads: options.intraOpThreads,
     statusChannel,
   };
