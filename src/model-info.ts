@@ -99,7 +99,7 @@ export async function loadModelInfo(dir: string, modelFile: string | undefined, 
   const tokenizer = await readJson<HfTokenizerJson>(tokenizerPath, true);
   const tokenizerConfig = await readJson<HfTokenizerConfig>(join(dir, 'tokenizer_config.json'), false);
   const paths = { 'config.json': configPath, 'tokenizer.json': tokenizerPath, 'tokenizer_config.json': join(dir, 'tokenizer_config.json') };
-  let settings;
+  let settings: { labels: string[]; typeId: number } & ReturnType<typeof resolveHead> & ReturnType<typeof resolvePad> & TokenLimit;
   try {
     const labels = resolveLabels(config);
     settings = {
