@@ -11,10 +11,12 @@ import { validateConfig } from './validation/validators.js';
  * The settings of schemas/config.json (their type is generated from it at build), with the derived ones
  * resolved: the model directory, the worker count and the Redis URL.
  */
-export interface Config extends Omit<ConfigSettings, 'modelDir' | 'workers' | 'cpuLimit' | 'redisUrl' | 'redisHost' | 'redisPort'> {
+export interface Config extends Omit<ConfigSettings, 'modelDir' | 'modelFile' | 'workers' | 'cpuLimit' | 'redisUrl' | 'redisHost' | 'redisPort'> {
   readonly modelDir: string;
   /** True when MODEL_DIR was not given: the service may fetch the model into defaultModelDir. */
   readonly modelDirIsDefault: boolean;
+  /** Unset: looked for in the hub's and optimum's layouts (src/model-info.ts). */
+  readonly modelFile: string | undefined;
   readonly workers: number;
   readonly cpuLimit: number | undefined;
   /** Resolved from REDIS_URL, else REDIS_HOST/REDIS_PORT; undefined means in-process cache only. */
@@ -36,12 +38,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
   if (!validateConfig(raw)) throw Errors.Config(formatAjvErrors(validateConfig.errors, toEnvName));
   // The schema forbids other keys, so after validation raw holds exactly the settings; the derived ones are
   // taken out here, and the rest is typed by the generated ConfigSettings.
-  const { modelDir, workers, cpuLimit: cpuLimitSetting, redisUrl, redisHost, redisPort, ...settings } = raw as unknown as ConfigSettings;
+  const { modelDir, modelFile, workers, cpuLimit: cpuLimitSetting, redisUrl, redisHost, redisPort, ...settings } = raw as unknown as ConfigSettings;
   const cpuLimit = cpuLimitSetting ?? readCgroupCpuLimit(cgroupRoot);
   return Object.freeze({
     ...settings,
     modelDir: modelDir === undefined ? defaultModelDir : resolve(modelDir),
     modelDirIsDefault: modelDir === undefined,
+    modelFile,
     workers: workers ?? workersForCpuLimit(cpuLimit),
     cpuLimit,
     redisUrl: resolveRedisUrl(redisUrl, redisHost, redisPort),

@@ -37,7 +37,10 @@ async function oneAtATime(service: ServiceProcess, texts: readonly string[]): Pr
   return scores;
 }
 
-/** Sends each group as one request, one request at a time: with one worker, one model run per request. */
+/**
+ * Sends each group as one request, one request at a time. The batch policy cuts a request's texts into
+ * length-sorted runs by cost, so a text shares its run with texts of other requests' shapes, never alone.
+ */
 async function inBatches(service: ServiceProcess, groups: readonly string[][]): Promise<{ scores: Scores; runs: number }> {
   const scores: Scores = new Map();
   const [runsBefore] = await scrape(service.url, 'inf_model_runs_total');
@@ -55,7 +58,7 @@ const correct = (scores: Scores): number => rows.filter((r) => (scores.get(r.sen
 const untransformedCorrect = Math.round(Number(JSON.parse(readFileSync(join(STANDIN_MODEL_DIR, 'metrics.json'), 'utf8')).dev_accuracy) * rows.length);
 const percent = (n: number): string => `${((n / rows.length) * 100).toFixed(2)} % (${n} of ${rows.length})`;
 
-// One worker and no in-process cache: every request reaches the model, each request is exactly one batch.
+// One worker and no in-process cache: every request reaches the model.
 const env = { WORKERS: '1', CACHE_LRU_ENTRIES: '0', MAX_BATCH_SIZE: '32', REQUEST_TIMEOUT_MS: '120000' };
 const perRow = await startService({ ...env, PER_ROW_QUANTIZATION: 'true' });
 t.teardown(() => perRow.stop());
@@ -70,7 +73,7 @@ t.test('200 dev sentences score the same alone and inside five different random 
     const order = shuffle(chosen);
     const groups = Array.from({ length: 8 }, (_, g) => shuffle([...order.slice(g * 25, g * 25 + 25), ...shuffle(others).slice(0, 7)]));
     const { scores: batched, runs } = await inBatches(perRow, groups);
-    t.equal(runs, groups.length, `round ${round + 1}: ${groups.length} requests of 32 texts ran as ${runs} model runs`);
+    t.ok(runs <= (groups.length * 32) / 2, `round ${round + 1}: ${groups.length} requests of 32 texts ran as ${runs} model runs, texts shared them`);
     for (const text of chosen) worst = Math.max(worst, Math.abs(batched.get(text)! - solo.get(text)!));
   }
   t.ok(worst <= 1e-5, `largest difference of a POSITIVE score between alone and batched: ${worst}`);
@@ -83,7 +86,7 @@ t.test(`dev accuracy is not lower than the untransformed model's ${percent(untra
   const order = shuffle(sentences);
   for (let i = 0; i < order.length; i += 32) groups.push(order.slice(i, i + 32));
   const { scores: batched, runs } = await inBatches(perRow, groups);
-  t.equal(runs, groups.length, 'one model run per request');
+  t.ok(runs <= (order.length) / 2, `${order.length} texts in ${groups.length} requests ran as ${runs} model runs, texts shared them`);
   const inBatch = correct(batched);
   t.ok(inBatch >= untransformedCorrect, `in random batches of 32: ${percent(inBatch)}`);
 });

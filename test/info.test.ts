@@ -63,7 +63,7 @@ t.test('every schema of the OpenAPI document compiles, and every $ref resolves',
 t.test('info takes GET only', async (t) => {
   const res = await fetch(`${service.url}/project/info`, { method: 'POST' });
   t.equal(res.status, 405);
-  t.equal(res.headers.get('allow'), 'GET');
+  t.equal(res.headers.get('allow'), 'GET, HEAD');
 });
 
 t.test('the repository and revision are the pinned manifest\'s when the ONNX file is one it pins, else unknown', async (t) => {

@@ -51,7 +51,9 @@ async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
   // shape runs three times and the fastest run counts (the least disturbed by the other threads starting).
   const warmUp = await runBatch(WARM_UP);
   numLabels = warmUp.numLabels;
-  for (const [rows, cols] of CALIBRATION_SHAPES) {
+  for (const [rows, shapeCols] of CALIBRATION_SHAPES) {
+    // A model with fewer positions (a small fine-tune) cannot run the longer shapes at all.
+    const cols = Math.min(shapeCols, data.maxTokens);
     const task = (): BatchTask => packBatch(Array.from({ length: rows }, () => new Int32Array(cols)));
     let ms = Infinity;
     for (let i = 0; i < 3; i++) ms = Math.min(ms, (await runBatch(task())).inferenceMs);

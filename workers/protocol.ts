@@ -10,6 +10,8 @@ export interface ModelWorkerData {
   readonly padId: number;
   /** token_type_ids of every real token, for models that take them (resolveSingleTypeId). */
   readonly typeId: number;
+  /** The model's token limit (src/hf-config.ts resolveMaxTokens): warm-up shapes stay within its positions. */
+  readonly maxTokens: number;
   readonly intraOpThreads: number;
   /** Name of the BroadcastChannel on which each thread reports that it is warm, or why it failed. */
   readonly statusChannel: string;

@@ -48,6 +48,7 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
     modelBytes: options.model.rewrite?.bytes,
     padId: options.model.padId,
     typeId: options.model.typeId,
+    maxTokens: options.model.maxTokens,
     intraOpThreads: options.intraOpThreads,
     statusChannel,
   };
