@@ -48,9 +48,9 @@ export interface Entry {
 /**
  * The queue of texts waiting for a model thread, like text-embeddings-inference's: entries with exact token
  * counts, single flight (concurrent requests for one text share an entry), and admission. A request is
- * admitted whole or refused at once: refused when its new tokens would pass MAX_QUEUE_TOKENS (memory), or when
- * the queue's predicted drain time with them would pass MAX_QUEUE_DELAY_MS or the request's deadline; the
- * refusal says when the queue is predicted to have drained (Retry-After).
+ * admitted whole or refused at once: refused when its new tokens would pass MAX_QUEUE_TOKENS (memory), when
+ * the work ahead of them is predicted to take longer than MAX_QUEUE_DELAY_MS, or when they are predicted to
+ * finish past the request's deadline; the refusal says when the queue is predicted to have drained (Retry-After).
  */
 export class InferenceQueue {
   private entries: Entry[] = [];
@@ -104,10 +104,8 @@ export class InferenceQueue {
    * drain time. They count in the queue's predictions until `release()`; then submit() checks exact costs.
    */
   reserve(texts: number, deadline: number): { release(): void } {
-    const idle = this.entries.length === 0 && this.reservedTexts === 0 && this.runningMs() === 0;
-    const budget = Math.min(this.options.maxQueueDelayMs, deadline - performance.now());
     const tokens = texts * this.meanTokens;
-    if (!idle && this.predictedDrainMs(texts, tokens, tokens * this.meanTokens) > budget) throw InferenceErrors.overloaded(this.retryAfterS());
+    this.admit(texts, tokens, tokens * this.meanTokens, deadline);
     this.reservedTexts += texts;
     let released = false;
     return {
@@ -136,11 +134,7 @@ export class InferenceQueue {
     });
     if (freshTexts > 0) {
       if (this.queuedTokens + freshTokens > this.options.maxQueueTokens) throw InferenceErrors.overloaded(this.retryAfterS());
-      // Refused for the work ahead of it only: with nothing queued or running, waiting would not make the
-      // request faster, so it runs (and may still time out with 504).
-      const idle = this.entries.length === 0 && this.reservedTexts === 0 && this.runningMs() === 0;
-      const budget = Math.min(this.options.maxQueueDelayMs, deadline - performance.now());
-      if (!idle && this.predictedDrainMs(freshTexts, freshTokens, freshSquares) > budget) throw InferenceErrors.overloaded(this.retryAfterS());
+      this.admit(freshTexts, freshTokens, freshSquares, deadline);
     }
     const entries = texts.map((text, i) => this.join(text, ids[i]));
     this.onQueued();
@@ -153,6 +147,19 @@ export class InferenceQueue {
         for (const entry of entries) this.leave(entry);
       },
     };
+  }
+
+  /**
+   * Refuses new work (count, Σlen, Σlen²) when the work ahead of it is predicted to take longer than
+   * MAX_QUEUE_DELAY_MS, or when it is predicted to finish past the deadline. Only work ahead counts against a
+   * request: with nothing queued, reserved or running, waiting would not make it faster, so it runs (and may
+   * still time out with 504).
+   */
+  private admit(texts: number, tokens: number, squares: number, deadline: number): void {
+    if (this.entries.length === 0 && this.reservedTexts === 0 && this.runningMs() === 0) return;
+    const ahead = this.predictedDrainMs();
+    const finish = this.predictedDrainMs(texts, tokens, squares);
+    if (ahead > this.options.maxQueueDelayMs || finish > deadline - performance.now()) throw InferenceErrors.overloaded(this.retryAfterS());
   }
 
   /** Exact lengths of the oldest `window` queued texts, oldest first (the batch policy's input). */

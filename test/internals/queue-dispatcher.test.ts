@@ -189,21 +189,25 @@ t.test('a batch whose thread dies fails its texts with 500 and the batcher keeps
   t.equal(batcher.busyWorkers, 0);
 });
 
-t.test('admission by predicted wait: refused at once when the queue would not drain before the deadline or MAX_QUEUE_DELAY_MS', async (t) => {
+t.test('admission by predicted wait: refused at once when the work ahead passes MAX_QUEUE_DELAY_MS, or the request would finish past its deadline', async (t) => {
   const pool = scriptedPool();
-  // Each text costs ~100 ms (a = 100 per run, batches of 16 in the drain estimate: 100/16 per text + 1 ms per token).
+  // Each 8-token text costs 100 ms (12.5 ms per token, no fixed or attention term); one thread.
   const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 1000 }, observer, [0, 12.5, 0]);
-  pool.submit(batcher, ['running']);
-  pool.submit(batcher, ['q1', 'q2', 'q3', 'q4', 'q5', 'q6', 'q7', 'q8']); // 8 x 8 tokens x 12.5 ms = 800 ms
-  t.throws(() => pool.submit(batcher, ['q9', 'q10', 'q11']), { kind: 'overloaded' }, '1100 ms > MAX_QUEUE_DELAY_MS 1000');
-  const refusal = (() => { try { pool.submit(batcher, ['q9', 'q10', 'q11']); } catch (err) { return err as { retryAfterS: number }; } })();
-  t.equal(refusal?.retryAfterS, 1, 'Retry-After: the queue drains in ~0.9 s');
-  pool.submit(batcher, ['q9']);
-  t.throws(() => batcher.submit(['q10'], [new Int32Array(8)], performance.now() + 500), { kind: 'overloaded' }, 'a deadline before the predicted drain');
+  pool.submit(batcher, ['running']); // ~100 ms running
+  pool.submit(batcher, ['q1', 'q2', 'q3', 'q4', 'q5', 'q6', 'q7', 'q8']); // 100 ms ahead: admitted
+  pool.submit(batcher, ['q9', 'q10', 'q11']); // ~900 ms ahead: admitted, its own 300 ms do not count
+  t.throws(() => pool.submit(batcher, ['q12']), { kind: 'overloaded', retryAfterS: 2 }, '~1200 ms ahead > MAX_QUEUE_DELAY_MS 1000; Retry-After 2 s');
   pool.submit(batcher, ['q1']); // already queued: no new work, always admitted
   await pool.releaseAll();
   t.equal(batcher.queueLength, 0);
   t.notOk(batcher.full);
+
+  const patient = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 1e9 }, observer, [0, 12.5, 0]);
+  pool.submit(patient, ['busy']);
+  pool.submit(patient, ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8']);
+  t.throws(() => patient.submit(['p9'], [new Int32Array(8)], performance.now() + 500), { kind: 'overloaded' }, 'finishes at ~1000 ms, past a 500 ms deadline');
+  t.equal(patient.submit(['p9'], [new Int32Array(8)], performance.now() + 5000).results.length, 1, 'a 5 s deadline is met');
+  await pool.releaseAll();
 });
 
 t.test('with nothing queued or running, a request is admitted even if it alone is predicted past its deadline', async (t) => {
@@ -219,11 +223,11 @@ t.test('with nothing queued or running, a request is admitted even if it alone i
 t.test('reserve(): admission before tokenization, at the mean length seen, counted until released', async (t) => {
   const pool = scriptedPool();
   const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 1000 }, observer, [0, 12.5, 0]);
-  pool.submit(batcher, ['running']);
-  // The mean length starts at 32 tokens (moves slowly toward what is queued): 2 texts ~ 800 ms.
-  const held = batcher.queue.reserve(2, FAR);
-  t.throws(() => batcher.queue.reserve(1, FAR), { kind: 'overloaded' }, 'the reserved texts count in the predicted drain');
-  t.throws(() => pool.submit(batcher, ['len:16 r1']), { kind: 'overloaded' }, 'and for exact submissions too');
+  pool.submit(batcher, ['running']); // ~100 ms ahead
+  // The mean length starts at 32 tokens (moving slowly toward what is queued): 3 texts ~ 1200 ms.
+  const held = batcher.queue.reserve(3, FAR);
+  t.throws(() => batcher.queue.reserve(1, FAR), { kind: 'overloaded' }, 'the reserved texts count as work ahead');
+  t.throws(() => pool.submit(batcher, ['r1']), { kind: 'overloaded' }, 'for exact submissions too');
   held.release();
   held.release();
   t.ok(batcher.queue.reserve(1, FAR), 'released: room again');
