@@ -84,7 +84,10 @@ function parseConfig(argv: string[]): Config | undefined {
   });
   if (values.help) return undefined;
   const quick = values.quick!;
-  const scenarios = (values.scenarios?.split(',').map((s) => s.trim()).filter(Boolean) ?? [...SCENARIO_NAMES]) as ScenarioName[];
+  const scenarios = (values.scenarios
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean) ?? [...SCENARIO_NAMES]) as ScenarioName[];
   const unknown = scenarios.filter((s) => !SCENARIO_NAMES.includes(s));
   if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIO_NAMES.join(', ')}`);
   return {
@@ -112,8 +115,14 @@ function stamp(d: Date): string {
 
 async function main(): Promise<number> {
   const cfg = parseConfig(process.argv.slice(2));
-  if (!cfg) { process.stdout.write(USAGE + '\n'); return 0; }
-  for (const [what, path] of [['our service', cfg.oursScript], ['the peer', PEER_JS]] as const) {
+  if (!cfg) {
+    process.stdout.write(USAGE + '\n');
+    return 0;
+  }
+  for (const [what, path] of [
+    ['our service', cfg.oursScript],
+    ['the peer', PEER_JS],
+  ] as const) {
     if (!existsSync(path)) throw new Error(`${what} is not built: ${path} is missing (run npm run build)`);
   }
   if (!existsSync(cfg.modelDir)) throw new Error(`model directory ${cfg.modelDir} does not exist`);
@@ -121,7 +130,10 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const random = seededRandom(cfg.seed);
   const scenarios = buildScenarios({
-    quick: cfg.quick, sentences: readSentences(SST2_DEV_TSV), random, nonce: cfg.seed.toString(36),
+    quick: cfg.quick,
+    sentences: readSentences(SST2_DEV_TSV),
+    random,
+    nonce: cfg.seed.toString(36),
   }).filter((s) => cfg.scenarios.includes(s.name));
 
   const envs: Record<TargetName, Record<string, string>> = {
@@ -133,10 +145,13 @@ async function main(): Promise<number> {
     const redis = await startRedis();
     started.push(redis);
     say(`redis-server on ${redis.url}; starting our service and the peer`);
-    const [ours, peer] = (await startAll([
-      () => startService({ ...envs.ours, REDIS_URL: redis.url }, { name: 'ours', script: cfg.oursScript }),
-      () => startNodeServer({ name: 'peer', script: PEER_JS, env: { ...envs.peer, REDIS_URL: redis.url }, healthPath: HEALTH_PATH }),
-    ], started)) as [ManagedProcess, ManagedProcess];
+    const [ours, peer] = (await startAll(
+      [
+        () => startService({ ...envs.ours, REDIS_URL: redis.url }, { name: 'ours', script: cfg.oursScript }),
+        () => startNodeServer({ name: 'peer', script: PEER_JS, env: { ...envs.peer, REDIS_URL: redis.url }, healthPath: HEALTH_PATH }),
+      ],
+      started,
+    )) as [ManagedProcess, ManagedProcess];
     say(`ours on ${ours.url}, peer on ${peer.url}`);
     const servers: Record<TargetName, ManagedProcess> = { ours, peer };
 
@@ -145,8 +160,10 @@ async function main(): Promise<number> {
 
     const runs: RunRecord[] = [];
     for (const [si, scenario] of scenarios.entries()) {
-      say(`${scenario.name}: ${scenario.description}; ${scenario.connections} connections, pipelining ${scenario.pipelining}, ` +
-        `${cfg.warmupS} s warm-up + ${cfg.durationS} s measured, ${cfg.rounds} round(s)`);
+      say(
+        `${scenario.name}: ${scenario.description}; ${scenario.connections} connections, pipelining ${scenario.pipelining}, ` +
+          `${cfg.warmupS} s warm-up + ${cfg.durationS} s measured, ${cfg.rounds} round(s)`,
+      );
       for (let round = 0; round < cfg.rounds; round++) {
         // Who goes first alternates by scenario and round (ours, peer, peer, ours, ...), so a drift in the
         // machine's load does not always favour the same target.
@@ -156,8 +173,13 @@ async function main(): Promise<number> {
           // Two runs, so the warm-up's numbers are recorded too. Every connection completes at least one request
           // in the warm-up and two in the measured run; a 100-text request on a loaded peer can take seconds.
           const load = {
-            connections: scenario.connections, pipelining: scenario.pipelining, warmupS: 0, path: PREDICT_PATH,
-            body: () => scenario.nextBody(), serverPid: server.child.pid, timeoutS: 60,
+            connections: scenario.connections,
+            pipelining: scenario.pipelining,
+            warmupS: 0,
+            path: PREDICT_PATH,
+            body: () => scenario.nextBody(),
+            serverPid: server.child.pid,
+            timeoutS: 60,
           };
           const warmup = await runLoad(server.url, { ...load, durationS: cfg.warmupS, minResponses: scenario.connections });
           const measured = await runLoad(server.url, { ...load, durationS: cfg.durationS, minResponses: 2 * scenario.connections });
@@ -166,8 +188,10 @@ async function main(): Promise<number> {
           }
           runs.push({ scenario: scenario.name, target, round, sequence: runs.length, warmup, measured });
           const failed = failures(measured);
-          say(`  ${target.padEnd(4)} round ${round + 1}: ${fmtRps(measured.rps)} req/s, p50 ${fmtMs(measured.p50)} ms, ` +
-            `p99 ${fmtMs(measured.p99)} ms, CPU server ${fmtCores(measured.serverCpu)} client ${fmtCores(measured.clientCpu)}${failed > 0 ? `, ${failed} FAILED` : ''}`);
+          say(
+            `  ${target.padEnd(4)} round ${round + 1}: ${fmtRps(measured.rps)} req/s, p50 ${fmtMs(measured.p50)} ms, ` +
+              `p99 ${fmtMs(measured.p99)} ms, CPU server ${fmtCores(measured.serverCpu)} client ${fmtCores(measured.clientCpu)}${failed > 0 ? `, ${failed} FAILED` : ''}`,
+          );
         }
       }
     }
@@ -180,17 +204,24 @@ async function main(): Promise<number> {
       machine: machineInfo(),
       mode: cfg.quick ? 'quick' : 'full',
       settings: {
-        warmupS: cfg.warmupS, durationS: cfg.durationS, rounds: cfg.rounds, workers: cfg.workers, seed: cfg.seed,
-        contentType: 'none', order: 'ours and the peer take turns, and which goes first alternates by scenario and round',
+        warmupS: cfg.warmupS,
+        durationS: cfg.durationS,
+        rounds: cfg.rounds,
+        workers: cfg.workers,
+        seed: cfg.seed,
+        contentType: 'none',
+        order: 'ours and the peer take turns, and which goes first alternates by scenario and round',
       },
       targets: {
         ours: {
           description: `this service, ${cfg.workers} worker(s), per-text Redis + in-process cache`,
-          script: relative(REPO_ROOT, cfg.oursScript), env: envs.ours,
+          script: relative(REPO_ROOT, cfg.oursScript),
+          env: envs.ours,
         },
         peer: {
           description: 'fastify + transformers.js pipeline (q8), whole-request Redis cache',
-          script: relative(REPO_ROOT, PEER_JS), env: envs.peer,
+          script: relative(REPO_ROOT, PEER_JS),
+          env: envs.peer,
         },
       },
       parity,
@@ -206,7 +237,9 @@ async function main(): Promise<number> {
 
     say('ours/peer:  scenario   req/s    p50      p99');
     for (const s of report.scenarios) {
-      say(`            ${s.name.padEnd(9)}  ${fmtRatio(s.ratios.rps).padEnd(7)}  ${fmtRatio(s.ratios.p50).padEnd(7)}  ${fmtRatio(s.ratios.p99)}`);
+      say(
+        `            ${s.name.padEnd(9)}  ${fmtRatio(s.ratios.rps).padEnd(7)}  ${fmtRatio(s.ratios.p50).padEnd(7)}  ${fmtRatio(s.ratios.p99)}`,
+      );
     }
     say(`wrote ${base}.{json,md,svg}`);
     return 0;
@@ -215,7 +248,12 @@ async function main(): Promise<number> {
   }
 }
 
-main().then((code) => { process.exitCode = code; }, (err: unknown) => {
-  process.stderr.write(`[bench] ${(err as Error).message ?? String(err)}\n`);
-  process.exitCode = 1;
-});
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`[bench] ${(err as Error).message ?? String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -47,13 +47,14 @@ function parseContentRange(header: string | null): { start: number; total: numbe
 export async function download(target: DownloadTarget): Promise<void> {
   const { entry, dest, onEvent } = target;
   const part = `${dest}.part`;
-  await mkdir(dirname(dest), { recursive: true }).catch((err) => { throw Errors.Disk(dirname(dest), err); });
+  await mkdir(dirname(dest), { recursive: true }).catch((err) => {
+    throw Errors.Disk(dirname(dest), err);
+  });
   let offset = (await sizeOf(part)) ?? 0;
   if (entry.size !== null && offset > entry.size) offset = await discard(part);
   // A .part that already has every byte (e.g. killed between download and rename) only needs its hash checked.
-  const { length, hash } = entry.size !== null && offset === entry.size
-    ? { length: offset, hash: await sha256File(part) }
-    : await fetchInto(target, part, offset);
+  const { length, hash } =
+    entry.size !== null && offset === entry.size ? { length: offset, hash: await sha256File(part) } : await fetchInto(target, part, offset);
   if (entry.size !== null && length !== entry.size) {
     await discard(part);
     throw Errors.Size(entry.path, entry.size, length);
@@ -127,24 +128,37 @@ async function request(file: string, url: string, headers: Record<string, string
  * chunk, and every byte received before a failure is on disk for the resume. Returns the part's length.
  */
 async function append(
-  target: DownloadTarget, res: Response, part: string, offset: number, total: number | undefined, hash: Hash,
+  target: DownloadTarget,
+  res: Response,
+  part: string,
+  offset: number,
+  total: number | undefined,
+  hash: Hash,
 ): Promise<number> {
   const { entry, url, signal, onEvent } = target;
   const chunks = (res.body ?? new ReadableStream<Uint8Array>())[Symbol.asyncIterator]();
-  const handle = await open(part, offset === 0 ? 'w' : 'a').catch((err) => { throw Errors.Disk(part, err); });
+  const handle = await open(part, offset === 0 ? 'w' : 'a').catch((err) => {
+    throw Errors.Disk(part, err);
+  });
   let received = offset;
   try {
     for (;;) {
       // Only a failure to read the body is a network failure; a failed write is the disk's (ENOSPC, EIO).
-      const next = await chunks.next().catch((err) => { throw signal?.aborted ? err : Errors.Network(entry.path, url, err); });
+      const next = await chunks.next().catch((err) => {
+        throw signal?.aborted ? err : Errors.Network(entry.path, url, err);
+      });
       if (next.done) break;
       received += next.value.byteLength;
       if (entry.size !== null && received > entry.size) throw Errors.Size(entry.path, entry.size, received);
       hash.update(next.value);
-      await handle.write(next.value).catch((err) => { throw Errors.Disk(part, err); });
+      await handle.write(next.value).catch((err) => {
+        throw Errors.Disk(part, err);
+      });
       onEvent({ kind: 'data', file: entry.path, received, total });
     }
-    await handle.sync().catch((err) => { throw Errors.Disk(part, err); });
+    await handle.sync().catch((err) => {
+      throw Errors.Disk(part, err);
+    });
   } catch (err) {
     await chunks.return?.();
     // A cut connection keeps the .part for the resume; bytes of the wrong size are worthless.

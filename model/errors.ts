@@ -15,7 +15,11 @@ export class ModelFetchError extends Error {
   override name = 'ModelFetchError';
   /** The HTTP status, for MODEL_ERR_HTTP_STATUS (decides whether a retry can help). */
   readonly status: number | undefined;
-  constructor(readonly code: ModelFetchErrorCode, message: string, options: { cause?: unknown; status?: number } = {}) {
+  constructor(
+    readonly code: ModelFetchErrorCode,
+    message: string,
+    options: { cause?: unknown; status?: number } = {},
+  ) {
     super(message, 'cause' in options ? { cause: options.cause } : undefined);
     this.status = options.status;
   }
@@ -48,10 +52,8 @@ export const Errors = {
     new ModelFetchError('MODEL_ERR_SIZE', `${file}: size mismatch: expected ${expected} bytes, got ${actual}`),
   NotJson: (file: string) =>
     new ModelFetchError('MODEL_ERR_CONTENT', `${file}: not pinned by hash and not valid JSON either; the download was deleted`),
-  Disk: (path: string, cause: unknown) =>
-    new ModelFetchError('MODEL_ERR_DISK', `cannot write ${path}: ${describe(cause)}`, { cause }),
-  Manifest: (source: string, problem: string) =>
-    new ModelFetchError('MODEL_ERR_MANIFEST', `invalid model manifest ${source}: ${problem}`),
+  Disk: (path: string, cause: unknown) => new ModelFetchError('MODEL_ERR_DISK', `cannot write ${path}: ${describe(cause)}`, { cause }),
+  Manifest: (source: string, problem: string) => new ModelFetchError('MODEL_ERR_MANIFEST', `invalid model manifest ${source}: ${problem}`),
   Lock: (file: string, problem: string) => new ModelFetchError('MODEL_ERR_LOCK', `model lock ${file} ${problem}`),
   Usage: (problem: string) => new ModelFetchError('MODEL_ERR_USAGE', problem),
 };

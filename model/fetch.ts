@@ -170,7 +170,8 @@ async function main(argv: string[]): Promise<void> {
   const onProgress = createProgressReporter(process.stderr);
   const manifest = values.manifest === undefined ? await loadManifest(defaultManifestPath) : await loadManifest(resolve(values.manifest));
   if (values.repo !== undefined && values.repo !== manifest.repo) {
-    if (values.variant !== undefined || values.manifest !== undefined) throw Errors.Usage(`--repo takes no --variant or --manifest\n${USAGE}`);
+    if (values.variant !== undefined || values.manifest !== undefined)
+      throw Errors.Usage(`--repo takes no --variant or --manifest\n${USAGE}`);
     // Imported here: repo-fetch.ts imports this module.
     const { fetchRepo } = await import('./repo-fetch.js');
     const result = await fetchRepo({ repo: values.repo, revision: values.revision, file: values.file, destDir: values.dest, onProgress });
@@ -180,7 +181,9 @@ async function main(argv: string[]): Promise<void> {
   }
   if (values.file !== undefined) throw Errors.Usage(`--file goes with --repo; the pinned model's files are its variants\n${USAGE}`);
   const result = await fetchModel({ variant: values.variant, revision: values.revision, destDir: values.dest, manifest, onProgress });
-  process.stderr.write(`model (${result.variant}) ready in ${result.destDir}: ${result.downloaded.length} downloaded, ${result.present.length} already present\n`);
+  process.stderr.write(
+    `model (${result.variant}) ready in ${result.destDir}: ${result.downloaded.length} downloaded, ${result.present.length} already present\n`,
+  );
 }
 
 function invokedDirectly(): boolean {

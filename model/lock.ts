@@ -62,7 +62,8 @@ export async function writeLock(dir: string, lock: Omit<ModelLock, 'files'>, pat
   }
   const complete: ModelLock = { ...lock, files };
   const body = {
-    $comment: 'Written by `npm run model:fetch -- --repo` on the first fetch (trust on first use). Later fetches and the service at start refuse any file that differs. Delete it to accept new upstream files.',
+    $comment:
+      'Written by `npm run model:fetch -- --repo` on the first fetch (trust on first use). Later fetches and the service at start refuse any file that differs. Delete it to accept new upstream files.',
     ...complete,
   };
   const target = join(dir, LOCK_FILE);
@@ -73,14 +74,24 @@ export async function writeLock(dir: string, lock: Omit<ModelLock, 'files'>, pat
 
 /** The lock as a manifest, so a later fetch downloads and verifies exactly what the first one found. */
 export function lockAsManifest(lock: ModelLock): Manifest {
-  return { repo: lock.repo, revision: lock.revision, defaultVariant: 'locked', files: lock.files as ManifestFile[], variants: { locked: [] } };
+  return {
+    repo: lock.repo,
+    revision: lock.revision,
+    defaultVariant: 'locked',
+    files: lock.files as ManifestFile[],
+    variants: { locked: [] },
+  };
 }
 
 /**
  * The first file in `dir` that differs from the lock (size, then sha256), or undefined when all match.
  * `hashed` holds sha256s the caller computed already (the service hashes the ONNX file anyway).
  */
-export async function findLockMismatch(dir: string, lock: ModelLock, hashed: Readonly<Record<string, string>> = {}): Promise<string | undefined> {
+export async function findLockMismatch(
+  dir: string,
+  lock: ModelLock,
+  hashed: Readonly<Record<string, string>> = {},
+): Promise<string | undefined> {
   for (const { path, size, sha256 } of lock.files) {
     const file = join(dir, ...path.split('/'));
     const actual = await stat(file).catch(() => undefined);

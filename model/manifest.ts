@@ -48,7 +48,8 @@ export function parseManifest(value: unknown, source = 'manifest'): Manifest {
     if (!Array.isArray(files)) throw Errors.Manifest(source, `variants.${name} must be an array`);
     variants[name] = files.map((f, i) => checkFile(f, `variants.${name}[${i}]`, source));
   }
-  if (!(raw.defaultVariant as string in variants)) throw Errors.Manifest(source, `defaultVariant "${raw.defaultVariant}" is not in variants`);
+  if (!((raw.defaultVariant as string) in variants))
+    throw Errors.Manifest(source, `defaultVariant "${raw.defaultVariant}" is not in variants`);
   return {
     repo: raw.repo as string,
     revision: raw.revision as string,

@@ -73,13 +73,19 @@ export function perRowQuantize(modelBytes: Uint8Array): PerRowQuantizationResult
   const defaultOpset = model.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version;
   if (defaultOpset === undefined) throw new GraphNotRecognisedError('the model imports no default (ai.onnx) opset');
   const msOpset = model.opsetImport.find((o) => o.domain === MS_DOMAIN);
-  if (msOpset !== undefined && msOpset.version !== 1n) throw new GraphNotRecognisedError(`it imports ${MS_DOMAIN} opset ${msOpset.version}, not 1`);
+  if (msOpset !== undefined && msOpset.version !== 1n)
+    throw new GraphNotRecognisedError(`it imports ${MS_DOMAIN} opset ${msOpset.version}, not 1`);
 
-  const names = [...graph.initializer.map((t) => t.name), ...graph.input.map((i) => i.name), ...graph.node.flatMap((n) => [n.name, ...n.output])];
+  const names = [
+    ...graph.initializer.map((t) => t.name),
+    ...graph.input.map((i) => i.name),
+    ...graph.node.flatMap((n) => [n.name, ...n.output]),
+  ];
   const clash = names.find((name) => name.startsWith(`${PREFIX}_`));
   if (clash !== undefined) throw new GraphNotRecognisedError(`it already has a name that the rewrite would use (${clash})`);
   const matMuls = findQuantizedMatMuls(graph);
-  if (matMuls.length === 0) throw new GraphNotRecognisedError('it has no DynamicQuantizeLinear -> MatMulInteger pattern (is it the int8 model_quantized.onnx?)');
+  if (matMuls.length === 0)
+    throw new GraphNotRecognisedError('it has no DynamicQuantizeLinear -> MatMulInteger pattern (is it the int8 model_quantized.onnx?)');
 
   const removed = new Set<NodeProto>(matMuls.flatMap((m) => m.nodes));
   const inputs = [...new Set(matMuls.map((m) => m.input))];
@@ -120,39 +126,55 @@ function findQuantizedMatMuls(graph: GraphProto): QuantizedMatMul[] {
   for (const dql of graph.node) {
     if (dql.opType !== 'DynamicQuantizeLinear') continue;
     const at = `DynamicQuantizeLinear ${JSON.stringify(dql.name)}`;
-    if (dql.domain !== '' || dql.input.length !== 1 || dql.output.length !== 3) throw new GraphNotRecognisedError(`${at} is not the one-input, three-output ONNX operator`);
+    if (dql.domain !== '' || dql.input.length !== 1 || dql.output.length !== 3)
+      throw new GraphNotRecognisedError(`${at} is not the one-input, three-output ONNX operator`);
     const [q, scale, zeroPoint] = dql.output;
     const qUsers = consumers.get(q) ?? [];
     if (qUsers.length === 0) throw new GraphNotRecognisedError(`${at}: its output feeds nothing`);
     const scaleUsers = consumers.get(scale) ?? [];
     for (const mmi of qUsers) {
       const mAt = `MatMulInteger ${JSON.stringify(mmi.name)}`;
-      if (mmi.opType !== 'MatMulInteger' || mmi.domain !== '') throw new GraphNotRecognisedError(`${at}: its output feeds ${mmi.opType}, not MatMulInteger`);
+      if (mmi.opType !== 'MatMulInteger' || mmi.domain !== '')
+        throw new GraphNotRecognisedError(`${at}: its output feeds ${mmi.opType}, not MatMulInteger`);
       const [a, weight, aZeroPoint, weightZeroPoint] = mmi.input;
       if (a !== q || aZeroPoint !== zeroPoint || weight === undefined || weightZeroPoint === undefined) {
         throw new GraphNotRecognisedError(`${mAt} does not take (quantized input, weight, its zero point, weight zero point)`);
       }
       checkWeight(initializers, weight, weightZeroPoint, mAt);
       const cast = only(mmi.output[0], 'Cast', mAt);
-      if (attributeInt(cast, 'to') !== BigInt(TensorProto_DataType.FLOAT)) throw new GraphNotRecognisedError(`${mAt}: its Cast is not to float`);
+      if (attributeInt(cast, 'to') !== BigInt(TensorProto_DataType.FLOAT))
+        throw new GraphNotRecognisedError(`${mAt}: its Cast is not to float`);
       const mul = only(cast.output[0], 'Mul', mAt);
       const scaleProduct = mul.input.find((name) => name !== cast.output[0]);
       const scaleMul = scaleUsers.find((n) => n.opType === 'Mul' && n.output[0] === scaleProduct);
-      if (!scaleMul || mul.input.length !== 2) throw new GraphNotRecognisedError(`${mAt}: its output is not multiplied by (input scale x weight scale)`);
+      if (!scaleMul || mul.input.length !== 2)
+        throw new GraphNotRecognisedError(`${mAt}: its output is not multiplied by (input scale x weight scale)`);
       const weightScale = scaleMul.input.find((name) => name !== scale);
       if (weightScale === undefined || !initializers.has(weightScale) || scaleMul.input.length !== 2) {
         throw new GraphNotRecognisedError(`${mAt}: the input scale is not multiplied by a constant weight scale`);
       }
       checkWeightScale(initializers.get(weightScale)!, initializers.get(weight)!, mAt);
-      if ((consumers.get(scaleMul.output[0]) ?? []).length !== 1) throw new GraphNotRecognisedError(`${mAt}: its scale product is used elsewhere`);
-      result.push({ input: dql.input[0], k: initializers.get(weight)!.dims[0], weight, weightScale, weightZeroPoint, output: mul.output[0], nodes: [dql, mmi, cast, scaleMul, mul] });
+      if ((consumers.get(scaleMul.output[0]) ?? []).length !== 1)
+        throw new GraphNotRecognisedError(`${mAt}: its scale product is used elsewhere`);
+      result.push({
+        input: dql.input[0],
+        k: initializers.get(weight)!.dims[0],
+        weight,
+        weightScale,
+        weightZeroPoint,
+        output: mul.output[0],
+        nodes: [dql, mmi, cast, scaleMul, mul],
+      });
     }
     // Every use of the scale must be one of the rewritten MatMuls' scale products.
     if (scaleUsers.length !== qUsers.length || scaleUsers.some((n) => n.opType !== 'Mul')) {
-      throw new GraphNotRecognisedError(`${at}: its scale is used by ${scaleUsers.map((n) => n.opType).join(', ')}, not only by its MatMuls' scale products`);
+      throw new GraphNotRecognisedError(
+        `${at}: its scale is used by ${scaleUsers.map((n) => n.opType).join(', ')}, not only by its MatMuls' scale products`,
+      );
     }
     const zeroPointUsers = consumers.get(zeroPoint) ?? [];
-    if (zeroPointUsers.some((n) => !qUsers.includes(n))) throw new GraphNotRecognisedError(`${at}: its zero point is used outside its MatMulIntegers`);
+    if (zeroPointUsers.some((n) => !qUsers.includes(n)))
+      throw new GraphNotRecognisedError(`${at}: its zero point is used outside its MatMulIntegers`);
   }
   return result;
 }
@@ -162,9 +184,12 @@ function checkWeight(initializers: Map<string, TensorProto>, weight: string, zer
   const w = initializers.get(weight);
   const zp = initializers.get(zeroPoint);
   const int8 = (t: TensorProto): boolean => t.dataType === TensorProto_DataType.INT8 || t.dataType === TensorProto_DataType.UINT8;
-  if (!w || w.dims.length !== 2 || !int8(w)) throw new GraphNotRecognisedError(`${at}: its weight ${weight} is not a constant 2-D int8/uint8 tensor`);
+  if (!w || w.dims.length !== 2 || !int8(w))
+    throw new GraphNotRecognisedError(`${at}: its weight ${weight} is not a constant 2-D int8/uint8 tensor`);
   if (!zp || zp.dataType !== w.dataType || !scalarOrPerColumn(zp, w)) {
-    throw new GraphNotRecognisedError(`${at}: its weight zero point ${zeroPoint} is not a constant of the weight's type, scalar or one per output column`);
+    throw new GraphNotRecognisedError(
+      `${at}: its weight zero point ${zeroPoint} is not a constant of the weight's type, scalar or one per output column`,
+    );
   }
 }
 
@@ -226,10 +251,16 @@ interface RowQuantization {
  */
 function rowQuantizationNodes(x: string, id: string, c: Constants, k: bigint): RowQuantization {
   const t = (suffix: string): string => `${id}_${suffix}`;
-  const reduce = (op: string, output: string): NodeProto => c.lastAxis === undefined
-    ? node(op, [x], [output], output, [intAttribute('keepdims', 1n), intsAttribute('axes', [-1n])])
-    : node(op, [x, c.lastAxis], [output], output, [intAttribute('keepdims', 1n)]);
-  const matrixShape = create(TensorProtoSchema, { name: t('matrix_shape'), dataType: TensorProto_DataType.INT64, dims: [2n], rawData: int64s([-1n, k]) });
+  const reduce = (op: string, output: string): NodeProto =>
+    c.lastAxis === undefined
+      ? node(op, [x], [output], output, [intAttribute('keepdims', 1n), intsAttribute('axes', [-1n])])
+      : node(op, [x, c.lastAxis], [output], output, [intAttribute('keepdims', 1n)]);
+  const matrixShape = create(TensorProtoSchema, {
+    name: t('matrix_shape'),
+    dataType: TensorProto_DataType.INT64,
+    dims: [2n],
+    rawData: int64s([-1n, k]),
+  });
   const nodes = [
     reduce('ReduceMax', t('row_hi')),
     reduce('ReduceMin', t('row_lo')),
@@ -240,7 +271,9 @@ function rowQuantizationNodes(x: string, id: string, c: Constants, k: bigint): R
     node('Shape', [t('row_scale_flat')], [t('rows')], t('rows')),
     node('Expand', [c.zeroPoint, t('rows')], [t('row_zero_point')], t('row_zero_point')),
     node('Reshape', [x, matrixShape.name], [t('matrix')], t('matrix')),
-    node('QuantizeLinear', [t('matrix'), t('row_scale_flat'), t('row_zero_point')], [t('quantized_matrix')], t('quantize'), [intAttribute('axis', 0n)]),
+    node('QuantizeLinear', [t('matrix'), t('row_scale_flat'), t('row_zero_point')], [t('quantized_matrix')], t('quantize'), [
+      intAttribute('axis', 0n),
+    ]),
     node('Shape', [x], [t('shape')], t('shape')),
     node('Reshape', [t('quantized_matrix'), t('shape')], [t('quantized')], t('quantized')),
   ];

@@ -47,7 +47,9 @@ export function createProgressReporter(stream: ProgressStream, now: () => number
         startOffset = event.offset;
         lastDraw = 0;
         lastStep = step(event.offset, event.total);
-        stream.write(`${event.file}: ${event.offset > 0 ? `resuming at ${mb(event.offset)}` : 'downloading'}${event.total === undefined ? '' : ` of ${mb(event.total)}`}\n`);
+        stream.write(
+          `${event.file}: ${event.offset > 0 ? `resuming at ${mb(event.offset)}` : 'downloading'}${event.total === undefined ? '' : ` of ${mb(event.total)}`}\n`,
+        );
         return;
       case 'data': {
         if (tty) {
@@ -57,7 +59,9 @@ export function createProgressReporter(stream: ProgressStream, now: () => number
           const filled = Math.round(fraction * BAR_WIDTH);
           const pct = event.total ? `${(fraction * 100).toFixed(0).padStart(3)}%` : mb(event.received);
           barShown = true;
-          stream.write(`\r\x1b[K${event.file} [${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${pct} ${rate(event.received)} MB/s`);
+          stream.write(
+            `\r\x1b[K${event.file} [${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${pct} ${rate(event.received)} MB/s`,
+          );
           return;
         }
         const current = step(event.received, event.total);
@@ -69,7 +73,9 @@ export function createProgressReporter(stream: ProgressStream, now: () => number
       }
       case 'done':
         barShown = false;
-        stream.write(`${tty ? '\r\x1b[K' : ''}${event.file}: done, ${mb(event.bytes)}${event.verified ? ', sha256 verified' : ' (not pinned)'}\n`);
+        stream.write(
+          `${tty ? '\r\x1b[K' : ''}${event.file}: done, ${mb(event.bytes)}${event.verified ? ', sha256 verified' : ' (not pinned)'}\n`,
+        );
     }
   };
 }

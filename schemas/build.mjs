@@ -28,7 +28,10 @@ const configAjv = new Ajv.default({
   coerceTypes: true,
   useDefaults: true,
 });
-const exportsByAjv = new Map([[requestAjv, {}], [configAjv, {}]]);
+const exportsByAjv = new Map([
+  [requestAjv, {}],
+  [configAjv, {}],
+]);
 for (const schema of schemas) {
   const ajv = schema.$id === 'Config' ? configAjv : requestAjv;
   ajv.addSchema(schema);

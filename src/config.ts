@@ -11,7 +11,8 @@ import { validateConfig } from './validation/validators.js';
  * The settings of schemas/config.json (their type is generated from it at build), with the derived ones
  * resolved: the model directory, the worker count and the Redis URL.
  */
-export interface Config extends Omit<ConfigSettings, 'modelDir' | 'modelFile' | 'workers' | 'cpuLimit' | 'redisUrl' | 'redisHost' | 'redisPort'> {
+export interface Config
+  extends Omit<ConfigSettings, 'modelDir' | 'modelFile' | 'workers' | 'cpuLimit' | 'redisUrl' | 'redisHost' | 'redisPort'> {
   readonly modelDir: string;
   /** True when MODEL_DIR was not given: the service may fetch the model into defaultModelDir. */
   readonly modelDirIsDefault: boolean;
@@ -38,7 +39,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
   if (!validateConfig(raw)) throw Errors.Config(formatAjvErrors(validateConfig.errors, toEnvName));
   // The schema forbids other keys, so after validation raw holds exactly the settings; the derived ones are
   // taken out here, and the rest is typed by the generated ConfigSettings.
-  const { modelDir, modelFile, workers, cpuLimit: cpuLimitSetting, redisUrl, redisHost, redisPort, ...settings } = raw as unknown as ConfigSettings;
+  const {
+    modelDir,
+    modelFile,
+    workers,
+    cpuLimit: cpuLimitSetting,
+    redisUrl,
+    redisHost,
+    redisPort,
+    ...settings
+  } = raw as unknown as ConfigSettings;
   const cpuLimit = cpuLimitSetting ?? readCgroupCpuLimit(cgroupRoot);
   return Object.freeze({
     ...settings,

@@ -39,7 +39,10 @@ function serialize(detail: string | readonly ValidationDetail[]): string {
 }
 
 export class StartupError extends Error {
-  constructor(readonly code: string, message: string) {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'StartupError';
   }

@@ -30,7 +30,9 @@ export interface HfTokenizerJson {
 export interface HfPostProcessor {
   readonly type: string;
   /** TemplateProcessing: the pieces of a single sequence, each with its type id. */
-  readonly single?: readonly ({ readonly SpecialToken?: { readonly type_id: number } } & { readonly Sequence?: { readonly type_id: number } })[];
+  readonly single?: readonly ({ readonly SpecialToken?: { readonly type_id: number } } & {
+    readonly Sequence?: { readonly type_id: number };
+  })[];
   /** Sequence: processors applied in order. */
   readonly processors?: readonly HfPostProcessor[];
 }
@@ -43,7 +45,10 @@ export const PROBLEM_TYPES: readonly ProblemType[] = ['single_label_classificati
 
 /** A problem of the model's files; the caller turns it into INF_ERR_MODEL_INVALID naming the file. */
 export class ModelFileProblem extends Error {
-  constructor(readonly file: 'config.json' | 'tokenizer.json' | 'tokenizer_config.json', problem: string) {
+  constructor(
+    readonly file: 'config.json' | 'tokenizer.json' | 'tokenizer_config.json',
+    problem: string,
+  ) {
     super(problem);
   }
 }
@@ -55,7 +60,8 @@ export class ModelFileProblem extends Error {
 export function resolveLabels(config: HfConfig): string[] {
   if (config.id2label === undefined) {
     const n = config.num_labels ?? 2;
-    if (!Number.isSafeInteger(n) || (n as number) < 1) throw new ModelFileProblem('config.json', 'has a num_labels that is not a positive integer');
+    if (!Number.isSafeInteger(n) || (n as number) < 1)
+      throw new ModelFileProblem('config.json', 'has a num_labels that is not a positive integer');
     return Array.from({ length: n as number }, (_, i) => `LABEL_${i}`);
   }
   const entries = Object.entries(config.id2label);
@@ -80,7 +86,8 @@ export function resolveHead(config: HfConfig, numLabels: number): { problemType:
     throw new ModelFileProblem('config.json', `has problem_type ${JSON.stringify(declared)}; expected one of ${PROBLEM_TYPES.join(', ')}`);
   }
   if (declared === 'regression') {
-    if (numLabels !== 1) throw new ModelFileProblem('config.json', `has problem_type regression with ${numLabels} labels; a regression head has one output`);
+    if (numLabels !== 1)
+      throw new ModelFileProblem('config.json', `has problem_type regression with ${numLabels} labels; a regression head has one output`);
     return { problemType: 'regression', scoreFunction: 'none' };
   }
   if (declared === 'multi_label_classification' || (declared == null && numLabels === 1)) {
@@ -124,7 +131,11 @@ function idToToken(tokenizer: HfTokenizerJson, id: number): string | undefined {
  * The pad token and its id, from the first of: tokenizer.json's `padding`, tokenizer_config.json's
  * `pad_token` (its id from tokenizer.json), config.json's `pad_token_id`. Batches are padded with it.
  */
-export function resolvePad(tokenizer: HfTokenizerJson, tokenizerConfig: HfTokenizerConfig, config: HfConfig): { padId: number; padToken: string } {
+export function resolvePad(
+  tokenizer: HfTokenizerJson,
+  tokenizerConfig: HfTokenizerConfig,
+  config: HfConfig,
+): { padId: number; padToken: string } {
   const padding = tokenizer.padding;
   if (padding && Number.isSafeInteger(padding.pad_id) && typeof padding.pad_token === 'string') {
     return { padId: padding.pad_id as number, padToken: padding.pad_token };
@@ -133,7 +144,10 @@ export function resolvePad(tokenizer: HfTokenizerJson, tokenizerConfig: HfTokeni
   if (fromTokenizerConfig !== undefined) {
     const padId = tokenToId(tokenizer, fromTokenizerConfig);
     if (padId === undefined) {
-      throw new ModelFileProblem('tokenizer_config.json', `has pad_token ${JSON.stringify(fromTokenizerConfig)}, which tokenizer.json does not know`);
+      throw new ModelFileProblem(
+        'tokenizer_config.json',
+        `has pad_token ${JSON.stringify(fromTokenizerConfig)}, which tokenizer.json does not know`,
+      );
     }
     return { padId, padToken: fromTokenizerConfig };
   }
@@ -141,7 +155,10 @@ export function resolvePad(tokenizer: HfTokenizerJson, tokenizerConfig: HfTokeni
     const padId = config.pad_token_id as number;
     return { padId, padToken: idToToken(tokenizer, padId) ?? '' };
   }
-  throw new ModelFileProblem('config.json', 'gives no pad token (nor do tokenizer.json\'s padding or tokenizer_config.json\'s pad_token); set pad_token_id');
+  throw new ModelFileProblem(
+    'config.json',
+    "gives no pad token (nor do tokenizer.json's padding or tokenizer_config.json's pad_token); set pad_token_id",
+  );
 }
 
 /**
@@ -160,7 +177,10 @@ export function resolveSingleTypeId(tokenizer: HfTokenizerJson): number {
   };
   visit(tokenizer.post_processor);
   if (typeIds.size > 1) {
-    throw new ModelFileProblem('tokenizer.json', `has a single-sequence template with type ids ${[...typeIds].join(' and ')}; one text must be one segment`);
+    throw new ModelFileProblem(
+      'tokenizer.json',
+      `has a single-sequence template with type ids ${[...typeIds].join(' and ')}; one text must be one segment`,
+    );
   }
   return typeIds.values().next().value ?? 0;
 }
@@ -170,7 +190,16 @@ export function resolveSingleTypeId(tokenizer: HfTokenizerJson): number {
  * create_position_ids_from_input_ids): pad_token_id + 1 rows of the position table are never a text's.
  */
 const POSITIONS_AFTER_PADDING = new Set([
-  'roberta', 'xlm-roberta', 'xlm-roberta-xl', 'camembert', 'data2vec-text', 'longformer', 'roberta-prelayernorm', 'mpnet', 'ibert', 'markuplm',
+  'roberta',
+  'xlm-roberta',
+  'xlm-roberta-xl',
+  'camembert',
+  'data2vec-text',
+  'longformer',
+  'roberta-prelayernorm',
+  'mpnet',
+  'ibert',
+  'markuplm',
 ]);
 
 export interface TokenLimit {
@@ -186,7 +215,8 @@ export interface TokenLimit {
 export function resolveMaxTokens(configured: number, tokenizerConfig: HfTokenizerConfig, config: HfConfig): TokenLimit {
   let limit: TokenLimit = { maxTokens: configured, limitedBy: 'MAX_TOKENS' };
   const modelMax = tokenizerConfig.model_max_length;
-  if (typeof modelMax === 'number' && modelMax > 0 && modelMax < limit.maxTokens) limit = { maxTokens: Math.floor(modelMax), limitedBy: 'model_max_length' };
+  if (typeof modelMax === 'number' && modelMax > 0 && modelMax < limit.maxTokens)
+    limit = { maxTokens: Math.floor(modelMax), limitedBy: 'model_max_length' };
   const positions = config.max_position_embeddings;
   if (Number.isSafeInteger(positions) && (positions as number) > 0) {
     const reserved = POSITIONS_AFTER_PADDING.has(String(config.model_type)) ? ((config.pad_token_id as number | undefined) ?? 1) + 1 : 0;

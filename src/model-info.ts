@@ -4,8 +4,18 @@ import { join } from 'node:path';
 import { Errors } from './errors.js';
 import { findLockMismatch, LOCK_FILE, readLock, sha256OfFile } from '../model/lock.js';
 import {
-  ModelFileProblem, resolveHead, resolveLabels, resolveMaxTokens, resolvePad, resolveSingleTypeId,
-  type HfConfig, type HfTokenizerConfig, type HfTokenizerJson, type ProblemType, type ScoreFunction, type TokenLimit,
+  ModelFileProblem,
+  resolveHead,
+  resolveLabels,
+  resolveMaxTokens,
+  resolvePad,
+  resolveSingleTypeId,
+  type HfConfig,
+  type HfTokenizerConfig,
+  type HfTokenizerJson,
+  type ProblemType,
+  type ScoreFunction,
+  type TokenLimit,
 } from './hf-config.js';
 
 /** What the main thread knows about the model: where its files are, how to serve it, and its identity. */
@@ -80,7 +90,12 @@ export interface PinnedSource {
  * Reads and checks the model directory; every failure names the path and how to get the model. The source
  * (repo, revision) is model.lock.json's, else `pinned`'s when the ONNX file is one of its pinned files.
  */
-export async function loadModelInfo(dir: string, modelFile: string | undefined, configuredMaxTokens: number, pinned?: PinnedSource): Promise<ModelInfo> {
+export async function loadModelInfo(
+  dir: string,
+  modelFile: string | undefined,
+  configuredMaxTokens: number,
+  pinned?: PinnedSource,
+): Promise<ModelInfo> {
   const file = await findModelFile(dir, modelFile);
   const onnxPath = join(dir, file);
   const tokenizerPath = join(dir, 'tokenizer.json');
@@ -89,7 +104,9 @@ export async function loadModelInfo(dir: string, modelFile: string | undefined, 
     if (!(await isFile(path))) throw Errors.ModelMissing(path);
   }
   const onnxSha256 = await sha256OfFile(onnxPath);
-  const lock = await readLock(dir).catch((err: Error) => { throw Errors.ModelInvalid(join(dir, LOCK_FILE), err.message); });
+  const lock = await readLock(dir).catch((err: Error) => {
+    throw Errors.ModelInvalid(join(dir, LOCK_FILE), err.message);
+  });
   if (lock !== undefined) {
     const mismatch = await findLockMismatch(dir, lock, { [file]: onnxSha256 });
     if (mismatch !== undefined) throw Errors.ModelInvalid(join(dir, LOCK_FILE), `does not match the model directory: ${mismatch}`);
@@ -103,8 +120,11 @@ export async function loadModelInfo(dir: string, modelFile: string | undefined, 
   try {
     const labels = resolveLabels(config);
     settings = {
-      labels, ...resolveHead(config, labels.length), ...resolvePad(tokenizer, tokenizerConfig, config),
-      ...resolveMaxTokens(configuredMaxTokens, tokenizerConfig, config), typeId: resolveSingleTypeId(tokenizer),
+      labels,
+      ...resolveHead(config, labels.length),
+      ...resolvePad(tokenizer, tokenizerConfig, config),
+      ...resolveMaxTokens(configuredMaxTokens, tokenizerConfig, config),
+      typeId: resolveSingleTypeId(tokenizer),
     };
   } catch (err) {
     if (err instanceof ModelFileProblem) throw Errors.ModelInvalid(paths[err.file], err.message);
@@ -120,7 +140,20 @@ export async function loadModelInfo(dir: string, modelFile: string | undefined, 
     .slice(0, 16);
   const source = lock ?? (pinned?.onnxSha256s.includes(onnxSha256) ? pinned : undefined);
   return {
-    dir, modelFile: file, onnxPath, tokenizerPath, labels, problemType, scoreFunction, padId, typeId, maxTokens,
-    maxTokensLimitedBy: limitedBy, onnxSha256, repo: source?.repo ?? null, revision: source?.revision ?? null, id,
+    dir,
+    modelFile: file,
+    onnxPath,
+    tokenizerPath,
+    labels,
+    problemType,
+    scoreFunction,
+    padId,
+    typeId,
+    maxTokens,
+    maxTokensLimitedBy: limitedBy,
+    onnxSha256,
+    repo: source?.repo ?? null,
+    revision: source?.revision ?? null,
+    id,
   };
 }

@@ -3,7 +3,12 @@
 // the rewritten bytes. Nothing is written to disk: model directories are read-only in the image.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import { GraphNotRecognisedError, PER_ROW_QUANTIZATION_ID, perRowQuantize, type PerRowQuantizationResult } from '../model/per-row-quantization.js';
+import {
+  GraphNotRecognisedError,
+  PER_ROW_QUANTIZATION_ID,
+  perRowQuantize,
+  type PerRowQuantizationResult,
+} from '../model/per-row-quantization.js';
 import { Errors } from './errors.js';
 import type { ModelInfo } from './model-info.js';
 

@@ -53,26 +53,54 @@ export interface Service {
  */
 export async function startService(config: Config, logger: Logger, overrides: { workerFile?: string } = {}): Promise<Service> {
   const manifest = await loadManifest(join(packageRoot, 'model', 'manifest.json')).catch(() => undefined);
-  const pinned = manifest && { ...manifest, onnxSha256s: Object.values(manifest.variants).flat().flatMap((f) => f.sha256 ?? []) };
+  const pinned = manifest && {
+    ...manifest,
+    onnxSha256s: Object.values(manifest.variants)
+      .flat()
+      .flatMap((f) => f.sha256 ?? []),
+  };
   const loaded = await loadModelInfo(config.modelDir, config.modelFile, config.maxTokens, pinned);
   const model = config.perRowQuantization ? await withPerRowQuantization(loaded) : loaded;
-  logger.info({
-    modelDir: model.dir, onnx: model.onnxPath, sha256: model.onnxSha256, modelId: model.id, labels: model.labels, problemType: model.problemType,
-    maxTokens: model.maxTokens, maxTokensLimitedBy: model.maxTokensLimitedBy, padId: model.padId, repo: model.repo, revision: model.revision,
-    activationQuantization: model.rewrite ? { rewrite: model.rewrite.name, sha256: model.rewrite.sha256, matMuls: model.rewrite.matMuls } : 'per-tensor (as in the file)',
-  }, 'model');
+  logger.info(
+    {
+      modelDir: model.dir,
+      onnx: model.onnxPath,
+      sha256: model.onnxSha256,
+      modelId: model.id,
+      labels: model.labels,
+      problemType: model.problemType,
+      maxTokens: model.maxTokens,
+      maxTokensLimitedBy: model.maxTokensLimitedBy,
+      padId: model.padId,
+      repo: model.repo,
+      revision: model.revision,
+      activationQuantization: model.rewrite
+        ? { rewrite: model.rewrite.name, sha256: model.rewrite.sha256, matMuls: model.rewrite.matMuls }
+        : 'per-tensor (as in the file)',
+    },
+    'model',
+  );
 
-  const pool = createModelPool({ workers: config.workers, intraOpThreads: config.intraOpThreads, model, logger, workerFile: overrides.workerFile });
+  const pool = createModelPool({
+    workers: config.workers,
+    intraOpThreads: config.intraOpThreads,
+    model,
+    logger,
+    workerFile: overrides.workerFile,
+  });
   logger.info({ workers: config.workers, intraOpThreads: config.intraOpThreads, cpuLimit: config.cpuLimit }, 'worker pool starting');
   const lifecycle = new Lifecycle();
   // A prior until the workers' warm-up runs calibrate it (no request is admitted before: health is 503).
   const costModel = CostModel.of([2, 0.1, 0.0005]);
-  const queue = new InferenceQueue({
-    maxQueueTokens: config.maxQueueTokens,
-    maxQueueDelayMs: Math.min(config.maxQueueDelayMs, config.requestTimeoutMs),
-    concurrency: config.workers,
-    typicalBatchRows: Math.min(16, config.maxBatchSize),
-  }, costModel);
+  const queue = new InferenceQueue(
+    {
+      maxQueueTokens: config.maxQueueTokens,
+      maxQueueDelayMs: Math.min(config.maxQueueDelayMs, config.requestTimeoutMs),
+      concurrency: config.workers,
+      typicalBatchRows: Math.min(16, config.maxBatchSize),
+    },
+    costModel,
+  );
   let dispatcher: Dispatcher | undefined;
   let redis: RedisTier | undefined;
   const metrics = config.metricsEnabled
@@ -84,12 +112,24 @@ export async function startService(config: Config, logger: Logger, overrides: { 
         redisUp: config.redisUrl ? () => redis?.isUp ?? false : undefined,
       })
     : disabledMetrics;
-  const tokenizer = createTokenizerPool({ threads: config.tokenizerThreads, tokenizerPath: model.tokenizerPath, maxTokens: model.maxTokens, onTokenize: (ms) => metrics.onTokenize(ms) });
-  dispatcher = new Dispatcher(queue, (rows) => pool.run(rows), createPredictionFormatter(model.labels, model.scoreFunction), costModel, {
-    concurrency: config.workers,
-    maxBatchSize: config.maxBatchSize,
-    maxBatchTokens: config.maxBatchTokens,
-  }, metrics);
+  const tokenizer = createTokenizerPool({
+    threads: config.tokenizerThreads,
+    tokenizerPath: model.tokenizerPath,
+    maxTokens: model.maxTokens,
+    onTokenize: (ms) => metrics.onTokenize(ms),
+  });
+  dispatcher = new Dispatcher(
+    queue,
+    (rows) => pool.run(rows),
+    createPredictionFormatter(model.labels, model.scoreFunction),
+    costModel,
+    {
+      concurrency: config.workers,
+      maxBatchSize: config.maxBatchSize,
+      maxBatchTokens: config.maxBatchTokens,
+    },
+    metrics,
+  );
 
   redis = config.redisUrl
     ? new RedisTier({
@@ -113,13 +153,23 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   });
   const predictor = new Predictor(cache, tokenizer, queue, () => performance.now());
   // The memo holds answers the in-process tier gave; with that tier off, every lookup goes to Redis as asked.
-  const memo = config.responseMemoEntries > 0 && config.responseMemoBytes > 0 && config.cacheLruEntries > 0
-    ? new ResponseMemo({ maxEntries: config.responseMemoEntries, maxBytes: config.responseMemoBytes, maxBodyBytes: config.responseMemoMaxBodyBytes })
-    : undefined;
+  const memo =
+    config.responseMemoEntries > 0 && config.responseMemoBytes > 0 && config.cacheLruEntries > 0
+      ? new ResponseMemo({
+          maxEntries: config.responseMemoEntries,
+          maxBytes: config.responseMemoBytes,
+          maxBodyBytes: config.responseMemoMaxBodyBytes,
+        })
+      : undefined;
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const app = createApp({
-    modelId: model.id, memo,
-    config, predictor, lifecycle, metrics, logger,
+    modelId: model.id,
+    memo,
+    config,
+    predictor,
+    lifecycle,
+    metrics,
+    logger,
     openApi: buildOpenApi({ config, labels: model.labels, version }),
     info: buildInfo(model, config, version),
   });
@@ -136,7 +186,15 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   });
 
   return {
-    port, model, lifecycle, pool, queue, dispatcher, costModel, metrics, ready,
+    port,
+    model,
+    lifecycle,
+    pool,
+    queue,
+    dispatcher,
+    costModel,
+    metrics,
+    ready,
     async shutdown() {
       lifecycle.state = 'draining';
       logger.info({ inFlight: lifecycle.requestsInFlight, graceMs: config.shutdownGraceMs }, 'draining');

@@ -32,11 +32,15 @@ t.test('a list of texts gets one prediction list per text, in input order, every
 t.test('a body with no Content-Type header is accepted, as the reference load test sends it', async (t) => {
   const raw = await new Promise<{ status: number; body: string }>((resolve, reject) => {
     const body = JSON.stringify({ text: ['I love you!'] });
-    const req = httpRequest(`${url}/project/bulk-predict`, { method: 'POST', headers: { 'content-length': Buffer.byteLength(body) } }, (res) => {
-      let data = '';
-      res.on('data', (d) => (data += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body: data }));
-    });
+    const req = httpRequest(
+      `${url}/project/bulk-predict`,
+      { method: 'POST', headers: { 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        let data = '';
+        res.on('data', (d) => (data += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body: data }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -83,11 +87,15 @@ t.test('each validation error has the reference type and loc', async (t) => {
     ['no text', { texts: ['a'] }, [{ type: 'missing', loc: ['body', 'text'], msg: 'Field required', input: { texts: ['a'] } }]],
     ['text not a list', { text: 'a' }, [{ type: 'list_type', loc: ['body', 'text'], input: 'a' }]],
     ['text an object', { text: { a: 1 } }, [{ type: 'list_type', loc: ['body', 'text'] }]],
-    ['items not strings', { text: ['ok', 1, null, 'ok', ['x']] }, [
-      { type: 'string_type', loc: ['body', 'text', 1], input: 1 },
-      { type: 'string_type', loc: ['body', 'text', 2], input: null },
-      { type: 'string_type', loc: ['body', 'text', 4], input: ['x'] },
-    ]],
+    [
+      'items not strings',
+      { text: ['ok', 1, null, 'ok', ['x']] },
+      [
+        { type: 'string_type', loc: ['body', 'text', 1], input: 1 },
+        { type: 'string_type', loc: ['body', 'text', 2], input: null },
+        { type: 'string_type', loc: ['body', 'text', 4], input: ['x'] },
+      ],
+    ],
     ['body a list', [1, 2], [{ type: 'model_attributes_type', loc: ['body'] }]],
   ];
   for (const [name, body, detail] of cases) {

@@ -16,7 +16,16 @@ const received: { rows: number; longest: number; tokens: number }[] = [];
 const channel = new BroadcastChannel(process.env.BATCH_RECORD_CHANNEL);
 channel.onmessage = (event) => received.push((event as MessageEvent).data);
 
-const config = loadConfig({ MODEL_DIR: STANDIN_MODEL_DIR, PORT: '0', HOST: '127.0.0.1', WORKERS: '2', MAX_BATCH_TOKENS: String(MAX_BATCH_TOKENS), REQUEST_TIMEOUT_MS: '300000', MAX_QUEUE_DELAY_MS: '300000', CACHE_LRU_ENTRIES: '0' });
+const config = loadConfig({
+  MODEL_DIR: STANDIN_MODEL_DIR,
+  PORT: '0',
+  HOST: '127.0.0.1',
+  WORKERS: '2',
+  MAX_BATCH_TOKENS: String(MAX_BATCH_TOKENS),
+  REQUEST_TIMEOUT_MS: '300000',
+  MAX_QUEUE_DELAY_MS: '300000',
+  CACHE_LRU_ENTRIES: '0',
+});
 const workerFile = fileURLToPath(new URL('./fixtures/recording-onnx-worker.mjs', import.meta.url));
 const service = await startService(config, pino({ level: 'silent' }), { workerFile });
 await service.ready;
@@ -28,7 +37,8 @@ const url = `http://127.0.0.1:${service.port}`;
 
 t.test('no batch the workers receive has more padded tokens than MAX_BATCH_TOKENS', async (t) => {
   const punctuation = '!"#$%&()*+,-./:;<=>?@[]^_{|}~';
-  const pick = (chars: string, n: number, seed: number) => Array.from({ length: n }, (_, i) => [...chars][(seed * 31 + i * 7) % [...chars].length]).join('');
+  const pick = (chars: string, n: number, seed: number) =>
+    Array.from({ length: n }, (_, i) => [...chars][(seed * 31 + i * 7) % [...chars].length]).join('');
   const requests = [
     // About one token per character: the old estimate took these for a third of their length.
     Array.from({ length: 24 }, (_, i) => pick(punctuation, 40 + i * 25, i)),
@@ -38,7 +48,10 @@ t.test('no batch the workers receive has more padded tokens than MAX_BATCH_TOKEN
   ];
   received.length = 0;
   const results = await Promise.all(requests.map((text) => postPredict(url, { text })));
-  t.same(results.map((r) => r.status), [200, 200, 200, 200]);
+  t.same(
+    results.map((r) => r.status),
+    [200, 200, 200, 200],
+  );
   await new Promise((resolve) => setTimeout(resolve, 100)); // the last reports cross the channel
   const texts = received.reduce((n, b) => n + b.rows, 0);
   t.equal(texts, requests.flat().length, 'every text reached a worker once');
@@ -46,5 +59,8 @@ t.test('no batch the workers receive has more padded tokens than MAX_BATCH_TOKEN
   t.same(over, [], `${received.length} batches, none over ${MAX_BATCH_TOKENS} padded tokens`);
   const largest = Math.max(...received.map((b) => b.rows * b.longest));
   t.ok(largest > MAX_BATCH_TOKENS / 2, `the budget is used, not dodged (largest batch ${largest} padded tokens)`);
-  t.ok(received.some((b) => b.longest === 512), 'texts past 512 tokens arrive truncated to 512');
+  t.ok(
+    received.some((b) => b.longest === 512),
+    'texts past 512 tokens arrive truncated to 512',
+  );
 });

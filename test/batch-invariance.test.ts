@@ -9,10 +9,14 @@ import { seededRandom } from '../dist/bench/lib/corpus.js';
 // About 3,900 sequential model runs: minutes on a shared 2-core machine.
 t.setTimeout(600_000);
 
-const rows = readFileSync(SST2_DEV_TSV, 'utf8').trim().split('\n').slice(1).map((line) => {
-  const [sentence, label] = line.split('\t');
-  return { sentence, positive: label.trim() === '1' };
-});
+const rows = readFileSync(SST2_DEV_TSV, 'utf8')
+  .trim()
+  .split('\n')
+  .slice(1)
+  .map((line) => {
+    const [sentence, label] = line.split('\t');
+    return { sentence, positive: label.trim() === '1' };
+  });
 const sentences = rows.map((r) => r.sentence);
 const random = seededRandom(15);
 const shuffle = <T>(xs: readonly T[]): T[] => {
@@ -53,9 +57,11 @@ async function inBatches(service: ServiceProcess, groups: readonly string[][]): 
   return { scores, runs: runsAfter - runsBefore };
 }
 
-const correct = (scores: Scores): number => rows.filter((r) => (scores.get(r.sentence)! > 0.5) === r.positive).length;
+const correct = (scores: Scores): number => rows.filter((r) => scores.get(r.sentence)! > 0.5 === r.positive).length;
 /** The untransformed stand-in's offline accuracy, one sentence at a time: 0.8039 is 701 of 872. */
-const untransformedCorrect = Math.round(Number(JSON.parse(readFileSync(join(STANDIN_MODEL_DIR, 'metrics.json'), 'utf8')).dev_accuracy) * rows.length);
+const untransformedCorrect = Math.round(
+  Number(JSON.parse(readFileSync(join(STANDIN_MODEL_DIR, 'metrics.json'), 'utf8')).dev_accuracy) * rows.length,
+);
 const percent = (n: number): string => `${((n / rows.length) * 100).toFixed(2)} % (${n} of ${rows.length})`;
 
 // One worker and no in-process cache: every request reaches the model.
@@ -73,31 +79,46 @@ t.test('200 dev sentences score the same alone and inside five different random 
     const order = shuffle(chosen);
     const groups = Array.from({ length: 8 }, (_, g) => shuffle([...order.slice(g * 25, g * 25 + 25), ...shuffle(others).slice(0, 7)]));
     const { scores: batched, runs } = await inBatches(perRow, groups);
-    t.ok(runs <= (groups.length * 32) / 2, `round ${round + 1}: ${groups.length} requests of 32 texts ran as ${runs} model runs, texts shared them`);
+    t.ok(
+      runs <= (groups.length * 32) / 2,
+      `round ${round + 1}: ${groups.length} requests of 32 texts ran as ${runs} model runs, texts shared them`,
+    );
     for (const text of chosen) worst = Math.max(worst, Math.abs(batched.get(text)! - solo.get(text)!));
   }
   t.ok(worst <= 1e-5, `largest difference of a POSITIVE score between alone and batched: ${worst}`);
 });
 
-t.test(`dev accuracy is not lower than the untransformed model's ${percent(untransformedCorrect)}, one at a time and in batches`, async (t) => {
-  const alone = correct(solo);
-  t.ok(alone >= untransformedCorrect, `one at a time: ${percent(alone)}`);
-  const groups = [];
-  const order = shuffle(sentences);
-  for (let i = 0; i < order.length; i += 32) groups.push(order.slice(i, i + 32));
-  const { scores: batched, runs } = await inBatches(perRow, groups);
-  t.ok(runs <= (order.length) / 2, `${order.length} texts in ${groups.length} requests ran as ${runs} model runs, texts shared them`);
-  const inBatch = correct(batched);
-  t.ok(inBatch >= untransformedCorrect, `in random batches of 32: ${percent(inBatch)}`);
-});
+t.test(
+  `dev accuracy is not lower than the untransformed model's ${percent(untransformedCorrect)}, one at a time and in batches`,
+  async (t) => {
+    const alone = correct(solo);
+    t.ok(alone >= untransformedCorrect, `one at a time: ${percent(alone)}`);
+    const groups = [];
+    const order = shuffle(sentences);
+    for (let i = 0; i < order.length; i += 32) groups.push(order.slice(i, i + 32));
+    const { scores: batched, runs } = await inBatches(perRow, groups);
+    t.ok(runs <= order.length / 2, `${order.length} texts in ${groups.length} requests ran as ${runs} model runs, texts shared them`);
+    const inBatch = correct(batched);
+    t.ok(inBatch >= untransformedCorrect, `in random batches of 32: ${percent(inBatch)}`);
+  },
+);
 
 t.test("labels agree with the untransformed model's on >= 99.5 % of dev sentences; the two modes have different model ids", async (t) => {
   const plain = await startService(env);
   t.teardown(() => plain.stop());
   const untransformed = await oneAtATime(plain, sentences);
-  const agree = sentences.filter((s) => (solo.get(s)! > 0.5) === (untransformed.get(s)! > 0.5)).length / sentences.length;
-  t.ok(agree >= 0.995, `labels agree on ${(agree * 100).toFixed(2)} % (${Math.round((1 - agree) * sentences.length)} of ${sentences.length} differ)`);
-  const modelLine = (service: ServiceProcess) => JSON.parse(service.output().split('\n').find((l) => l.includes('"msg":"model"'))!);
+  const agree = sentences.filter((s) => solo.get(s)! > 0.5 === untransformed.get(s)! > 0.5).length / sentences.length;
+  t.ok(
+    agree >= 0.995,
+    `labels agree on ${(agree * 100).toFixed(2)} % (${Math.round((1 - agree) * sentences.length)} of ${sentences.length} differ)`,
+  );
+  const modelLine = (service: ServiceProcess) =>
+    JSON.parse(
+      service
+        .output()
+        .split('\n')
+        .find((l) => l.includes('"msg":"model"'))!,
+    );
   const [a, b] = [modelLine(perRow), modelLine(plain)];
   t.not(a.modelId, b.modelId, `model ids ${a.modelId} (per-row) and ${b.modelId} (as in the file) differ, so cache keys differ`);
   t.equal(a.sha256, b.sha256, 'the same file');

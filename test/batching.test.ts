@@ -10,7 +10,10 @@ t.test('64 concurrent requests of distinct uncached texts take fewer model runs 
   const [runsBefore, textsBefore] = await scrape(service.url, 'inf_model_runs_total', 'inf_inferred_texts_total');
   const results = await Promise.all(texts.map((text) => postPredict(service.url, { text: [text] })));
   const [runsAfter, textsAfter] = await scrape(service.url, 'inf_model_runs_total', 'inf_inferred_texts_total');
-  t.ok(results.every((r) => r.status === 200), 'all 200');
+  t.ok(
+    results.every((r) => r.status === 200),
+    'all 200',
+  );
   t.equal(textsAfter - textsBefore, 64, 'every text ran once');
   t.ok(runsAfter - runsBefore < 64, `${runsAfter - runsBefore} model runs for 64 requests`);
   let worst = 0;
@@ -21,7 +24,9 @@ t.test('64 concurrent requests of distinct uncached texts take fewer model runs 
 t.test('each request gets its own texts back in its own order when batches mix requests', async (t) => {
   const service = await startService({ WORKERS: '1', REQUEST_TIMEOUT_MS: '120000', MAX_QUEUE_DELAY_MS: '120000', MAX_BATCH_SIZE: '7' });
   t.teardown(() => service.stop());
-  const requests = Array.from({ length: 12 }, (_, r) => Array.from({ length: 5 }, (_, k) => `request ${r} text ${k} ${'very '.repeat(k * 3)}good`));
+  const requests = Array.from({ length: 12 }, (_, r) =>
+    Array.from({ length: 5 }, (_, k) => `request ${r} text ${k} ${'very '.repeat(k * 3)}good`),
+  );
   const results = await Promise.all(requests.map((text) => postPredict(service.url, { text })));
   for (const [r, res] of results.entries()) {
     t.equal(res.status, 200);

@@ -31,8 +31,12 @@ async function runBench(args: string[]): Promise<{ code: number | null; stdout: 
   const child = spawn(process.execPath, [RUN_JS, ...args], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
   const [code] = await once(child, 'exit');
   return { code: code as number | null, stdout, stderr };
 }

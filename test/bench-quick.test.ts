@@ -11,12 +11,18 @@ const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const RUN_JS = join(repoRoot, 'dist', 'bench', 'run.js');
 const SCENARIOS = ['cached', 'mixed', 'uncached', 'large'];
 
-interface XmlElement { name: string; attrs: Record<string, string>; children: XmlElement[] }
+interface XmlElement {
+  name: string;
+  attrs: Record<string, string>;
+  children: XmlElement[];
+}
 
 /** A strict little XML parser (elements, attributes, text, comments, PI, predefined entities); throws on malformed input. */
 function parseXml(xml: string): XmlElement {
   let i = 0;
-  const fail = (msg: string): never => { throw new Error(`XML: ${msg} at offset ${i}: ${JSON.stringify(xml.slice(i, i + 40))}`); };
+  const fail = (msg: string): never => {
+    throw new Error(`XML: ${msg} at offset ${i}: ${JSON.stringify(xml.slice(i, i + 40))}`);
+  };
   const checkText = (s: string): void => {
     const bad = s.match(/&(?!(lt|gt|amp|quot|apos|#\d+|#x[0-9a-fA-F]+);)/);
     if (bad) fail('bare &');
@@ -25,8 +31,18 @@ function parseXml(xml: string): XmlElement {
   const root: XmlElement = { name: '#document', attrs: {}, children: [] };
   const stack: XmlElement[] = [root];
   while (i < xml.length) {
-    if (xml.startsWith('<?', i)) { const end = xml.indexOf('?>', i); if (end < 0) fail('unclosed PI'); i = end + 2; continue; }
-    if (xml.startsWith('<!--', i)) { const end = xml.indexOf('-->', i); if (end < 0) fail('unclosed comment'); i = end + 3; continue; }
+    if (xml.startsWith('<?', i)) {
+      const end = xml.indexOf('?>', i);
+      if (end < 0) fail('unclosed PI');
+      i = end + 2;
+      continue;
+    }
+    if (xml.startsWith('<!--', i)) {
+      const end = xml.indexOf('-->', i);
+      if (end < 0) fail('unclosed comment');
+      i = end + 3;
+      continue;
+    }
     if (xml.startsWith('</', i)) {
       const m = /^<\/([A-Za-z_][\w.:-]*)\s*>/.exec(xml.slice(i)) ?? fail('bad end tag');
       const open = stack.pop();
@@ -35,7 +51,8 @@ function parseXml(xml: string): XmlElement {
       continue;
     }
     if (xml[i] === '<') {
-      const m = /^<([A-Za-z_][\w.:-]*)((?:\s+[A-Za-z_][\w.:-]*\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/.exec(xml.slice(i)) ?? fail('bad start tag');
+      const m =
+        /^<([A-Za-z_][\w.:-]*)((?:\s+[A-Za-z_][\w.:-]*\s*=\s*(?:"[^"]*"|'[^']*'))*)\s*(\/?)>/.exec(xml.slice(i)) ?? fail('bad start tag');
       const attrs: Record<string, string> = {};
       for (const a of m[2]!.matchAll(/([A-Za-z_][\w.:-]*)\s*=\s*(?:"([^"]*)"|'([^']*)')/g)) {
         if (a[1]! in attrs) fail(`duplicate attribute ${a[1]}`);
@@ -65,7 +82,10 @@ function parseXml(xml: string): XmlElement {
 function portIsClosed(port: number): Promise<boolean> {
   return new Promise((res) => {
     const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => { socket.destroy(); res(false); });
+    socket.once('connect', () => {
+      socket.destroy();
+      res(false);
+    });
     socket.once('error', () => res(true));
   });
 }
@@ -82,8 +102,12 @@ t.test('The quick bench runs every scenario against both servers, writes JSON, M
   const child = spawn(process.execPath, [RUN_JS, '--quick', '--out', out], { cwd: repoRoot, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  child.stdout.on('data', (d) => { stdout += d; });
-  child.stderr.on('data', (d) => { stderr += d; });
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
   const [code] = await once(child, 'exit');
   t.equal(code, 0, `bench exits 0\n${stdout}\n${stderr}`);
   if (code !== 0) return;
@@ -98,7 +122,10 @@ t.test('The quick bench runs every scenario against both servers, writes JSON, M
   const report = JSON.parse(await readFile(join(out, `${base}.json`), 'utf8'));
   t.equal(report.mode, 'quick');
   t.equal(report.settings.workers, 1);
-  t.same(report.scenarios.map((s: { name: string }) => s.name), SCENARIOS);
+  t.same(
+    report.scenarios.map((s: { name: string }) => s.name),
+    SCENARIOS,
+  );
   for (const s of report.scenarios) {
     for (const target of ['ours', 'peer']) {
       for (const k of ['rps', 'p50', 'p99']) {
@@ -110,7 +137,11 @@ t.test('The quick bench runs every scenario against both servers, writes JSON, M
     t.ok(Number.isFinite(s.ratios.rps), `${s.name} has an rps ratio`);
   }
   for (const target of ['ours', 'peer']) {
-    t.equal(report.runs.filter((r: { target: string }) => r.target === target).length, SCENARIOS.length, `one measured run per scenario for ${target}`);
+    t.equal(
+      report.runs.filter((r: { target: string }) => r.target === target).length,
+      SCENARIOS.length,
+      `one measured run per scenario for ${target}`,
+    );
   }
   t.equal(report.parity.tolerance, 0.02);
   t.ok(report.parity.maxScoreDiff <= 0.02, 'the peer agreed with us before timing');
@@ -123,7 +154,11 @@ t.test('The quick bench runs every scenario against both servers, writes JSON, M
   const svg = parseXml(await readFile(join(out, `${base}.svg`), 'utf8'));
   t.equal(svg.name, 'svg');
   const groups = svg.children.filter((c) => c.name === 'g' && c.attrs.class === 'scenario');
-  t.same(groups.map((g) => g.attrs['data-scenario']), SCENARIOS, 'one bar group per scenario');
+  t.same(
+    groups.map((g) => g.attrs['data-scenario']),
+    SCENARIOS,
+    'one bar group per scenario',
+  );
   for (const g of groups) {
     const bars = g.children.filter((c) => c.name === 'rect' && /\bbar\b/.test(c.attrs.class ?? ''));
     t.equal(bars.filter((b) => /\bours\b/.test(b.attrs.class!)).length, 3, `${g.attrs['data-scenario']}: rps, p50, p99 bars for ours`);

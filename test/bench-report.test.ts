@@ -54,7 +54,10 @@ t.test('The large scenario sends 100 texts, half of them the same 50 on every re
 t.test('Quick mode uses fewer connections than the full run, and nothing pipelines.', async (t) => {
   const full = scenarios();
   const quick = buildScenarios({ quick: true, sentences, random: seededRandom(7), nonce: 'n' });
-  t.same(quick.map((s) => s.name), ['cached', 'mixed', 'uncached', 'large']);
+  t.same(
+    quick.map((s) => s.name),
+    ['cached', 'mixed', 'uncached', 'large'],
+  );
   quick.forEach((q, i) => t.ok(q.connections <= full[i]!.connections));
   t.ok([...full, ...quick].every((s) => s.pipelining === 1));
 });
@@ -69,9 +72,16 @@ t.test('Percentiles use the nearest rank.', async (t) => {
 });
 
 t.test('Parity accepts score noise within 0.02 and rejects a label flip or a larger difference.', async (t) => {
-  const p = (pos: number) => (pos >= 0.5
-    ? [{ label: 'POSITIVE', score: pos }, { label: 'NEGATIVE', score: 1 - pos }]
-    : [{ label: 'NEGATIVE', score: 1 - pos }, { label: 'POSITIVE', score: pos }]);
+  const p = (pos: number) =>
+    pos >= 0.5
+      ? [
+          { label: 'POSITIVE', score: pos },
+          { label: 'NEGATIVE', score: 1 - pos },
+        ]
+      : [
+          { label: 'NEGATIVE', score: 1 - pos },
+          { label: 'POSITIVE', score: pos },
+        ];
   t.same(comparePredictions(['a', 'b'], [p(0.9), p(0.1)], [p(0.915), p(0.1)]).problems, []);
   t.equal(comparePredictions(['a'], [p(0.9)], [p(0.93)]).problems.length, 2, 'both labels are off by 0.03');
   t.match(comparePredictions(['a'], [p(0.51)], [p(0.495)]).problems[0], /label POSITIVE vs NEGATIVE/);
@@ -80,17 +90,77 @@ t.test('Parity accepts score noise within 0.02 and rejects a label flip or a lar
 });
 
 t.test('The response shape check wants two sorted labels per text that sum to 1.', async (t) => {
-  const ok = { predictions: [[{ label: 'POSITIVE', score: 0.8 }, { label: 'NEGATIVE', score: 0.2 }]] };
+  const ok = {
+    predictions: [
+      [
+        { label: 'POSITIVE', score: 0.8 },
+        { label: 'NEGATIVE', score: 0.2 },
+      ],
+    ],
+  };
   t.same(shapeProblems(ok, 1), []);
   t.match(shapeProblems(ok, 2)[0], /1 predictions for 2 texts/);
-  t.match(shapeProblems({ predictions: [[{ label: 'NEGATIVE', score: 0.2 }, { label: 'POSITIVE', score: 0.8 }]] }, 1)[0], /not sorted/);
-  t.match(shapeProblems({ predictions: [[{ label: 'POSITIVE', score: 0.8 }, { label: 'POSITIVE', score: 0.2 }]] }, 1)[0], /labels/);
-  t.match(shapeProblems({ predictions: [[{ label: 'POSITIVE', score: 0.8 }, { label: 'NEGATIVE', score: 0.1 }]] }, 1)[0], /sum/);
+  t.match(
+    shapeProblems(
+      {
+        predictions: [
+          [
+            { label: 'NEGATIVE', score: 0.2 },
+            { label: 'POSITIVE', score: 0.8 },
+          ],
+        ],
+      },
+      1,
+    )[0],
+    /not sorted/,
+  );
+  t.match(
+    shapeProblems(
+      {
+        predictions: [
+          [
+            { label: 'POSITIVE', score: 0.8 },
+            { label: 'POSITIVE', score: 0.2 },
+          ],
+        ],
+      },
+      1,
+    )[0],
+    /labels/,
+  );
+  t.match(
+    shapeProblems(
+      {
+        predictions: [
+          [
+            { label: 'POSITIVE', score: 0.8 },
+            { label: 'NEGATIVE', score: 0.1 },
+          ],
+        ],
+      },
+      1,
+    )[0],
+    /sum/,
+  );
   t.match(shapeProblems({ detail: [] }, 1)[0], /no "predictions"/);
 });
 
 function measurement(rps: number, p50: number, p99: number, non2xx = 0) {
-  return { rps, p50, p90: p99, p99, meanMs: p50, maxMs: p99, requests: Math.round(rps * 10), non2xx, errors: 0, timeouts: 0, durationS: 10, serverCpu: 0.9, clientCpu: 0.5 };
+  return {
+    rps,
+    p50,
+    p90: p99,
+    p99,
+    meanMs: p50,
+    maxMs: p99,
+    requests: Math.round(rps * 10),
+    non2xx,
+    errors: 0,
+    timeouts: 0,
+    durationS: 10,
+    serverCpu: 0.9,
+    clientCpu: 0.5,
+  };
 }
 
 function fakeReport(): BenchReport {
@@ -98,8 +168,22 @@ function fakeReport(): BenchReport {
   const runs: RunRecord[] = [];
   for (const s of list) {
     for (const round of [0, 1, 2]) {
-      runs.push({ scenario: s.name, target: 'ours', round, sequence: runs.length, warmup: measurement(1, 1, 1), measured: measurement(300 + round * 100, 2, 10) });
-      runs.push({ scenario: s.name, target: 'peer', round, sequence: runs.length, warmup: measurement(1, 1, 1), measured: measurement(100, 4, 40, round === 0 ? 3 : 0) });
+      runs.push({
+        scenario: s.name,
+        target: 'ours',
+        round,
+        sequence: runs.length,
+        warmup: measurement(1, 1, 1),
+        measured: measurement(300 + round * 100, 2, 10),
+      });
+      runs.push({
+        scenario: s.name,
+        target: 'peer',
+        round,
+        sequence: runs.length,
+        warmup: measurement(1, 1, 1),
+        measured: measurement(100, 4, 40, round === 0 ? 3 : 0),
+      });
     }
   }
   return {

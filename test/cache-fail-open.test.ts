@@ -26,16 +26,35 @@ t.test('killing Redis during a stream of requests fails none of them, and hits r
     const text = sentences[i % sentences.length];
     results.push({ ...(await predict(text)), text });
   }
-  t.same(results.filter((r) => r.status !== 200), [], 'every request got 200 while Redis was down');
-  t.same(results.filter((r) => r.prediction !== truth.get(r.text)), [], 'and the same predictions');
-  t.equal(service.output().split('\n').filter((l) => l.includes('redis connection lost')).length, 1, 'the outage is logged once, not per request');
+  t.same(
+    results.filter((r) => r.status !== 200),
+    [],
+    'every request got 200 while Redis was down',
+  );
+  t.same(
+    results.filter((r) => r.prediction !== truth.get(r.text)),
+    [],
+    'and the same predictions',
+  );
+  t.equal(
+    service
+      .output()
+      .split('\n')
+      .filter((l) => l.includes('redis connection lost')).length,
+    1,
+    'the outage is logged once, not per request',
+  );
   t.equal((await fetch(`${service.url}/project/health`)).status, 200, 'health stays 200: the cache is an optimisation');
 
   await redisServer.restart();
-  await waitFor(async () => {
-    await predict('comes back');
-    return (await predict('comes back')).cache === 'hit';
-  }, 30_000, 'Redis hits after the restart');
+  await waitFor(
+    async () => {
+      await predict('comes back');
+      return (await predict('comes back')).cache === 'hit';
+    },
+    30_000,
+    'Redis hits after the restart',
+  );
   t.pass('hits resume without restarting the service');
 });
 
@@ -47,11 +66,18 @@ t.test('a Redis that stops answering (DEBUG SLEEP) does not hold requests beyond
   const sleeping = blocker.call('DEBUG', 'SLEEP', '2').then(() => (sleepEnded = true));
   await new Promise((r) => setTimeout(r, 50));
   const answers = await Promise.all(sentences.slice(0, 5).map((text) => predict(`${text} during sleep`)));
-  t.ok(answers.every((a) => a.status === 200), 'all answered');
+  t.ok(
+    answers.every((a) => a.status === 200),
+    'all answered',
+  );
   t.equal(sleepEnded, false, 'every answer came while Redis was still asleep');
   await sleeping;
-  await waitFor(async () => {
-    await predict('after sleep');
-    return (await predict('after sleep')).cache === 'hit';
-  }, 30_000, 'hits after the sleep');
+  await waitFor(
+    async () => {
+      await predict('after sleep');
+      return (await predict('after sleep')).cache === 'hit';
+    },
+    30_000,
+    'hits after the sleep',
+  );
 });

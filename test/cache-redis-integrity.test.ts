@@ -42,10 +42,28 @@ t.test('A value in Redis that is not a prediction of this model is a miss, is co
     ['a label of another model', JSON.stringify([{ label: 'LABEL_0', score: 0.9 }, parsed[1]])],
     ['a label twice', JSON.stringify([parsed[0], parsed[0]])],
     ['ascending order', JSON.stringify([parsed[1], parsed[0]])],
-    ['a score above 1', JSON.stringify([{ ...parsed[0], score: 1.5 }, { ...parsed[1], score: -0.5 }])],
-    ['a negative score', JSON.stringify([{ ...parsed[0], score: 1 }, { ...parsed[1], score: -0.0001 }])],
+    [
+      'a score above 1',
+      JSON.stringify([
+        { ...parsed[0], score: 1.5 },
+        { ...parsed[1], score: -0.5 },
+      ]),
+    ],
+    [
+      'a negative score',
+      JSON.stringify([
+        { ...parsed[0], score: 1 },
+        { ...parsed[1], score: -0.0001 },
+      ]),
+    ],
     ['a string score', genuine.replace(/"score":([^}]+)/, '"score":"$1"')],
-    ['scores that do not sum to 1', JSON.stringify([{ ...parsed[0], score: 0.5 }, { ...parsed[1], score: 0.2 }])],
+    [
+      'scores that do not sum to 1',
+      JSON.stringify([
+        { ...parsed[0], score: 0.5 },
+        { ...parsed[1], score: 0.2 },
+      ]),
+    ],
     ['an extra key', genuine.replace('"score"', '"injected":"<script>","score"')],
     ['bytes after the JSON', `${genuine},{"label":"x"}`],
     ['whitespace around it', ` ${genuine} `],

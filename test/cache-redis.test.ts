@@ -29,7 +29,13 @@ t.test('one request stores one key per distinct text, with the prefix and the TT
     t.match(key, /^fastapi-cache-project::[0-9a-f]{16}::[0-9a-f]{64}$/);
     const ttl = await redis.ttl(key);
     t.ok(ttl > 1200 && ttl <= 1234, `TTL ${ttl}`);
-    t.same(JSON.parse((await redis.get(key))!).map((p: { label: string }) => p.label).sort(), ['NEGATIVE', 'POSITIVE'], 'value is the finished prediction');
+    t.same(
+      JSON.parse((await redis.get(key))!)
+        .map((p: { label: string }) => p.label)
+        .sort(),
+      ['NEGATIVE', 'POSITIVE'],
+      'value is the finished prediction',
+    );
   }
   const [textsBefore] = await scrape(service.url, TEXTS);
   const second = await postPredict(service.url, { text: ['third text', 'first text', 'second text'] });
@@ -38,7 +44,11 @@ t.test('one request stores one key per distinct text, with the prefix and the TT
   const [textsAfter, redisHits] = await scrape(service.url, TEXTS, 'inf_cache_lookups_total{result="redis_hit"}');
   t.equal(textsAfter, textsBefore, 'no text reached the model');
   t.equal(redisHits, 3);
-  t.same(second.body.predictions, [first.body.predictions[2], first.body.predictions[0], first.body.predictions[1]], 'same scores, new order');
+  t.same(
+    second.body.predictions,
+    [first.body.predictions[2], first.body.predictions[0], first.body.predictions[1]],
+    'same scores, new order',
+  );
   const partial = await postPredict(service.url, { text: ['first text', 'a new text'] });
   t.equal(partial.headers.get('x-cache'), 'partial');
 });
@@ -62,9 +72,14 @@ t.test('50 concurrent requests for the same new text cause one inference', async
   const service = await startService({ REDIS_URL: redisServer.url });
   t.teardown(() => service.stop());
   const [before] = await scrape(service.url, TEXTS);
-  const results = await Promise.all(Array.from({ length: 50 }, () => postPredict(service.url, { text: ['a brand new text for single flight'] })));
+  const results = await Promise.all(
+    Array.from({ length: 50 }, () => postPredict(service.url, { text: ['a brand new text for single flight'] })),
+  );
   t.ok(results.every((r) => r.status === 200));
-  t.ok(results.every((r) => JSON.stringify(r.body) === JSON.stringify(results[0].body)), 'all got the same prediction');
+  t.ok(
+    results.every((r) => JSON.stringify(r.body) === JSON.stringify(results[0].body)),
+    'all got the same prediction',
+  );
   const [after] = await scrape(service.url, TEXTS);
   t.equal(after - before, 1, 'one text reached the model');
 });

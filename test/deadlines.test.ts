@@ -13,7 +13,11 @@ t.test('a 1 ms deadline yields 504 with the reference body', async (t) => {
   t.equal(timeouts, 1);
   // The text kept running after the 504; its result is cached, so the same text is now a hit (no deadline
   // applies to a request that needs no model).
-  await waitFor(async () => (await postPredict(service.url, { text: ['too slow for a millisecond, surely'] })).status === 200, 30_000, 'the timed-out text cached');
+  await waitFor(
+    async () => (await postPredict(service.url, { text: ['too slow for a millisecond, surely'] })).status === 200,
+    30_000,
+    'the timed-out text cached',
+  );
   const again = await postPredict(service.url, { text: ['too slow for a millisecond, surely'] });
   t.equal(again.headers.get('x-cache'), 'hit', 'a text scored for a request that timed out serves the next one');
   t.equal((await scrape(service.url, 'inf_inferred_texts_total'))[0], 1, 'it ran once');

@@ -51,7 +51,7 @@ async function browserTests(executable: string): Promise<void> {
     await operation.getByRole('button', { name: 'Try it out' }).click();
     const body = operation.locator('textarea.body-param__text');
     t.same(JSON.parse(await body.inputValue()), { text: ['I love you!', 'I hate you!'] }, 'the request is prefilled with the example');
-    t.match(await operation.locator('.responses-wrapper').innerText(), /POSITIVE/, 'the response example shows the model\'s labels');
+    t.match(await operation.locator('.responses-wrapper').innerText(), /POSITIVE/, "the response example shows the model's labels");
 
     const answer = page.waitForResponse((res) => res.url().endsWith('/project/bulk-predict') && res.request().method() === 'POST');
     await operation.getByRole('button', { name: 'Execute' }).click();
@@ -59,7 +59,13 @@ async function browserTests(executable: string): Promise<void> {
     t.equal(response.status(), 200);
     const predictions = (await response.json()).predictions as { label: string; score: number }[][];
     t.equal(predictions.length, 2);
-    t.same(predictions.map((list) => list.map((p) => p.label).sort()), [['NEGATIVE', 'POSITIVE'], ['NEGATIVE', 'POSITIVE']]);
+    t.same(
+      predictions.map((list) => list.map((p) => p.label).sort()),
+      [
+        ['NEGATIVE', 'POSITIVE'],
+        ['NEGATIVE', 'POSITIVE'],
+      ],
+    );
     const shown = operation.locator('.live-responses-table tbody .response-col_status').first();
     await shown.waitFor();
     t.equal((await shown.innerText()).trim(), '200', 'the page shows the 200');
@@ -67,11 +73,22 @@ async function browserTests(executable: string): Promise<void> {
 
     t.same(pageErrors, [], 'no script errors');
     t.same(blocked, [], 'no request left the machine');
-    t.ok(requested.some((url) => url.endsWith('/project/openapi.json')), 'the document came from this server');
-    t.ok(requested.every((url) => new URL(url).host === local), 'every request went to this server');
+    t.ok(
+      requested.some((url) => url.endsWith('/project/openapi.json')),
+      'the document came from this server',
+    );
+    t.ok(
+      requested.every((url) => new URL(url).host === local),
+      'every request went to this server',
+    );
 
     // The guard itself: a request to another host is seen and aborted.
-    const outcome = await page.evaluate(() => fetch('http://192.0.2.1/probe').then(() => 'sent', () => 'aborted'));
+    const outcome = await page.evaluate(() =>
+      fetch('http://192.0.2.1/probe').then(
+        () => 'sent',
+        () => 'aborted',
+      ),
+    );
     t.equal(outcome, 'aborted');
     t.same(blocked, ['http://192.0.2.1/probe'], 'and recorded');
     await context.close();

@@ -19,15 +19,43 @@ export interface FixtureModel {
   readonly inputs: readonly string[];
 }
 
-const fixture = (name: string, rest: Omit<FixtureModel, 'name' | 'dir'>): FixtureModel => ({ name, dir: join(repoRoot, 'test', 'fixtures', 'models', name), ...rest });
+const fixture = (name: string, rest: Omit<FixtureModel, 'name' | 'dir'>): FixtureModel => ({
+  name,
+  dir: join(repoRoot, 'test', 'fixtures', 'models', name),
+  ...rest,
+});
 
 export const FIXTURE_MODELS: readonly FixtureModel[] = [
   // model_max_length 24 is below max_position_embeddings 64.
-  fixture('bert-wordpiece', { onnxFile: 'onnx/model.onnx', problemType: 'single_label_classification', labels: ['negative', 'positive'], maxTokens: 24, inputs: ['input_ids', 'attention_mask', 'token_type_ids'] }),
+  fixture('bert-wordpiece', {
+    onnxFile: 'onnx/model.onnx',
+    problemType: 'single_label_classification',
+    labels: ['negative', 'positive'],
+    maxTokens: 24,
+    inputs: ['input_ids', 'attention_mask', 'token_type_ids'],
+  }),
   // max_position_embeddings 34 less RoBERTa's padding_idx + 1 = 2; model_max_length is the "unset" sentinel.
-  fixture('roberta-bpe', { onnxFile: 'model.onnx', problemType: 'single_label_classification', labels: ['negative', 'neutral', 'positive'], maxTokens: 32, inputs: ['input_ids', 'attention_mask'] }),
-  fixture('multilabel-int32', { onnxFile: 'onnx/model.onnx', problemType: 'multi_label_classification', labels: ['toxic', 'insult', 'threat', 'obscene'], maxTokens: 512, inputs: ['input_ids', 'attention_mask'] }),
-  fixture('regression', { onnxFile: 'onnx/model.onnx', problemType: 'regression', labels: ['LABEL_0'], maxTokens: 512, inputs: ['input_ids', 'attention_mask', 'token_type_ids'] }),
+  fixture('roberta-bpe', {
+    onnxFile: 'model.onnx',
+    problemType: 'single_label_classification',
+    labels: ['negative', 'neutral', 'positive'],
+    maxTokens: 32,
+    inputs: ['input_ids', 'attention_mask'],
+  }),
+  fixture('multilabel-int32', {
+    onnxFile: 'onnx/model.onnx',
+    problemType: 'multi_label_classification',
+    labels: ['toxic', 'insult', 'threat', 'obscene'],
+    maxTokens: 512,
+    inputs: ['input_ids', 'attention_mask'],
+  }),
+  fixture('regression', {
+    onnxFile: 'onnx/model.onnx',
+    problemType: 'regression',
+    labels: ['LABEL_0'],
+    maxTokens: 512,
+    inputs: ['input_ids', 'attention_mask', 'token_type_ids'],
+  }),
 ];
 
 export interface DirectModel {
@@ -53,7 +81,10 @@ export async function loadDirectModel(model: FixtureModel): Promise<DirectModel>
     },
     async scores(text) {
       const e = await tokenizer.encode(text);
-      const feeds: Record<string, ort.Tensor> = { input_ids: tensor('input_ids', e.getIds()), attention_mask: tensor('attention_mask', e.getAttentionMask()) };
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: tensor('input_ids', e.getIds()),
+        attention_mask: tensor('attention_mask', e.getAttentionMask()),
+      };
       if (declared.has('token_type_ids')) feeds.token_type_ids = tensor('token_type_ids', e.getTypeIds());
       const logits = Array.from((await session.run(feeds)).logits.data as Float32Array);
       let scores: number[];

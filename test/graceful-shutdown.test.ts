@@ -5,7 +5,12 @@ import { once } from 'node:events';
 import { postPredict, startService, waitFor } from './helper.js';
 
 t.test('SIGTERM during a burst answers every accepted request and exits 0', async (t) => {
-  const service = await startService({ WORKERS: '1', REQUEST_TIMEOUT_MS: '120000', MAX_QUEUE_DELAY_MS: '120000', SHUTDOWN_GRACE_MS: '120000' });
+  const service = await startService({
+    WORKERS: '1',
+    REQUEST_TIMEOUT_MS: '120000',
+    MAX_QUEUE_DELAY_MS: '120000',
+    SHUTDOWN_GRACE_MS: '120000',
+  });
   t.teardown(() => service.stop('SIGKILL'));
 
   // A keep-alive connection opened before the signal, to ask for health while draining.
@@ -18,10 +23,14 @@ t.test('SIGTERM during a burst answers every accepted request and exits 0', asyn
       (err: Error & { cause?: { code?: string } }) => ({ status: 0, error: err.cause?.code ?? err.message }),
     ),
   );
-  await waitFor(async () => {
-    const metrics = await (await fetch(`${service.url}/metrics`)).text();
-    return Number(/^inf_queue_texts (\d+)/m.exec(metrics)?.[1]) > 0;
-  }, 60_000, 'texts queued');
+  await waitFor(
+    async () => {
+      const metrics = await (await fetch(`${service.url}/metrics`)).text();
+      return Number(/^inf_queue_texts (\d+)/m.exec(metrics)?.[1]) > 0;
+    },
+    60_000,
+    'texts queued',
+  );
 
   service.child.kill('SIGTERM');
   const health = new Promise<string>((resolve) => {
@@ -42,8 +51,16 @@ t.test('SIGTERM during a burst answers every accepted request and exits 0', asyn
   const results = await Promise.all(burst);
   const answered = results.filter((r) => r.status !== 0);
   t.ok(answered.length > 0, `${answered.length} requests were in flight`);
-  t.same(answered.filter((r) => r.status !== 200), [], 'every answered request got 200');
-  t.same(results.filter((r) => r.status === 0 && r.error !== 'ECONNREFUSED'), [], 'the others were refused at connect, never cut off');
+  t.same(
+    answered.filter((r) => r.status !== 200),
+    [],
+    'every answered request got 200',
+  );
+  t.same(
+    results.filter((r) => r.status === 0 && r.error !== 'ECONNREFUSED'),
+    [],
+    'the others were refused at connect, never cut off',
+  );
   const [code] = await once(service.child, 'exit');
   t.equal(code, 0, 'exit code 0');
   t.match(service.output(), /"msg":"stopped"/);

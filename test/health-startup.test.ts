@@ -13,22 +13,32 @@ t.test('health answers 503 starting before warm-up and 200 after; predictions me
   t.teardown(() => service.stop());
   const seen: number[] = [];
   let predictDuringStart: { status: number; body: unknown } | undefined;
-  await waitFor(async () => {
-    const res = await fetch(`${service.url}/project/health`).catch(() => undefined);
-    if (!res) return false;
-    seen.push(res.status);
-    if (res.status === 503) {
-      t.same(await res.json(), { status: 'starting' });
-      predictDuringStart ??= await postPredict(service.url, { text: ['early'] });
-    }
-    return res.status === 200;
-  }, 60_000, 'healthy');
+  await waitFor(
+    async () => {
+      const res = await fetch(`${service.url}/project/health`).catch(() => undefined);
+      if (!res) return false;
+      seen.push(res.status);
+      if (res.status === 503) {
+        t.same(await res.json(), { status: 'starting' });
+        predictDuringStart ??= await postPredict(service.url, { text: ['early'] });
+      }
+      return res.status === 200;
+    },
+    60_000,
+    'healthy',
+  );
   t.equal(seen[0], 503, 'first answer is 503');
   t.equal(seen.at(-1), 200, 'then 200');
   t.match(predictDuringStart, { status: 503, body: { detail: 'Model is loading' } });
-  const warmLines = service.output().split('\n').filter((l) => l.includes('"msg":"model worker warm"'));
+  const warmLines = service
+    .output()
+    .split('\n')
+    .filter((l) => l.includes('"msg":"model worker warm"'));
   t.equal(warmLines.length, 3, 'every worker reported warm before ready');
-  t.ok(service.output().indexOf('"msg":"ready"') > service.output().lastIndexOf('"msg":"model worker warm"'), 'ready comes after every warm-up');
+  t.ok(
+    service.output().indexOf('"msg":"ready"') > service.output().lastIndexOf('"msg":"model worker warm"'),
+    'ready comes after every warm-up',
+  );
   const ok = await postPredict(service.url, { text: ['now'] });
   t.equal(ok.status, 200);
 });
@@ -72,7 +82,14 @@ t.test('the service started with CPU_LIMIT of 1, 2 and 3 runs that many warm wor
     const service = await startService({ CPU_LIMIT: String(limit), WORKERS: '' });
     const metrics = await (await fetch(`${service.url}/metrics`)).text();
     t.equal(Number(/^inf_workers (\d+)/m.exec(metrics)?.[1]), limit, `CPU_LIMIT=${limit}: inf_workers`);
-    t.equal(service.output().split('\n').filter((l) => l.includes('"msg":"model worker warm"')).length, limit, `CPU_LIMIT=${limit}: warm threads`);
+    t.equal(
+      service
+        .output()
+        .split('\n')
+        .filter((l) => l.includes('"msg":"model worker warm"')).length,
+      limit,
+      `CPU_LIMIT=${limit}: warm threads`,
+    );
     await service.stop();
   }
 });
@@ -98,7 +115,7 @@ t.test('REDIS_PORT alone, or a Kubernetes service link, gives a Redis URL', asyn
   t.equal(loadConfig({}).redisUrl, undefined);
 });
 
-t.test('a config.json whose labels do not match the model\'s outputs stops the start, naming both', async (t) => {
+t.test("a config.json whose labels do not match the model's outputs stops the start, naming both", async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'three-labels-'));
   symlinkSync(join(STANDIN_MODEL_DIR, 'tokenizer.json'), join(dir, 'tokenizer.json'));
   symlinkSync(join(STANDIN_MODEL_DIR, 'onnx'), join(dir, 'onnx'));

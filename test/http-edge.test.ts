@@ -41,7 +41,11 @@ function exchange(parts: readonly string[], waitMs = 500): Promise<Exchange> {
   });
 }
 
-interface Response { status: number; headers: Map<string, string[]>; body: string }
+interface Response {
+  status: number;
+  headers: Map<string, string[]>;
+  body: string;
+}
 
 /** Splits what a connection received into responses; `bodyless` marks answers to HEAD (no body whatever the length). */
 function responses(text: string, bodyless: readonly boolean[] = []): Response[] {
@@ -69,8 +73,16 @@ const healthGet = request('GET', '/project/health');
 
 t.test('Repeated Content-Length is refused with a JSON 400 and the connection is closed.', async (t) => {
   const error = { detail: 'Conflicting message framing: send one Content-Length, or Transfer-Encoding alone' };
-  for (const [name, lengths] of [['different values', [String(predictBody.length), '2']], ['equal values', [String(predictBody.length), String(predictBody.length)]]] as const) {
-    const post = request('POST', '/project/bulk-predict', `Content-Type: application/json\r\n${lengths.map((l) => `Content-Length: ${l}\r\n`).join('')}`, predictBody);
+  for (const [name, lengths] of [
+    ['different values', [String(predictBody.length), '2']],
+    ['equal values', [String(predictBody.length), String(predictBody.length)]],
+  ] as const) {
+    const post = request(
+      'POST',
+      '/project/bulk-predict',
+      `Content-Type: application/json\r\n${lengths.map((l) => `Content-Length: ${l}\r\n`).join('')}`,
+      predictBody,
+    );
     // A request meant to be smuggled follows in the next packet; nothing may answer it.
     const { text, closed } = await exchange([post, healthGet]);
     const [first, ...more] = responses(text);
@@ -82,14 +94,35 @@ t.test('Repeated Content-Length is refused with a JSON 400 and the connection is
   }
   // A shorter first length: the parser goes on to the bytes after it (in the same packet) before the 400 is
   // flushed; they are not a valid request line, so uWS sends its own 505 instead and closes. Nothing is served.
-  const together = await exchange([request('POST', '/project/bulk-predict', `Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: ${predictBody.length}\r\n`, predictBody) + healthGet]);
+  const together = await exchange([
+    request(
+      'POST',
+      '/project/bulk-predict',
+      `Content-Type: application/json\r\nContent-Length: 2\r\nContent-Length: ${predictBody.length}\r\n`,
+      predictBody,
+    ) + healthGet,
+  ]);
   t.notMatch(together.text, /^HTTP\/1\.1 200/m, 'in one packet: no request is served');
   t.ok(together.closed, 'in one packet: the connection is closed');
   for (const path of ['/project/health', '/project/nowhere']) {
     const { text } = await exchange([request('GET', path, 'Content-Length: 0\r\nContent-Length: 0\r\n')]);
     t.equal(responses(text)[0]?.status, 400, `also on GET ${path}`);
   }
-  const single = responses((await exchange([request('POST', '/project/bulk-predict', `Content-Type: application/json\r\nContent-Length: ${predictBody.length}\r\n`, predictBody)], 2_000)).text);
+  const single = responses(
+    (
+      await exchange(
+        [
+          request(
+            'POST',
+            '/project/bulk-predict',
+            `Content-Type: application/json\r\nContent-Length: ${predictBody.length}\r\n`,
+            predictBody,
+          ),
+        ],
+        2_000,
+      )
+    ).text,
+  );
   t.equal(single[0]?.status, 200, 'one Content-Length is served as before');
 });
 
@@ -116,9 +149,15 @@ t.test('HEAD answers every GET route with the GET status and headers and no body
     t.equal(head?.status, get?.status, `HEAD ${path}: the GET's status`);
     t.equal(head?.body, '', `HEAD ${path}: no body`);
     t.same(more, [], `HEAD ${path}: nothing else on the connection`);
-    const without = (r: Response | undefined) => [...(r?.headers ?? [])].filter(([name]) => name !== 'date' && name !== 'content-length').sort();
+    const without = (r: Response | undefined) =>
+      [...(r?.headers ?? [])].filter(([name]) => name !== 'date' && name !== 'content-length').sort();
     t.same(without(head), without(get), `HEAD ${path}: the GET's headers`);
-    if (path !== '/metrics') t.equal(head?.headers.get('content-length')?.[0], String(Buffer.byteLength(get!.body, 'latin1')), `HEAD ${path}: the GET body's length`);
+    if (path !== '/metrics')
+      t.equal(
+        head?.headers.get('content-length')?.[0],
+        String(Buffer.byteLength(get!.body, 'latin1')),
+        `HEAD ${path}: the GET body's length`,
+      );
     else t.ok(Number(head?.headers.get('content-length')?.[0]) > 0, 'HEAD /metrics: the length of a scrape');
   }
   const { text } = await exchange([request('HEAD', '/project/nowhere'), request('HEAD', '/project/bulk-predict'), healthGet], 1_000);
@@ -141,7 +180,10 @@ t.test('Parser limits of this uWebSockets.js build.', async (t) => {
 
   const split = responses((await exchange(['GET /project/health HT', 'TP/1.1\r\nHost: x\r\n\r\n'])).text)[0];
   t.equal(split?.status, 505, 'a request line split inside the version across two TCP packets: 505 (uNetworking/uWebSockets#1776)');
-  for (const parts of [['GET /project/hea', 'lth HTTP/1.1\r\nHost: x\r\n\r\n'], ['GET /project/health HTTP/1.1\r\nHo', 'st: x\r\n\r\n']]) {
+  for (const parts of [
+    ['GET /project/hea', 'lth HTTP/1.1\r\nHost: x\r\n\r\n'],
+    ['GET /project/health HTTP/1.1\r\nHo', 'st: x\r\n\r\n'],
+  ]) {
     t.equal(responses((await exchange(parts)).text)[0]?.status, 200, `split elsewhere (${JSON.stringify(parts[0])}): served`);
   }
 
@@ -151,7 +193,8 @@ t.test('Parser limits of this uWebSockets.js build.', async (t) => {
   t.equal(responses(large.text)[0]?.status, 431, 'a head over ~4 KB: 431 (UWS_HTTP_MAX_HEADERS_SIZE raises it)');
   t.ok(large.closed, '431 closes the connection');
 
-  const chunkedPost = (body: string) => request('POST', '/project/bulk-predict', 'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n', body);
+  const chunkedPost = (body: string) =>
+    request('POST', '/project/bulk-predict', 'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n', body);
   const hex = predictBody.length.toString(16);
   const plain = responses((await exchange([chunkedPost(`${hex}\r\n${predictBody}\r\n0\r\n\r\n`)], 2_000)).text)[0];
   t.equal(plain?.status, 200, 'a chunked body is served');
@@ -161,10 +204,16 @@ t.test('Parser limits of this uWebSockets.js build.', async (t) => {
     // Depending on the bytes, the parser answers 400 or waits for more: refused either way, never served.
     const body = size === hex ? predictBody : predictBody.slice(0, 1);
     const extension = await exchange([chunkedPost(`${size};name=value\r\n${body}\r\n0\r\n\r\n`)]);
-    t.ok(extension.text === '' || /^HTTP\/1\.1 400 Bad Request\r\n/.test(extension.text), `a chunk extension (size ${size}): refused (${JSON.stringify(extension.text.slice(0, 24))})`);
+    t.ok(
+      extension.text === '' || /^HTTP\/1\.1 400 Bad Request\r\n/.test(extension.text),
+      `a chunk extension (size ${size}): refused (${JSON.stringify(extension.text.slice(0, 24))})`,
+    );
   }
 
-  for (const [name, line] of [['no colon', 'NoColonHere'], ['space in the name', 'Bad Name: 1']] as const) {
+  for (const [name, line] of [
+    ['no colon', 'NoColonHere'],
+    ['space in the name', 'Bad Name: 1'],
+  ] as const) {
     const malformed = await exchange([`GET /project/health HTTP/1.1\r\nHost: x\r\n${line}\r\n\r\n`]);
     t.equal(malformed.text, '', `a malformed header line (${name}): no answer`);
   }

@@ -7,7 +7,13 @@ import Ajv2020 from 'ajv/dist/2020.js';
 import { repoRoot, startService, STANDIN_MODEL_DIR } from './helper.js';
 import { loadModelInfo } from '../dist/src/model-info.js';
 
-const service = await startService({ WORKERS: '1', MAX_TEXTS: '64', MAX_BATCH_SIZE: '8', MAX_BATCH_TOKENS: '2048', MAX_QUEUE_TOKENS: '8192' });
+const service = await startService({
+  WORKERS: '1',
+  MAX_TEXTS: '64',
+  MAX_BATCH_SIZE: '8',
+  MAX_BATCH_TOKENS: '2048',
+  MAX_QUEUE_TOKENS: '8192',
+});
 t.teardown(() => service.stop());
 
 /** The OpenAPI document's component schemas, compiled as the JSON Schema 2020-12 that OpenAPI 3.1 uses. */
@@ -55,7 +61,11 @@ t.test('every schema of the OpenAPI document compiles, and every $ref resolves',
   const { doc } = await openApiValidator();
   const refs = JSON.stringify(doc.paths).match(/"#\/components\/schemas\/[^"]+"/g) ?? [];
   for (const ref of new Set(refs)) t.ok(doc.components.schemas[JSON.parse(ref).split('/').pop()], `${ref} exists`);
-  const prediction = await fetch(`${service.url}/project/bulk-predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: ['I love you!'] }) });
+  const prediction = await fetch(`${service.url}/project/bulk-predict`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ text: ['I love you!'] }),
+  });
   const { validate } = await openApiValidator();
   t.equal(validate('BulkPredictResponse', await prediction.json()), undefined, 'a prediction matches BulkPredictResponse');
 });
@@ -66,8 +76,10 @@ t.test('info takes GET only', async (t) => {
   t.equal(res.headers.get('allow'), 'GET, HEAD');
 });
 
-t.test('the repository and revision are the pinned manifest\'s when the ONNX file is one it pins, else unknown', async (t) => {
-  const sha = createHash('sha256').update(readFileSync(join(STANDIN_MODEL_DIR, 'onnx', 'model_quantized.onnx'))).digest('hex');
+t.test("the repository and revision are the pinned manifest's when the ONNX file is one it pins, else unknown", async (t) => {
+  const sha = createHash('sha256')
+    .update(readFileSync(join(STANDIN_MODEL_DIR, 'onnx', 'model_quantized.onnx')))
+    .digest('hex');
   const pin = { repo: 'owner/pinned', revision: 'abc123' };
   const pinned = await loadModelInfo(STANDIN_MODEL_DIR, undefined, 512, { ...pin, onnxSha256s: ['0'.repeat(64), sha] });
   t.match(pinned, pin);

@@ -5,8 +5,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { postPredict, repoRoot, startService } from './helper.js';
 
-interface Case { body: string; pos: number; msg: string }
-const table = JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'json-invalid-positions.json'), 'utf8')) as { python: string; cases: Case[] };
+interface Case {
+  body: string;
+  pos: number;
+  msg: string;
+}
+const table = JSON.parse(readFileSync(join(repoRoot, 'test', 'fixtures', 'json-invalid-positions.json'), 'utf8')) as {
+  python: string;
+  cases: Case[];
+};
 
 const service = await startService({ WORKERS: '1' });
 t.teardown(() => service.stop());

@@ -6,8 +6,17 @@ import { dirname, join, resolve } from 'node:path';
 
 const k6Dir = resolve(dirname(fileURLToPath(import.meta.url)), '..', 'bench', 'k6');
 
-interface K6Call { method: string; url: string; body: unknown; params: Record<string, any> | undefined }
-interface K6Log { requests: K6Call[]; checks: Record<string, boolean>[]; sleeps: number }
+interface K6Call {
+  method: string;
+  url: string;
+  body: unknown;
+  params: Record<string, any> | undefined;
+}
+interface K6Log {
+  requests: K6Call[];
+  checks: Record<string, boolean>[];
+  sleeps: number;
+}
 const g = globalThis as any;
 
 // A stub package: `k6` and `k6/http` record what the script does into globalThis.__k6log.
@@ -16,29 +25,40 @@ async function makeSandbox(dir: string): Promise<string> {
   await cp(k6Dir, scripts, { recursive: true });
   const pkg = join(scripts, 'node_modules', 'k6');
   await mkdir(pkg, { recursive: true });
-  await writeFile(join(pkg, 'package.json'), JSON.stringify({
-    name: 'k6', type: 'module', exports: { '.': './index.js', './http': './http.js' },
-  }));
-  await writeFile(join(pkg, 'index.js'), [
-    'export function check(value, sets) {',
-    '  const out = {};',
-    '  for (const [name, fn] of Object.entries(sets)) out[name] = Boolean(fn(value));',
-    '  globalThis.__k6log.checks.push(out);',
-    '  return Object.values(out).every(Boolean);',
-    '}',
-    'export function sleep() { globalThis.__k6log.sleeps++; }',
-    'export function group(_name, fn) { return fn(); }',
-  ].join('\n'));
-  await writeFile(join(pkg, 'http.js'), [
-    'function record(method, url, body, params) {',
-    '  globalThis.__k6log.requests.push({ method, url, body, params });',
-    '  return { status: globalThis.__k6status ?? 200, body: "{}" };',
-    '}',
-    'export function request(method, url, body, params) { return record(method, url, body, params); }',
-    'export function post(url, body, params) { return record("POST", url, body, params); }',
-    'export function get(url, params) { return record("GET", url, null, params); }',
-    'export default { request, post, get };',
-  ].join('\n'));
+  await writeFile(
+    join(pkg, 'package.json'),
+    JSON.stringify({
+      name: 'k6',
+      type: 'module',
+      exports: { '.': './index.js', './http': './http.js' },
+    }),
+  );
+  await writeFile(
+    join(pkg, 'index.js'),
+    [
+      'export function check(value, sets) {',
+      '  const out = {};',
+      '  for (const [name, fn] of Object.entries(sets)) out[name] = Boolean(fn(value));',
+      '  globalThis.__k6log.checks.push(out);',
+      '  return Object.values(out).every(Boolean);',
+      '}',
+      'export function sleep() { globalThis.__k6log.sleeps++; }',
+      'export function group(_name, fn) { return fn(); }',
+    ].join('\n'),
+  );
+  await writeFile(
+    join(pkg, 'http.js'),
+    [
+      'function record(method, url, body, params) {',
+      '  globalThis.__k6log.requests.push({ method, url, body, params });',
+      '  return { status: globalThis.__k6status ?? 200, body: "{}" };',
+      '}',
+      'export function request(method, url, body, params) { return record(method, url, body, params); }',
+      'export function post(url, body, params) { return record("POST", url, body, params); }',
+      'export function get(url, params) { return record("GET", url, null, params); }',
+      'export default { request, post, get };',
+    ].join('\n'),
+  );
   return scripts;
 }
 
@@ -64,7 +84,10 @@ t.test('load.js ramps to 10 VUs in 30 s, holds 7 min, ramps down over 3 min, wit
     { duration: '7m', target: 10 },
     { duration: '3m', target: 0 },
   ]);
-  t.same(mod.options.thresholds.http_req_duration.map((s: string) => s.replace(/\s+/g, '')), ['p(99)<2000']);
+  t.same(
+    mod.options.thresholds.http_req_duration.map((s: string) => s.replace(/\s+/g, '')),
+    ['p(99)<2000'],
+  );
   t.notOk(mod.options.scenarios, 'the stages drive the default ramping-vus executor');
 });
 
@@ -90,7 +113,9 @@ t.test('load.js posts JSON without a Content-Type header to BASE_URL, checks sta
 t.test('The check named "status is 200" fails on any other status, and BASE_URL defaults to localhost:8000.', async (t) => {
   const mod = await load(scripts, 'load.js', {});
   g.__k6status = 500;
-  t.teardown(() => { delete g.__k6status; });
+  t.teardown(() => {
+    delete g.__k6status;
+  });
   mod.default();
   t.same(g.__k6log.checks, [{ 'status is 200': false }]);
   t.equal(g.__k6log.requests[0].url, 'http://localhost:8000/project/bulk-predict');
@@ -102,7 +127,13 @@ t.test('95% of bodies are the fixed short list and 5% a shuffled ten-sentence po
   t.equal(sentences.FIXED.length, 3);
   t.equal(sentences.POOL.length, 10);
   let seq = 0.99;
-  const rare = JSON.parse(mod.buildRequest(() => { const v = seq; seq = (seq * 7.3) % 1; return v; }).body).text;
+  const rare = JSON.parse(
+    mod.buildRequest(() => {
+      const v = seq;
+      seq = (seq * 7.3) % 1;
+      return v;
+    }).body,
+  ).text;
   t.same([...rare].sort(), [...sentences.POOL].sort(), 'the rare body is a permutation of the pool');
 
   let fixed = 0;
@@ -123,8 +154,14 @@ t.test('arrival.js is an open model at RATE requests per second with error-rate 
   t.equal(sc.timeUnit, '1s');
   t.equal(sc.duration, '30s');
   t.ok(sc.maxVUs >= sc.preAllocatedVUs && sc.preAllocatedVUs > 0);
-  t.same(mod.options.thresholds.http_req_failed.map((s: string) => s.replace(/\s+/g, '')), ['rate<0.01']);
-  t.same(mod.options.thresholds.http_req_duration.map((s: string) => s.replace(/\s+/g, '')), ['p(99)<500']);
+  t.same(
+    mod.options.thresholds.http_req_failed.map((s: string) => s.replace(/\s+/g, '')),
+    ['rate<0.01'],
+  );
+  t.same(
+    mod.options.thresholds.http_req_duration.map((s: string) => s.replace(/\s+/g, '')),
+    ['p(99)<500'],
+  );
   mod.default();
   const req: K6Call = g.__k6log.requests[0];
   t.equal(req.url, 'http://127.0.0.1:9/project/bulk-predict');
@@ -134,7 +171,10 @@ t.test('arrival.js is an open model at RATE requests per second with error-rate 
 
 t.test('arrival.js defaults to a 2 s p99 target and refuses a RATE that is not a positive number.', async (t) => {
   const mod = await load(scripts, 'arrival.js', {});
-  t.same(mod.options.thresholds.http_req_duration.map((s: string) => s.replace(/\s+/g, '')), ['p(99)<2000']);
+  t.same(
+    mod.options.thresholds.http_req_duration.map((s: string) => s.replace(/\s+/g, '')),
+    ['p(99)<2000'],
+  );
   t.ok(mod.options.scenarios.arrival.rate > 0);
   await t.rejects(load(scripts, 'arrival.js', { RATE: 'fast' }), /RATE must be a positive number/);
   await t.rejects(load(scripts, 'arrival.js', { RATE: '0' }), /RATE must be a positive number/);

@@ -6,11 +6,23 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
-import { VARIANTS, containersOf, find, kustomizeRoot, ofKind, parseQuantity, render, renderDir, type K8sObject, type Variant } from './fixtures/k8s-render.js';
+import {
+  VARIANTS,
+  containersOf,
+  find,
+  kustomizeRoot,
+  ofKind,
+  parseQuantity,
+  render,
+  renderDir,
+  type K8sObject,
+  type Variant,
+} from './fixtures/k8s-render.js';
 
 const API = 'project-api-deployment';
 const REDIS = 'redis-deployment';
-const prodParameters = (file: string) => parse(readFileSync(join(kustomizeRoot, 'overlays', 'prod', file), 'utf8')).data as Record<string, string>;
+const prodParameters = (file: string) =>
+  parse(readFileSync(join(kustomizeRoot, 'overlays', 'prod', file), 'utf8')).data as Record<string, string>;
 
 /** The Secret name every variant's pods read the Redis password from. */
 const EXPECTED_SECRET: Record<Variant, (objects: K8sObject[]) => string> = {
@@ -21,11 +33,13 @@ const EXPECTED_SECRET: Record<Variant, (objects: K8sObject[]) => string> = {
 
 type EnvVar = { name: string; value?: string; valueFrom?: { secretKeyRef?: { name: string; key: string } } };
 const container = (objects: K8sObject[], deployment: string, name: string, init = false) =>
-  containersOf(find(objects, 'Deployment', deployment).spec.template.spec).find((c) => c.init === init && c.container.name === name)!.container;
+  containersOf(find(objects, 'Deployment', deployment).spec.template.spec).find((c) => c.init === init && c.container.name === name)!
+    .container;
 const envOf = (c: { env?: EnvVar[] }) => c.env ?? [];
 const matches = (selector: { matchLabels?: Record<string, string> }, labels: Record<string, string>) =>
   Object.keys(selector.matchLabels ?? {}).length > 0 && Object.entries(selector.matchLabels ?? {}).every(([k, v]) => labels[k] === v);
-const podLabels = (objects: K8sObject[], deployment: string) => find(objects, 'Deployment', deployment).spec.template.metadata.labels as Record<string, string>;
+const podLabels = (objects: K8sObject[], deployment: string) =>
+  find(objects, 'Deployment', deployment).spec.template.metadata.labels as Record<string, string>;
 
 for (const variant of VARIANTS) {
   t.test(`kustomize/${variant}: Redis requires a password from a Secret, and REDIS_URL is built from it.`, async (t) => {
@@ -33,25 +47,46 @@ for (const variant of VARIANTS) {
     const secretName = EXPECTED_SECRET[variant](objects);
     const fromSecret = (c: { env?: EnvVar[] }, where: string) => {
       const entry = envOf(c).find((e) => e.name === 'REDIS_PASSWORD');
-      t.same(entry?.valueFrom?.secretKeyRef, { name: secretName, key: 'password' }, `${where}: REDIS_PASSWORD from Secret ${secretName}, key password`);
+      t.same(
+        entry?.valueFrom?.secretKeyRef,
+        { name: secretName, key: 'password' },
+        `${where}: REDIS_PASSWORD from Secret ${secretName}, key password`,
+      );
     };
     const redis = container(objects, REDIS, 'redis');
     fromSecret(redis, 'redis');
     const args: string[] = [...(redis.command ?? []), ...(redis.args ?? [])];
     t.equal(args[args.indexOf('--requirepass') + 1], '$(REDIS_PASSWORD)', 'redis-server --requirepass $(REDIS_PASSWORD)');
-    t.equal(envOf(redis).find((e) => e.name === 'REDISCLI_AUTH')?.value, '$(REDIS_PASSWORD)', 'the redis-cli readiness probe authenticates');
+    t.equal(
+      envOf(redis).find((e) => e.name === 'REDISCLI_AUTH')?.value,
+      '$(REDIS_PASSWORD)',
+      'the redis-cli readiness probe authenticates',
+    );
 
     const api = container(objects, API, 'project-api');
     fromSecret(api, 'project-api');
     const names = envOf(api).map((e) => e.name);
-    t.equal(envOf(api).find((e) => e.name === 'REDIS_URL')?.value, 'redis://:$(REDIS_PASSWORD)@redis-service:6379', 'REDIS_URL carries the password');
-    t.ok(names.indexOf('REDIS_PASSWORD') < names.indexOf('REDIS_URL'), 'REDIS_PASSWORD comes first: $(VAR) expands only variables defined before it');
+    t.equal(
+      envOf(api).find((e) => e.name === 'REDIS_URL')?.value,
+      'redis://:$(REDIS_PASSWORD)@redis-service:6379',
+      'REDIS_URL carries the password',
+    );
+    t.ok(
+      names.indexOf('REDIS_PASSWORD') < names.indexOf('REDIS_URL'),
+      'REDIS_PASSWORD comes first: $(VAR) expands only variables defined before it',
+    );
 
     const init = container(objects, API, 'init-verify-redis-ready', true);
     fromSecret(init, 'init-verify-redis-ready');
-    t.match([...(init.command ?? []), ...(init.args ?? [])].join(' '), /printf 'AUTH %s\\r\\nPING\\r\\n' "\$REDIS_PASSWORD" \| nc .*redis-service 6379 .*PONG/, 'the readiness check authenticates before PING');
+    t.match(
+      [...(init.command ?? []), ...(init.args ?? [])].join(' '),
+      /printf 'AUTH %s\\r\\nPING\\r\\n' "\$REDIS_PASSWORD" \| nc .*redis-service 6379 .*PONG/,
+      'the readiness check authenticates before PING',
+    );
 
-    const literals = ofKind(objects, 'Deployment').flatMap((d) => containersOf(d.spec.template.spec)).flatMap(({ container: c }) => envOf(c))
+    const literals = ofKind(objects, 'Deployment')
+      .flatMap((d) => containersOf(d.spec.template.spec))
+      .flatMap(({ container: c }) => envOf(c))
       .filter((e) => /PASSWORD|AUTH/.test(e.name) && e.value !== undefined && e.value !== '$(REDIS_PASSWORD)');
     t.same(literals, [], 'no password is written into a pod spec');
 
@@ -66,62 +101,81 @@ for (const variant of VARIANTS) {
     }
   });
 
-  t.test(`kustomize/${variant}: NetworkPolicies let only the API pods reach Redis on 6379, and the API pods be reached on 8000 only from the gateway and monitoring namespaces.`, async (t) => {
-    const objects = render(variant);
-    const policies = ofKind(objects, 'NetworkPolicy');
-    for (const deployment of [API, REDIS]) {
-      t.ok(policies.some((p) => matches(p.spec.podSelector, podLabels(objects, deployment))), `${deployment} pods are selected by a policy (all other ingress is denied)`);
-    }
-
-    const redisPolicy = find(objects, 'NetworkPolicy', 'redis-network-policy');
-    t.ok(matches(redisPolicy.spec.podSelector, podLabels(objects, REDIS)), 'selects the Redis pods');
-    t.notOk(matches(redisPolicy.spec.podSelector, podLabels(objects, API)), 'and not the API pods');
-    t.same(redisPolicy.spec.policyTypes, ['Ingress']);
-    t.equal(redisPolicy.spec.ingress.length, 1, 'one rule');
-    const [redisRule] = redisPolicy.spec.ingress;
-    t.same(redisRule.ports, [{ protocol: 'TCP', port: 6379 }], 'port 6379 only');
-    t.equal(redisRule.from.length, 1, 'one peer');
-    t.same(Object.keys(redisRule.from[0]), ['podSelector'], 'a pod selector in the policy\'s namespace: no namespaceSelector, no ipBlock');
-    t.ok(matches(redisRule.from[0].podSelector, podLabels(objects, API)), 'the peer is the API pods');
-    t.notOk(matches(redisRule.from[0].podSelector, podLabels(objects, REDIS)), 'and nothing else of the project');
-
-    const apiPolicy = find(objects, 'NetworkPolicy', 'project-api-network-policy');
-    t.ok(matches(apiPolicy.spec.podSelector, podLabels(objects, API)), 'selects the API pods');
-    t.same(apiPolicy.spec.policyTypes, ['Ingress']);
-    t.equal(apiPolicy.spec.ingress.length, 1, 'one rule');
-    const [apiRule] = apiPolicy.spec.ingress;
-    const apiPort = find(objects, 'Service', 'project-prediction-service').spec.ports[0];
-    t.same(apiRule.ports, [{ protocol: 'TCP', port: 8000 }], 'port 8000 only');
-    t.equal(apiPort.port, 8000, 'the port the Service serves');
-    const namespaces = apiRule.from.map((peer: Record<string, any>) => {
-      t.same(Object.keys(peer), ['namespaceSelector'], 'each peer is a whole namespace, selected by name');
-      t.same(Object.keys(peer.namespaceSelector.matchLabels), ['kubernetes.io/metadata.name']);
-      return peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name'];
-    });
-    if (variant === 'overlays/prod') {
-      const { ingressNamespace, monitoringNamespace } = prodParameters('routing-parameters.yaml');
-      t.same(namespaces, [ingressNamespace, monitoringNamespace], 'prod: the namespaces of routing-parameters.yaml');
-    } else {
-      t.same(namespaces, ['ingress-nginx', 'monitoring'], 'the base defaults');
-    }
-  });
-
-  t.test(`kustomize/${variant}: every container has ephemeral-storage requests and limits that cover the emptyDirs it mounts.`, async (t) => {
-    const objects = render(variant);
-    for (const deployment of ofKind(objects, 'Deployment')) {
-      const spec = deployment.spec.template.spec;
-      const emptyDirs = new Map<string, number>((spec.volumes ?? []).filter((v: { emptyDir?: unknown }) => v.emptyDir).map((v: { name: string; emptyDir: { sizeLimit?: string } }) => [v.name, v.emptyDir.sizeLimit ? parseQuantity(v.emptyDir.sizeLimit) : Infinity]));
-      for (const { container: c } of containersOf(spec)) {
-        const request = c.resources?.requests?.['ephemeral-storage'];
-        const limit = c.resources?.limits?.['ephemeral-storage'];
-        t.ok(request !== undefined && limit !== undefined, `${c.name}: ephemeral-storage request and limit`);
-        if (request === undefined || limit === undefined) continue;
-        t.ok(parseQuantity(request) <= parseQuantity(limit), `${c.name}: request ${request} <= limit ${limit}`);
-        const mounted = (c.volumeMounts ?? []).reduce((sum: number, m: { name: string }) => sum + (emptyDirs.get(m.name) ?? 0), 0);
-        t.ok(mounted < parseQuantity(limit), `${c.name}: its emptyDirs (${mounted / 2 ** 20} MiB, each with a sizeLimit) fit below the limit, with room for logs`);
+  t.test(
+    `kustomize/${variant}: NetworkPolicies let only the API pods reach Redis on 6379, and the API pods be reached on 8000 only from the gateway and monitoring namespaces.`,
+    async (t) => {
+      const objects = render(variant);
+      const policies = ofKind(objects, 'NetworkPolicy');
+      for (const deployment of [API, REDIS]) {
+        t.ok(
+          policies.some((p) => matches(p.spec.podSelector, podLabels(objects, deployment))),
+          `${deployment} pods are selected by a policy (all other ingress is denied)`,
+        );
       }
-    }
-  });
+
+      const redisPolicy = find(objects, 'NetworkPolicy', 'redis-network-policy');
+      t.ok(matches(redisPolicy.spec.podSelector, podLabels(objects, REDIS)), 'selects the Redis pods');
+      t.notOk(matches(redisPolicy.spec.podSelector, podLabels(objects, API)), 'and not the API pods');
+      t.same(redisPolicy.spec.policyTypes, ['Ingress']);
+      t.equal(redisPolicy.spec.ingress.length, 1, 'one rule');
+      const [redisRule] = redisPolicy.spec.ingress;
+      t.same(redisRule.ports, [{ protocol: 'TCP', port: 6379 }], 'port 6379 only');
+      t.equal(redisRule.from.length, 1, 'one peer');
+      t.same(Object.keys(redisRule.from[0]), ['podSelector'], "a pod selector in the policy's namespace: no namespaceSelector, no ipBlock");
+      t.ok(matches(redisRule.from[0].podSelector, podLabels(objects, API)), 'the peer is the API pods');
+      t.notOk(matches(redisRule.from[0].podSelector, podLabels(objects, REDIS)), 'and nothing else of the project');
+
+      const apiPolicy = find(objects, 'NetworkPolicy', 'project-api-network-policy');
+      t.ok(matches(apiPolicy.spec.podSelector, podLabels(objects, API)), 'selects the API pods');
+      t.same(apiPolicy.spec.policyTypes, ['Ingress']);
+      t.equal(apiPolicy.spec.ingress.length, 1, 'one rule');
+      const [apiRule] = apiPolicy.spec.ingress;
+      const apiPort = find(objects, 'Service', 'project-prediction-service').spec.ports[0];
+      t.same(apiRule.ports, [{ protocol: 'TCP', port: 8000 }], 'port 8000 only');
+      t.equal(apiPort.port, 8000, 'the port the Service serves');
+      const namespaces = apiRule.from.map((peer: Record<string, any>) => {
+        t.same(Object.keys(peer), ['namespaceSelector'], 'each peer is a whole namespace, selected by name');
+        t.same(Object.keys(peer.namespaceSelector.matchLabels), ['kubernetes.io/metadata.name']);
+        return peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name'];
+      });
+      if (variant === 'overlays/prod') {
+        const { ingressNamespace, monitoringNamespace } = prodParameters('routing-parameters.yaml');
+        t.same(namespaces, [ingressNamespace, monitoringNamespace], 'prod: the namespaces of routing-parameters.yaml');
+      } else {
+        t.same(namespaces, ['ingress-nginx', 'monitoring'], 'the base defaults');
+      }
+    },
+  );
+
+  t.test(
+    `kustomize/${variant}: every container has ephemeral-storage requests and limits that cover the emptyDirs it mounts.`,
+    async (t) => {
+      const objects = render(variant);
+      for (const deployment of ofKind(objects, 'Deployment')) {
+        const spec = deployment.spec.template.spec;
+        const emptyDirs = new Map<string, number>(
+          (spec.volumes ?? [])
+            .filter((v: { emptyDir?: unknown }) => v.emptyDir)
+            .map((v: { name: string; emptyDir: { sizeLimit?: string } }) => [
+              v.name,
+              v.emptyDir.sizeLimit ? parseQuantity(v.emptyDir.sizeLimit) : Infinity,
+            ]),
+        );
+        for (const { container: c } of containersOf(spec)) {
+          const request = c.resources?.requests?.['ephemeral-storage'];
+          const limit = c.resources?.limits?.['ephemeral-storage'];
+          t.ok(request !== undefined && limit !== undefined, `${c.name}: ephemeral-storage request and limit`);
+          if (request === undefined || limit === undefined) continue;
+          t.ok(parseQuantity(request) <= parseQuantity(limit), `${c.name}: request ${request} <= limit ${limit}`);
+          const mounted = (c.volumeMounts ?? []).reduce((sum: number, m: { name: string }) => sum + (emptyDirs.get(m.name) ?? 0), 0);
+          t.ok(
+            mounted < parseQuantity(limit),
+            `${c.name}: its emptyDirs (${mounted / 2 ** 20} MiB, each with a sizeLimit) fit below the limit, with room for logs`,
+          );
+        }
+      }
+    },
+  );
 }
 
 t.test('The prod parameters drive the Secret name and the allowed namespaces.', async (t) => {
@@ -139,10 +193,24 @@ t.test('The prod parameters drive the Secret name and the allowed namespaces.', 
   edit('routing-parameters.yaml', 'ingressNamespace', 'gateways');
   edit('routing-parameters.yaml', 'monitoringNamespace', 'observability');
   const objects = renderDir(join(copy, 'overlays', 'prod'));
-  const refs = ofKind(objects, 'Deployment').flatMap((d) => containersOf(d.spec.template.spec))
-    .flatMap(({ container: c }) => envOf(c)).map((e) => e.valueFrom?.secretKeyRef?.name).filter((name) => name !== undefined);
-  t.same(refs, ['vault-synced-redis', 'vault-synced-redis', 'vault-synced-redis'], 'Redis, the API and its init container read the named Secret');
+  const refs = ofKind(objects, 'Deployment')
+    .flatMap((d) => containersOf(d.spec.template.spec))
+    .flatMap(({ container: c }) => envOf(c))
+    .map((e) => e.valueFrom?.secretKeyRef?.name)
+    .filter((name) => name !== undefined);
+  t.same(
+    refs,
+    ['vault-synced-redis', 'vault-synced-redis', 'vault-synced-redis'],
+    'Redis, the API and its init container read the named Secret',
+  );
   const peers = find(objects, 'NetworkPolicy', 'project-api-network-policy').spec.ingress[0].from;
-  t.same(peers.map((p: any) => p.namespaceSelector.matchLabels['kubernetes.io/metadata.name']), ['gateways', 'observability']);
-  t.same(ofKind(objects, 'ConfigMap').filter((c) => /parameters/.test(c.metadata.name)), [], 'the parameter ConfigMaps are not applied');
+  t.same(
+    peers.map((p: any) => p.namespaceSelector.matchLabels['kubernetes.io/metadata.name']),
+    ['gateways', 'observability'],
+  );
+  t.same(
+    ofKind(objects, 'ConfigMap').filter((c) => /parameters/.test(c.metadata.name)),
+    [],
+    'the parameter ConfigMaps are not applied',
+  );
 });

@@ -6,7 +6,8 @@ import t from 'tap';
 import { find, kustomizeRoot, ofKind, render, renderDir, type K8sObject } from './fixtures/k8s-render.js';
 
 const API = 'project-api-deployment';
-const apiContainer = (objects: K8sObject[]) => find(objects, 'Deployment', API).spec.template.spec.containers.find((c: { name: string }) => c.name === 'project-api');
+const apiContainer = (objects: K8sObject[]) =>
+  find(objects, 'Deployment', API).spec.template.spec.containers.find((c: { name: string }) => c.name === 'project-api');
 
 /** Whether an Istio HTTPMatchRequest list matches a request path (uri exact / prefix / regex only). */
 function routeMatches(matches: Array<{ uri?: { exact?: string; prefix?: string; regex?: string } }>, path: string): boolean {
@@ -30,7 +31,8 @@ t.test('The dev overlay runs one pod of the locally loaded project:dev image, wi
   t.equal(container.resources.limits.cpu, '1', 'one core: one worker');
   t.ok(ofKind(objects, 'Namespace').length === 1, 'creates its namespace, so a fresh cluster needs only apply -k');
   const namespace = ofKind(objects, 'Namespace')[0]!.metadata.name;
-  for (const o of objects.filter((o) => o.kind !== 'Namespace')) t.equal(o.metadata.namespace, namespace, `${o.kind}/${o.metadata.name} is in ${namespace}`);
+  for (const o of objects.filter((o) => o.kind !== 'Namespace'))
+    t.equal(o.metadata.namespace, namespace, `${o.kind}/${o.metadata.name} is in ${namespace}`);
 });
 
 t.test('The prod overlay pulls an immutable registry tag and autoscales within production bounds.', async (t) => {
@@ -38,7 +40,10 @@ t.test('The prod overlay pulls an immutable registry tag and autoscales within p
   const image: string = apiContainer(objects).image;
   const [repository, tag] = image.split(/:(?=[^/:]+$)/) as [string, string | undefined];
   t.match(repository.split('/')[0], /[.:]/, `${image} names a registry host`);
-  t.ok(image.includes('@sha256:') || (tag !== undefined && !['latest', 'dev', 'main', 'stable'].includes(tag)), `${image} has an immutable tag or digest`);
+  t.ok(
+    image.includes('@sha256:') || (tag !== undefined && !['latest', 'dev', 'main', 'stable'].includes(tag)),
+    `${image} has an immutable tag or digest`,
+  );
   t.not(apiContainer(objects).imagePullPolicy, 'Never', 'prod pulls from the registry');
   const hpa = find(objects, 'HorizontalPodAutoscaler', 'project-api-hpa');
   t.ok(hpa.spec.minReplicas >= 3, 'at least three pods');
@@ -54,10 +59,12 @@ t.test('The prod overlay spreads API pods across nodes with pod anti-affinity.',
     ...(anti?.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((p: { podAffinityTerm: unknown }) => p.podAffinityTerm),
   ];
   const podLabels: Record<string, string> = api.spec.template.metadata.labels;
-  const spreads = terms.some((term: { topologyKey: string; labelSelector?: { matchLabels?: Record<string, string> } }) =>
-    term.topologyKey === 'kubernetes.io/hostname' &&
-    Object.entries(term.labelSelector?.matchLabels ?? {}).length > 0 &&
-    Object.entries(term.labelSelector?.matchLabels ?? {}).every(([k, v]) => podLabels[k] === v));
+  const spreads = terms.some(
+    (term: { topologyKey: string; labelSelector?: { matchLabels?: Record<string, string> } }) =>
+      term.topologyKey === 'kubernetes.io/hostname' &&
+      Object.entries(term.labelSelector?.matchLabels ?? {}).length > 0 &&
+      Object.entries(term.labelSelector?.matchLabels ?? {}).every(([k, v]) => podLabels[k] === v),
+  );
   t.ok(spreads, 'an anti-affinity term on kubernetes.io/hostname selects the API pods');
 });
 
@@ -65,16 +72,26 @@ t.test('The prod VirtualService sends /project and everything below it, and noth
   const objects = render('overlays/prod');
   const [vs, ...more] = ofKind(objects, 'VirtualService');
   t.equal(more.length, 0, 'one VirtualService');
-  t.ok(vs!.spec.gateways.every((g: string) => /^[a-z0-9-]+\/[a-z0-9-]+$/.test(g)), `gateways ${vs!.spec.gateways} are <namespace>/<name>`);
+  t.ok(
+    vs!.spec.gateways.every((g: string) => /^[a-z0-9-]+\/[a-z0-9-]+$/.test(g)),
+    `gateways ${vs!.spec.gateways} are <namespace>/<name>`,
+  );
   const routes = vs!.spec.http;
   const routeFor = (path: string) => routes.find((r: { match?: [] }) => routeMatches(r.match ?? [{}], path));
   for (const path of ['/project', '/project/bulk-predict', '/project/health', '/project/docs']) {
     const route = routeFor(path);
-    t.same(route?.route?.map((d: { destination: unknown }) => d.destination), [{ host: 'project-prediction-service', port: { number: 8000 } }], `${path} goes to project-prediction-service:8000`);
+    t.same(
+      route?.route?.map((d: { destination: unknown }) => d.destination),
+      [{ host: 'project-prediction-service', port: { number: 8000 } }],
+      `${path} goes to project-prediction-service:8000`,
+    );
   }
   for (const path of ['/projects', '/project-x', '/metrics', '/lab/predict', '/']) t.notOk(routeFor(path), `${path} is not routed here`);
   t.doesNotThrow(() => find(objects, 'Service', 'project-prediction-service'), 'the destination Service is in the same output');
-  t.notOk(objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'project-routing-parameters'), 'the parameter ConfigMap is build-time only');
+  t.notOk(
+    objects.some((o) => o.kind === 'ConfigMap' && o.metadata.name === 'project-routing-parameters'),
+    'the parameter ConfigMap is build-time only',
+  );
   t.notOk(JSON.stringify(vs).includes('PARAMETER'), 'no placeholder survives the build');
 });
 
@@ -97,16 +114,31 @@ t.test('Under Istio, the prod pods keep Redis traffic and the drain working.', a
   const namespace = ofKind(objects, 'Namespace')[0];
   t.equal(namespace?.metadata.labels?.['istio-injection'], 'enabled', 'the namespace gets sidecars');
   const annotations = find(objects, 'Deployment', API).spec.template.metadata.annotations ?? {};
-  t.ok(String(annotations['traffic.sidecar.istio.io/excludeOutboundPorts'] ?? '').split(',').includes('6379'), 'init containers reach Redis before the sidecar runs');
+  t.ok(
+    String(annotations['traffic.sidecar.istio.io/excludeOutboundPorts'] ?? '')
+      .split(',')
+      .includes('6379'),
+    'init containers reach Redis before the sidecar runs',
+  );
   const drain = JSON.parse(annotations['proxy.istio.io/config'] ?? '{}').terminationDrainDuration as string | undefined;
   const grace = find(objects, 'Deployment', API).spec.template.spec.terminationGracePeriodSeconds as number;
-  t.ok(drain && parseInt(drain, 10) >= 20 && parseInt(drain, 10) < grace, `the sidecar drains (${drain}) through the app's 20 s drain and within the grace period`);
-  t.equal(find(objects, 'Deployment', 'redis-deployment').spec.template.metadata.labels['sidecar.istio.io/inject'], 'false', 'Redis speaks plain TCP, like its clients');
+  t.ok(
+    drain && parseInt(drain, 10) >= 20 && parseInt(drain, 10) < grace,
+    `the sidecar drains (${drain}) through the app's 20 s drain and within the grace period`,
+  );
+  t.equal(
+    find(objects, 'Deployment', 'redis-deployment').spec.template.metadata.labels['sidecar.istio.io/inject'],
+    'false',
+    'Redis speaks plain TCP, like its clients',
+  );
 });
 
 t.test('The prod overlay ships the Grafana dashboard and Prometheus scraping.', async (t) => {
   const objects = render('overlays/prod');
-  t.ok(objects.some((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1'), 'a dashboard ConfigMap for the Grafana sidecar');
+  t.ok(
+    objects.some((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1'),
+    'a dashboard ConfigMap for the Grafana sidecar',
+  );
   const annotations = find(objects, 'Deployment', API).spec.template.metadata.annotations ?? {};
   t.equal(annotations['prometheus.io/scrape'], 'true');
 });

@@ -7,7 +7,13 @@ const API_CONTAINER = 'project-api';
 const REDIS = 'redis-deployment';
 
 /** Service defaults (schemas/config.json) for settings the ConfigMap may leave out. */
-const SERVICE_DEFAULTS: Record<string, string> = { PORT: '8000', BASE_PATH: '/project', SHUTDOWN_GRACE_MS: '15000', METRICS_PATH: '/metrics', INTRA_OP_THREADS: '1' };
+const SERVICE_DEFAULTS: Record<string, string> = {
+  PORT: '8000',
+  BASE_PATH: '/project',
+  SHUTDOWN_GRACE_MS: '15000',
+  METRICS_PATH: '/metrics',
+  INTRA_OP_THREADS: '1',
+};
 
 function apiContainer(objects: K8sObject[]) {
   return find(objects, 'Deployment', API).spec.template.spec.containers.find((c: { name: string }) => c.name === API_CONTAINER);
@@ -72,7 +78,13 @@ for (const variant of VARIANTS) {
     const env = serviceEnv(objects);
 
     t.test('The objects have the names other tooling and the tests rely on.', async (t) => {
-      for (const [kind, name] of [['Deployment', API], ['Service', 'project-prediction-service'], ['Deployment', REDIS], ['Service', 'redis-service'], ['PodDisruptionBudget', 'project-api-pdb']]) {
+      for (const [kind, name] of [
+        ['Deployment', API],
+        ['Service', 'project-prediction-service'],
+        ['Deployment', REDIS],
+        ['Service', 'redis-service'],
+        ['PodDisruptionBudget', 'project-api-pdb'],
+      ]) {
         t.doesNotThrow(() => find(objects, kind!, name!), `${kind} ${name}`);
       }
       t.ok(container, `the API pod has a container named ${API_CONTAINER}`);
@@ -83,15 +95,23 @@ for (const variant of VARIANTS) {
     });
 
     t.test('Both Services are ClusterIP and reach a named container port of the pods they select.', async (t) => {
-      for (const [serviceName, deploymentName, port] of [['project-prediction-service', API, 8000], ['redis-service', REDIS, 6379]] as const) {
+      for (const [serviceName, deploymentName, port] of [
+        ['project-prediction-service', API, 8000],
+        ['redis-service', REDIS, 6379],
+      ] as const) {
         const service = find(objects, 'Service', serviceName);
         const deployment = find(objects, 'Deployment', deploymentName);
         t.equal(service.spec.type ?? 'ClusterIP', 'ClusterIP', `${serviceName} is ClusterIP`);
-        t.ok(selects({ matchLabels: service.spec.selector }, deployment.spec.template.metadata.labels), `${serviceName} selects ${deploymentName} pods`);
+        t.ok(
+          selects({ matchLabels: service.spec.selector }, deployment.spec.template.metadata.labels),
+          `${serviceName} selects ${deploymentName} pods`,
+        );
         const servicePort = service.spec.ports.find((p: { port: number }) => p.port === port);
         t.ok(servicePort, `${serviceName} exposes ${port}`);
         const containerPorts = deployment.spec.template.spec.containers.flatMap((c: { ports?: unknown[] }) => c.ports ?? []);
-        const target = containerPorts.find((p: { name?: string; containerPort: number }) => p.name === servicePort.targetPort || p.containerPort === servicePort.targetPort);
+        const target = containerPorts.find(
+          (p: { name?: string; containerPort: number }) => p.name === servicePort.targetPort || p.containerPort === servicePort.targetPort,
+        );
         t.equal(target?.containerPort, port, `${serviceName} targets container port ${port}`);
       }
       t.equal(Number(env.PORT), 8000, 'the service listens on the port the Service targets');
@@ -100,7 +120,8 @@ for (const variant of VARIANTS) {
     t.test('Startup, readiness and liveness probes all GET the health route on the service port.', async (t) => {
       const healthPath = `${env.BASE_PATH}/health`;
       t.equal(healthPath, '/project/health');
-      const portNumber = (port: string | number) => (typeof port === 'number' ? port : container.ports.find((p: { name: string }) => p.name === port)?.containerPort);
+      const portNumber = (port: string | number) =>
+        typeof port === 'number' ? port : container.ports.find((p: { name: string }) => p.name === port)?.containerPort;
       for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
         t.equal(container[probe]?.httpGet?.path, healthPath, `${probe} path`);
         t.equal(portNumber(container[probe]?.httpGet?.port), 8000, `${probe} port`);
@@ -110,13 +131,19 @@ for (const variant of VARIANTS) {
       const drainSeconds = preStopSeconds(container) + Number(env.SHUTDOWN_GRACE_MS) / 1000;
       t.ok(window(container.livenessProbe) > drainSeconds, 'liveness does not restart a pod whose health is 503 because it is draining');
       for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
-        t.ok((container[probe].timeoutSeconds ?? 1) < (container[probe].periodSeconds ?? 10), `${probe} times out before the next one starts`);
+        t.ok(
+          (container[probe].timeoutSeconds ?? 1) < (container[probe].periodSeconds ?? 10),
+          `${probe} times out before the next one starts`,
+        );
       }
     });
 
     t.test('Two init containers wait for the Redis DNS name and then for a PING answer.', async (t) => {
       const init = podSpec.initContainers ?? [];
-      t.same(init.map((c: { name: string }) => c.name), ['init-verify-redis-service-dns', 'init-verify-redis-ready']);
+      t.same(
+        init.map((c: { name: string }) => c.name),
+        ['init-verify-redis-service-dns', 'init-verify-redis-ready'],
+      );
       for (const c of init) t.match(c.image, /^busybox:\d+\.\d+\.\d+/, `${c.name} uses a pinned busybox`);
       const script = (c: { command?: string[]; args?: string[] }) => [...(c.command ?? []), ...(c.args ?? [])].join(' ');
       t.match(script(init[0]), /nslookup redis-service\b/);
@@ -131,9 +158,16 @@ for (const variant of VARIANTS) {
       t.equal(byName.REDIS_URL?.value, 'redis://:$(REDIS_PASSWORD)@redis-service:6379');
       t.same(byName.CPU_LIMIT?.valueFrom?.resourceFieldRef, { containerName: API_CONTAINER, resource: 'limits.cpu', divisor: '1' });
       t.ok((container.envFrom ?? []).length > 0, 'settings come from a ConfigMap');
-      for (const source of container.envFrom ?? []) t.doesNotThrow(() => find(objects, 'ConfigMap', source.configMapRef.name), `ConfigMap ${source.configMapRef?.name} is part of the output`);
+      for (const source of container.envFrom ?? [])
+        t.doesNotThrow(
+          () => find(objects, 'ConfigMap', source.configMapRef.name),
+          `ConfigMap ${source.configMapRef?.name} is part of the output`,
+        );
       const cpuLimit = parseQuantity(container.resources.limits.cpu);
-      t.ok(Number.isInteger(cpuLimit) && cpuLimit >= 1, 'limits.cpu is whole cores: the Downward API rounds it up, and the service runs floor(CPU_LIMIT) workers');
+      t.ok(
+        Number.isInteger(cpuLimit) && cpuLimit >= 1,
+        'limits.cpu is whole cores: the Downward API rounds it up, and the service runs floor(CPU_LIMIT) workers',
+      );
       const workers = env.WORKERS !== undefined ? Number(env.WORKERS) : Math.max(1, Math.floor(cpuLimit));
       t.ok(workers * Number(env.INTRA_OP_THREADS) <= cpuLimit, 'workers x intra-op threads stay within the CPU limit');
     });
@@ -145,11 +179,16 @@ for (const variant of VARIANTS) {
             const request = c.resources?.requests?.[resource];
             const limit = c.resources?.limits?.[resource];
             t.ok(request !== undefined && limit !== undefined, `${c.name} has a ${resource} request and limit`);
-            if (request !== undefined && limit !== undefined) t.ok(parseQuantity(request) <= parseQuantity(limit), `${c.name} ${resource} request <= limit`);
+            if (request !== undefined && limit !== undefined)
+              t.ok(parseQuantity(request) <= parseQuantity(limit), `${c.name} ${resource} request <= limit`);
           }
         }
       }
-      t.equal(container.resources.requests.memory, container.resources.limits.memory, 'the API memory request equals its limit (ONNX Runtime keeps its peak)');
+      t.equal(
+        container.resources.requests.memory,
+        container.resources.limits.memory,
+        'the API memory request equals its limit (ONNX Runtime keeps its peak)',
+      );
     });
 
     t.test('Pods run as non-root with a read-only root filesystem, no privilege escalation and no capabilities.', async (t) => {
@@ -169,7 +208,10 @@ for (const variant of VARIANTS) {
       }
       const tmp = container.volumeMounts?.find((m: { mountPath: string }) => m.mountPath === '/tmp');
       t.ok(tmp, 'the API container mounts a writable /tmp');
-      t.ok(podSpec.volumes.find((v: { name: string; emptyDir?: unknown }) => v.name === tmp?.name && v.emptyDir), '/tmp is an emptyDir');
+      t.ok(
+        podSpec.volumes.find((v: { name: string; emptyDir?: unknown }) => v.name === tmp?.name && v.emptyDir),
+        '/tmp is an emptyDir',
+      );
     });
 
     t.test('Every image names a pinned tag or digest, never latest.', async (t) => {
@@ -187,7 +229,10 @@ for (const variant of VARIANTS) {
       const sleep = preStopSeconds(container);
       t.ok(sleep > 0, 'a preStop pause lets endpoints drop the pod before SIGTERM');
       const drain = sleep + Number(env.SHUTDOWN_GRACE_MS) / 1000;
-      t.ok(podSpec.terminationGracePeriodSeconds > drain, `terminationGracePeriodSeconds ${podSpec.terminationGracePeriodSeconds} > ${drain}`);
+      t.ok(
+        podSpec.terminationGracePeriodSeconds > drain,
+        `terminationGracePeriodSeconds ${podSpec.terminationGracePeriodSeconds} > ${drain}`,
+      );
     });
 
     t.test('The PodDisruptionBudget selects the API pods only and still lets a drain evict one.', async (t) => {
@@ -207,7 +252,11 @@ for (const variant of VARIANTS) {
       const args: string[] = [...(c.command ?? []), ...(c.args ?? [])];
       const maxmemory = argAfter(args, '--maxmemory');
       t.ok(maxmemory, 'sets --maxmemory');
-      if (maxmemory) t.ok(redisBytes(maxmemory) < parseQuantity(c.resources.limits.memory), `maxmemory ${maxmemory} < limit ${c.resources.limits.memory}`);
+      if (maxmemory)
+        t.ok(
+          redisBytes(maxmemory) < parseQuantity(c.resources.limits.memory),
+          `maxmemory ${maxmemory} < limit ${c.resources.limits.memory}`,
+        );
       t.equal(argAfter(args, '--maxmemory-policy'), 'allkeys-lru');
       t.equal(argAfter(args, '--save'), '', 'no RDB snapshots');
       t.equal(argAfter(args, '--appendonly'), 'no', 'no AOF');
@@ -230,10 +279,15 @@ t.test('Where there is an autoscaler, it scales the API Deployment on CPU with s
       t.equal(hpa.apiVersion, 'autoscaling/v2');
       t.same(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: API }, `${variant}: targets ${API}`);
       t.doesNotThrow(() => find(objects, 'Deployment', hpa.spec.scaleTargetRef.name), `${variant}: the target is in the same output`);
-      const cpu = hpa.spec.metrics.find((m: { type: string; resource?: { name: string } }) => m.type === 'Resource' && m.resource?.name === 'cpu');
+      const cpu = hpa.spec.metrics.find(
+        (m: { type: string; resource?: { name: string } }) => m.type === 'Resource' && m.resource?.name === 'cpu',
+      );
       t.equal(cpu?.resource.target.type, 'Utilization', `${variant}: CPU utilisation target`);
       t.ok(hpa.spec.minReplicas >= 1 && hpa.spec.minReplicas <= hpa.spec.maxReplicas, `${variant}: 1 <= min <= max`);
-      t.ok(hpa.spec.behavior?.scaleUp?.policies?.length && hpa.spec.behavior?.scaleDown?.policies?.length, `${variant}: both behaviours set`);
+      t.ok(
+        hpa.spec.behavior?.scaleUp?.policies?.length && hpa.spec.behavior?.scaleDown?.policies?.length,
+        `${variant}: both behaviours set`,
+      );
       t.equal(find(objects, 'Deployment', API).spec.replicas, undefined, `${variant}: the Deployment leaves replicas to the HPA`);
     }
   }

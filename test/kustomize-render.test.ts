@@ -1,5 +1,14 @@
 import t from 'tap';
-import { COMPONENTS, VARIANTS, find, render, renderBaseWith, unknownFieldDiagnostics, validateObject, type K8sObject } from './fixtures/k8s-render.js';
+import {
+  COMPONENTS,
+  VARIANTS,
+  find,
+  render,
+  renderBaseWith,
+  unknownFieldDiagnostics,
+  validateObject,
+  type K8sObject,
+} from './fixtures/k8s-render.js';
 
 async function schemaErrors(objects: K8sObject[]): Promise<string[]> {
   const errors: string[] = [];
@@ -20,7 +29,10 @@ t.test('The validators reject a malformed object, a misspelt field and an unknow
   t.equal(diagnostics.length, 1, 'one diagnostic for one unknown field');
   t.match(diagnostics[0], /Deployment\/project-api-deployment: .*readinessprobe/);
 
-  await t.rejects(validateObject({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }), /no schema for example.com\/v1 Widget/);
+  await t.rejects(
+    validateObject({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }),
+    /no schema for example.com\/v1 Widget/,
+  );
 });
 
 for (const variant of VARIANTS) {

@@ -35,7 +35,10 @@ function raw(bytes: Buffer | string): Promise<{ status: number; body: string }> 
 
 const post = (body: Buffer | string, headers = 'Content-Type: application/json\r\n') => {
   const bytes = typeof body === 'string' ? Buffer.from(body) : body;
-  return Buffer.concat([Buffer.from(`POST /project/bulk-predict HTTP/1.1\r\nHost: x\r\n${headers}Content-Length: ${bytes.length}\r\n\r\n`), bytes]);
+  return Buffer.concat([
+    Buffer.from(`POST /project/bulk-predict HTTP/1.1\r\nHost: x\r\n${headers}Content-Length: ${bytes.length}\r\n\r\n`),
+    bytes,
+  ]);
 };
 
 const deep = (n: number) => '{"text":' + '['.repeat(n) + ']'.repeat(n) + '}';
@@ -72,7 +75,11 @@ const corpus: [string, Buffer | string, number][] = [
   ['whitespace body', post('   \n  '), 422],
   ['form encoded', post('text=a&text=b', 'Content-Type: application/x-www-form-urlencoded\r\n'), 415],
   ['XML', post('<text>a</text>', 'Content-Type: application/xml\r\n'), 415],
-  ['huge declared body', `POST /project/bulk-predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n{`, 413],
+  [
+    'huge declared body',
+    `POST /project/bulk-predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 999999999\r\n\r\n{`,
+    413,
+  ],
   ['huge streamed body', post(JSON.stringify({ text: ['x'.repeat(2 * 1024 * 1024)] })), 413],
   ['GET on predict', 'GET /project/bulk-predict HTTP/1.1\r\nHost: x\r\n\r\n', 405],
   ['PUT on predict', post('{"text":["a"]}').toString().replace('POST', 'PUT'), 405],
@@ -98,7 +105,13 @@ t.test(`every one of ${corpus.length} malformed requests gets a 4xx JSON error`,
 t.test('a 422 for invalid items lists each bad item', async (t) => {
   const res = await raw(post('{"text": ["a", null, 2]}'));
   const detail = JSON.parse(res.body).detail;
-  t.same(detail.map((d: { loc: unknown }) => d.loc), [['body', 'text', 1], ['body', 'text', 2]]);
+  t.same(
+    detail.map((d: { loc: unknown }) => d.loc),
+    [
+      ['body', 'text', 1],
+      ['body', 'text', 2],
+    ],
+  );
 });
 
 t.test('after the corpus the server is healthy and answers correctly', async (t) => {

@@ -32,7 +32,9 @@ if (reason !== undefined) {
   if (process.env.REQUIRE_CGROUP_TEST === '1') t.fail(`REQUIRE_CGROUP_TEST=1 but ${reason}`);
   else t.skip(`memory cgroup test skipped: ${reason}`);
 } else {
-  const api = find(render('base'), 'Deployment', 'project-api-deployment').spec.template.spec.containers.find((c: { name: string }) => c.name === 'project-api');
+  const api = find(render('base'), 'Deployment', 'project-api-deployment').spec.template.spec.containers.find(
+    (c: { name: string }) => c.name === 'project-api',
+  );
   const limit = parseQuantity(api.resources.limits.memory);
   const group = join(HIERARCHY, `inf-memory-test-${process.pid}`);
   mkdirSync(group);
@@ -43,11 +45,24 @@ if (reason !== undefined) {
   const port = await freePort();
   let output = '';
   const child = spawn('/bin/sh', ['-c', `echo $$ > ${join(group, 'cgroup.procs')} && exec "$0" "$1"`, process.execPath, MAIN_JS], {
-    env: { PATH: process.env.PATH, MODEL_DIR: STANDIN_MODEL_DIR, WORKERS: '2', LOG_LEVEL: 'warn', HOST: '127.0.0.1', PORT: String(port), REQUEST_TIMEOUT_MS: '600000', MAX_QUEUE_DELAY_MS: '600000' },
+    env: {
+      PATH: process.env.PATH,
+      MODEL_DIR: STANDIN_MODEL_DIR,
+      WORKERS: '2',
+      LOG_LEVEL: 'warn',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      REQUEST_TIMEOUT_MS: '600000',
+      MAX_QUEUE_DELAY_MS: '600000',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  child.stdout!.on('data', (d) => { output += d; });
-  child.stderr!.on('data', (d) => { output += d; });
+  child.stdout!.on('data', (d) => {
+    output += d;
+  });
+  child.stderr!.on('data', (d) => {
+    output += d;
+  });
   const url = `http://127.0.0.1:${port}`;
   t.teardown(async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -57,21 +72,35 @@ if (reason !== undefined) {
     await waitFor(() => read('cgroup.procs') === '', 10_000, 'the cgroup to empty');
     rmdirSync(group);
   });
-  await waitFor(async () => {
-    if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${output}`);
-    return (await fetch(`${url}/project/health`).catch(() => undefined))?.status === 200;
-  }, 120_000, 'service health');
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`service exited with ${child.exitCode}:\n${output}`);
+      return (await fetch(`${url}/project/health`).catch(() => undefined))?.status === 200;
+    },
+    120_000,
+    'service health',
+  );
 
   t.test(`inputs (a)-(e), three times each, in a ${limit / 2 ** 20} MiB memory cgroup (the Deployment's limit)`, async (t) => {
     t.equal(read('cgroup.procs'), String(child.pid), 'the service runs in the group');
     for (let round = 0; round < 3; round++) {
       for (const input of MEMORY_INPUTS) {
-        const answers = await Promise.all(input.bodies(`round ${round} `).map(async (body) => {
-          const res = await fetch(`${url}/project/bulk-predict`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-          return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
-        }));
+        const answers = await Promise.all(
+          input.bodies(`round ${round} `).map(async (body) => {
+            const res = await fetch(`${url}/project/bulk-predict`, {
+              method: 'POST',
+              body,
+              headers: { 'content-type': 'application/json' },
+            });
+            return { status: res.status, retryAfter: res.headers.get('retry-after'), body: await res.text() };
+          }),
+        );
         const bad = answers.filter((a) => !(a.status === 200 || (a.status === 503 && a.retryAfter !== null)));
-        t.same(bad.map((a) => `${a.status} ${a.body.slice(0, 100)}`), [], `round ${round + 1} (${input.name}): ${answers.map((a) => a.status).join(' ')}`);
+        t.same(
+          bad.map((a) => `${a.status} ${a.body.slice(0, 100)}`),
+          [],
+          `round ${round + 1} (${input.name}): ${answers.map((a) => a.status).join(' ')}`,
+        );
         t.ok(child.exitCode === null && child.signalCode === null, 'the service is alive');
       }
     }

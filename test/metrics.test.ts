@@ -18,10 +18,23 @@ t.test('the exposition parses as Prometheus text and has every family the dashbo
   const bad = text.split('\n').filter((line) => line !== '' && !SAMPLE.test(line) && !COMMENT.test(line));
   t.same(bad, [], 'every line is a sample, HELP or TYPE');
   for (const family of [
-    'inf_http_requests_total', 'inf_http_request_duration_seconds', 'inf_queue_wait_seconds', 'inf_tokenize_duration_seconds',
-    'inf_inference_duration_seconds', 'inf_batch_size', 'inf_batch_padded_tokens', 'inf_queue_texts', 'inf_workers',
-    'inf_workers_busy', 'inf_cache_lookups_total', 'inf_cache_redis_errors_total', 'inf_request_failures_total',
-    'inf_model_runs_total', 'inf_inferred_texts_total', 'nodejs_eventloop_lag_seconds', 'process_cpu_seconds_total',
+    'inf_http_requests_total',
+    'inf_http_request_duration_seconds',
+    'inf_queue_wait_seconds',
+    'inf_tokenize_duration_seconds',
+    'inf_inference_duration_seconds',
+    'inf_batch_size',
+    'inf_batch_padded_tokens',
+    'inf_queue_texts',
+    'inf_workers',
+    'inf_workers_busy',
+    'inf_cache_lookups_total',
+    'inf_cache_redis_errors_total',
+    'inf_request_failures_total',
+    'inf_model_runs_total',
+    'inf_inferred_texts_total',
+    'nodejs_eventloop_lag_seconds',
+    'process_cpu_seconds_total',
     'process_resident_memory_bytes',
   ]) {
     t.match(text, new RegExp(`^# TYPE ${family} `, 'm'), family);
@@ -59,7 +72,7 @@ t.test('a known sequence of requests moves each counter by exactly its amount', 
   t.equal(delta('inf_http_requests_total{route="bulk-predict",status="422"}'), 1, 'one 422');
   t.equal(delta('inf_http_requests_total{route="bulk-predict",status="503"}'), 1, 'one 503');
   t.equal(delta('inf_http_request_duration_seconds_count{route="bulk-predict",status="200"}'), 2, 'two 200 durations');
-  t.equal(delta(names[2]), 2 + 5, 'two distinct texts missed, and the refused request\'s five (looked up before admission)');
+  t.equal(delta(names[2]), 2 + 5, "two distinct texts missed, and the refused request's five (looked up before admission)");
   t.equal(delta(names[1]), 2, 'two texts hit memory on the repeat');
   t.equal(delta(names[3]), 2, 'two texts reached the model');
   t.equal(delta(names[4]), 1, 'one overload refusal');

@@ -5,7 +5,15 @@ import { createProgressReporter, type FetchEvent } from '../dist/model/progress.
 function render(isTTY: boolean, events: Array<[atMs: number, event: FetchEvent]>): string {
   let clock = 0;
   let out = '';
-  const report = createProgressReporter({ isTTY, write: (s: string) => { out += s; } }, () => clock);
+  const report = createProgressReporter(
+    {
+      isTTY,
+      write: (s: string) => {
+        out += s;
+      },
+    },
+    () => clock,
+  );
   for (const [at, event] of events) {
     clock = at;
     report(event);
@@ -18,14 +26,20 @@ const total = 100_000_000;
 /** 100 MB in 4 MB chunks, 40 ms apart: 100 MB/s. */
 const download: Array<[number, FetchEvent]> = [
   [0, { kind: 'start', file, offset: 0, total }],
-  ...Array.from({ length: 25 }, (_, i): [number, FetchEvent] => [(i + 1) * 40, { kind: 'data', file, received: (i + 1) * 4_000_000, total }]),
+  ...Array.from({ length: 25 }, (_, i): [number, FetchEvent] => [
+    (i + 1) * 40,
+    { kind: 'data', file, received: (i + 1) * 4_000_000, total },
+  ]),
   [1000, { kind: 'done', file, bytes: total, verified: true }],
 ];
 
 t.test('Without a TTY the reporter prints one plain line per 10 % step, with the rate.', async (t) => {
   const lines = render(false, download).split('\n').filter(Boolean);
   t.equal(lines[0], `${file}: downloading of 100.0 MB`);
-  t.same(lines.slice(1, -1).map((l) => /: (\d+)% /.exec(l)?.[1]), ['10', '20', '30', '40', '50', '60', '70', '80', '90', '100']);
+  t.same(
+    lines.slice(1, -1).map((l) => /: (\d+)% /.exec(l)?.[1]),
+    ['10', '20', '30', '40', '50', '60', '70', '80', '90', '100'],
+  );
   t.equal(lines[5], `${file}: 50% (52.0 MB of 100.0 MB), 100.0 MB/s`);
   t.equal(lines.at(-1), `${file}: done, 100.0 MB, sha256 verified`);
   t.notMatch(lines.join('\n'), /\r|\x1b/, 'no control characters in a log');

@@ -41,19 +41,29 @@ async function twoRevisions(t: Pick<typeof t, 'teardown'>) {
   return { server, revA, revB };
 }
 
-t.test('The first fetch downloads the revision asked for and writes a lock with each file\'s size and sha256.', async (t) => {
+t.test("The first fetch downloads the revision asked for and writes a lock with each file's size and sha256.", async (t) => {
   const { server, revA } = await twoRevisions(t);
   const dest = await tempDir(t);
   const result = await fetchRepo({ repo: REPO, revision: REV_A, file: ONNX, destDir: dest, endpoint: server.url, retries: 0 });
   t.equal(result.locked, true);
   const resolved = server.requests.filter((r) => r.kind === 'resolve');
-  t.ok(resolved.every((r) => r.repo === REPO && r.revision === REV_A), 'every request names the revision');
-  t.ok(resolved.some((r) => r.path === 'special_tokens_map.json'), 'an optional file is asked for');
+  t.ok(
+    resolved.every((r) => r.repo === REPO && r.revision === REV_A),
+    'every request names the revision',
+  );
+  t.ok(
+    resolved.some((r) => r.path === 'special_tokens_map.json'),
+    'an optional file is asked for',
+  );
   const lock = JSON.parse(readFileSync(join(dest, 'model.lock.json'), 'utf8'));
   t.equal(lock.repo, REPO);
   t.equal(lock.revision, REV_A);
   t.equal(lock.onnxFile, ONNX);
-  t.same(lock.files.map((f: { path: string }) => f.path).sort(), [...FILES].sort(), 'the files the repository has; the missing optional one is left out');
+  t.same(
+    lock.files.map((f: { path: string }) => f.path).sort(),
+    [...FILES].sort(),
+    'the files the repository has; the missing optional one is left out',
+  );
   for (const entry of lock.files) {
     t.equal(entry.sha256, sha256Of(join(revA, entry.path)), `${entry.path}: the hub's sha256`);
     t.equal(entry.size, readFileSync(join(revA, entry.path)).length, `${entry.path}: the hub's size`);
@@ -61,7 +71,7 @@ t.test('The first fetch downloads the revision asked for and writes a lock with 
   }
 });
 
-t.test('Another revision gets that revision\'s files, and a directory locked to one revision refuses another.', async (t) => {
+t.test("Another revision gets that revision's files, and a directory locked to one revision refuses another.", async (t) => {
   const { server } = await twoRevisions(t);
   const destB = await tempDir(t);
   await fetchRepo({ repo: REPO, revision: REV_B, file: ONNX, destDir: destB, endpoint: server.url, retries: 0 });
@@ -72,10 +82,14 @@ t.test('Another revision gets that revision\'s files, and a directory locked to 
     message: new RegExp(`pins ${REPO}@${REV_B} .*not ${REPO}@${REV_A}`),
   });
   t.equal(readFileSync(join(destB, 'model.lock.json'), 'utf8'), lockBefore, 'the lock is unchanged');
-  await t.rejects(fetchRepo({ repo: REPO, revision: 'c'.repeat(40), file: ONNX, destDir: await tempDir(t), endpoint: server.url, retries: 0 }), {
-    code: 'MODEL_ERR_HTTP_STATUS',
-    status: 404,
-  }, 'an unknown revision is a 404, not the default branch');
+  await t.rejects(
+    fetchRepo({ repo: REPO, revision: 'c'.repeat(40), file: ONNX, destDir: await tempDir(t), endpoint: server.url, retries: 0 }),
+    {
+      code: 'MODEL_ERR_HTTP_STATUS',
+      status: 404,
+    },
+    'an unknown revision is a 404, not the default branch',
+  );
 });
 
 t.test('A later fetch verifies against the lock: a file changed upstream is refused, a damaged local file is fetched again.', async (t) => {
@@ -101,40 +115,52 @@ t.test('A later fetch verifies against the lock: a file changed upstream is refu
   t.notOk(existsSync(join(dest, 'tokenizer.json.part')), 'nothing of the changed file is kept');
 });
 
-t.test('The service starts from a fetched directory, reports the lock\'s repo and revision, and refuses a file that differs from it.', async (t) => {
-  const { server } = await twoRevisions(t);
-  const dest = await tempDir(t);
-  const cli = spawn(process.execPath, [join(repoRoot, 'dist', 'model', 'fetch.js'), '--repo', REPO, '--revision', REV_A, '--file', ONNX, '--dest', dest], {
-    env: { PATH: process.env.PATH, HF_ENDPOINT: server.url },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  cli.stderr!.on('data', (d) => { stderr += d; });
-  const [code] = await once(cli, 'exit');
-  t.equal(code, 0, stderr);
-  t.match(stderr, /model\.lock\.json written \(first fetch\)/);
+t.test(
+  "The service starts from a fetched directory, reports the lock's repo and revision, and refuses a file that differs from it.",
+  async (t) => {
+    const { server } = await twoRevisions(t);
+    const dest = await tempDir(t);
+    const cli = spawn(
+      process.execPath,
+      [join(repoRoot, 'dist', 'model', 'fetch.js'), '--repo', REPO, '--revision', REV_A, '--file', ONNX, '--dest', dest],
+      {
+        env: { PATH: process.env.PATH, HF_ENDPOINT: server.url },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    cli.stderr!.on('data', (d) => {
+      stderr += d;
+    });
+    const [code] = await once(cli, 'exit');
+    t.equal(code, 0, stderr);
+    t.match(stderr, /model\.lock\.json written \(first fetch\)/);
 
-  const service = await startService({ MODEL_DIR: dest });
-  const info = await (await fetch(`${service.url}/project/info`)).json();
-  t.equal(info.model_id, REPO);
-  t.equal(info.model_revision, REV_A);
-  t.equal(info.model_file, ONNX);
-  t.equal(info.model_sha256, sha256Of(join(dest, ONNX)));
-  await service.stop();
+    const service = await startService({ MODEL_DIR: dest });
+    const info = await (await fetch(`${service.url}/project/info`)).json();
+    t.equal(info.model_id, REPO);
+    t.equal(info.model_revision, REV_A);
+    t.equal(info.model_file, ONNX);
+    t.equal(info.model_sha256, sha256Of(join(dest, ONNX)));
+    await service.stop();
 
-  const refusal = async (): Promise<string> => {
-    const refused = await startService({ MODEL_DIR: dest }, { waitHealthy: false });
-    const [exit] = await once(refused.child, 'exit');
-    t.equal(exit, 1);
-    t.match(refused.output(), /INF_ERR_MODEL_INVALID/);
-    return refused.output();
-  };
-  const tokenizerConfig = readFileSync(join(dest, 'tokenizer_config.json'));
-  writeFileSync(join(dest, 'tokenizer_config.json'), JSON.stringify({ pad_token: '[PAD]', model_max_length: 8 }));
-  t.match(await refusal(), /model\.lock\.json does not match the model directory: tokenizer_config\.json has \d+ bytes, the lock says \d+/);
-  writeFileSync(join(dest, 'tokenizer_config.json'), tokenizerConfig);
-  const onnx = readFileSync(join(dest, ONNX));
-  onnx[onnx.length >> 1] ^= 0xff;
-  writeFileSync(join(dest, ONNX), onnx);
-  t.match(await refusal(), /does not match the model directory: onnx\/model\.onnx has sha256 [0-9a-f]{64}, the lock says [0-9a-f]{64}/);
-});
+    const refusal = async (): Promise<string> => {
+      const refused = await startService({ MODEL_DIR: dest }, { waitHealthy: false });
+      const [exit] = await once(refused.child, 'exit');
+      t.equal(exit, 1);
+      t.match(refused.output(), /INF_ERR_MODEL_INVALID/);
+      return refused.output();
+    };
+    const tokenizerConfig = readFileSync(join(dest, 'tokenizer_config.json'));
+    writeFileSync(join(dest, 'tokenizer_config.json'), JSON.stringify({ pad_token: '[PAD]', model_max_length: 8 }));
+    t.match(
+      await refusal(),
+      /model\.lock\.json does not match the model directory: tokenizer_config\.json has \d+ bytes, the lock says \d+/,
+    );
+    writeFileSync(join(dest, 'tokenizer_config.json'), tokenizerConfig);
+    const onnx = readFileSync(join(dest, ONNX));
+    onnx[onnx.length >> 1] ^= 0xff;
+    writeFileSync(join(dest, ONNX), onnx);
+    t.match(await refusal(), /does not match the model directory: onnx\/model\.onnx has sha256 [0-9a-f]{64}, the lock says [0-9a-f]{64}/);
+  },
+);

@@ -17,7 +17,11 @@ const SMALL = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
 const sha256Of = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
 /** config.json and tokenizer_config.json are pinned by the hashes of the stand-in's own files. */
-const pinOf = (path: string) => ({ path, size: statSync(join(STANDIN_MODEL_DIR, path)).size, sha256: sha256Of(join(STANDIN_MODEL_DIR, path)) });
+const pinOf = (path: string) => ({
+  path,
+  size: statSync(join(STANDIN_MODEL_DIR, path)).size,
+  sha256: sha256Of(join(STANDIN_MODEL_DIR, path)),
+});
 
 // The stand-in's published hashes (its README); the real model's pins live in model/manifest.json.
 const manifest: Manifest = {
@@ -26,7 +30,11 @@ const manifest: Manifest = {
   defaultVariant: 'quantized',
   files: [
     pinOf('config.json'),
-    { path: 'tokenizer.json', size: statSync(join(STANDIN_MODEL_DIR, 'tokenizer.json')).size, sha256: 'd241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66' },
+    {
+      path: 'tokenizer.json',
+      size: statSync(join(STANDIN_MODEL_DIR, 'tokenizer.json')).size,
+      sha256: 'd241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66',
+    },
     pinOf('tokenizer_config.json'),
   ],
   // "small" has no variant file, so most tests move under 1 MB instead of 69 MB.
@@ -53,7 +61,10 @@ async function hub(t: Scope, options: HubServerOptions = {}) {
 
 async function listFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name).slice(dir.length + 1)).sort();
+  return entries
+    .filter((e) => e.isFile())
+    .map((e) => join(e.parentPath, e.name).slice(dir.length + 1))
+    .sort();
 }
 
 t.test('A clean fetch through a redirect writes byte-identical files and leaves no .part file behind.', async (t) => {
@@ -66,7 +77,10 @@ t.test('A clean fetch through a redirect writes byte-identical files and leaves 
     t.equal(sha256Of(join(dest, path)), sha256Of(join(STANDIN_MODEL_DIR, path)), `${path} matches the source`);
   }
   t.equal(server.requests.filter((r) => r.kind === 'cdn').length, 4, 'every file came through the 302 hop');
-  t.ok(server.requests.every((r) => r.acceptEncoding === 'identity'), 'no transfer compression is requested');
+  t.ok(
+    server.requests.every((r) => r.acceptEncoding === 'identity'),
+    'no transfer compression is requested',
+  );
 });
 
 t.test('A corrupted file is rejected with an error naming it, and nothing is written in its place.', async (t) => {
@@ -74,7 +88,8 @@ t.test('A corrupted file is rejected with an error naming it, and nothing is wri
   const dest = await tempDir(t);
   await t.rejects(fetchModel({ endpoint: server.url, manifest, variant: 'small', destDir: dest, retries: 0 }), {
     code: 'MODEL_ERR_CHECKSUM',
-    message: /^tokenizer\.json: sha256 mismatch: expected d241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66, got [0-9a-f]{64}/,
+    message:
+      /^tokenizer\.json: sha256 mismatch: expected d241a60d5e8f04cc1b2b3e9ef7a4921b27bf526d9f6050ab90f9267a1f9e5c66, got [0-9a-f]{64}/,
   });
   t.notOk(existsSync(join(dest, 'tokenizer.json')), 'no final file');
   t.notOk(existsSync(join(dest, 'tokenizer.json.part')), 'no partial file');
@@ -98,7 +113,10 @@ t.test('An interrupted download leaves a .part, and the next fetch resumes it wi
   t.same(second.downloaded, [ONNX]);
   t.same(second.present, SMALL);
   const onnxRequests = server.requests.filter((r) => r.path === ONNX);
-  t.same(onnxRequests.map((r) => r.range), [undefined, `bytes=${cutAt}-`]);
+  t.same(
+    onnxRequests.map((r) => r.range),
+    [undefined, `bytes=${cutAt}-`],
+  );
   t.equal(sha256Of(join(dest, ONNX)), manifest.variants.quantized[0].sha256);
   t.notOk(existsSync(part), 'the .part was renamed');
 });
@@ -108,14 +126,31 @@ t.test('A dropped connection is retried within the same call, resuming from the 
   const server = await hub(t, { interrupt: { path: 'tokenizer.json', bytes: cutAt } });
   const dest = await tempDir(t);
   const events: FetchEvent[] = [];
-  const fetching = fetchModel({ endpoint: server.url, manifest, variant: 'small', destDir: dest, retries: 1, retryDelayMs: 0, onProgress: (e) => events.push(e) });
+  const fetching = fetchModel({
+    endpoint: server.url,
+    manifest,
+    variant: 'small',
+    destDir: dest,
+    retries: 1,
+    retryDelayMs: 0,
+    onProgress: (e) => events.push(e),
+  });
   await server.stalled;
   await waitFor(async () => (await stat(join(dest, 'tokenizer.json.part')).catch(() => undefined))?.size === cutAt, 30_000, 'the .part');
   server.cut();
   await fetching;
-  t.same(server.requests.filter((r) => r.path === 'tokenizer.json').map((r) => r.range), [undefined, `bytes=${cutAt}-`]);
-  t.match(events.filter((e) => e.kind === 'retry'), [{ file: 'tokenizer.json', attempt: 1 }]);
-  t.match(events.filter((e) => e.kind === 'start' && e.file === 'tokenizer.json'), [{ offset: 0 }, { offset: cutAt }]);
+  t.same(
+    server.requests.filter((r) => r.path === 'tokenizer.json').map((r) => r.range),
+    [undefined, `bytes=${cutAt}-`],
+  );
+  t.match(
+    events.filter((e) => e.kind === 'retry'),
+    [{ file: 'tokenizer.json', attempt: 1 }],
+  );
+  t.match(
+    events.filter((e) => e.kind === 'start' && e.file === 'tokenizer.json'),
+    [{ offset: 0 }, { offset: cutAt }],
+  );
   t.equal(sha256Of(join(dest, 'tokenizer.json')), manifest.files[1].sha256);
 });
 
@@ -124,7 +159,10 @@ t.test('A server that ignores the Range header gets the whole file again, and th
   const dest = await tempDir(t);
   await writeFile(join(dest, 'tokenizer.json.part'), readFileSync(join(STANDIN_MODEL_DIR, 'tokenizer.json')).subarray(0, 1000));
   await fetchModel({ endpoint: server.url, manifest, variant: 'small', destDir: dest, retries: 0 });
-  t.same(server.requests.filter((r) => r.path === 'tokenizer.json').map((r) => r.range), ['bytes=1000-']);
+  t.same(
+    server.requests.filter((r) => r.path === 'tokenizer.json').map((r) => r.range),
+    ['bytes=1000-'],
+  );
   t.equal(sha256Of(join(dest, 'tokenizer.json')), manifest.files[1].sha256);
 });
 
@@ -148,38 +186,46 @@ t.test('A second fetch of a complete directory sends no request, and a file chan
   t.equal(sha256Of(tokenizer), manifest.files[1].sha256);
 });
 
-t.test('ensureModel fetches into an empty directory, skips a complete one without hashing, and refetches a file of the wrong size.', async (t) => {
-  const server = await hub(t);
-  const dest = join(await tempDir(t), 'model');
-  const first = await ensureModel(dest, { endpoint: server.url, manifest, variant: 'small', retries: 0 });
-  t.same(first.downloaded, SMALL);
-  t.equal(server.requests.length, 3);
-  for (const path of SMALL) t.equal(sha256Of(join(dest, path)), sha256Of(join(STANDIN_MODEL_DIR, path)), `${path} matches the source`);
+t.test(
+  'ensureModel fetches into an empty directory, skips a complete one without hashing, and refetches a file of the wrong size.',
+  async (t) => {
+    const server = await hub(t);
+    const dest = join(await tempDir(t), 'model');
+    const first = await ensureModel(dest, { endpoint: server.url, manifest, variant: 'small', retries: 0 });
+    t.same(first.downloaded, SMALL);
+    t.equal(server.requests.length, 3);
+    for (const path of SMALL) t.equal(sha256Of(join(dest, path)), sha256Of(join(STANDIN_MODEL_DIR, path)), `${path} matches the source`);
 
-  // Same size, different bytes: only a hash would notice, and ensureModel deliberately does not hash.
-  const tokenizer = join(dest, 'tokenizer.json');
-  const blank = Buffer.alloc(statSync(tokenizer).size, 0x20);
-  await writeFile(tokenizer, blank);
-  const second = await ensureModel(dest, { endpoint: server.url, manifest, variant: 'small', retries: 0 });
-  t.same(second.downloaded, []);
-  t.equal(server.requests.length, 3, 'no request');
-  t.ok(readFileSync(tokenizer).equals(blank), 'the file was not re-fetched');
+    // Same size, different bytes: only a hash would notice, and ensureModel deliberately does not hash.
+    const tokenizer = join(dest, 'tokenizer.json');
+    const blank = Buffer.alloc(statSync(tokenizer).size, 0x20);
+    await writeFile(tokenizer, blank);
+    const second = await ensureModel(dest, { endpoint: server.url, manifest, variant: 'small', retries: 0 });
+    t.same(second.downloaded, []);
+    t.equal(server.requests.length, 3, 'no request');
+    t.ok(readFileSync(tokenizer).equals(blank), 'the file was not re-fetched');
 
-  // A wrong size is what it does catch, e.g. a copy cut short.
-  await writeFile(tokenizer, blank.subarray(0, 10));
-  const third = await ensureModel(dest, { endpoint: server.url, manifest, variant: 'small', retries: 0 });
-  t.same(third.downloaded, ['tokenizer.json']);
-  t.equal(sha256Of(tokenizer), manifest.files[1].sha256);
-});
+    // A wrong size is what it does catch, e.g. a copy cut short.
+    await writeFile(tokenizer, blank.subarray(0, 10));
+    const third = await ensureModel(dest, { endpoint: server.url, manifest, variant: 'small', retries: 0 });
+    t.same(third.downloaded, ['tokenizer.json']);
+    t.equal(sha256Of(tokenizer), manifest.files[1].sha256);
+  },
+);
 
 t.test('The token is sent as a bearer authorization, and a missing file fails with the HTTP status and its name.', async (t) => {
   const server = await hub(t);
   const dest = await tempDir(t);
-  const missing: Manifest = { ...manifest, variants: { small: [{ path: 'onnx/missing.onnx', size: 1, sha256: null }] }, defaultVariant: 'small' };
+  const missing: Manifest = {
+    ...manifest,
+    variants: { small: [{ path: 'onnx/missing.onnx', size: 1, sha256: null }] },
+    defaultVariant: 'small',
+  };
   await t.rejects(fetchModel({ endpoint: server.url, manifest: missing, destDir: dest, token: 'hf_test', retries: 0 }), {
     code: 'MODEL_ERR_HTTP_STATUS',
     status: 404,
-    message: /^onnx\/missing\.onnx: HTTP 404 from http:\/\/127\.0\.0\.1:\d+\/Xenova\/distilbert-base-uncased-finetuned-sst-2-english\/resolve\/main\/onnx\/missing\.onnx/,
+    message:
+      /^onnx\/missing\.onnx: HTTP 404 from http:\/\/127\.0\.0\.1:\d+\/Xenova\/distilbert-base-uncased-finetuned-sst-2-english\/resolve\/main\/onnx\/missing\.onnx/,
   });
   t.equal(server.requests.length, 4);
   t.ok(server.requests.every((r) => r.authorization === 'Bearer hf_test'));
@@ -188,7 +234,12 @@ t.test('The token is sent as a bearer authorization, and a missing file fails wi
 t.test('A file pinned as null is fetched and accepted when it parses as JSON.', async (t) => {
   const server = await hub(t);
   const dest = await tempDir(t);
-  const unpinned: Manifest = { ...manifest, files: [{ path: 'config.json', size: null, sha256: null }], variants: { small: [] }, defaultVariant: 'small' };
+  const unpinned: Manifest = {
+    ...manifest,
+    files: [{ path: 'config.json', size: null, sha256: null }],
+    variants: { small: [] },
+    defaultVariant: 'small',
+  };
   const events: FetchEvent[] = [];
   const result = await fetchModel({ endpoint: server.url, manifest: unpinned, destDir: dest, onProgress: (e) => events.push(e) });
   t.same(result.downloaded, ['config.json']);
@@ -202,7 +253,9 @@ async function runCli(args: string[], endpoint: string): Promise<{ code: number 
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.on('data', (d) => { stderr += d; });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
   const [code] = await once(child, 'exit');
   return { code: code as number | null, stderr };
 }

@@ -59,10 +59,17 @@ for (const model of FIXTURE_MODELS) {
     const res = await postPredict(service.url, { text: batch });
     t.equal(res.status, 200);
     t.equal(res.headers.get('x-cache'), 'miss');
-    for (const [i, text] of batch.entries()) check(res.body.predictions[i], await direct.scores(text), `batched ${JSON.stringify(text.slice(0, 20))}`);
+    for (const [i, text] of batch.entries())
+      check(res.body.predictions[i], await direct.scores(text), `batched ${JSON.stringify(text.slice(0, 20))}`);
 
     const info = await (await fetch(`${service.url}/project/info`)).json();
-    t.match(info, { problem_type: model.problemType, labels: model.labels, max_input_length: model.maxTokens, model_file: model.onnxFile, model_id: null });
+    t.match(info, {
+      problem_type: model.problemType,
+      labels: model.labels,
+      max_input_length: model.maxTokens,
+      model_file: model.onnxFile,
+      model_id: null,
+    });
   });
 }
 

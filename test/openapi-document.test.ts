@@ -33,7 +33,7 @@ t.test('the document validates as OpenAPI 3.1 and every $ref resolves', async (t
   t.doesNotThrow(() => validator.resolveRefs());
 });
 
-t.test('the request example is two real sentences; the response example is in the loaded model\'s labels', async (t) => {
+t.test("the request example is two real sentences; the response example is in the loaded model's labels", async (t) => {
   t.same(predict.requestBody.content['application/json'].example, { text: ['I love you!', 'I hate you!'] });
   t.same(modelLabels.sort(), ['NEGATIVE', 'POSITIVE'], 'the stand-in model has the default labels');
   const example = predict.responses['200'].content['application/json'].example;
@@ -54,21 +54,38 @@ t.test('the example request, sent, gets a response of the documented shape and h
   const res = await postPredict(service.url, predict.requestBody.content['application/json'].example);
   t.equal(res.status, 200);
   t.ok(validateBulkPredictResponse(res.body));
-  t.same(res.body.predictions.map((list: { label: string }[]) => list.map((p) => p.label).sort()), [modelLabels, modelLabels]);
+  t.same(
+    res.body.predictions.map((list: { label: string }[]) => list.map((p) => p.label).sort()),
+    [modelLabels, modelLabels],
+  );
   for (const name of Object.keys(predict.responses['200'].headers)) t.ok(res.headers.get(name) !== null, `200 carries ${name}`);
   const bad = await postPredict(service.url, '{"text": [', { raw: true });
-  t.same(bad.body, predict.responses['422'].content['application/json'].examples.json_invalid.value, 'the 422 example is what the server answers');
+  t.same(
+    bad.body,
+    predict.responses['422'].content['application/json'].examples.json_invalid.value,
+    'the 422 example is what the server answers',
+  );
   for (const name of Object.keys(predict.responses['422'].headers)) t.ok(bad.headers.get(name) !== null, `422 carries ${name}`);
 });
 
 t.test('each response declares its headers, with descriptions', async (t) => {
-  t.same(Object.keys(predict.responses['200'].headers).sort(), ['x-cache', 'x-inference-time', 'x-queue-time', 'x-request-id', 'x-total-time']);
+  t.same(Object.keys(predict.responses['200'].headers).sort(), [
+    'x-cache',
+    'x-inference-time',
+    'x-queue-time',
+    'x-request-id',
+    'x-total-time',
+  ]);
   for (const [status, response] of Object.entries(predict.responses) as [string, { headers: Record<string, unknown> }][]) {
     t.ok(response.headers['x-request-id'], `${status} declares x-request-id`);
     t.equal(Boolean(response.headers['Retry-After']), status === '503', `${status}: Retry-After only on 503`);
   }
   for (const [name, header] of Object.entries(doc.components.headers) as [string, { description: string; schema: object }][]) {
-    t.equal(header.description, (ApiDocs.headers as Record<string, string>)[name], `${name} has its description from schemas/api-docs.json`);
+    t.equal(
+      header.description,
+      (ApiDocs.headers as Record<string, string>)[name],
+      `${name} has its description from schemas/api-docs.json`,
+    );
     t.ok(header.schema, `${name} has a schema`);
   }
   t.same(doc.components.headers['x-cache'].schema.enum, ['hit', 'miss', 'partial']);
@@ -76,14 +93,31 @@ t.test('each response declares its headers, with descriptions', async (t) => {
 
 t.test('operations have tags, summaries and descriptions; 422 says what went wrong', async (t) => {
   const tagNames = doc.tags.map((tag: { name: string; description: string }) => tag.name);
-  t.ok(doc.tags.every((tag: { description: string }) => tag.description.length > 20), 'tags are described');
-  for (const [name, op] of [['bulk-predict', predict], ['health', health]]) {
+  t.ok(
+    doc.tags.every((tag: { description: string }) => tag.description.length > 20),
+    'tags are described',
+  );
+  for (const [name, op] of [
+    ['bulk-predict', predict],
+    ['health', health],
+  ]) {
     t.equal(op.tags.length, 1, `${name} has a tag`);
     t.ok(tagNames.includes(op.tags[0]) && op.tags[0] !== 'default', `${name}'s tag is declared`);
     t.ok(op.summary, `${name} has a summary`);
   }
   t.ok(predict.description.startsWith(ApiDocs.operations.bulkPredict.description));
-  for (const topic of ['Caching', 'Truncation', 'Limits', 'Errors', 'MAX_TOKENS', 'MAX_TEXTS', 'MAX_BODY_BYTES', 'MAX_QUEUE_TOKENS', 'MAX_QUEUE_DELAY_MS', 'REQUEST_TIMEOUT_MS']) {
+  for (const topic of [
+    'Caching',
+    'Truncation',
+    'Limits',
+    'Errors',
+    'MAX_TOKENS',
+    'MAX_TEXTS',
+    'MAX_BODY_BYTES',
+    'MAX_QUEUE_TOKENS',
+    'MAX_QUEUE_DELAY_MS',
+    'REQUEST_TIMEOUT_MS',
+  ]) {
     t.match(predict.description, topic, `bulk-predict describes ${topic}`);
   }
   t.match(predict.description, '`MAX_TEXTS` = 50', "this server's live limit");
@@ -107,7 +141,11 @@ t.test('every error of the route is documented under its status, with its real b
     t.match(response?.description, `\`${error.code}\``, `${error.code} is named under ${error.statusCode}`);
     t.match(response?.description, (ApiDocs.errors as Record<string, string>)[error.code], `${error.code} has its README text`);
     if (error.statusCode !== 422) {
-      t.equal(typeof response.content['application/json'].examples[error.code]?.value.detail, 'string', `${error.code} has an example body`);
+      t.equal(
+        typeof response.content['application/json'].examples[error.code]?.value.detail,
+        'string',
+        `${error.code} has an example body`,
+      );
     }
   }
   t.same(predict.responses['504'].content['application/json'].examples.INF_ERR_TIMEOUT.value, { detail: 'Prediction timeout' });
@@ -115,7 +153,16 @@ t.test('every error of the route is documented under its status, with its real b
 });
 
 t.test("the examples follow any model's labels, and the timing headers follow TIMING_HEADERS", async (t) => {
-  const config = { basePath: '', maxTexts: 5, maxBodyBytes: 4096, maxTokens: 128, maxQueueTokens: 1024, maxQueueDelayMs: 100, requestTimeoutMs: 100, timingHeaders: false };
+  const config = {
+    basePath: '',
+    maxTexts: 5,
+    maxBodyBytes: 4096,
+    maxTokens: 128,
+    maxQueueTokens: 1024,
+    maxQueueDelayMs: 100,
+    requestTimeoutMs: 100,
+    timingHeaders: false,
+  };
   const other = JSON.parse(buildOpenApi({ config, labels: ['anger', 'joy', 'sadness'], version: '1' }));
   const op = other.paths['/bulk-predict'].post;
   const [love, hate] = op.responses['200'].content['application/json'].example.predictions;

@@ -8,7 +8,11 @@ import { postPredict, SST2_DEV_TSV, startService } from './helper.js';
 const CONNECTIONS = 200;
 const TEXTS = 32;
 const SECONDS = 10;
-const sentences = readFileSync(SST2_DEV_TSV, 'utf8').trim().split('\n').slice(1).map((line) => line.split('\t')[0]);
+const sentences = readFileSync(SST2_DEV_TSV, 'utf8')
+  .trim()
+  .split('\n')
+  .slice(1)
+  .map((line) => line.split('\t')[0]);
 
 t.test(`${CONNECTIONS} connections x ${TEXTS} new texts for ${SECONDS} s: only 200 or 503 + Retry-After, no 504`, async (t) => {
   const service = await startService({ WORKERS: '2' });
@@ -23,7 +27,11 @@ t.test(`${CONNECTIONS} connections x ${TEXTS} new texts for ${SECONDS} s: only 2
   const connection = async () => {
     while (Date.now() < end) {
       const text = Array.from({ length: TEXTS }, () => `${sentences[n % sentences.length]} #${n++}`);
-      const res = await fetch(`${service.url}/project/bulk-predict`, { method: 'POST', body: JSON.stringify({ text }), headers: { 'content-type': 'application/json' } });
+      const res = await fetch(`${service.url}/project/bulk-predict`, {
+        method: 'POST',
+        body: JSON.stringify({ text }),
+        headers: { 'content-type': 'application/json' },
+      });
       await res.arrayBuffer();
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
       if (res.status === 503 && !/^[1-9]\d*$/.test(res.headers.get('retry-after') ?? '')) missingRetryAfter.push(res.status);
@@ -35,7 +43,11 @@ t.test(`${CONNECTIONS} connections x ${TEXTS} new texts for ${SECONDS} s: only 2
   await load;
 
   const summary = [...statuses].map(([status, count]) => `${count} x ${status}`).join(', ');
-  t.same([...statuses.keys()].filter((s) => s !== 200 && s !== 503), [], `only 200 and 503 (${summary})`);
+  t.same(
+    [...statuses.keys()].filter((s) => s !== 200 && s !== 503),
+    [],
+    `only 200 and 503 (${summary})`,
+  );
   t.ok((statuses.get(503) ?? 0) > 0, 'the overload was refused in part');
   t.ok((statuses.get(200) ?? 0) > 0, 'and served in part');
   t.same(missingRetryAfter, [], 'every 503 carries a Retry-After in seconds');

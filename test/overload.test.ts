@@ -7,7 +7,9 @@ t.test('a burst far above the queue limit gets some 503 + Retry-After, every oth
   const service = await startService({ WORKERS: '1', MAX_QUEUE_TOKENS: '512', REQUEST_TIMEOUT_MS: '120000' });
   t.teardown(() => service.stop());
   // 80 requests x 4 texts x ~14 tokens: ~4,500 tokens against a queue of 512.
-  const requests = Array.from({ length: 80 }, (_, r) => Array.from({ length: 4 }, (_, k) => `overload ${r}.${k}: a ${k % 2 ? 'bad' : 'fine'} day`));
+  const requests = Array.from({ length: 80 }, (_, r) =>
+    Array.from({ length: 4 }, (_, k) => `overload ${r}.${k}: a ${k % 2 ? 'bad' : 'fine'} day`),
+  );
   const results = await Promise.all(requests.map((text) => postPredict(service.url, { text })));
   const refused = results.filter((r) => r.status === 503);
   const served = results.filter((r) => r.status === 200);

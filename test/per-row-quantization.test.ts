@@ -7,9 +7,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import {
-  AttributeProto_AttributeType, AttributeProtoSchema, GraphProtoSchema, ModelProtoSchema, NodeProtoSchema, OperatorSetIdProtoSchema,
-  TensorProto_DataType, TensorProtoSchema, TensorShapeProto_DimensionSchema, TensorShapeProtoSchema, TypeProto_TensorSchema,
-  TypeProtoSchema, ValueInfoProtoSchema, type NodeProto, type TensorProto,
+  AttributeProto_AttributeType,
+  AttributeProtoSchema,
+  GraphProtoSchema,
+  ModelProtoSchema,
+  NodeProtoSchema,
+  OperatorSetIdProtoSchema,
+  TensorProto_DataType,
+  TensorProtoSchema,
+  TensorShapeProto_DimensionSchema,
+  TensorShapeProtoSchema,
+  TypeProto_TensorSchema,
+  TypeProtoSchema,
+  ValueInfoProtoSchema,
+  type NodeProto,
+  type TensorProto,
 } from 'onnx-buf';
 import * as ort from 'onnxruntime-node';
 import { GraphNotRecognisedError, perRowQuantize } from '../dist/model/per-row-quantization.js';
@@ -31,7 +43,10 @@ t.test('the stand-in: every quantized MatMul is rewritten, the same way every ti
   t.equal(ops.filter((op) => op === 'MatMulIntegerToFloat').length, 36);
   t.same(Buffer.from(perRowQuantize(source).bytes), Buffer.from(result.bytes), 'deterministic: every pod derives the same model id');
   const model = fromBinary(ModelProtoSchema, result.bytes);
-  t.ok(model.opsetImport.some((o) => o.domain === 'com.microsoft' && o.version === 1n), 'imports the com.microsoft opset');
+  t.ok(
+    model.opsetImport.some((o) => o.domain === 'com.microsoft' && o.version === 1n),
+    'imports the com.microsoft opset',
+  );
   const session = await ort.InferenceSession.create(result.bytes);
   t.same(session.inputNames, ['input_ids', 'attention_mask']);
   t.same(session.outputNames, ['logits']);
@@ -44,23 +59,62 @@ t.test('the stand-in: every quantized MatMul is rewritten, the same way every ti
 // the original MatMul's output. The weights here: int8 with scalar scale and zero point (as the real model),
 // and uint8 with per-column scale and zero point (quantize_dynamic's per_channel option).
 const K = 8;
-const valueInfo = (name: string, dims: (number | string)[]) => create(ValueInfoProtoSchema, {
-  name,
-  type: create(TypeProtoSchema, { value: { case: 'tensorType', value: create(TypeProto_TensorSchema, {
-    elemType: TensorProto_DataType.FLOAT,
-    shape: create(TensorShapeProtoSchema, { dim: dims.map((d) => create(TensorShapeProto_DimensionSchema, { value: typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : { case: 'dimParam', value: d } })) }),
-  }) } }),
-});
+const valueInfo = (name: string, dims: (number | string)[]) =>
+  create(ValueInfoProtoSchema, {
+    name,
+    type: create(TypeProtoSchema, {
+      value: {
+        case: 'tensorType',
+        value: create(TypeProto_TensorSchema, {
+          elemType: TensorProto_DataType.FLOAT,
+          shape: create(TensorShapeProtoSchema, {
+            dim: dims.map((d) =>
+              create(TensorShapeProto_DimensionSchema, {
+                value: typeof d === 'number' ? { case: 'dimValue', value: BigInt(d) } : { case: 'dimParam', value: d },
+              }),
+            ),
+          }),
+        }),
+      },
+    }),
+  });
 const tensor = (name: string, dataType: TensorProto_DataType, bytes: Uint8Array, dims: number[]): TensorProto =>
   create(TensorProtoSchema, { name, dataType, dims: dims.map(BigInt), rawData: new Uint8Array(bytes) });
 const floats = (values: number[]): Uint8Array => new Uint8Array(new Float32Array(values).buffer);
 const op = (opType: string, input: string[], output: string[], name: string, attrs: Record<string, bigint> = {}): NodeProto =>
-  create(NodeProtoSchema, { opType, input, output, name, attribute: Object.entries(attrs).map(([n, i]) => create(AttributeProtoSchema, { name: n, type: AttributeProto_AttributeType.INT, i })) });
+  create(NodeProtoSchema, {
+    opType,
+    input,
+    output,
+    name,
+    attribute: Object.entries(attrs).map(([n, i]) => create(AttributeProtoSchema, { name: n, type: AttributeProto_AttributeType.INT, i })),
+  });
 
-interface Weight { name: string; n: number; signed: boolean; values: number[]; scale: number[]; zeroPoint: number[] }
+interface Weight {
+  name: string;
+  n: number;
+  signed: boolean;
+  values: number[];
+  scale: number[];
+  zeroPoint: number[];
+}
 const weights: Weight[] = [
-  { name: 'W1', n: 4, signed: true, values: Array.from({ length: K * 4 }, (_, i) => ((i * 37) % 255) - 127), scale: [0.02], zeroPoint: [0] },
-  { name: 'W2', n: 6, signed: false, values: Array.from({ length: K * 6 }, (_, i) => (i * 53) % 256), scale: [0.01, 0.02, 0.03, 0.04, 0.05, 0.06], zeroPoint: [120, 128, 130, 125, 128, 131] },
+  {
+    name: 'W1',
+    n: 4,
+    signed: true,
+    values: Array.from({ length: K * 4 }, (_, i) => ((i * 37) % 255) - 127),
+    scale: [0.02],
+    zeroPoint: [0],
+  },
+  {
+    name: 'W2',
+    n: 6,
+    signed: false,
+    values: Array.from({ length: K * 6 }, (_, i) => (i * 53) % 256),
+    scale: [0.01, 0.02, 0.03, 0.04, 0.05, 0.06],
+    zeroPoint: [120, 128, 130, 125, 128, 131],
+  },
 ];
 
 function quantizeDynamicLayout(mutate: (nodes: NodeProto[]) => void = () => {}): Uint8Array {
@@ -70,28 +124,62 @@ function quantizeDynamicLayout(mutate: (nodes: NodeProto[]) => void = () => {}):
     const type = w.signed ? TensorProto_DataType.INT8 : TensorProto_DataType.UINT8;
     const perColumn = w.scale.length > 1 ? [w.n] : [];
     initializer.push(
-      tensor(`${w.name}_quantized`, type, Uint8Array.from(w.values, (v) => v & 255), [K, w.n]),
+      tensor(
+        `${w.name}_quantized`,
+        type,
+        Uint8Array.from(w.values, (v) => v & 255),
+        [K, w.n],
+      ),
       tensor(`${w.name}_scale`, TensorProto_DataType.FLOAT, floats(w.scale), perColumn),
-      tensor(`${w.name}_zero_point`, type, Uint8Array.from(w.zeroPoint, (v) => v & 255), perColumn),
+      tensor(
+        `${w.name}_zero_point`,
+        type,
+        Uint8Array.from(w.zeroPoint, (v) => v & 255),
+        perColumn,
+      ),
     );
     const mm = `/${w.name}/MatMul`;
     nodes.push(
-      op('MatMulInteger', ['X_quantized', `${w.name}_quantized`, 'X_zero_point', `${w.name}_zero_point`], [`${mm}_output_0_output_quantized`], `${mm}_quant`),
-      op('Cast', [`${mm}_output_0_output_quantized`], [`${mm}_output_0_output_quantized_cast_output`], `${mm}_output_0_output_quantized_cast`, { to: BigInt(TensorProto_DataType.FLOAT) }),
+      op(
+        'MatMulInteger',
+        ['X_quantized', `${w.name}_quantized`, 'X_zero_point', `${w.name}_zero_point`],
+        [`${mm}_output_0_output_quantized`],
+        `${mm}_quant`,
+      ),
+      op(
+        'Cast',
+        [`${mm}_output_0_output_quantized`],
+        [`${mm}_output_0_output_quantized_cast_output`],
+        `${mm}_output_0_output_quantized_cast`,
+        { to: BigInt(TensorProto_DataType.FLOAT) },
+      ),
       op('Mul', ['X_scale', `${w.name}_scale`], [`${mm}_quant_scales_mul:0`], `${mm}_quant_scales_mul`),
-      op('Mul', [`${mm}_output_0_output_quantized_cast_output`, `${mm}_quant_scales_mul:0`], [`Y_${w.name}`], `${mm}_quant_output_scale_mul`),
+      op(
+        'Mul',
+        [`${mm}_output_0_output_quantized_cast_output`, `${mm}_quant_scales_mul:0`],
+        [`Y_${w.name}`],
+        `${mm}_quant_output_scale_mul`,
+      ),
     );
   }
   mutate(nodes);
   const graph = create(GraphProtoSchema, {
-    name: 'quantize_dynamic layout', node: nodes, initializer,
+    name: 'quantize_dynamic layout',
+    node: nodes,
+    initializer,
     input: [valueInfo('X', ['batch', 'sequence', K])],
     output: weights.map((w) => valueInfo(`Y_${w.name}`, ['batch', 'sequence', w.n])),
   });
-  return toBinary(ModelProtoSchema, create(ModelProtoSchema, {
-    irVersion: 7n, producerName: 'onnx.quantize', producerVersion: '0.1.0', graph,
-    opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: 14n })],
-  }));
+  return toBinary(
+    ModelProtoSchema,
+    create(ModelProtoSchema, {
+      irVersion: 7n,
+      producerName: 'onnx.quantize',
+      producerVersion: '0.1.0',
+      graph,
+      opsetImport: [create(OperatorSetIdProtoSchema, { domain: '', version: 14n })],
+    }),
+  );
 }
 
 /** What the rewrite promises, computed here: each row quantized from its own max|x|, zero point 128. */
@@ -111,8 +199,13 @@ t.test("quantize_dynamic's layout: rows scored alone equal the same rows in a ba
   t.equal(result.activations, 1, 'the shared DynamicQuantizeLinear becomes one per-row quantization');
   const session = await ort.InferenceSession.create(result.bytes);
   // Rows of very different magnitudes: one scale per tensor would crush the small ones.
-  const rows = [[0.1, -0.2, 0.3, 0.05, -0.01, 0.2, 0.15, -0.3], [50, -20, 3, 7, -45, 12, 0.5, 9], [1, 1, 1, 1, -1, -1, -1, -1]];
-  const run = async (batch: number[][]) => session.run({ X: new ort.Tensor('float32', Float32Array.from(batch.flat()), [1, batch.length, K]) });
+  const rows = [
+    [0.1, -0.2, 0.3, 0.05, -0.01, 0.2, 0.15, -0.3],
+    [50, -20, 3, 7, -45, 12, 0.5, 9],
+    [1, 1, 1, 1, -1, -1, -1, -1],
+  ];
+  const run = async (batch: number[][]) =>
+    session.run({ X: new ort.Tensor('float32', Float32Array.from(batch.flat()), [1, batch.length, K]) });
   const together = await run(rows);
   for (const [r, row] of rows.entries()) {
     const alone = await run([row]);
@@ -129,22 +222,62 @@ t.test("quantize_dynamic's layout: rows scored alone equal the same rows in a ba
 
 t.test('a graph outside the pattern is refused with the node that did not fit', async (t) => {
   t.throws(() => perRowQuantize(new Uint8Array([1, 2, 3])), 'bytes that are not ONNX');
-  const fp32 = toBinary(ModelProtoSchema, create(ModelProtoSchema, {
-    irVersion: 7n, opsetImport: [create(OperatorSetIdProtoSchema, { version: 14n })],
-    graph: create(GraphProtoSchema, { node: [op('MatMul', ['X', 'W'], ['Y'], 'mm')], initializer: [tensor('W', TensorProto_DataType.FLOAT, floats(Array(K * 2).fill(1)), [K, 2])], input: [valueInfo('X', [1, K])], output: [valueInfo('Y', [1, 2])] }),
-  }));
-  t.throws(() => perRowQuantize(fp32), { name: 'GraphNotRecognisedError', message: /no DynamicQuantizeLinear -> MatMulInteger pattern/ }, 'an fp32 model');
+  const fp32 = toBinary(
+    ModelProtoSchema,
+    create(ModelProtoSchema, {
+      irVersion: 7n,
+      opsetImport: [create(OperatorSetIdProtoSchema, { version: 14n })],
+      graph: create(GraphProtoSchema, {
+        node: [op('MatMul', ['X', 'W'], ['Y'], 'mm')],
+        initializer: [tensor('W', TensorProto_DataType.FLOAT, floats(Array(K * 2).fill(1)), [K, 2])],
+        input: [valueInfo('X', [1, K])],
+        output: [valueInfo('Y', [1, 2])],
+      }),
+    }),
+  );
+  t.throws(
+    () => perRowQuantize(fp32),
+    { name: 'GraphNotRecognisedError', message: /no DynamicQuantizeLinear -> MatMulInteger pattern/ },
+    'an fp32 model',
+  );
   const cases: [string, (nodes: NodeProto[]) => void, RegExp][] = [
-    ['the quantized activation also feeds another op', (nodes) => nodes.push(op('Identity', ['X_quantized'], ['extra'], 'identity')), /X_QuantizeLinear.*feeds Identity, not MatMulInteger/],
-    ['the integer product is not cast to float', (nodes) => { nodes.find((n) => n.opType === 'Cast')!.attribute[0].i = BigInt(TensorProto_DataType.DOUBLE); }, /its Cast is not to float/],
-    ['the scale also feeds something else', (nodes) => nodes.push(op('Identity', ['X_scale'], ['extra'], 'identity')), /its scale is used by/],
-    ['the weight is not a constant', (nodes) => { nodes.find((n) => n.opType === 'MatMulInteger')!.input[1] = 'X'; }, /weight X is not a constant 2-D int8\/uint8 tensor/],
+    [
+      'the quantized activation also feeds another op',
+      (nodes) => nodes.push(op('Identity', ['X_quantized'], ['extra'], 'identity')),
+      /X_QuantizeLinear.*feeds Identity, not MatMulInteger/,
+    ],
+    [
+      'the integer product is not cast to float',
+      (nodes) => {
+        nodes.find((n) => n.opType === 'Cast')!.attribute[0].i = BigInt(TensorProto_DataType.DOUBLE);
+      },
+      /its Cast is not to float/,
+    ],
+    [
+      'the scale also feeds something else',
+      (nodes) => nodes.push(op('Identity', ['X_scale'], ['extra'], 'identity')),
+      /its scale is used by/,
+    ],
+    [
+      'the weight is not a constant',
+      (nodes) => {
+        nodes.find((n) => n.opType === 'MatMulInteger')!.input[1] = 'X';
+      },
+      /weight X is not a constant 2-D int8\/uint8 tensor/,
+    ],
   ];
   for (const [what, mutate, message] of cases) {
     t.throws(() => perRowQuantize(quantizeDynamicLayout(mutate)), { name: 'GraphNotRecognisedError', message }, what);
   }
-  t.throws(() => perRowQuantize(perRowQuantize(quantizeDynamicLayout()).bytes), { name: 'GraphNotRecognisedError', message: /already has a name that the rewrite would use/ }, 'a graph rewritten already');
-  t.ok(new GraphNotRecognisedError('x').message.startsWith('the ONNX graph is not a dynamically quantized graph'), 'the message says what was expected');
+  t.throws(
+    () => perRowQuantize(perRowQuantize(quantizeDynamicLayout()).bytes),
+    { name: 'GraphNotRecognisedError', message: /already has a name that the rewrite would use/ },
+    'a graph rewritten already',
+  );
+  t.ok(
+    new GraphNotRecognisedError('x').message.startsWith('the ONNX graph is not a dynamically quantized graph'),
+    'the message says what was expected',
+  );
 });
 
 t.test('the service refuses to start on a graph it does not recognise, naming the setting that turns the rewrite off', async (t) => {
@@ -152,7 +285,10 @@ t.test('the service refuses to start on a graph it does not recognise, naming th
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   mkdirSync(join(dir, 'onnx'));
   for (const file of ['config.json', 'tokenizer.json']) copyFileSync(join(STANDIN_MODEL_DIR, file), join(dir, file));
-  writeFileSync(join(dir, 'onnx', 'model_quantized.onnx'), quantizeDynamicLayout((nodes) => nodes.push(op('Identity', ['X_quantized'], ['extra'], 'identity'))));
+  writeFileSync(
+    join(dir, 'onnx', 'model_quantized.onnx'),
+    quantizeDynamicLayout((nodes) => nodes.push(op('Identity', ['X_quantized'], ['extra'], 'identity'))),
+  );
   const service = await startService({ MODEL_DIR: dir, PER_ROW_QUANTIZATION: 'true' }, { waitHealthy: false });
   const code = await new Promise((resolve) => service.child.once('exit', resolve));
   t.equal(code, 1, 'exit 1');
@@ -167,7 +303,10 @@ t.test('the rewritten stand-in scores a text as the original does, within int8 n
   for (const text of ['I love you.', 'I hate you.', 'A masterpiece.', 'The film was terrible.']) {
     const e = await tokenizer.encode(text);
     const ids = BigInt64Array.from(e.getIds(), BigInt);
-    const out = await session.run({ input_ids: new ort.Tensor('int64', ids, [1, ids.length]), attention_mask: new ort.Tensor('int64', BigInt64Array.from(e.getAttentionMask(), BigInt), [1, ids.length]) });
+    const out = await session.run({
+      input_ids: new ort.Tensor('int64', ids, [1, ids.length]),
+      attention_mask: new ort.Tensor('int64', BigInt64Array.from(e.getAttentionMask(), BigInt), [1, ids.length]),
+    });
     const [neg, pos] = Array.from(out.logits.data as Float32Array);
     const positive = 1 / (1 + Math.exp(neg - pos));
     const original = (await directScores(text)).POSITIVE;

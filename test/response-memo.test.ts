@@ -10,7 +10,11 @@ t.teardown(() => Promise.all([memoized.stop(), plain.stop()]));
 const BODY = '{"text":["I love you!","I hate you!","I love you!"]}';
 
 async function post(url: string, body: string | Uint8Array, headers: Record<string, string> = {}) {
-  const res = await fetch(`${url}/project/bulk-predict`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+  const res = await fetch(`${url}/project/bulk-predict`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': 'application/json', ...headers },
+  });
   return { status: res.status, headers: res.headers, bytes: Buffer.from(await res.arrayBuffer()) };
 }
 
@@ -56,7 +60,11 @@ t.test('a memoized answer is byte-identical to the unmemoized one, with the same
   t.same(names(fromMemo.headers), names(cached.headers), 'the same header names');
   t.equal(fromMemo.headers.get('content-type'), 'application/json');
   t.equal(fromMemo.headers.get('x-request-id'), 'memo-client-1', 'a client id is echoed');
-  t.match(fromMemoAgain.headers.get('x-request-id'), /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/, 'else one is made');
+  t.match(
+    fromMemoAgain.headers.get('x-request-id'),
+    /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+    'else one is made',
+  );
   t.not(fromMemoAgain.headers.get('x-request-id'), cached.headers.get('x-request-id'), 'ids differ per request');
   t.equal(fromMemo.headers.get('x-cache'), 'hit');
   t.equal(fromMemo.headers.get('x-queue-time'), '0.000');
@@ -66,8 +74,21 @@ t.test('a memoized answer is byte-identical to the unmemoized one, with the same
   t.equal(after.ok - afterCached.ok, 2, 'every memo answer counts as a request');
   t.equal(after.memoryHits - afterCached.memoryHits, 4, 'and its 2 distinct texts as in-memory hits, as the cache counts them');
   t.equal(afterCached.memoryHits - before.memoryHits, 2, '(the cache counted 2 for the same body)');
-  const logged = memoized.output().split('\n').filter(Boolean).map((l) => { try { return JSON.parse(l); } catch { return {}; } });
-  t.ok(logged.some((l) => l.msg === 'request' && l.reqId === 'memo-client-1' && l.status === 200), 'a memo answer has its debug request line');
+  const logged = memoized
+    .output()
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => {
+      try {
+        return JSON.parse(l);
+      } catch {
+        return {};
+      }
+    });
+  t.ok(
+    logged.some((l) => l.msg === 'request' && l.reqId === 'memo-client-1' && l.status === 200),
+    'a memo answer has its debug request line',
+  );
 });
 
 t.test('other bytes, invalid bodies and bodies over the size bound never come from the memo', async (t) => {
@@ -112,14 +133,23 @@ t.test('a body that arrives in several chunks is joined before the memo looks it
   const before = await counters();
   const socket = connect(memoized.port, '127.0.0.1');
   let received = '';
-  socket.on('data', (d) => { received += d.toString('latin1'); });
+  socket.on('data', (d) => {
+    received += d.toString('latin1');
+  });
   await new Promise((resolve) => socket.once('connect', resolve));
-  socket.write(`POST /project/bulk-predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${BODY.length}\r\n\r\n${BODY.slice(0, 20)}`);
+  socket.write(
+    `POST /project/bulk-predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${BODY.length}\r\n\r\n${BODY.slice(0, 20)}`,
+  );
   await new Promise((resolve) => setTimeout(resolve, 100));
   socket.write(BODY.slice(20));
   await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`no full answer: ${received}`)), 5000);
-    socket.on('data', () => { if (received.endsWith(expected.bytes.toString('latin1'))) { clearTimeout(timer); resolve(undefined); } });
+    socket.on('data', () => {
+      if (received.endsWith(expected.bytes.toString('latin1'))) {
+        clearTimeout(timer);
+        resolve(undefined);
+      }
+    });
   });
   socket.destroy();
   t.match(received, /^HTTP\/1\.1 200 OK\r\n/);

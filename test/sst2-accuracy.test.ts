@@ -49,5 +49,8 @@ t.test('sentences sharing batches across concurrent requests stay within 0.5 poi
     });
   });
   const accuracy = correct / rows.length;
-  t.ok(Math.abs(accuracy - Number(metrics.dev_accuracy)) <= 0.005, `batched accuracy ${(accuracy * 100).toFixed(2)} % vs ${metrics.dev_accuracy}`);
+  t.ok(
+    Math.abs(accuracy - Number(metrics.dev_accuracy)) <= 0.005,
+    `batched accuracy ${(accuracy * 100).toFixed(2)} % vs ${metrics.dev_accuracy}`,
+  );
 });

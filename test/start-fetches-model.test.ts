@@ -9,24 +9,33 @@ import { defaultModelDir } from '../dist/model/paths.js';
 import { startService } from './helper.js';
 import { startHubServer } from './fixtures/hub-server.js';
 
-t.test('npm start without MODEL_DIR fetches from HF_ENDPOINT and refuses a model that fails its pin', { skip: existsSync(defaultModelDir) ? 'a model is already in model/; not touching it' : false }, async (t) => {
-  const hub = await startHubServer();
-  t.teardown(async () => {
-    await hub.close();
-    rmSync(defaultModelDir, { recursive: true, force: true });
-  });
-  const service = await startService({ MODEL_DIR: '', HF_ENDPOINT: hub.url }, { waitHealthy: false });
-  const [code] = await once(service.child, 'exit');
-  t.equal(code, 1, 'exits non-zero');
-  t.match(service.output(), /fetching it from the hub/);
-  t.match(service.output(), /INF_ERR_MODEL_FETCH/);
-  t.match(service.output(), /set MODEL_DIR to a model directory you have/);
-  t.same([...new Set(hub.requests.map((r) => r.path))].sort(), ['config.json', 'onnx/model_quantized.onnx', 'tokenizer.json', 'tokenizer_config.json']);
-  t.match(service.output(), /model_quantized\.onnx/);
-  t.match(service.output(), /size mismatch: expected 67581197 bytes/, 'names the pinned size');
-  t.notOk(existsSync(join(defaultModelDir, 'onnx', 'model_quantized.onnx')), 'no unverified model file is left in place');
-  t.ok(existsSync(join(defaultModelDir, 'tokenizer.json')), 'the tokenizer, byte-identical to the real one, passed its pin');
-});
+t.test(
+  'npm start without MODEL_DIR fetches from HF_ENDPOINT and refuses a model that fails its pin',
+  { skip: existsSync(defaultModelDir) ? 'a model is already in model/; not touching it' : false },
+  async (t) => {
+    const hub = await startHubServer();
+    t.teardown(async () => {
+      await hub.close();
+      rmSync(defaultModelDir, { recursive: true, force: true });
+    });
+    const service = await startService({ MODEL_DIR: '', HF_ENDPOINT: hub.url }, { waitHealthy: false });
+    const [code] = await once(service.child, 'exit');
+    t.equal(code, 1, 'exits non-zero');
+    t.match(service.output(), /fetching it from the hub/);
+    t.match(service.output(), /INF_ERR_MODEL_FETCH/);
+    t.match(service.output(), /set MODEL_DIR to a model directory you have/);
+    t.same([...new Set(hub.requests.map((r) => r.path))].sort(), [
+      'config.json',
+      'onnx/model_quantized.onnx',
+      'tokenizer.json',
+      'tokenizer_config.json',
+    ]);
+    t.match(service.output(), /model_quantized\.onnx/);
+    t.match(service.output(), /size mismatch: expected 67581197 bytes/, 'names the pinned size');
+    t.notOk(existsSync(join(defaultModelDir, 'onnx', 'model_quantized.onnx')), 'no unverified model file is left in place');
+    t.ok(existsSync(join(defaultModelDir, 'tokenizer.json')), 'the tokenizer, byte-identical to the real one, passed its pin');
+  },
+);
 
 t.test('with MODEL_DIR set the service never downloads', async (t) => {
   const hub = await startHubServer();

@@ -12,7 +12,14 @@ import { STANDIN_MODEL_DIR } from './helper.js';
 const TOKENIZER = join(STANDIN_MODEL_DIR, 'tokenizer.json');
 const TEXTS_PER_SETTING = 150;
 
-for (const [maxTokens, firstCut] of [[8, 4], [16, 8], [64, 40], [130, 200], [512, 300], [512, 4096]]) {
+for (const [maxTokens, firstCut] of [
+  [8, 4],
+  [16, 8],
+  [64, 40],
+  [130, 200],
+  [512, 300],
+  [512, 4096],
+]) {
   t.test(`MAX_TOKENS ${maxTokens}, first cut at ${firstCut} characters: ids equal whole-text tokenization truncated`, async (t) => {
     const exact = await ExactTokenizer.fromFile(TOKENIZER, maxTokens, firstCut);
     const whole = Tokenizer.fromFile(TOKENIZER);
@@ -24,7 +31,11 @@ for (const [maxTokens, firstCut] of [[8, 4], [16, 8], [64, 40], [130, 200], [512
       const expected = (await whole.encode(text)).getIds();
       const got = Array.from(await exact.encode(text));
       if (got.join() !== expected.join()) {
-        t.fail(`text ${i} (${text.length} chars) differs`, { text: JSON.stringify(text.slice(0, 400)), got: got.slice(-8), expected: expected.slice(-8) });
+        t.fail(`text ${i} (${text.length} chars) differs`, {
+          text: JSON.stringify(text.slice(0, 400)),
+          got: got.slice(-8),
+          expected: expected.slice(-8),
+        });
         return;
       }
       if (expected.length === maxTokens) cutShort++;
@@ -38,10 +49,23 @@ t.test('edge texts: empty, exactly at the limit, special tokens across the cut, 
   const whole = Tokenizer.fromFile(TOKENIZER);
   whole.setTruncation(16);
   const texts = [
-    '', ' ', '\u0000'.repeat(100), 'a '.repeat(14), 'a '.repeat(15), 'a '.repeat(200),
-    'a '.repeat(13) + '[MASK]'.repeat(20), 'a '.repeat(12) + '[MAS' + 'K]'.repeat(5), 'x'.repeat(99) + ' y'.repeat(40),
-    'x'.repeat(5000), 'x'.repeat(5000) + ' y'.repeat(40), '\ud800'.repeat(50) + ' b'.repeat(40), '😀'.repeat(300),
-    'e\u0301'.repeat(400), 'İ'.repeat(500), '日本'.repeat(300), ' '.repeat(3000) + 'end of the text here and more words',
+    '',
+    ' ',
+    '\u0000'.repeat(100),
+    'a '.repeat(14),
+    'a '.repeat(15),
+    'a '.repeat(200),
+    'a '.repeat(13) + '[MASK]'.repeat(20),
+    'a '.repeat(12) + '[MAS' + 'K]'.repeat(5),
+    'x'.repeat(99) + ' y'.repeat(40),
+    'x'.repeat(5000),
+    'x'.repeat(5000) + ' y'.repeat(40),
+    '\ud800'.repeat(50) + ' b'.repeat(40),
+    '😀'.repeat(300),
+    'e\u0301'.repeat(400),
+    'İ'.repeat(500),
+    '日本'.repeat(300),
+    ' '.repeat(3000) + 'end of the text here and more words',
   ];
   for (const text of texts) {
     t.same(Array.from(await exact.encode(text)), (await whole.encode(text)).getIds(), JSON.stringify(text.slice(0, 40)));

@@ -7,7 +7,14 @@ import { loadConfig } from '../dist/src/config.js';
 import { startService } from '../dist/src/service.js';
 import { postPredict, STANDIN_MODEL_DIR, waitFor } from './helper.js';
 
-const config = loadConfig({ MODEL_DIR: STANDIN_MODEL_DIR, PORT: '0', HOST: '127.0.0.1', WORKERS: '1', REQUEST_TIMEOUT_MS: '120000', MAX_QUEUE_DELAY_MS: '120000' });
+const config = loadConfig({
+  MODEL_DIR: STANDIN_MODEL_DIR,
+  PORT: '0',
+  HOST: '127.0.0.1',
+  WORKERS: '1',
+  REQUEST_TIMEOUT_MS: '120000',
+  MAX_QUEUE_DELAY_MS: '120000',
+});
 const workerFile = fileURLToPath(new URL('./fixtures/exiting-onnx-worker.mjs', import.meta.url));
 const service = await startService(config, pino({ level: 'silent' }), { workerFile });
 await service.ready;

@@ -49,7 +49,14 @@ export class ExactTokenizer {
     probing.disablePadding();
     const specialTokens = (await truncating.encode('')).getLength();
     const added = (JSON.parse(readFileSync(path, 'utf8')) as { added_tokens?: { content: string }[] }).added_tokens ?? [];
-    return new ExactTokenizer(truncating, probing, maxTokens, firstCut, specialTokens, added.map((t) => t.content));
+    return new ExactTokenizer(
+      truncating,
+      probing,
+      maxTokens,
+      firstCut,
+      specialTokens,
+      added.map((t) => t.content),
+    );
   }
 
   /** The text's token ids, special tokens included, at most maxTokens of them. */

@@ -21,7 +21,10 @@ export interface InputSpec {
 
 /** The pinned DistilBERT export: int64 input_ids padded with [PAD] = 0, and attention_mask. */
 export const DISTILBERT_INPUT_SPEC: InputSpec = {
-  inputs: [{ name: 'input_ids', field: 'ids', type: 'int64' }, { name: 'attention_mask', field: 'attentionMask', type: 'int64' }],
+  inputs: [
+    { name: 'input_ids', field: 'ids', type: 'int64' },
+    { name: 'attention_mask', field: 'attentionMask', type: 'int64' },
+  ],
   padId: 0,
   typeId: 0,
 };

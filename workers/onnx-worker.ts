@@ -7,7 +7,15 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { createSession, modelInputs, OUTPUT_NAME, RUN_OPTIONS } from './session.js';
 import { RecyclingSession } from './recycling-session.js';
 import { buildModelInputs } from './model-inputs.js';
-import { packBatch, type BatchFailure, type BatchResult, type BatchTask, type CalibrationRun, type ModelWorkerData, type WorkerStatus } from './protocol.js';
+import {
+  packBatch,
+  type BatchFailure,
+  type BatchResult,
+  type BatchTask,
+  type CalibrationRun,
+  type ModelWorkerData,
+  type WorkerStatus,
+} from './protocol.js';
 
 const data = workerData as ModelWorkerData;
 const status = new BroadcastChannel(data.statusChannel);
@@ -25,10 +33,22 @@ const WARM_UP: BatchTask = { ids: new Int32Array(8), lengths: Int32Array.of(8) }
 const LARGE_BATCH = 32 * 128 * 128;
 const RECYCLE_IDLE_MS = 5_000;
 /** Shapes (rows x tokens) timed at warm-up to calibrate the main thread's cost model: spread over both terms. */
-const CALIBRATION_SHAPES = [[1, 8], [1, 64], [8, 16], [8, 64], [32, 16], [16, 48], [4, 128]] as const;
+const CALIBRATION_SHAPES = [
+  [1, 8],
+  [1, 64],
+  [8, 16],
+  [8, 64],
+  [32, 16],
+  [16, 48],
+  [4, 128],
+] as const;
 
 async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
-  const session = new RecyclingSession(() => createSession(data.modelPath, data.intraOpThreads, data.modelBytes), LARGE_BATCH, RECYCLE_IDLE_MS);
+  const session = new RecyclingSession(
+    () => createSession(data.modelPath, data.intraOpThreads, data.modelBytes),
+    LARGE_BATCH,
+    RECYCLE_IDLE_MS,
+  );
   // The signature is the file's: a re-created session has the same one.
   const spec = { inputs: modelInputs(data.modelPath, (await session.current()).inputMetadata), padId: data.padId, typeId: data.typeId };
 

@@ -25,7 +25,12 @@ export class RecyclingSession {
     this.session = create();
   }
 
-  async run(feeds: Record<string, ort.Tensor>, rows: number, cols: number, options: ort.InferenceSession.RunOptions): Promise<ort.InferenceSession.ReturnType> {
+  async run(
+    feeds: Record<string, ort.Tensor>,
+    rows: number,
+    cols: number,
+    options: ort.InferenceSession.RunOptions,
+  ): Promise<ort.InferenceSession.ReturnType> {
     clearTimeout(this.timer);
     const session = await this.session;
     try {

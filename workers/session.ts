@@ -47,7 +47,9 @@ export function modelInputs(modelPath: string, metadata: readonly ort.InferenceS
   const inputs = metadata.map((input): ModelInput => {
     const field = Object.hasOwn(FILLABLE_INPUTS, input.name) ? FILLABLE_INPUTS[input.name as keyof typeof FILLABLE_INPUTS] : undefined;
     if (field === undefined) {
-      throw new Error(`${modelPath} has an input "${input.name}" that this server cannot fill; it fills ${Object.keys(FILLABLE_INPUTS).join(', ')}`);
+      throw new Error(
+        `${modelPath} has an input "${input.name}" that this server cannot fill; it fills ${Object.keys(FILLABLE_INPUTS).join(', ')}`,
+      );
     }
     const type = input.isTensor ? input.type : undefined;
     if (type !== 'int64' && type !== 'int32') {

@@ -5,7 +5,6 @@ import { predictOnce } from './predict.js';
 
 export { buildRequest } from './predict.js';
 
-
 /** A positive number from the environment, or the default; a bad value fails at init, not mid-run. */
 function positive(name, fallback) {
   const raw = __ENV[name];

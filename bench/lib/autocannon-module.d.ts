@@ -1,6 +1,11 @@
 // The part of autocannon 8's programmatic API the bench uses (the package ships no types).
 declare module 'autocannon' {
-  interface RawRequest { method?: string; path?: string; headers?: Record<string, string>; body?: string | Buffer }
+  interface RawRequest {
+    method?: string;
+    path?: string;
+    headers?: Record<string, string>;
+    body?: string | Buffer;
+  }
   interface RequestSpec extends RawRequest {
     setupRequest?: (req: RawRequest, context: Record<string, unknown>) => RawRequest | undefined;
   }
@@ -16,8 +21,17 @@ declare module 'autocannon' {
     requests?: RequestSpec[];
   }
   interface Histogram {
-    average: number; mean: number; stddev: number; min: number; max: number; total: number;
-    p50: number; p90: number; p97_5: number; p99: number; p99_9?: number;
+    average: number;
+    mean: number;
+    stddev: number;
+    min: number;
+    max: number;
+    total: number;
+    p50: number;
+    p90: number;
+    p97_5: number;
+    p99: number;
+    p99_9?: number;
   }
   interface Result {
     duration: number;
@@ -34,6 +48,8 @@ declare module 'autocannon' {
     on(event: 'response', listener: (client: unknown, status: number, bytes: number, ms: number) => void): this;
   }
   function autocannon(opts: Options): autocannon.Instance;
-  namespace autocannon { export type { Options, Result, Instance, RequestSpec, RawRequest, Histogram } }
+  namespace autocannon {
+    export type { Options, Result, Instance, RequestSpec, RawRequest, Histogram };
+  }
   export default autocannon;
 }

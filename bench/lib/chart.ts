@@ -79,7 +79,12 @@ function row(s: ScenarioSummary, index: number, warmupS: number, durationS: numb
     `<line x1="${LABEL_X}" y1="0" x2="${WIDTH - 20}" y2="0" stroke="#e5e7eb"/>`,
     text(LABEL_X, 24, s.name, 'font-size="15" font-weight="700" fill="#111827"'),
     ...desc.map((line, i) => text(LABEL_X, 44 + i * 15, line, 'font-size="11" fill="#4b5563"')),
-    text(LABEL_X, 106, `${s.connections} connections · pipelining ${s.pipelining} · ${warmupS} s + ${durationS} s`, 'font-size="11" fill="#6b7280"'),
+    text(
+      LABEL_X,
+      106,
+      `${s.connections} connections · pipelining ${s.pipelining} · ${warmupS} s + ${durationS} s`,
+      'font-size="11" fill="#6b7280"',
+    ),
     ...PANELS.map((p, i) => panel(s, p, PANEL_X[i]!)),
     '</g>',
   ];
@@ -90,9 +95,11 @@ function row(s: ScenarioSummary, index: number, warmupS: number, durationS: numb
 export function renderChart(report: BenchReport): string {
   const height = HEADER + report.scenarios.length * ROW + FOOTER;
   const { settings, machine, git } = report;
-  const subtitle = `${report.startedAt.slice(0, 10)} · ${git.sha}${git.dirty ? ' (dirty)' : ''} · ${machine.cpus} × ${machine.cpuModel}` +
+  const subtitle =
+    `${report.startedAt.slice(0, 10)} · ${git.sha}${git.dirty ? ' (dirty)' : ''} · ${machine.cpus} × ${machine.cpuModel}` +
     ` · Node ${machine.node} · ${report.mode} mode, ${settings.workers} worker(s)`;
-  const footnote = `Each bar is the median of ${settings.rounds} measured run(s) of ${settings.durationS} s, each after a ` +
+  const footnote =
+    `Each bar is the median of ${settings.rounds} measured run(s) of ${settings.durationS} s, each after a ` +
     `${settings.warmupS} s warm-up; ${settings.order}. Each panel is scaled to its larger bar. The machine is shared: ratios, ` +
     'not absolute numbers, are the result.';
   const legendY = 78;

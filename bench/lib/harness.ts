@@ -209,7 +209,8 @@ export async function startNodeServer(opts: NodeServerOptions): Promise<ManagedP
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const env = { PATH: process.env.PATH ?? '', ...opts.env, HOST: '127.0.0.1', PORT: String(port) };
-  const launch = (): ChildProcess => spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const launch = (): ChildProcess =>
+    spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const proc = await manage(opts.name, url, port, launch, 'SIGTERM');
   if (opts.waitHealthy === false) return proc;
   const healthy = async (): Promise<boolean> => {

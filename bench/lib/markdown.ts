@@ -25,10 +25,20 @@ export function renderMarkdown(report: BenchReport, chartFile: string): string {
     '',
     ...mdTable(
       ['Scenario', 'Target', 'req/s', 'p50 ms', 'p90 ms', 'p99 ms', 'requests', 'failed', 'server CPU', 'client CPU'],
-      report.scenarios.flatMap((s) => targets.map((t) => [
-        s.name, t, fmtRps(s[t].rps), fmtMs(s[t].p50), fmtMs(s[t].p90), fmtMs(s[t].p99),
-        String(s[t].requests), String(failures(s[t])), fmtCores(s[t].serverCpu), fmtCores(s[t].clientCpu),
-      ])),
+      report.scenarios.flatMap((s) =>
+        targets.map((t) => [
+          s.name,
+          t,
+          fmtRps(s[t].rps),
+          fmtMs(s[t].p50),
+          fmtMs(s[t].p90),
+          fmtMs(s[t].p99),
+          String(s[t].requests),
+          String(failures(s[t])),
+          fmtCores(s[t].serverCpu),
+          fmtCores(s[t].clientCpu),
+        ]),
+      ),
       2,
     ),
     '',
@@ -41,8 +51,13 @@ export function renderMarkdown(report: BenchReport, chartFile: string): string {
     ...mdTable(
       ['Scenario', 'Body', 'Texts/request', 'Connections', 'Pipelining', 'Warm-up', 'Measured'],
       report.scenarios.map((s) => [
-        s.name, s.description, s.textsPerRequest, String(s.connections), String(s.pipelining),
-        `${settings.warmupS} s`, `${settings.rounds} × ${settings.durationS} s`,
+        s.name,
+        s.description,
+        s.textsPerRequest,
+        String(s.connections),
+        String(s.pipelining),
+        `${settings.warmupS} s`,
+        `${settings.rounds} × ${settings.durationS} s`,
       ]),
       2,
     ),
@@ -53,8 +68,14 @@ export function renderMarkdown(report: BenchReport, chartFile: string): string {
     '',
     '## Targets',
     '',
-    ...targets.map((t) => `- **${t}**: ${report.targets[t].description} (\`${report.targets[t].script}\`, ` +
-      Object.entries(report.targets[t].env).map(([k, v]) => `${k}=${v}`).join(' ') + ')'),
+    ...targets.map(
+      (t) =>
+        `- **${t}**: ${report.targets[t].description} (\`${report.targets[t].script}\`, ` +
+        Object.entries(report.targets[t].env)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' ') +
+        ')',
+    ),
     `- Parity check before timing: ${report.parity.texts} texts, same labels, largest score difference ` +
       `${report.parity.maxScoreDiff.toFixed(4)} (tolerance ${report.parity.tolerance}).`,
     '',

@@ -21,10 +21,16 @@ export const PARITY_TEXTS: readonly string[] = [
   '... the movie is just a plain old monster .',
 ];
 
-export interface LabelScore { label: string; score: number }
+export interface LabelScore {
+  label: string;
+  score: number;
+}
 export type Predictions = LabelScore[][];
 
-export interface Target { name: string; url: string }
+export interface Target {
+  name: string;
+  url: string;
+}
 
 /** Problems with one response's shape for `n` texts: both labels per text, sorted by score, summing to 1. */
 export function shapeProblems(body: unknown, n: number): string[] {
@@ -33,9 +39,14 @@ export function shapeProblems(body: unknown, n: number): string[] {
   if (preds.length !== n) return [`${preds.length} predictions for ${n} texts`];
   const problems: string[] = [];
   preds.forEach((p: unknown, i) => {
-    const ok = Array.isArray(p) && p.length === 2 &&
+    const ok =
+      Array.isArray(p) &&
+      p.length === 2 &&
       p.every((x) => typeof x?.label === 'string' && typeof x?.score === 'number' && x.score >= 0 && x.score <= 1);
-    if (!ok) { problems.push(`text ${i}: not two {label, score} entries`); return; }
+    if (!ok) {
+      problems.push(`text ${i}: not two {label, score} entries`);
+      return;
+    }
     const [a, b] = p as LabelScore[];
     if (new Set([a!.label, b!.label]).size !== 2 || ![a!.label, b!.label].every((l) => l === 'POSITIVE' || l === 'NEGATIVE')) {
       problems.push(`text ${i}: labels ${a!.label}, ${b!.label}`);
@@ -47,8 +58,12 @@ export function shapeProblems(body: unknown, n: number): string[] {
 }
 
 /** Differences between two answers for `texts`: top label, or any label's score beyond `tolerance`. */
-export function comparePredictions(texts: readonly string[], a: Predictions, b: Predictions, tolerance = SCORE_TOLERANCE):
-  { problems: string[]; maxScoreDiff: number } {
+export function comparePredictions(
+  texts: readonly string[],
+  a: Predictions,
+  b: Predictions,
+  tolerance = SCORE_TOLERANCE,
+): { problems: string[]; maxScoreDiff: number } {
   const problems: string[] = [];
   let maxScoreDiff = 0;
   texts.forEach((text, i) => {
@@ -76,7 +91,11 @@ async function predict(target: Target, texts: readonly string[], contentType: bo
   const what = `${target.name}: POST ${PREDICT_PATH} (${contentType ? 'application/json' : 'no Content-Type'})`;
   if (res.status !== 200) throw new Error(`${what} answered ${res.status}: ${raw.slice(0, 300)}`);
   let body: unknown;
-  try { body = JSON.parse(raw); } catch { throw new Error(`${what} answered non-JSON: ${raw.slice(0, 300)}`); }
+  try {
+    body = JSON.parse(raw);
+  } catch {
+    throw new Error(`${what} answered non-JSON: ${raw.slice(0, 300)}`);
+  }
   const problems = shapeProblems(body, texts.length);
   if (problems.length > 0) throw new Error(`${what}: ${problems.slice(0, 5).join('; ')}`);
   return (body as { predictions: Predictions }).predictions;
@@ -84,7 +103,7 @@ async function predict(target: Target, texts: readonly string[], contentType: bo
 
 async function checkHealth(target: Target): Promise<void> {
   const res = await fetch(`${target.url}/project/health`);
-  const body = await res.json().catch(() => undefined) as { status?: unknown } | undefined;
+  const body = (await res.json().catch(() => undefined)) as { status?: unknown } | undefined;
   if (res.status !== 200 || body?.status !== 'healthy') {
     throw new Error(`${target.name}: GET /project/health answered ${res.status} ${JSON.stringify(body)}`);
   }
@@ -94,8 +113,11 @@ async function checkHealth(target: Target): Promise<void> {
  * Checks that `ours` and `peer` serve the same API and agree on PARITY_TEXTS, with and without a
  * Content-Type header; throws with the differences if not.
  */
-export async function checkParity(ours: Target, peer: Target, texts: readonly string[] = PARITY_TEXTS):
-  Promise<{ texts: number; maxScoreDiff: number; tolerance: number }> {
+export async function checkParity(
+  ours: Target,
+  peer: Target,
+  texts: readonly string[] = PARITY_TEXTS,
+): Promise<{ texts: number; maxScoreDiff: number; tolerance: number }> {
   let maxScoreDiff = 0;
   for (const target of [ours, peer]) await checkHealth(target);
   for (const contentType of [false, true]) {
@@ -103,7 +125,9 @@ export async function checkParity(ours: Target, peer: Target, texts: readonly st
     const b = await predict(peer, texts, contentType);
     const cmp = comparePredictions(texts, a, b);
     if (cmp.problems.length > 0) {
-      throw new Error(`${ours.name} and ${peer.name} disagree on ${cmp.problems.length} score(s):\n  ${cmp.problems.slice(0, 10).join('\n  ')}`);
+      throw new Error(
+        `${ours.name} and ${peer.name} disagree on ${cmp.problems.length} score(s):\n  ${cmp.problems.slice(0, 10).join('\n  ')}`,
+      );
     }
     maxScoreDiff = Math.max(maxScoreDiff, cmp.maxScoreDiff);
   }

@@ -17,7 +17,9 @@ App()
   .post('/project/bulk-predict', (res) => {
     // uWS requires an abort handler on every response not answered inside this callback.
     let aborted = false;
-    res.onAborted(() => { aborted = true; });
+    res.onAborted(() => {
+      aborted = true;
+    });
     // The chunks are not kept (the answer does not depend on them), so nothing needs copying; the body is
     // still read to its end, as the service must.
     res.onData((_chunk, isLast) => {

@@ -26,7 +26,17 @@ import {
 import { fmtCores, fmtMs, fmtPct, fmtRps, mdTable } from '../lib/format.js';
 import { failures, problems, runLoad, type LoadResult } from '../lib/load.js';
 import { median } from '../lib/stats.js';
-import { COMMON_OPTIONS, COMMON_USAGE, contextLines, endRun, listFlag, numberFlag, say, startRun, writeResults } from './lib/run-context.js';
+import {
+  COMMON_OPTIONS,
+  COMMON_USAGE,
+  contextLines,
+  endRun,
+  listFlag,
+  numberFlag,
+  say,
+  startRun,
+  writeResults,
+} from './lib/run-context.js';
 
 const NAME = 'cached-vs-bare';
 const BODY = JSON.stringify({ text: ['I love you!', 'I hate you!', 'The movie was fine.'] });
@@ -93,12 +103,21 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      connections: { type: 'string' }, pipelining: { type: 'string' }, duration: { type: 'string' },
-      warmup: { type: 'string' }, rounds: { type: 'string' }, workers: { type: 'string' }, 'cpu-prof': { type: 'string' }, ...COMMON_OPTIONS,
+      connections: { type: 'string' },
+      pipelining: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      rounds: { type: 'string' },
+      workers: { type: 'string' },
+      'cpu-prof': { type: 'string' },
+      ...COMMON_OPTIONS,
     },
     strict: true,
   });
-  if (values.help) { process.stdout.write(USAGE + '\n'); return; }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
   const cfg = {
     connections: numberFlag('connections', values.connections, 50),
     pipelining: listFlag('pipelining', values.pipelining, [1, 10]),
@@ -114,19 +133,23 @@ async function main(): Promise<void> {
 
   // Profiling slows the profiled servers down alike; the ratios of such a run are not the results.
   const profileDir = values['cpu-prof'] === undefined ? undefined : resolve(values['cpu-prof']);
-  const profiled = (target: string): string[] => (profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, target)}`]);
+  const profiled = (target: string): string[] =>
+    profileDir === undefined ? [] : ['--cpu-prof', `--cpu-prof-dir=${join(profileDir, target)}`];
 
   const started: ManagedProcess[] = [];
   try {
     const redis = await startRedis();
     started.push(redis);
     const serviceEnv = { REDIS_URL: redis.url, WORKERS: String(cfg.workers) };
-    const [lru, redisOnly, lean, noMemo] = await startAll([
-      () => startService(serviceEnv, { name: 'service-lru', nodeArgs: profiled('lru') }),
-      () => startService({ ...serviceEnv, CACHE_LRU_ENTRIES: '0' }, { name: 'service-redis-only' }),
-      () => startService({ ...serviceEnv, METRICS_ENABLED: 'false', TIMING_HEADERS: 'false' }, { name: 'service-lean' }),
-      () => startService({ ...serviceEnv, RESPONSE_MEMO_ENTRIES: '0' }, { name: 'service-no-memo', nodeArgs: profiled('nomemo') }),
-    ], started);
+    const [lru, redisOnly, lean, noMemo] = await startAll(
+      [
+        () => startService(serviceEnv, { name: 'service-lru', nodeArgs: profiled('lru') }),
+        () => startService({ ...serviceEnv, CACHE_LRU_ENTRIES: '0' }, { name: 'service-redis-only' }),
+        () => startService({ ...serviceEnv, METRICS_ENABLED: 'false', TIMING_HEADERS: 'false' }, { name: 'service-lean' }),
+        () => startService({ ...serviceEnv, RESPONSE_MEMO_ENTRIES: '0' }, { name: 'service-no-memo', nodeArgs: profiled('nomemo') }),
+      ],
+      started,
+    );
 
     // The first POST runs the model and writes Redis; the other service then finds the texts in Redis.
     const first = await postPredict(lru!.url, BODY, { raw: true });
@@ -137,21 +160,37 @@ async function main(): Promise<void> {
     const noMemoAnswer = await postPredict(noMemo!.url, BODY, { raw: true });
     // The third POST is answered from the response memo, the second entered it.
     const memoAnswer = await postPredict(lru!.url, BODY, { raw: true });
-    for (const [what, r] of [['Redis-only service', fromRedis], ['LRU service (second POST)', again], ['LRU service (memo)', memoAnswer], ['metrics-off service', leanAnswer], ['memo-off service', noMemoAnswer]] as const) {
+    for (const [what, r] of [
+      ['Redis-only service', fromRedis],
+      ['LRU service (second POST)', again],
+      ['LRU service (memo)', memoAnswer],
+      ['metrics-off service', leanAnswer],
+      ['memo-off service', noMemoAnswer],
+    ] as const) {
       if (r.status !== 200 || r.text !== first.text) throw new Error(`${what} answered ${r.status} ${r.text}, not the first answer`);
       if (r.headers.get('x-cache') !== 'hit') throw new Error(`${what} answered x-cache ${r.headers.get('x-cache')}, expected hit`);
     }
     // The bare server echoes the service's header set with fixed values, so both answers are the same size.
     const headerNames = ['x-request-id', 'x-cache', 'x-queue-time', 'x-inference-time', 'x-total-time'];
     const bareHeaders = headerNames.map((n) => [n, again.headers.get(n) ?? ''] as const).filter(([, v]) => v !== '');
-    const [bare] = await startAll([() => startNodeServer({
-      name: 'bare', script: BARE_JS, healthPath: HEALTH_PATH,
-      env: { BARE_BODY_B64: Buffer.from(first.text).toString('base64'), BARE_HEADERS: JSON.stringify(bareHeaders) },
-      nodeArgs: profiled('bare'),
-    })], started);
+    const [bare] = await startAll(
+      [
+        () =>
+          startNodeServer({
+            name: 'bare',
+            script: BARE_JS,
+            healthPath: HEALTH_PATH,
+            env: { BARE_BODY_B64: Buffer.from(first.text).toString('base64'), BARE_HEADERS: JSON.stringify(bareHeaders) },
+            nodeArgs: profiled('bare'),
+          }),
+      ],
+      started,
+    );
     const bareAnswer = await postPredict(bare!.url, BODY, { raw: true });
     if (bareAnswer.text !== first.text) throw new Error('the bare server does not answer the captured bytes');
-    log(`redis ${redis.url}; service (LRU) ${lru!.url}; service (Redis only) ${redisOnly!.url}; service (metrics off) ${lean!.url}; service (memo off) ${noMemo!.url}; bare ${bare!.url}`);
+    log(
+      `redis ${redis.url}; service (LRU) ${lru!.url}; service (Redis only) ${redisOnly!.url}; service (metrics off) ${lean!.url}; service (memo off) ${noMemo!.url}; bare ${bare!.url}`,
+    );
     log(`response body: ${Buffer.byteLength(first.text)} bytes`);
 
     const servers: Record<TargetKey, ManagedProcess> = { lru: lru!, redis: redisOnly!, lean: lean!, nomemo: noMemo!, bare: bare! };
@@ -159,19 +198,28 @@ async function main(): Promise<void> {
     for (const [pi, pipelining] of cfg.pipelining.entries()) {
       for (let round = 0; round < cfg.rounds; round++) {
         // Alternate who goes first, so a drift in the shared machine's load does not favour one target.
-        const order: TargetKey[] = (pi + round) % 2 === 0 ? ['lru', 'redis', 'lean', 'nomemo', 'bare'] : ['bare', 'nomemo', 'lean', 'redis', 'lru'];
+        const order: TargetKey[] =
+          (pi + round) % 2 === 0 ? ['lru', 'redis', 'lean', 'nomemo', 'bare'] : ['bare', 'nomemo', 'lean', 'redis', 'lru'];
         for (const target of order.filter((t) => t !== 'redis' || pipelining === 1)) {
           const server = servers[target];
           let before: Promise<Map<string, number>> | undefined;
           let after: Promise<Map<string, number>> | undefined;
           const measured = await runLoad(server.url, {
-            connections: cfg.connections, pipelining, warmupS: cfg.warmupS, durationS: cfg.durationS,
-            path: PREDICT_PATH, body: BODY, serverPid: server.child.pid,
+            connections: cfg.connections,
+            pipelining,
+            warmupS: cfg.warmupS,
+            durationS: cfg.durationS,
+            path: PREDICT_PATH,
+            body: BODY,
+            serverPid: server.child.pid,
             // The metrics-off service has no /metrics to read.
-            onWindow: target === 'bare' || target === 'lean' ? undefined : (edge) => {
-              if (edge === 'start') before = scrapeMetrics(server.url);
-              else after = scrapeMetrics(server.url);
-            },
+            onWindow:
+              target === 'bare' || target === 'lean'
+                ? undefined
+                : (edge) => {
+                    if (edge === 'start') before = scrapeMetrics(server.url);
+                    else after = scrapeMetrics(server.url);
+                  },
           });
           assertAlive(server, `${target} pipelining ${pipelining}`);
           const record: RunRecord = { target, pipelining, round, measured };
@@ -185,10 +233,12 @@ async function main(): Promise<void> {
             record.missesPerRequest = perRequest('miss');
           }
           runs.push(record);
-          log(`p${pipelining} round ${round + 1} ${target.padEnd(5)}: ${fmtRps(measured.okRps)} req/s, p50 ${fmtMs(measured.p50)} ms, ` +
-            `p99 ${fmtMs(measured.p99)} ms, CPU server ${fmtCores(measured.serverCpu)} client ${fmtCores(measured.clientCpu)}` +
-            (problems(measured) ? `, ${problems(measured).toUpperCase()}` : '') +
-            (record.modelRuns ? `, ${record.modelRuns} MODEL RUNS (not fully cached)` : ''));
+          log(
+            `p${pipelining} round ${round + 1} ${target.padEnd(5)}: ${fmtRps(measured.okRps)} req/s, p50 ${fmtMs(measured.p50)} ms, ` +
+              `p99 ${fmtMs(measured.p99)} ms, CPU server ${fmtCores(measured.serverCpu)} client ${fmtCores(measured.clientCpu)}` +
+              (problems(measured) ? `, ${problems(measured).toUpperCase()}` : '') +
+              (record.modelRuns ? `, ${record.modelRuns} MODEL RUNS (not fully cached)` : ''),
+          );
         }
       }
     }
@@ -210,7 +260,8 @@ function summarize(runs: readonly RunRecord[], pipelinings: readonly number[]): 
     const stats = (target: TargetKey): Summary => {
       const rs = runs.filter((r) => r.target === target && r.pipelining === pipelining).map((r) => r.measured);
       return {
-        target, pipelining,
+        target,
+        pipelining,
         rps: median(rs.map((r) => r.okRps)),
         p50: median(rs.map((r) => r.p50)),
         p99: median(rs.map((r) => r.p99)),
@@ -222,7 +273,7 @@ function summarize(runs: readonly RunRecord[], pipelinings: readonly number[]): 
       };
     };
     const bare = stats('bare');
-    for (const target of pipelining === 1 ? ['lru', 'redis', 'lean', 'nomemo'] as const : ['lru', 'lean', 'nomemo'] as const) {
+    for (const target of pipelining === 1 ? (['lru', 'redis', 'lean', 'nomemo'] as const) : (['lru', 'lean', 'nomemo'] as const)) {
       const s = stats(target);
       s.rpsOfBare = s.rps / bare.rps;
       s.cpuEfficiencyOfBare = bare.serverCpuUsPerRequest / s.serverCpuUsPerRequest;
@@ -233,21 +284,45 @@ function summarize(runs: readonly RunRecord[], pipelinings: readonly number[]): 
   return out;
 }
 
-function render(ctx: Parameters<typeof contextLines>[0], cfg: { connections: number; durationS: number; warmupS: number; rounds: number; workers: number }, bodyBytes: number, summaries: readonly Summary[], runs: readonly RunRecord[]): string {
+function render(
+  ctx: Parameters<typeof contextLines>[0],
+  cfg: { connections: number; durationS: number; warmupS: number; rounds: number; workers: number },
+  bodyBytes: number,
+  summaries: readonly Summary[],
+  runs: readonly RunRecord[],
+): string {
   const diagnostic = (s: Summary): boolean => s.target === 'lean' || s.target === 'nomemo';
-  const ratioRows = summaries.filter((s) => s.rpsOfBare !== undefined).map((s) => [
-    TARGET_LABELS[s.target], String(s.pipelining), fmtPct(s.rpsOfBare!),
-    diagnostic(s) ? 'not a target' : s.rpsOfBare! >= TARGET ? 'met' : 'MISSED', fmtPct(s.cpuEfficiencyOfBare!),
-    `×${(1 / s.cpuEfficiencyOfBare!).toFixed(2)}`,
-    s.target !== 'lru' ? 'not a target' : 1 / s.cpuEfficiencyOfBare! <= CPU_TARGET ? 'met' : 'MISSED',
-  ]);
+  const ratioRows = summaries
+    .filter((s) => s.rpsOfBare !== undefined)
+    .map((s) => [
+      TARGET_LABELS[s.target],
+      String(s.pipelining),
+      fmtPct(s.rpsOfBare!),
+      diagnostic(s) ? 'not a target' : s.rpsOfBare! >= TARGET ? 'met' : 'MISSED',
+      fmtPct(s.cpuEfficiencyOfBare!),
+      `×${(1 / s.cpuEfficiencyOfBare!).toFixed(2)}`,
+      s.target !== 'lru' ? 'not a target' : 1 / s.cpuEfficiencyOfBare! <= CPU_TARGET ? 'met' : 'MISSED',
+    ]);
   const rows = summaries.map((s) => [
-    TARGET_LABELS[s.target], String(s.pipelining), fmtRps(s.rps), fmtMs(s.p50), fmtMs(s.p99),
-    fmtCores(s.serverCpu), fmtCores(s.clientCpu), fmtRps(s.serverCpuUsPerRequest), String(Math.round(s.bytesPerResponse)), String(s.failed),
+    TARGET_LABELS[s.target],
+    String(s.pipelining),
+    fmtRps(s.rps),
+    fmtMs(s.p50),
+    fmtMs(s.p99),
+    fmtCores(s.serverCpu),
+    fmtCores(s.clientCpu),
+    fmtRps(s.serverCpuUsPerRequest),
+    String(Math.round(s.bytesPerResponse)),
+    String(s.failed),
   ]);
   const roundRows = runs.map((r) => [
-    r.target, String(r.pipelining), String(r.round + 1), fmtRps(r.measured.okRps), fmtMs(r.measured.p99),
-    fmtCores(r.measured.serverCpu), fmtCores(r.measured.clientCpu),
+    r.target,
+    String(r.pipelining),
+    String(r.round + 1),
+    fmtRps(r.measured.okRps),
+    fmtMs(r.measured.p99),
+    fmtCores(r.measured.serverCpu),
+    fmtCores(r.measured.clientCpu),
     r.modelRuns === undefined ? '-' : String(r.modelRuns),
     r.memoryHitsPerRequest === undefined ? '-' : r.memoryHitsPerRequest.toFixed(2),
     r.memoHitsPerRequest === undefined ? '-' : r.memoHitsPerRequest.toFixed(2),
@@ -257,17 +332,39 @@ function render(ctx: Parameters<typeof contextLines>[0], cfg: { connections: num
   const bareClient = median(summaries.filter((s) => s.target === 'bare').map((s) => s.clientCpu));
   return [
     ...contextLines(ctx, 'Cached path vs a bare uWebSockets.js server (issues 3 and 16)'),
-    ...mdTable(['Setting', 'Value'], [
-      ['body', `\`${BODY}\` (${DISTINCT_TEXTS} distinct texts, all cached), no Content-Type header; answer ${bodyBytes} bytes of body`],
-      ['load', `autocannon ${cfg.connections} connections, POST /project/bulk-predict, in the script's own process`],
-      ['runs', `${cfg.rounds} rounds per target and pipelining factor; each run is ${cfg.warmupS} s of warm-up then a ${cfg.durationS} s measured window on the same connections; the order alternates per round`],
-      ['service', `dist/src/main.js, WORKERS=${cfg.workers}, REDIS_URL=<private redis-server>, METRICS_ENABLED and TIMING_HEADERS at their defaults (true), LOG_LEVEL=warn`],
-      ['bare', 'dist/bench/micro/bare-server.js: reads the body with onData, answers the captured bytes and the same header names'],
-    ], 2),
+    ...mdTable(
+      ['Setting', 'Value'],
+      [
+        ['body', `\`${BODY}\` (${DISTINCT_TEXTS} distinct texts, all cached), no Content-Type header; answer ${bodyBytes} bytes of body`],
+        ['load', `autocannon ${cfg.connections} connections, POST /project/bulk-predict, in the script's own process`],
+        [
+          'runs',
+          `${cfg.rounds} rounds per target and pipelining factor; each run is ${cfg.warmupS} s of warm-up then a ${cfg.durationS} s measured window on the same connections; the order alternates per round`,
+        ],
+        [
+          'service',
+          `dist/src/main.js, WORKERS=${cfg.workers}, REDIS_URL=<private redis-server>, METRICS_ENABLED and TIMING_HEADERS at their defaults (true), LOG_LEVEL=warn`,
+        ],
+        ['bare', 'dist/bench/micro/bare-server.js: reads the body with onData, answers the captured bytes and the same header names'],
+      ],
+      2,
+    ),
     '',
     `## Ratio to the bare server (targets: >= ${fmtPct(TARGET)} of its req/s; <= ×${CPU_TARGET} its server CPU per answer)`,
     '',
-    ...mdTable(['Target', 'Pipelining', 'req/s of bare', `>= ${fmtPct(TARGET)}`, 'CPU per request, bare / service', 'CPU per answer, service / bare', `<= ×${CPU_TARGET}`], ratioRows, 1),
+    ...mdTable(
+      [
+        'Target',
+        'Pipelining',
+        'req/s of bare',
+        `>= ${fmtPct(TARGET)}`,
+        'CPU per request, bare / service',
+        'CPU per answer, service / bare',
+        `<= ×${CPU_TARGET}`,
+      ],
+      ratioRows,
+      1,
+    ),
     '',
     'Medians over rounds. "CPU per request, bare / service" compares server CPU time per answer, which does not',
     'depend on whether the load generator kept up.',
@@ -282,11 +379,32 @@ function render(ctx: Parameters<typeof contextLines>[0], cfg: { connections: num
     '',
     '## Medians',
     '',
-    ...mdTable(['Target', 'Pipelining', 'req/s', 'p50 ms', 'p99 ms', 'server CPU', 'client CPU', 'server CPU µs/req', 'bytes/answer', 'failed'], rows, 1),
+    ...mdTable(
+      ['Target', 'Pipelining', 'req/s', 'p50 ms', 'p99 ms', 'server CPU', 'client CPU', 'server CPU µs/req', 'bytes/answer', 'failed'],
+      rows,
+      1,
+    ),
     '',
     '## Every measured run',
     '',
-    ...mdTable(['Target', 'Pipelining', 'Round', 'req/s', 'p99 ms', 'server CPU', 'client CPU', 'model runs', 'memory hits/req', 'memo hits/req', 'Redis hits/req', 'problems'], roundRows, 1),
+    ...mdTable(
+      [
+        'Target',
+        'Pipelining',
+        'Round',
+        'req/s',
+        'p99 ms',
+        'server CPU',
+        'client CPU',
+        'model runs',
+        'memory hits/req',
+        'memo hits/req',
+        'Redis hits/req',
+        'problems',
+      ],
+      roundRows,
+      1,
+    ),
     '',
     'CPU is in cores (CPU seconds per second of the run). "model runs" must be 0: every text was a cache hit.',
     '',
@@ -294,6 +412,6 @@ function render(ctx: Parameters<typeof contextLines>[0], cfg: { connections: num
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`[${NAME}] ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`[${NAME}] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

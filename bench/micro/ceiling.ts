@@ -20,7 +20,20 @@ import { CeilingPool, type CeilingResult } from './lib/ceiling-pool.js';
 import { fmtCores, fmtMs, fmtPct, fmtRps, mdTable } from '../lib/format.js';
 import { problems, runLoad, type LoadResult } from '../lib/load.js';
 import { median } from '../lib/stats.js';
-import { COMMON_OPTIONS, COMMON_USAGE, MODEL_LOAD_OPTIONS, contextLines, endRun, listFlag, modelLoadFlags, numberFlag, say, startRun, writeResults, type RunContext } from './lib/run-context.js';
+import {
+  COMMON_OPTIONS,
+  COMMON_USAGE,
+  MODEL_LOAD_OPTIONS,
+  contextLines,
+  endRun,
+  listFlag,
+  modelLoadFlags,
+  numberFlag,
+  say,
+  startRun,
+  writeResults,
+  type RunContext,
+} from './lib/run-context.js';
 import { exactLengthTexts, realisticTexts } from './lib/texts.js';
 
 const NAME = 'ceiling';
@@ -69,12 +82,21 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      workers: { type: 'string' }, 'intra-op': { type: 'string' }, 'batch-sizes': { type: 'string' },
-      'sweep-duration': { type: 'string' }, 'max-batch-size': { type: 'string' }, realistic: { type: 'boolean' }, ...MODEL_LOAD_OPTIONS, ...COMMON_OPTIONS,
+      workers: { type: 'string' },
+      'intra-op': { type: 'string' },
+      'batch-sizes': { type: 'string' },
+      'sweep-duration': { type: 'string' },
+      'max-batch-size': { type: 'string' },
+      realistic: { type: 'boolean' },
+      ...MODEL_LOAD_OPTIONS,
+      ...COMMON_OPTIONS,
     },
     strict: true,
   });
-  if (values.help) { process.stdout.write(USAGE + '\n'); return; }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
   const cfg = {
     workers: numberFlag('workers', values.workers, 2),
     intraOp: numberFlag('intra-op', values['intra-op'], 1),
@@ -86,7 +108,12 @@ async function main(): Promise<void> {
   const maxLoad = values['max-load'] === undefined ? undefined : numberFlag('max-load', values['max-load'], 0, false);
   const log = (line: string): void => say(NAME, line);
 
-  const textSource = { tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'), vocabPath: join(STANDIN_MODEL_DIR, 'vocab.txt'), sentences: readSentences(SST2_DEV_TSV), seed: cfg.seed };
+  const textSource = {
+    tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'),
+    vocabPath: join(STANDIN_MODEL_DIR, 'vocab.txt'),
+    sentences: readSentences(SST2_DEV_TSV),
+    seed: cfg.seed,
+  };
   const realistic = values.realistic ? await realisticTexts(textSource) : undefined;
   const nextText = realistic?.next ?? (await exactLengthTexts({ ...textSource, tokens: cfg.tokens }));
   /** A thread's pool of texts for the ceiling: sorted by length in realistic mode, so its batches are. */
@@ -94,7 +121,10 @@ async function main(): Promise<void> {
     const texts = Array.from({ length: TEXTS_PER_THREAD }, nextText);
     if (!realistic) return texts;
     const lengths = await realistic.lengthsOf(texts);
-    return texts.map((text, i) => ({ text, n: lengths[i]! })).sort((a, b) => a.n - b.n).map((x) => x.text);
+    return texts
+      .map((text, i) => ({ text, n: lengths[i]! }))
+      .sort((a, b) => a.n - b.n)
+      .map((x) => x.text);
   };
   const example = nextText();
   const body = (): string => JSON.stringify({ text: Array.from({ length: cfg.textsPerRequest }, nextText) });
@@ -104,16 +134,27 @@ async function main(): Promise<void> {
   let pool: CeilingPool | undefined;
   try {
     const serviceEnv: Record<string, string> = {
-      WORKERS: String(cfg.workers), INTRA_OP_THREADS: String(cfg.intraOp), CACHE_LRU_ENTRIES: '0',
+      WORKERS: String(cfg.workers),
+      INTRA_OP_THREADS: String(cfg.intraOp),
+      CACHE_LRU_ENTRIES: '0',
       ...(cfg.maxBatchSize === undefined ? {} : { MAX_BATCH_SIZE: String(cfg.maxBatchSize) }),
     };
     const service = await startService(serviceEnv, { name: 'service-uncached' });
     started.push(service);
     pool = await CeilingPool.start(
-      { modelPath: join(STANDIN_MODEL_DIR, 'onnx', 'model_quantized.onnx'), tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'), intraOpThreads: cfg.intraOp, maxTokens: 512 },
+      {
+        modelPath: join(STANDIN_MODEL_DIR, 'onnx', 'model_quantized.onnx'),
+        tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'),
+        intraOpThreads: cfg.intraOp,
+        maxTokens: 512,
+      },
       await Promise.all(Array.from({ length: cfg.workers }, threadTexts)),
     );
-    log(`service ${service.url} (${Object.entries(serviceEnv).map(([k, v]) => `${k}=${v}`).join(' ')}); ceiling: ${cfg.workers} thread(s) × ${cfg.intraOp} intra-op`);
+    log(
+      `service ${service.url} (${Object.entries(serviceEnv)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' ')}); ceiling: ${cfg.workers} thread(s) × ${cfg.intraOp} intra-op`,
+    );
 
     const sweep: CeilingResult[] = [];
     for (const b of cfg.batchSizes) {
@@ -138,8 +179,13 @@ async function main(): Promise<void> {
           let before: Promise<Map<string, number>> | undefined;
           let after: Promise<Map<string, number>> | undefined;
           const measured = await runLoad(service.url, {
-            ...load, warmupS: cfg.warmupS, durationS: cfg.durationS,
-            onWindow: (edge) => { if (edge === 'start') before = scrapeMetrics(service.url); else after = scrapeMetrics(service.url); },
+            ...load,
+            warmupS: cfg.warmupS,
+            durationS: cfg.durationS,
+            onWindow: (edge) => {
+              if (edge === 'start') before = scrapeMetrics(service.url);
+              else after = scrapeMetrics(service.url);
+            },
           });
           assertAlive(service, 'the HTTP run');
           const work = modelWork(await before!, await after!);
@@ -150,16 +196,20 @@ async function main(): Promise<void> {
             meanBatch: work.meanBatch,
           };
           records.push({ round, variant, http });
-          log(`round ${round + 1} http: ${fmtRps(http.sentencesPerS)} sentences/s (${fmtRps(measured.okRps)} req/s), p50 ${fmtMs(measured.p50)} ms, ` +
-            `p99 ${fmtMs(measured.p99)} ms, mean batch ${http.meanBatch.toFixed(1)}, CPU server ${fmtCores(measured.serverCpu)} client ${fmtCores(measured.clientCpu)}` +
-            (problems(measured) ? `, ${problems(measured).toUpperCase()}` : ''));
+          log(
+            `round ${round + 1} http: ${fmtRps(http.sentencesPerS)} sentences/s (${fmtRps(measured.okRps)} req/s), p50 ${fmtMs(measured.p50)} ms, ` +
+              `p99 ${fmtMs(measured.p99)} ms, mean batch ${http.meanBatch.toFixed(1)}, CPU server ${fmtCores(measured.serverCpu)} client ${fmtCores(measured.clientCpu)}` +
+              (problems(measured) ? `, ${problems(measured).toUpperCase()}` : ''),
+          );
         } else {
           const tokenize = variant !== 'ceilingNoTokenize';
           const share = variant === 'ceilingBesideClient' ? clientShare : 0;
           await pool.run(best, 1, tokenize, share);
           const ceiling = await pool.run(best, cfg.durationS, tokenize, share);
           records.push({ round, variant, ceiling });
-          log(`round ${round + 1} ${variant}: ${fmtRps(ceiling.sentencesPerS)} sentences/s, batch p50 ${fmtMs(ceiling.batchP50Ms)} ms, CPU ${fmtCores(ceiling.cpu)}`);
+          log(
+            `round ${round + 1} ${variant}: ${fmtRps(ceiling.sentencesPerS)} sentences/s, batch p50 ${fmtMs(ceiling.batchP50Ms)} ms, CPU ${fmtCores(ceiling.cpu)}`,
+          );
         }
       }
     }
@@ -167,7 +217,12 @@ async function main(): Promise<void> {
 
     const summary = summarize(records);
     const markdown = render(ctx, { ...cfg, realistic: realistic !== undefined }, example, best, clientShare, sweep, summary, records);
-    const base = await writeResults(ctx, values.out, { settings: { ...cfg, serviceEnv, exampleText: example }, best, clientShare, sweep, summary, records }, markdown);
+    const base = await writeResults(
+      ctx,
+      values.out,
+      { settings: { ...cfg, serviceEnv, exampleText: example }, best, clientShare, sweep, summary, records },
+      markdown,
+    );
     process.stdout.write('\n' + markdown + '\n');
     log(`wrote ${base}.{json,md}`);
   } finally {
@@ -212,40 +267,139 @@ function summarize(records: readonly RoundRecord[]): Summary {
   };
 }
 
-function render(ctx: RunContext, cfg: { realistic: boolean; workers: number; intraOp: number; tokens: number; textsPerRequest: number; connections: number; durationS: number; warmupS: number; rounds: number; sweepDurationS: number; maxBatchSize: number | undefined }, example: string, best: number, clientShare: number, sweep: readonly CeilingResult[], s: Summary, records: readonly RoundRecord[]): string {
+function render(
+  ctx: RunContext,
+  cfg: {
+    realistic: boolean;
+    workers: number;
+    intraOp: number;
+    tokens: number;
+    textsPerRequest: number;
+    connections: number;
+    durationS: number;
+    warmupS: number;
+    rounds: number;
+    sweepDurationS: number;
+    maxBatchSize: number | undefined;
+  },
+  example: string,
+  best: number,
+  clientShare: number,
+  sweep: readonly CeilingResult[],
+  s: Summary,
+  records: readonly RoundRecord[],
+): string {
   const verdict = (ratio: number): string => (ratio >= TARGET ? 'met' : 'MISSED');
   const serviceMaxBatch = cfg.maxBatchSize ?? 32;
   const atServiceBatch = sweep.find((r) => r.batchSize === serviceMaxBatch);
   const rows = [
-    [`ceiling: ${cfg.workers} × ORT session, B=${best}, tokenization included`, fmtRps(s.ceiling), '-', '-', fmtCores(s.ceilingCpu), fmtPct(s.http / s.ceiling), verdict(s.http / s.ceiling)],
-    [`ceiling beside a simulated client (${fmtCores(clientShare)} of a core kept busy)`, fmtRps(s.ceilingBesideClient), '-', '-', '-', fmtPct(s.http / s.ceilingBesideClient), verdict(s.http / s.ceilingBesideClient)],
-    [`ceiling without tokenization (one packed batch, run again and again)`, fmtRps(s.ceilingNoTokenize), '-', '-', '-', fmtPct(s.http / s.ceilingNoTokenize), '-'],
-    [`service over HTTP: ${cfg.textsPerRequest} unique texts/request, ${cfg.connections} connections`, fmtRps(s.http), fmtMs(s.p50), fmtMs(s.p99), `${fmtCores(s.serverCpu)} + client ${fmtCores(s.clientCpu)}`, '100%', ''],
+    [
+      `ceiling: ${cfg.workers} × ORT session, B=${best}, tokenization included`,
+      fmtRps(s.ceiling),
+      '-',
+      '-',
+      fmtCores(s.ceilingCpu),
+      fmtPct(s.http / s.ceiling),
+      verdict(s.http / s.ceiling),
+    ],
+    [
+      `ceiling beside a simulated client (${fmtCores(clientShare)} of a core kept busy)`,
+      fmtRps(s.ceilingBesideClient),
+      '-',
+      '-',
+      '-',
+      fmtPct(s.http / s.ceilingBesideClient),
+      verdict(s.http / s.ceilingBesideClient),
+    ],
+    [
+      `ceiling without tokenization (one packed batch, run again and again)`,
+      fmtRps(s.ceilingNoTokenize),
+      '-',
+      '-',
+      '-',
+      fmtPct(s.http / s.ceilingNoTokenize),
+      '-',
+    ],
+    [
+      `service over HTTP: ${cfg.textsPerRequest} unique texts/request, ${cfg.connections} connections`,
+      fmtRps(s.http),
+      fmtMs(s.p50),
+      fmtMs(s.p99),
+      `${fmtCores(s.serverCpu)} + client ${fmtCores(s.clientCpu)}`,
+      '100%',
+      '',
+    ],
   ];
-  const sweepRows = sweep.map((r) => [String(r.batchSize), fmtRps(r.sentencesPerS), fmtMs(r.batchP50Ms), fmtMs(r.batchP99Ms), fmtCores(r.cpu), r.batchSize === best ? 'best' : '']);
-  const roundRows = records.map((r) => r.http
-    ? [String(r.round + 1), 'http', fmtRps(r.http.sentencesPerS), fmtMs(r.http.load.p50), fmtMs(r.http.load.p99), r.http.meanBatch.toFixed(1), `${fmtCores(r.http.load.serverCpu)} + ${fmtCores(r.http.load.clientCpu)}`, problems(r.http.load) || 'none']
-    : [String(r.round + 1), r.variant, fmtRps(r.ceiling!.sentencesPerS), fmtMs(r.ceiling!.batchP50Ms), fmtMs(r.ceiling!.batchP99Ms), String(r.ceiling!.batchSize), fmtCores(r.ceiling!.cpu), '']);
+  const sweepRows = sweep.map((r) => [
+    String(r.batchSize),
+    fmtRps(r.sentencesPerS),
+    fmtMs(r.batchP50Ms),
+    fmtMs(r.batchP99Ms),
+    fmtCores(r.cpu),
+    r.batchSize === best ? 'best' : '',
+  ]);
+  const roundRows = records.map((r) =>
+    r.http
+      ? [
+          String(r.round + 1),
+          'http',
+          fmtRps(r.http.sentencesPerS),
+          fmtMs(r.http.load.p50),
+          fmtMs(r.http.load.p99),
+          r.http.meanBatch.toFixed(1),
+          `${fmtCores(r.http.load.serverCpu)} + ${fmtCores(r.http.load.clientCpu)}`,
+          problems(r.http.load) || 'none',
+        ]
+      : [
+          String(r.round + 1),
+          r.variant,
+          fmtRps(r.ceiling!.sentencesPerS),
+          fmtMs(r.ceiling!.batchP50Ms),
+          fmtMs(r.ceiling!.batchP99Ms),
+          String(r.ceiling!.batchSize),
+          fmtCores(r.ceiling!.cpu),
+          '',
+        ],
+  );
   return [
-    ...contextLines(ctx, 'Uncached throughput vs the model\'s ceiling (issue 4)'),
-    ...mdTable(['Setting', 'Value'], [
-      ['sentences', cfg.realistic
-        ? `SST-2 dev sentences, each made unique by swapping one whole word for another single-token word (token counts unchanged: mean 25, max 55); the ceiling's per-thread pools are sorted by length; e.g. \`${example}\``
-        : `${cfg.tokens} tokens each ([CLS] and [SEP] included): SST-2 dev sentences completed with random vocabulary words, all distinct; e.g. \`${example}\``],
-      ['ceiling', `${cfg.workers} worker_threads in the bench process, each: ExactTokenizer (as the service's tokenizer threads, truncation 512) + buildModelInputs (as its model workers) + createSession(model_quantized.onnx, intra-op ${cfg.intraOp}).run, in a loop; sweep ${sweep.map((r) => r.batchSize).join('/')} (${cfg.sweepDurationS} s each after 1 s), then ${cfg.durationS} s per measured run after 1 s`],
-      ['service', `dist/src/main.js WORKERS=${cfg.workers} INTRA_OP_THREADS=${cfg.intraOp} CACHE_LRU_ENTRIES=0, no REDIS_URL${cfg.maxBatchSize === undefined ? ' (MAX_BATCH_SIZE default 32)' : ` MAX_BATCH_SIZE=${cfg.maxBatchSize}`}, metrics on, LOG_LEVEL=warn`],
-      ['HTTP load', `autocannon in the bench process, ${cfg.connections} connections, pipelining 1, ${cfg.textsPerRequest} never-seen texts per request (no Content-Type header); each run is ${cfg.warmupS} s of warm-up then a ${cfg.durationS} s measured window on the same connections`],
-      ['rounds', `${cfg.rounds}; order ceiling, without tokenization, beside client, HTTP, then reversed; medians reported`],
-    ], 2),
+    ...contextLines(ctx, "Uncached throughput vs the model's ceiling (issue 4)"),
+    ...mdTable(
+      ['Setting', 'Value'],
+      [
+        [
+          'sentences',
+          cfg.realistic
+            ? `SST-2 dev sentences, each made unique by swapping one whole word for another single-token word (token counts unchanged: mean 25, max 55); the ceiling's per-thread pools are sorted by length; e.g. \`${example}\``
+            : `${cfg.tokens} tokens each ([CLS] and [SEP] included): SST-2 dev sentences completed with random vocabulary words, all distinct; e.g. \`${example}\``,
+        ],
+        [
+          'ceiling',
+          `${cfg.workers} worker_threads in the bench process, each: ExactTokenizer (as the service's tokenizer threads, truncation 512) + buildModelInputs (as its model workers) + createSession(model_quantized.onnx, intra-op ${cfg.intraOp}).run, in a loop; sweep ${sweep.map((r) => r.batchSize).join('/')} (${cfg.sweepDurationS} s each after 1 s), then ${cfg.durationS} s per measured run after 1 s`,
+        ],
+        [
+          'service',
+          `dist/src/main.js WORKERS=${cfg.workers} INTRA_OP_THREADS=${cfg.intraOp} CACHE_LRU_ENTRIES=0, no REDIS_URL${cfg.maxBatchSize === undefined ? ' (MAX_BATCH_SIZE default 32)' : ` MAX_BATCH_SIZE=${cfg.maxBatchSize}`}, metrics on, LOG_LEVEL=warn`,
+        ],
+        [
+          'HTTP load',
+          `autocannon in the bench process, ${cfg.connections} connections, pipelining 1, ${cfg.textsPerRequest} never-seen texts per request (no Content-Type header); each run is ${cfg.warmupS} s of warm-up then a ${cfg.durationS} s measured window on the same connections`,
+        ],
+        ['rounds', `${cfg.rounds}; order ceiling, without tokenization, beside client, HTTP, then reversed; medians reported`],
+      ],
+      2,
+    ),
     '',
     `## Sentences per second (target: the service >= ${fmtPct(TARGET)} of the ceiling)`,
     '',
     ...mdTable(['Variant', 'sentences/s', 'p50 ms', 'p99 ms', 'CPU (cores)', 'service / this', `>= ${fmtPct(TARGET)}`], rows, 1),
     '',
     `The service's sentences/s = 2xx answers × ${cfg.textsPerRequest} / seconds (${fmtRps(s.httpRps)} req/s); the model ran ${fmtRps(s.modelTextsPerS)} texts/s by its /metrics.`,
-    `Mean batch size (inf_batch_size sum/count over the measured runs): ${s.meanBatch.toFixed(1)}.` + (s.failedRuns > 0 ? ` ${s.failedRuns} HTTP run(s) had failures: see below.` : ''),
+    `Mean batch size (inf_batch_size sum/count over the measured runs): ${s.meanBatch.toFixed(1)}.` +
+      (s.failedRuns > 0 ? ` ${s.failedRuns} HTTP run(s) had failures: see below.` : ''),
     ...(atServiceBatch && atServiceBatch.batchSize !== best
-      ? [`The service batches at most ${serviceMaxBatch} texts; the sweep's ceiling at B=${serviceMaxBatch} was ${fmtRps(atServiceBatch.sentencesPerS)} sentences/s (service / that: ${fmtPct(s.http / atServiceBatch.sentencesPerS)}; shorter sweep runs, so noisier).`]
+      ? [
+          `The service batches at most ${serviceMaxBatch} texts; the sweep's ceiling at B=${serviceMaxBatch} was ${fmtRps(atServiceBatch.sentencesPerS)} sentences/s (service / that: ${fmtPct(s.http / atServiceBatch.sentencesPerS)}; shorter sweep runs, so noisier).`,
+        ]
       : []),
     `The load generator shares the ${ctx.machine.cpus} cores: it used ${fmtCores(s.clientCpu)} cores during the HTTP runs, while the ceiling`,
     `had the machine to itself. "Beside a simulated client" runs the ceiling next to a thread that keeps that share of a core busy.`,
@@ -256,12 +410,16 @@ function render(ctx: RunContext, cfg: { realistic: boolean; workers: number; int
     '',
     '## Every measured run',
     '',
-    ...mdTable(['Round', 'Variant', 'sentences/s', 'p50 ms (HTTP) / batch p50', 'p99 ms (HTTP) / batch p99', 'mean batch / B', 'CPU', 'problems'], roundRows, 2),
+    ...mdTable(
+      ['Round', 'Variant', 'sentences/s', 'p50 ms (HTTP) / batch p50', 'p99 ms (HTTP) / batch p99', 'mean batch / B', 'CPU', 'problems'],
+      roundRows,
+      2,
+    ),
     '',
   ].join('\n');
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`[${NAME}] ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`[${NAME}] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

@@ -11,9 +11,23 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-interface CallFrame { functionName: string; url: string; lineNumber: number }
-interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
-interface Profile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[]; startTime: number; endTime: number }
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface ProfileNode {
+  id: number;
+  callFrame: CallFrame;
+  children?: number[];
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
 
 /** Stage name, and whether a frame belongs to it. Checked from the leaf up; the first frame that matches wins. */
 const STAGES: readonly (readonly [string, (f: CallFrame) => boolean])[] = [
@@ -24,10 +38,16 @@ const STAGES: readonly (readonly [string, (f: CallFrame) => boolean])[] = [
   ['response memo', (f) => f.url.includes('response-memo')],
   ['cache: hashing + LRU + Redis', (f) => f.url.includes('/cache/')],
   ['predictor: distinct texts + body assembly', (f) => f.url.includes('inference/predictor')],
-  ['response writes (uWS writeStatus/writeHeader/end/cork)', (f) => f.url === '' && ['writeStatus', 'writeHeader', 'end', 'cork', 'endWithoutBody', 'tryEnd'].includes(f.functionName)],
+  [
+    'response writes (uWS writeStatus/writeHeader/end/cork)',
+    (f) => f.url === '' && ['writeStatus', 'writeHeader', 'end', 'cork', 'endWithoutBody', 'tryEnd'].includes(f.functionName),
+  ],
   ['header values + response assembly', (f) => f.url.includes('http/respond') || f.functionName === 'toFixed'],
   ['body read (onData, copy)', (f) => f.url.includes('http/body') || f.functionName === 'onData'],
-  ['handler: request headers, context, promises', (f) => f.url.includes('http/') || f.url.includes('lifecycle') || f.url.includes('bare-server')],
+  [
+    'handler: request headers, context, promises',
+    (f) => f.url.includes('http/') || f.url.includes('lifecycle') || f.url.includes('bare-server'),
+  ],
   ['garbage collector', (f) => f.functionName === '(garbage collector)'],
   ['uWS event loop, sockets, kernel (native, outside JS)', (f) => f.functionName === '(program)'],
   ['idle', (f) => f.functionName === '(idle)'],
@@ -38,7 +58,9 @@ const POST_HANDLER = /handlers\/predict\.js$|bare-server\.js$/;
 
 function profilesIn(path: string): string[] {
   if (!statSync(path).isDirectory()) return [path];
-  return readdirSync(path).filter((n) => n.endsWith('.cpuprofile')).map((n) => join(path, n));
+  return readdirSync(path)
+    .filter((n) => n.endsWith('.cpuprofile'))
+    .map((n) => join(path, n));
 }
 
 function summarize(file: string, top: number, answers: number | undefined): string {
@@ -54,7 +76,10 @@ function summarize(file: string, top: number, answers: number | undefined): stri
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const frame = byId.get(at)!.callFrame;
       const hit = STAGES.find(([, test]) => test(frame));
-      if (hit) { cached = hit[0]; break; }
+      if (hit) {
+        cached = hit[0];
+        break;
+      }
     }
     stageOf.set(id, cached);
     return cached;
@@ -65,7 +90,8 @@ function summarize(file: string, top: number, answers: number | undefined): stri
   // Start-up (module loading, hashing the model file, health polls) is not the request path: count from the
   // first sample inside a POST handler.
   const isRequest = (id: number): boolean => {
-    for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) if (POST_HANDLER.test(byId.get(at)!.callFrame.url)) return true;
+    for (let at: number | undefined = id; at !== undefined; at = parent.get(at))
+      if (POST_HANDLER.test(byId.get(at)!.callFrame.url)) return true;
     return false;
   };
   const first = Math.max(0, profile.samples.findIndex(isRequest));
@@ -84,11 +110,18 @@ function summarize(file: string, top: number, answers: number | undefined): stri
   const lines = [
     `${file}: ${(totalUs / 1e6).toFixed(1)} s sampled from the first request on, ${(busyUs / 1e6).toFixed(1)} s not idle (shares below are of that)` +
       (answers === undefined ? '' : `; ${answers} answers, ${(busyUs / answers).toFixed(2)} µs each`),
-    '', `| stage | share |${answers === undefined ? '' : ' µs per answer |'}`, `| --- | ---: |${answers === undefined ? '' : ' ---: |'}`,
+    '',
+    `| stage | share |${answers === undefined ? '' : ' µs per answer |'}`,
+    `| --- | ---: |${answers === undefined ? '' : ' ---: |'}`,
   ];
-  for (const [name, us] of [...stageUs].filter(([n]) => n !== 'idle').sort((a, b) => b[1] - a[1])) lines.push(`| ${name} | ${pct(us)} |${perAnswer(us)}`);
+  for (const [name, us] of [...stageUs].filter(([n]) => n !== 'idle').sort((a, b) => b[1] - a[1]))
+    lines.push(`| ${name} | ${pct(us)} |${perAnswer(us)}`);
   lines.push('', `| top ${top} functions by self time | share |`, '| --- | ---: |');
-  for (const [name, us] of [...selfUs].filter(([n]) => !n.startsWith('(idle)')).sort((a, b) => b[1] - a[1]).slice(0, top)) lines.push(`| \`${name}\` | ${pct(us)} |`);
+  for (const [name, us] of [...selfUs]
+    .filter(([n]) => !n.startsWith('(idle)'))
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top))
+    lines.push(`| \`${name}\` | ${pct(us)} |`);
   return lines.join('\n');
 }
 
@@ -99,5 +132,8 @@ if (positionals.length === 0) {
 }
 for (const path of positionals) {
   // Worker threads write profiles too; the main thread's is the largest.
-  for (const file of profilesIn(path)) process.stdout.write(summarize(file, Number(values.top ?? 25), values.answers === undefined ? undefined : Number(values.answers)) + '\n\n');
+  for (const file of profilesIn(path))
+    process.stdout.write(
+      summarize(file, Number(values.top ?? 25), values.answers === undefined ? undefined : Number(values.answers)) + '\n\n',
+    );
 }

@@ -18,13 +18,23 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { readSentences, uniqueTexts } from '../lib/corpus.js';
-import { HEALTH_PATH, PREDICT_PATH, SERVICE_MAIN_JS, SST2_DEV_TSV, STANDIN_MODEL_DIR, startNodeServer, type ManagedProcess } from '../lib/harness.js';
+import {
+  HEALTH_PATH,
+  PREDICT_PATH,
+  SERVICE_MAIN_JS,
+  SST2_DEV_TSV,
+  STANDIN_MODEL_DIR,
+  startNodeServer,
+  type ManagedProcess,
+} from '../lib/harness.js';
 import { MEMORY_INPUTS } from './lib/memory-inputs.js';
 import { runLoad } from '../lib/load.js';
 import { exactLengthTexts } from './lib/texts.js';
 
 const MiB = 1024 * 1024;
-const say = (line: string): void => { process.stdout.write(`[memory] ${line}\n`); };
+const say = (line: string): void => {
+  process.stdout.write(`[memory] ${line}\n`);
+};
 
 /** VmRSS and VmHWM (peak) of a process, in MiB. */
 function memoryOf(pid: number): { rss: number; peak: number } {
@@ -34,7 +44,12 @@ function memoryOf(pid: number): { rss: number; peak: number } {
 }
 
 async function startService(mainJs: string, env: Record<string, string>): Promise<ManagedProcess> {
-  return startNodeServer({ name: 'service', script: mainJs, env: { MODEL_DIR: STANDIN_MODEL_DIR, LOG_LEVEL: 'warn', ...env }, healthPath: HEALTH_PATH });
+  return startNodeServer({
+    name: 'service',
+    script: mainJs,
+    env: { MODEL_DIR: STANDIN_MODEL_DIR, LOG_LEVEL: 'warn', ...env },
+    healthPath: HEALTH_PATH,
+  });
 }
 
 async function post(url: string, body: string): Promise<number> {
@@ -47,9 +62,22 @@ async function post(url: string, body: string): Promise<number> {
   }
 }
 
-interface ClassResult { name: string; description: string; idle: number; peak: number; settled: number; statuses: Record<string, number>; alive: boolean }
+interface ClassResult {
+  name: string;
+  description: string;
+  idle: number;
+  peak: number;
+  settled: number;
+  statuses: Record<string, number>;
+  alive: boolean;
+}
 
-async function measureClass(mainJs: string, env: Record<string, string>, input: (typeof MEMORY_INPUTS)[number], settleS: number): Promise<ClassResult> {
+async function measureClass(
+  mainJs: string,
+  env: Record<string, string>,
+  input: (typeof MEMORY_INPUTS)[number],
+  settleS: number,
+): Promise<ClassResult> {
   const service = await startService(mainJs, env);
   try {
     const pid = service.child.pid!;
@@ -73,10 +101,23 @@ async function measureClass(mainJs: string, env: Record<string, string>, input: 
 async function throughput(mainJs: string, env: Record<string, string>): Promise<{ uniform16: number; sst2: number }> {
   const service = await startService(mainJs, { ...env, CACHE_LRU_ENTRIES: '0' });
   try {
-    const uniform = await exactLengthTexts({ tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'), vocabPath: join(STANDIN_MODEL_DIR, 'vocab.txt'), sentences: readSentences(SST2_DEV_TSV), tokens: 16, seed: 1 });
+    const uniform = await exactLengthTexts({
+      tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'),
+      vocabPath: join(STANDIN_MODEL_DIR, 'vocab.txt'),
+      sentences: readSentences(SST2_DEV_TSV),
+      tokens: 16,
+      seed: 1,
+    });
     const sst2 = uniqueTexts(readSentences(SST2_DEV_TSV), `mem-${Date.now()}`);
     const rate = async (next: () => string): Promise<number> => {
-      const r = await runLoad(service.url, { connections: 16, pipelining: 1, warmupS: 3, durationS: 10, path: PREDICT_PATH, body: () => JSON.stringify({ text: Array.from({ length: 8 }, next) }) });
+      const r = await runLoad(service.url, {
+        connections: 16,
+        pipelining: 1,
+        warmupS: 3,
+        durationS: 10,
+        path: PREDICT_PATH,
+        body: () => JSON.stringify({ text: Array.from({ length: 8 }, next) }),
+      });
       return (r.ok * 8) / r.durationS;
     };
     return { uniform16: await rate(uniform), sst2: await rate(sst2) };
@@ -88,22 +129,41 @@ async function throughput(mainJs: string, env: Record<string, string>): Promise<
 /** ORT's CPU arena on vs off: one thread, alternating 1 s runs of the same shapes. */
 async function arenaAb(): Promise<string[]> {
   const model = join(STANDIN_MODEL_DIR, 'onnx', 'model_quantized.onnx');
-  const create = (enableCpuMemArena: boolean) => ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all', executionMode: 'sequential', enableCpuMemArena, extra: { session: { intra_op: { allow_spinning: '0' } } } });
+  const create = (enableCpuMemArena: boolean) =>
+    ort.InferenceSession.create(model, {
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      enableCpuMemArena,
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
+    });
   const sessions = { on: await create(true), off: await create(false) };
-  const feeds = (rows: number, cols: number) => ({ input_ids: new ort.Tensor('int64', new BigInt64Array(rows * cols).fill(1000n), [rows, cols]), attention_mask: new ort.Tensor('int64', new BigInt64Array(rows * cols).fill(1n), [rows, cols]) });
+  const feeds = (rows: number, cols: number) => ({
+    input_ids: new ort.Tensor('int64', new BigInt64Array(rows * cols).fill(1000n), [rows, cols]),
+    attention_mask: new ort.Tensor('int64', new BigInt64Array(rows * cols).fill(1n), [rows, cols]),
+  });
   const lines: string[] = [];
-  for (const [rows, cols] of [[16, 16], [16, 32]]) {
+  for (const [rows, cols] of [
+    [16, 16],
+    [16, 32],
+  ]) {
     const total = { on: 0, off: 0 };
     for (const k of ['on', 'off'] as const) await sessions[k].run(feeds(rows, cols));
     for (let round = 0; round < 8; round++) {
       for (const k of round % 2 ? (['off', 'on'] as const) : (['on', 'off'] as const)) {
         const t0 = performance.now();
         let n = 0;
-        while (performance.now() - t0 < 1000) { await sessions[k].run(feeds(rows, cols)); n += rows; }
+        while (performance.now() - t0 < 1000) {
+          await sessions[k].run(feeds(rows, cols));
+          n += rows;
+        }
         total[k] += n / ((performance.now() - t0) / 1000);
       }
     }
-    lines.push(`| ${rows}x${cols} | ${(total.on / 8).toFixed(0)} | ${(total.off / 8).toFixed(0)} | ${((total.off / total.on) * 100).toFixed(1)} % |`);
+    lines.push(
+      `| ${rows}x${cols} | ${(total.on / 8).toFixed(0)} | ${(total.off / 8).toFixed(0)} | ${((total.off / total.on) * 100).toFixed(1)} % |`,
+    );
   }
   return lines;
 }
@@ -111,8 +171,16 @@ async function arenaAb(): Promise<string[]> {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      'main-js': { type: 'string' }, workers: { type: 'string' }, settle: { type: 'string' }, classes: { type: 'string' },
-      'baseline-main-js': { type: 'string' }, rounds: { type: 'string' }, 'skip-classes': { type: 'boolean' }, 'skip-throughput': { type: 'boolean' }, 'arena-ab': { type: 'boolean' }, env: { type: 'string', multiple: true },
+      'main-js': { type: 'string' },
+      workers: { type: 'string' },
+      settle: { type: 'string' },
+      classes: { type: 'string' },
+      'baseline-main-js': { type: 'string' },
+      rounds: { type: 'string' },
+      'skip-classes': { type: 'boolean' },
+      'skip-throughput': { type: 'boolean' },
+      'arena-ab': { type: 'boolean' },
+      env: { type: 'string', multiple: true },
     },
   });
   const mainJs = resolve(values['main-js'] ?? SERVICE_MAIN_JS);
@@ -120,11 +188,26 @@ async function main(): Promise<void> {
   const env: Record<string, string> = { WORKERS: values.workers ?? '2' };
   for (const pair of values.env ?? []) env[pair.slice(0, pair.indexOf('='))] = pair.slice(pair.indexOf('=') + 1);
   const wanted = (values.classes ?? 'a,b,c,d,e').split(',');
-  say(`service ${mainJs}, env ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
-  const out: string[] = values['skip-classes'] ? [] : ['| input | idle RSS MiB | peak RSS MiB | RSS after ' + settleS + ' s | answers | survived |', '| --- | --- | --- | --- | --- | --- |'];
+  say(
+    `service ${mainJs}, env ${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}; load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
+  const out: string[] = values['skip-classes']
+    ? []
+    : [
+        '| input | idle RSS MiB | peak RSS MiB | RSS after ' + settleS + ' s | answers | survived |',
+        '| --- | --- | --- | --- | --- | --- |',
+      ];
   for (const input of values['skip-classes'] ? [] : MEMORY_INPUTS.filter((i) => wanted.includes(i.name))) {
     const r = await measureClass(mainJs, env, input, settleS);
-    const line = `| (${r.name}) ${r.description} | ${r.idle.toFixed(0)} | ${r.peak.toFixed(0)} | ${r.settled.toFixed(0)} | ${Object.entries(r.statuses).map(([s, n]) => `${n}× ${s}`).join(', ')} | ${r.alive ? 'yes' : 'NO'} |`;
+    const line = `| (${r.name}) ${r.description} | ${r.idle.toFixed(0)} | ${r.peak.toFixed(0)} | ${r.settled.toFixed(0)} | ${Object.entries(
+      r.statuses,
+    )
+      .map(([s, n]) => `${n}× ${s}`)
+      .join(', ')} | ${r.alive ? 'yes' : 'NO'} |`;
     say(line);
     out.push(line);
   }
@@ -139,16 +222,24 @@ async function main(): Promise<void> {
       say(`${build}: uniform 16-token ${r.uniform16.toFixed(0)} sentences/s, SST-2 dev ${r.sst2.toFixed(0)}`);
       runs.set(build, [...(runs.get(build) ?? []), r]);
     }
-    const mean = (build: string, k: 'uniform16' | 'sst2'): number => runs.get(build)!.reduce((a, r) => a + r[k], 0) / runs.get(build)!.length;
+    const mean = (build: string, k: 'uniform16' | 'sst2'): number =>
+      runs.get(build)!.reduce((a, r) => a + r[k], 0) / runs.get(build)!.length;
     out.push('', '| build | uniform 16-token sentences/s | SST-2 dev sentences/s |', '| --- | --- | --- |');
     for (const build of runs.keys()) out.push(`| ${build} | ${mean(build, 'uniform16').toFixed(0)} | ${mean(build, 'sst2').toFixed(0)} |`);
-    if (baseline !== undefined) out.push(`| this / baseline | ${((mean(mainJs, 'uniform16') / mean(baseline, 'uniform16')) * 100).toFixed(1)} % | ${((mean(mainJs, 'sst2') / mean(baseline, 'sst2')) * 100).toFixed(1)} % |`);
+    if (baseline !== undefined)
+      out.push(
+        `| this / baseline | ${((mean(mainJs, 'uniform16') / mean(baseline, 'uniform16')) * 100).toFixed(1)} % | ${((mean(mainJs, 'sst2') / mean(baseline, 'sst2')) * 100).toFixed(1)} % |`,
+      );
     out.push('', '16 connections × 8 never-seen texts per request, 3 s warm-up then 10 s measured; mean of the runs per build.');
   }
   if (values['arena-ab']) {
     out.push('', '| batch | arena on sentences/s | arena off | off / on |', '| --- | --- | --- | --- |', ...(await arenaAb()));
   }
-  say(`load at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  say(
+    `load at end ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   process.stdout.write('\n' + out.join('\n') + '\n');
 }
 

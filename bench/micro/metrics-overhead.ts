@@ -7,7 +7,17 @@ import { assertAlive, type ManagedProcess, postPredict, PREDICT_PATH, startAll, 
 import { fmtCores, fmtMs, fmtPct, fmtRatio, fmtRps, mdTable } from '../lib/format.js';
 import { problems, runLoad, type LoadResult } from '../lib/load.js';
 import { median } from '../lib/stats.js';
-import { COMMON_OPTIONS, COMMON_USAGE, contextLines, endRun, numberFlag, say, startRun, writeResults, type RunContext } from './lib/run-context.js';
+import {
+  COMMON_OPTIONS,
+  COMMON_USAGE,
+  contextLines,
+  endRun,
+  numberFlag,
+  say,
+  startRun,
+  writeResults,
+  type RunContext,
+} from './lib/run-context.js';
 
 const NAME = 'metrics-overhead';
 const BODY = JSON.stringify({ text: ['I love you!', 'I hate you!', 'The movie was fine.'] });
@@ -55,7 +65,9 @@ function startScraper(baseUrl: string, everyMs: number): () => Promise<{ times: 
     bytes = Buffer.byteLength(text);
   };
   const timer = setInterval(() => {
-    chain = chain.then(scrape).catch((err: unknown) => { failure ??= err as Error; });
+    chain = chain.then(scrape).catch((err: unknown) => {
+      failure ??= err as Error;
+    });
   }, everyMs);
   return async () => {
     clearInterval(timer);
@@ -70,12 +82,21 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      connections: { type: 'string' }, pipelining: { type: 'string' }, duration: { type: 'string' }, warmup: { type: 'string' },
-      rounds: { type: 'string' }, 'scrape-every': { type: 'string' }, workers: { type: 'string' }, ...COMMON_OPTIONS,
+      connections: { type: 'string' },
+      pipelining: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      rounds: { type: 'string' },
+      'scrape-every': { type: 'string' },
+      workers: { type: 'string' },
+      ...COMMON_OPTIONS,
     },
     strict: true,
   });
-  if (values.help) { process.stdout.write(USAGE + '\n'); return; }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
   const cfg = {
     connections: numberFlag('connections', values.connections, 50),
     pipelining: numberFlag('pipelining', values.pipelining, 1),
@@ -92,14 +113,21 @@ async function main(): Promise<void> {
   const started: ManagedProcess[] = [];
   try {
     const common = { WORKERS: String(cfg.workers) };
-    const [on, off] = await startAll([
-      () => startService({ ...common, METRICS_ENABLED: 'true', TIMING_HEADERS: 'true' }, { name: 'service-metrics-on' }),
-      () => startService({ ...common, METRICS_ENABLED: 'false', TIMING_HEADERS: 'false' }, { name: 'service-metrics-off' }),
-    ], started);
+    const [on, off] = await startAll(
+      [
+        () => startService({ ...common, METRICS_ENABLED: 'true', TIMING_HEADERS: 'true' }, { name: 'service-metrics-on' }),
+        () => startService({ ...common, METRICS_ENABLED: 'false', TIMING_HEADERS: 'false' }, { name: 'service-metrics-off' }),
+      ],
+      started,
+    );
     // Fill each in-process cache, and check that each variant is what it claims to be.
-    const [onAnswer, offAnswer] = await Promise.all([postPredict(on!.url, BODY, { raw: true }), postPredict(off!.url, BODY, { raw: true })]);
+    const [onAnswer, offAnswer] = await Promise.all([
+      postPredict(on!.url, BODY, { raw: true }),
+      postPredict(off!.url, BODY, { raw: true }),
+    ]);
     if (onAnswer.status !== 200 || offAnswer.status !== 200) throw new Error('a warming POST failed');
-    if (!onAnswer.headers.has('x-total-time') || offAnswer.headers.has('x-total-time')) throw new Error('timing headers are not on/off as configured');
+    if (!onAnswer.headers.has('x-total-time') || offAnswer.headers.has('x-total-time'))
+      throw new Error('timing headers are not on/off as configured');
     const offMetrics = await fetch(off!.url + '/metrics');
     await offMetrics.body?.cancel();
     if (offMetrics.status !== 404) throw new Error(`GET /metrics on the metrics-off service answered ${offMetrics.status}, expected 404`);
@@ -115,8 +143,13 @@ async function main(): Promise<void> {
         let scraped: { times: number[]; bytes: number } | undefined;
         try {
           load = await runLoad(server.url, {
-            connections: cfg.connections, pipelining: cfg.pipelining, warmupS: cfg.warmupS, durationS: cfg.durationS,
-            path: PREDICT_PATH, body: BODY, serverPid: server.child.pid,
+            connections: cfg.connections,
+            pipelining: cfg.pipelining,
+            warmupS: cfg.warmupS,
+            durationS: cfg.durationS,
+            path: PREDICT_PATH,
+            body: BODY,
+            serverPid: server.child.pid,
           });
         } finally {
           scraped = await stopScraper?.();
@@ -124,10 +157,12 @@ async function main(): Promise<void> {
         assertAlive(server, `${variant} round ${round + 1}`);
         const times = (scraped?.times ?? []).sort((a, b) => a - b);
         runs.push({ variant, round, load, scrapes: times.length, scrapeP50Ms: median(times), scrapeBytes: scraped?.bytes ?? 0 });
-        log(`round ${round + 1} metrics ${variant.padEnd(3)}: ${fmtRps(load.okRps)} req/s, p50 ${fmtMs(load.p50)} ms, p99 ${fmtMs(load.p99)} ms, ` +
-          `server ${fmtRps(load.serverCpuUsPerRequest ?? Number.NaN)} µs CPU/req, client ${fmtCores(load.clientCpu)}` +
-          (times.length > 0 ? `, ${times.length} scrapes (p50 ${fmtMs(median(times))} ms)` : '') +
-          (problems(load) ? `, ${problems(load).toUpperCase()}` : ''));
+        log(
+          `round ${round + 1} metrics ${variant.padEnd(3)}: ${fmtRps(load.okRps)} req/s, p50 ${fmtMs(load.p50)} ms, p99 ${fmtMs(load.p99)} ms, ` +
+            `server ${fmtRps(load.serverCpuUsPerRequest ?? Number.NaN)} µs CPU/req, client ${fmtCores(load.clientCpu)}` +
+            (times.length > 0 ? `, ${times.length} scrapes (p50 ${fmtMs(median(times))} ms)` : '') +
+            (problems(load) ? `, ${problems(load).toUpperCase()}` : ''),
+        );
       }
     }
     endRun(ctx);
@@ -141,7 +176,19 @@ async function main(): Promise<void> {
   }
 }
 
-function render(ctx: RunContext, cfg: { connections: number; pipelining: number; durationS: number; warmupS: number; rounds: number; scrapeEveryMs: number; workers: number }, runs: readonly RunRecord[]): string {
+function render(
+  ctx: RunContext,
+  cfg: {
+    connections: number;
+    pipelining: number;
+    durationS: number;
+    warmupS: number;
+    rounds: number;
+    scrapeEveryMs: number;
+    workers: number;
+  },
+  runs: readonly RunRecord[],
+): string {
   const of = (v: VariantKey, pick: (r: RunRecord) => number): number => median(runs.filter((r) => r.variant === v).map(pick));
   const measures: [string, (r: RunRecord) => number, (x: number) => string][] = [
     ['req/s', (r) => r.load.okRps, fmtRps],
@@ -152,23 +199,43 @@ function render(ctx: RunContext, cfg: { connections: number; pipelining: number;
     ['client CPU (cores)', (r) => r.load.clientCpu, fmtCores],
     ['bytes per answer', (r) => r.load.bytesPerResponse, (x) => String(Math.round(x))],
   ];
-  const rows = measures.map(([label, pick, fmt]) => [label, fmt(of('on', pick)), fmt(of('off', pick)), fmtRatio(of('on', pick) / of('off', pick))]);
+  const rows = measures.map(([label, pick, fmt]) => [
+    label,
+    fmt(of('on', pick)),
+    fmt(of('off', pick)),
+    fmtRatio(of('on', pick) / of('off', pick)),
+  ]);
   const rpsCost = 1 - of('on', (r) => r.load.okRps) / of('off', (r) => r.load.okRps);
-  const cpuCost = of('on', (r) => r.load.serverCpuUsPerRequest ?? Number.NaN) / of('off', (r) => r.load.serverCpuUsPerRequest ?? Number.NaN) - 1;
+  const cpuCost =
+    of('on', (r) => r.load.serverCpuUsPerRequest ?? Number.NaN) / of('off', (r) => r.load.serverCpuUsPerRequest ?? Number.NaN) - 1;
   const onRuns = runs.filter((r) => r.variant === 'on');
   const roundRows = runs.map((r) => [
-    String(r.round + 1), r.variant, fmtRps(r.load.okRps), fmtMs(r.load.p50), fmtMs(r.load.p99),
-    fmtRps(r.load.serverCpuUsPerRequest ?? Number.NaN), fmtCores(r.load.clientCpu), r.scrapes > 0 ? `${r.scrapes} × ${fmtMs(r.scrapeP50Ms)} ms` : '-', problems(r.load) || 'none',
+    String(r.round + 1),
+    r.variant,
+    fmtRps(r.load.okRps),
+    fmtMs(r.load.p50),
+    fmtMs(r.load.p99),
+    fmtRps(r.load.serverCpuUsPerRequest ?? Number.NaN),
+    fmtCores(r.load.clientCpu),
+    r.scrapes > 0 ? `${r.scrapes} × ${fmtMs(r.scrapeP50Ms)} ms` : '-',
+    problems(r.load) || 'none',
   ]);
   return [
     ...contextLines(ctx, 'Metrics on vs off on the cached path (issue 5)'),
-    ...mdTable(['Setting', 'Value'], [
-      ['body', `\`${BODY}\`, every text an in-process LRU hit (no REDIS_URL), no Content-Type header`],
-      ['load', `autocannon in the bench process, ${cfg.connections} connections, pipelining ${cfg.pipelining}; each run ${cfg.warmupS} s warm-up then a ${cfg.durationS} s measured window`],
-      ['services', `dist/src/main.js WORKERS=${cfg.workers} LOG_LEVEL=warn, twice side by side: ${LABELS.on} / ${LABELS.off}`],
-      ['scraper', `GET /metrics every ${cfg.scrapeEveryMs} ms during the metrics-on runs (warm-up included), from the bench process`],
-      ['rounds', `${cfg.rounds} per variant, alternating (on, off, then off, on, ...); medians reported`],
-    ], 2),
+    ...mdTable(
+      ['Setting', 'Value'],
+      [
+        ['body', `\`${BODY}\`, every text an in-process LRU hit (no REDIS_URL), no Content-Type header`],
+        [
+          'load',
+          `autocannon in the bench process, ${cfg.connections} connections, pipelining ${cfg.pipelining}; each run ${cfg.warmupS} s warm-up then a ${cfg.durationS} s measured window`,
+        ],
+        ['services', `dist/src/main.js WORKERS=${cfg.workers} LOG_LEVEL=warn, twice side by side: ${LABELS.on} / ${LABELS.off}`],
+        ['scraper', `GET /metrics every ${cfg.scrapeEveryMs} ms during the metrics-on runs (warm-up included), from the bench process`],
+        ['rounds', `${cfg.rounds} per variant, alternating (on, off, then off, on, ...); medians reported`],
+      ],
+      2,
+    ),
     '',
     '## Medians over rounds',
     '',
@@ -187,6 +254,6 @@ function render(ctx: RunContext, cfg: { connections: number; pipelining: number;
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`[${NAME}] ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`[${NAME}] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

@@ -14,7 +14,9 @@ import { readSentences, uniqueTexts } from '../lib/corpus.js';
 import { PREDICT_PATH, SST2_DEV_TSV, startService } from '../lib/harness.js';
 import { runLoad } from '../lib/load.js';
 
-const say = (line: string): void => { process.stdout.write(`[overload] ${line}\n`); };
+const say = (line: string): void => {
+  process.stdout.write(`[overload] ${line}\n`);
+};
 
 /** CPU seconds of one thread of a process (utime + stime, in clock ticks of 10 ms). */
 function threadCpuS(pid: number, tid: number): number {
@@ -29,24 +31,64 @@ async function main(): Promise<void> {
   for (const pair of values.env ?? []) env[pair.slice(0, pair.indexOf('='))] = pair.slice(pair.indexOf('=') + 1);
   const next = uniqueTexts(readSentences(SST2_DEV_TSV), `overload-${Date.now()}`);
   const body = (n: number) => () => JSON.stringify({ text: Array.from({ length: n }, next) });
-  say(`service env ${Object.entries(env).map(([k, v]) => `${k}=${v}`).join(' ')}; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  say(
+    `service env ${Object.entries(env)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}; load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   const service = await startService(env, { name: 'service' });
   try {
     const pid = service.child.pid!;
-    const unloaded = await runLoad(service.url, { connections: 10, pipelining: 1, warmupS: 3, durationS, path: PREDICT_PATH, body: body(3) });
-    say(`unloaded 10 x 3: ${unloaded.ok} x 200, p50 ${unloaded.p50.toFixed(1)} ms, p99 ${unloaded.p99.toFixed(1)} ms, ${unloaded.non2xx} non-2xx`);
-    const overload = await runLoad(service.url, { connections: 200, pipelining: 1, warmupS: 3, durationS, path: PREDICT_PATH, body: body(32) });
-    say(`overload 200 x 32: ${overload.ok} x 200 (${((overload.ok * 32) / overload.durationS).toFixed(0)} sentences/s), p50 ${overload.p50.toFixed(1)} ms, p99 ${overload.p99.toFixed(1)} ms, ${overload.non2xx} non-2xx, ${overload.errors} errors`);
+    const unloaded = await runLoad(service.url, {
+      connections: 10,
+      pipelining: 1,
+      warmupS: 3,
+      durationS,
+      path: PREDICT_PATH,
+      body: body(3),
+    });
+    say(
+      `unloaded 10 x 3: ${unloaded.ok} x 200, p50 ${unloaded.p50.toFixed(1)} ms, p99 ${unloaded.p99.toFixed(1)} ms, ${unloaded.non2xx} non-2xx`,
+    );
+    const overload = await runLoad(service.url, {
+      connections: 200,
+      pipelining: 1,
+      warmupS: 3,
+      durationS,
+      path: PREDICT_PATH,
+      body: body(32),
+    });
+    say(
+      `overload 200 x 32: ${overload.ok} x 200 (${((overload.ok * 32) / overload.durationS).toFixed(0)} sentences/s), p50 ${overload.p50.toFixed(1)} ms, p99 ${overload.p99.toFixed(1)} ms, ${overload.non2xx} non-2xx, ${overload.errors} errors`,
+    );
 
     // Refusals only: one long request keeps the queue past MAX_QUEUE_DELAY_MS while the load runs.
     const long = Array.from({ length: 256 }, (_, i) => `${i} ${'a long sentence that keeps the workers busy for a while '.repeat(40)}`);
-    const holding = fetch(service.url + PREDICT_PATH, { method: 'POST', body: JSON.stringify({ text: long }), headers: { 'content-type': 'application/json' } }).then((r) => r.status, () => 0);
+    const holding = fetch(service.url + PREDICT_PATH, {
+      method: 'POST',
+      body: JSON.stringify({ text: long }),
+      headers: { 'content-type': 'application/json' },
+    }).then(
+      (r) => r.status,
+      () => 0,
+    );
     await new Promise((r) => setTimeout(r, 500));
     const cpu0 = threadCpuS(pid, pid);
-    const refusals = await runLoad(service.url, { connections: 50, pipelining: 1, warmupS: 0, durationS: 5, path: PREDICT_PATH, body: body(32) });
+    const refusals = await runLoad(service.url, {
+      connections: 50,
+      pipelining: 1,
+      warmupS: 0,
+      durationS: 5,
+      path: PREDICT_PATH,
+      body: body(32),
+    });
     const cpu1 = threadCpuS(pid, pid);
     const per503 = ((cpu1 - cpu0) * 1e6) / Math.max(1, refusals.non2xx);
-    say(`refusals: ${refusals.non2xx} x 503 and ${refusals.ok} x 200 in 5 s; main thread ${(cpu1 - cpu0).toFixed(2)} CPU s -> ${per503.toFixed(0)} us per answer (holding request: ${await holding})`);
+    say(
+      `refusals: ${refusals.non2xx} x 503 and ${refusals.ok} x 200 in 5 s; main thread ${(cpu1 - cpu0).toFixed(2)} CPU s -> ${per503.toFixed(0)} us per answer (holding request: ${await holding})`,
+    );
 
     process.stdout.write(`
 | load | 200s | p50 ms | p99 ms | refused (503) |
@@ -55,7 +97,9 @@ async function main(): Promise<void> {
 | 200 connections x 32 texts | ${overload.ok} | ${overload.p50.toFixed(1)} | ${overload.p99.toFixed(1)} | ${overload.non2xx} |
 
 Overload p99 / unloaded p99: ${(overload.p99 / unloaded.p99).toFixed(2)} (target <= 2). Main-thread CPU per refusal (32 new texts): ${per503.toFixed(0)} us.
-Load average at end: ${loadavg().map((l) => l.toFixed(1)).join(' ')}.
+Load average at end: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}.
 `);
   } finally {
     await service.stop();

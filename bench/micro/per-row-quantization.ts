@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
+import type * as ort from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
 import { perRowQuantize, PER_ROW_QUANTIZATION_ID } from '../../model/per-row-quantization.js';
 import { createSession } from '../../workers/session.js';
@@ -33,17 +33,37 @@ ${COMMON_USAGE}`;
 
 type Feeds = Record<string, ort.Tensor>;
 type Variant = 'as-is' | 'per-row';
-interface Measure { sentences: number; wallS: number; cpuS: number }
-interface RoundRecord { round: number; workload: string; variant: Variant; sentencesPerS: number; sentencesPerCpuS: number }
+interface Measure {
+  sentences: number;
+  wallS: number;
+  cpuS: number;
+}
+interface RoundRecord {
+  round: number;
+  workload: string;
+  variant: Variant;
+  sentencesPerS: number;
+  sentencesPerCpuS: number;
+}
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const { values } = parseArgs({
     args: argv,
-    options: { 'intra-op': { type: 'string' }, 'batch-size': { type: 'string' }, 'uniform-batches': { type: 'string' }, rounds: { type: 'string' }, seed: { type: 'string' }, ...COMMON_OPTIONS },
+    options: {
+      'intra-op': { type: 'string' },
+      'batch-size': { type: 'string' },
+      'uniform-batches': { type: 'string' },
+      rounds: { type: 'string' },
+      seed: { type: 'string' },
+      ...COMMON_OPTIONS,
+    },
     strict: true,
   });
-  if (values.help) { process.stdout.write(USAGE + '\n'); return; }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
   const cfg = {
     intraOp: numberFlag('intra-op', values['intra-op'], 1),
     batchSize: numberFlag('batch-size', values['batch-size'], 16),
@@ -77,7 +97,13 @@ async function main(): Promise<void> {
     for (let i = 0; i < texts.length; i += cfg.batchSize) out.push(await feeds(texts.slice(i, i + cfg.batchSize)));
     return out;
   };
-  const nextText = await exactLengthTexts({ tokenizerPath, vocabPath: join(STANDIN_MODEL_DIR, 'vocab.txt'), sentences, tokens: 16, seed: cfg.seed });
+  const nextText = await exactLengthTexts({
+    tokenizerPath,
+    vocabPath: join(STANDIN_MODEL_DIR, 'vocab.txt'),
+    sentences,
+    tokens: 16,
+    seed: cfg.seed,
+  });
   const workloads: Record<string, Feeds[]> = {
     'uniform 16-token texts': await batchesOf(Array.from({ length: cfg.uniformBatches * cfg.batchSize }, nextText)),
     'SST-2 dev sentences, sorted by length': await batchesOf([...sentences].sort((a, b) => a.length - b.length)),
@@ -97,7 +123,12 @@ async function main(): Promise<void> {
   // Warm-up: the first runs of each shape allocate ORT's arenas.
   for (const session of Object.values(sessions)) for (const batches of Object.values(workloads)) await run(session, batches.slice(0, 8));
 
-  const ctx = await startRun(NAME, argv, values['max-load'] === undefined ? undefined : numberFlag('max-load', values['max-load'], 0, false), numberFlag('max-wait', values['max-wait'], 600));
+  const ctx = await startRun(
+    NAME,
+    argv,
+    values['max-load'] === undefined ? undefined : numberFlag('max-load', values['max-load'], 0, false),
+    numberFlag('max-wait', values['max-wait'], 600),
+  );
   const records: RoundRecord[] = [];
   for (let round = 0; round < cfg.rounds; round++) {
     const order: Variant[] = round % 2 === 0 ? ['as-is', 'per-row'] : ['per-row', 'as-is'];
@@ -113,35 +144,91 @@ async function main(): Promise<void> {
   endRun(ctx);
 
   const summary = Object.keys(workloads).map((workload) => {
-    const of = (variant: Variant, key: 'sentencesPerS' | 'sentencesPerCpuS'): number => median(records.filter((r) => r.workload === workload && r.variant === variant).map((r) => r[key]));
+    const of = (variant: Variant, key: 'sentencesPerS' | 'sentencesPerCpuS'): number =>
+      median(records.filter((r) => r.workload === workload && r.variant === variant).map((r) => r[key]));
     // The ratio of each round's pair, then the median: the two runs of a round share the machine's mood.
-    const ratio = (key: 'sentencesPerS' | 'sentencesPerCpuS'): number => median(Array.from({ length: cfg.rounds }, (_, round) => {
-      const pick = (variant: Variant): number => records.find((r) => r.round === round && r.workload === workload && r.variant === variant)![key];
-      return pick('per-row') / pick('as-is');
-    }));
-    return { workload, asIs: of('as-is', 'sentencesPerS'), perRow: of('per-row', 'sentencesPerS'), wallRatio: ratio('sentencesPerS'), asIsCpu: of('as-is', 'sentencesPerCpuS'), perRowCpu: of('per-row', 'sentencesPerCpuS'), cpuRatio: ratio('sentencesPerCpuS') };
+    const ratio = (key: 'sentencesPerS' | 'sentencesPerCpuS'): number =>
+      median(
+        Array.from({ length: cfg.rounds }, (_, round) => {
+          const pick = (variant: Variant): number =>
+            records.find((r) => r.round === round && r.workload === workload && r.variant === variant)![key];
+          return pick('per-row') / pick('as-is');
+        }),
+      );
+    return {
+      workload,
+      asIs: of('as-is', 'sentencesPerS'),
+      perRow: of('per-row', 'sentencesPerS'),
+      wallRatio: ratio('sentencesPerS'),
+      asIsCpu: of('as-is', 'sentencesPerCpuS'),
+      perRowCpu: of('per-row', 'sentencesPerCpuS'),
+      cpuRatio: ratio('sentencesPerCpuS'),
+    };
   });
   const verdict = (r: number): string => (r >= TARGET ? 'met' : 'MISSED');
   const markdown = [
     ...contextLines(ctx, `PER_ROW_QUANTIZATION: throughput of the rewritten model vs the model as it is (issue 15)`),
-    ...mdTable(['Setting', 'Value'], [
-      ['models', `stand-in model_quantized.onnx as it is, and rewritten (${PER_ROW_QUANTIZATION_ID}: ${rewrite.matMuls} MatMuls, ${rewrite.activations} per-row quantized activations; rewrite took ${Math.round(rewriteMs)} ms)`],
-      ['sessions', `workers/session.ts createSession, intra-op ${cfg.intraOp}, in this process; batches pre-tokenized (the same tensors for both)`],
-      ['workloads', `batches of ${cfg.batchSize}: ${cfg.uniformBatches} batches of distinct 16-token texts; the 872 SST-2 dev sentences sorted by length`],
-      ['rounds', `${cfg.rounds}; order as-is, per-row, then reversed; medians of per-round rates and of per-round ratios`],
-    ], 2),
+    ...mdTable(
+      ['Setting', 'Value'],
+      [
+        [
+          'models',
+          `stand-in model_quantized.onnx as it is, and rewritten (${PER_ROW_QUANTIZATION_ID}: ${rewrite.matMuls} MatMuls, ${rewrite.activations} per-row quantized activations; rewrite took ${Math.round(rewriteMs)} ms)`,
+        ],
+        [
+          'sessions',
+          `workers/session.ts createSession, intra-op ${cfg.intraOp}, in this process; batches pre-tokenized (the same tensors for both)`,
+        ],
+        [
+          'workloads',
+          `batches of ${cfg.batchSize}: ${cfg.uniformBatches} batches of distinct 16-token texts; the 872 SST-2 dev sentences sorted by length`,
+        ],
+        ['rounds', `${cfg.rounds}; order as-is, per-row, then reversed; medians of per-round rates and of per-round ratios`],
+      ],
+      2,
+    ),
     '',
     `## Sentences per second (target: per-row >= ${fmtPct(TARGET)} of as-is)`,
     '',
-    ...mdTable(['Workload', 'as-is /s', 'per-row /s', 'per-row / as-is (wall)', 'as-is /CPU-s', 'per-row /CPU-s', 'per-row / as-is (CPU)', `>= ${fmtPct(TARGET)}`],
-      summary.map((s) => [s.workload, fmtRps(s.asIs), fmtRps(s.perRow), fmtPct(s.wallRatio), fmtRps(s.asIsCpu), fmtRps(s.perRowCpu), fmtPct(s.cpuRatio), verdict(Math.max(s.wallRatio, s.cpuRatio))]), 1),
+    ...mdTable(
+      [
+        'Workload',
+        'as-is /s',
+        'per-row /s',
+        'per-row / as-is (wall)',
+        'as-is /CPU-s',
+        'per-row /CPU-s',
+        'per-row / as-is (CPU)',
+        `>= ${fmtPct(TARGET)}`,
+      ],
+      summary.map((s) => [
+        s.workload,
+        fmtRps(s.asIs),
+        fmtRps(s.perRow),
+        fmtPct(s.wallRatio),
+        fmtRps(s.asIsCpu),
+        fmtRps(s.perRowCpu),
+        fmtPct(s.cpuRatio),
+        verdict(Math.max(s.wallRatio, s.cpuRatio)),
+      ]),
+      1,
+    ),
     '',
     '## Rounds',
     '',
-    ...mdTable(['Round', 'Workload', 'Model', 'sentences/s', 'sentences/CPU-s'], records.map((r) => [String(r.round + 1), r.workload, r.variant, fmtRps(r.sentencesPerS), fmtRps(r.sentencesPerCpuS)]), 3),
+    ...mdTable(
+      ['Round', 'Workload', 'Model', 'sentences/s', 'sentences/CPU-s'],
+      records.map((r) => [String(r.round + 1), r.workload, r.variant, fmtRps(r.sentencesPerS), fmtRps(r.sentencesPerCpuS)]),
+      3,
+    ),
     '',
   ].join('\n');
-  const base = await writeResults(ctx, values.out, { settings: cfg, rewrite: { matMuls: rewrite.matMuls, activations: rewrite.activations, ms: rewriteMs }, summary, records }, markdown);
+  const base = await writeResults(
+    ctx,
+    values.out,
+    { settings: cfg, rewrite: { matMuls: rewrite.matMuls, activations: rewrite.activations, ms: rewriteMs }, summary, records },
+    markdown,
+  );
   process.stdout.write('\n' + markdown + '\n');
   log(`wrote ${base}.{json,md}`);
 }

@@ -19,7 +19,19 @@ import {
 import { fmtCores, fmtMs, fmtRatio, fmtRps, mdTable } from '../lib/format.js';
 import { problems, runLoad, type LoadResult } from '../lib/load.js';
 import { median } from '../lib/stats.js';
-import { COMMON_OPTIONS, COMMON_USAGE, MODEL_LOAD_OPTIONS, contextLines, endRun, modelLoadFlags, numberFlag, say, startRun, writeResults, type RunContext } from './lib/run-context.js';
+import {
+  COMMON_OPTIONS,
+  COMMON_USAGE,
+  MODEL_LOAD_OPTIONS,
+  contextLines,
+  endRun,
+  modelLoadFlags,
+  numberFlag,
+  say,
+  startRun,
+  writeResults,
+  type RunContext,
+} from './lib/run-context.js';
 import { sequentialRequests, type SequentialResult } from './lib/sequential.js';
 import { exactLengthTexts } from './lib/texts.js';
 
@@ -40,7 +52,11 @@ const USAGE = `Usage: node dist/bench/micro/${NAME}.js [options]
   --seed N              seed of the generated texts (default 1)
 ${COMMON_USAGE}`;
 
-interface Config { workers: number; intraOp: number; label: string }
+interface Config {
+  workers: number;
+  intraOp: number;
+  label: string;
+}
 
 interface RoundRecord {
   round: number;
@@ -65,12 +81,19 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      configs: { type: 'string' }, sequential: { type: 'string' }, long: { type: 'string' }, 'long-tokens': { type: 'string' },
-      ...MODEL_LOAD_OPTIONS, ...COMMON_OPTIONS,
+      configs: { type: 'string' },
+      sequential: { type: 'string' },
+      long: { type: 'string' },
+      'long-tokens': { type: 'string' },
+      ...MODEL_LOAD_OPTIONS,
+      ...COMMON_OPTIONS,
     },
     strict: true,
   });
-  if (values.help) { process.stdout.write(USAGE + '\n'); return; }
+  if (values.help) {
+    process.stdout.write(USAGE + '\n');
+    return;
+  }
   const configs = parseConfigs(values.configs);
   const cfg = {
     sequential: numberFlag('sequential', values.sequential, 200),
@@ -82,7 +105,8 @@ async function main(): Promise<void> {
   const log = (line: string): void => say(NAME, line);
 
   const textOptions = {
-    tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'), vocabPath: join(STANDIN_MODEL_DIR, 'vocab.txt'),
+    tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'),
+    vocabPath: join(STANDIN_MODEL_DIR, 'vocab.txt'),
     sentences: readSentences(SST2_DEV_TSV),
   };
   const shortText = await exactLengthTexts({ ...textOptions, tokens: cfg.tokens, seed: cfg.seed });
@@ -94,9 +118,20 @@ async function main(): Promise<void> {
   const started: ManagedProcess[] = [];
   try {
     // Every cache off: each text is new anyway, and no lookup sits in the measured path.
-    const services = await startAll(configs.map((c) => () => startService({
-      WORKERS: String(c.workers), INTRA_OP_THREADS: String(c.intraOp), CACHE_LRU_ENTRIES: '0',
-    }, { name: `service-${c.workers}x${c.intraOp}` })), started);
+    const services = await startAll(
+      configs.map(
+        (c) => () =>
+          startService(
+            {
+              WORKERS: String(c.workers),
+              INTRA_OP_THREADS: String(c.intraOp),
+              CACHE_LRU_ENTRIES: '0',
+            },
+            { name: `service-${c.workers}x${c.intraOp}` },
+          ),
+      ),
+      started,
+    );
     log(configs.map((c, i) => `${c.label} on ${services[i]!.url}`).join('; '));
 
     const records: RoundRecord[] = [];
@@ -111,20 +146,35 @@ async function main(): Promise<void> {
         let before: Promise<Map<string, number>> | undefined;
         let after: Promise<Map<string, number>> | undefined;
         const load = await runLoad(service.url, {
-          connections: cfg.connections, pipelining: 1, warmupS: cfg.warmupS, durationS: cfg.durationS,
-          path: PREDICT_PATH, body: many, serverPid: service.child.pid,
-          onWindow: (edge) => { if (edge === 'start') before = scrapeMetrics(service.url); else after = scrapeMetrics(service.url); },
+          connections: cfg.connections,
+          pipelining: 1,
+          warmupS: cfg.warmupS,
+          durationS: cfg.durationS,
+          path: PREDICT_PATH,
+          body: many,
+          serverPid: service.child.pid,
+          onWindow: (edge) => {
+            if (edge === 'start') before = scrapeMetrics(service.url);
+            else after = scrapeMetrics(service.url);
+          },
         });
         assertAlive(service, `round ${round + 1}`);
         const work = modelWork(await before!, await after!);
         const record: RoundRecord = {
-          round, config: config.label, short, long, load,
-          sentencesPerS: (load.ok * cfg.textsPerRequest) / load.durationS, meanBatch: work.meanBatch,
+          round,
+          config: config.label,
+          short,
+          long,
+          load,
+          sentencesPerS: (load.ok * cfg.textsPerRequest) / load.durationS,
+          meanBatch: work.meanBatch,
         };
         records.push(record);
-        log(`round ${round + 1} ${config.label}: alone ${cfg.tokens} tokens p50 ${fmtMs(short.clientP50)} ms, ${cfg.longTokens} tokens p50 ${fmtMs(long.clientP50)} ms; ` +
-          `load ${fmtRps(record.sentencesPerS)} sentences/s p99 ${fmtMs(load.p99)} ms, CPU server ${fmtCores(load.serverCpu)} client ${fmtCores(load.clientCpu)}` +
-          (problems(load) ? `, ${problems(load).toUpperCase()}` : ''));
+        log(
+          `round ${round + 1} ${config.label}: alone ${cfg.tokens} tokens p50 ${fmtMs(short.clientP50)} ms, ${cfg.longTokens} tokens p50 ${fmtMs(long.clientP50)} ms; ` +
+            `load ${fmtRps(record.sentencesPerS)} sentences/s p99 ${fmtMs(load.p99)} ms, CPU server ${fmtCores(load.serverCpu)} client ${fmtCores(load.clientCpu)}` +
+            (problems(load) ? `, ${problems(load).toUpperCase()}` : ''),
+        );
       }
     }
     endRun(ctx);
@@ -138,7 +188,22 @@ async function main(): Promise<void> {
   }
 }
 
-function render(ctx: RunContext, cfg: { sequential: number; long: number; longTokens: number; tokens: number; textsPerRequest: number; connections: number; durationS: number; warmupS: number; rounds: number }, configs: readonly Config[], records: readonly RoundRecord[]): string {
+function render(
+  ctx: RunContext,
+  cfg: {
+    sequential: number;
+    long: number;
+    longTokens: number;
+    tokens: number;
+    textsPerRequest: number;
+    connections: number;
+    durationS: number;
+    warmupS: number;
+    rounds: number;
+  },
+  configs: readonly Config[],
+  records: readonly RoundRecord[],
+): string {
   const of = (c: Config, pick: (r: RoundRecord) => number): number => median(records.filter((r) => r.config === c.label).map(pick));
   const metrics: [string, (r: RoundRecord) => number, (v: number) => string][] = [
     [`alone, ${cfg.tokens} tokens: client p50 ms`, (r) => r.short.clientP50, fmtMs],
@@ -155,38 +220,79 @@ function render(ctx: RunContext, cfg: { sequential: number; long: number; longTo
     ['under load: client CPU (cores)', (r) => r.load.clientCpu, fmtCores],
   ];
   const [a, b] = configs;
-  const header = ['Measure', ...configs.map((c) => c.label), ...(a && b && configs.length === 2 ? [`${b.workers}×${b.intraOp} / ${a.workers}×${a.intraOp}`] : [])];
+  const header = [
+    'Measure',
+    ...configs.map((c) => c.label),
+    ...(a && b && configs.length === 2 ? [`${b.workers}×${b.intraOp} / ${a.workers}×${a.intraOp}`] : []),
+  ];
   const rows = metrics.map(([label, pick, fmt]) => [
-    label, ...configs.map((c) => fmt(of(c, pick))), ...(a && b && configs.length === 2 ? [fmtRatio(of(b, pick) / of(a, pick))] : []),
+    label,
+    ...configs.map((c) => fmt(of(c, pick))),
+    ...(a && b && configs.length === 2 ? [fmtRatio(of(b, pick) / of(a, pick))] : []),
   ]);
   const roundRows = records.map((r) => [
-    String(r.round + 1), r.config, fmtMs(r.short.clientP50), fmtMs(r.short.clientP99), fmtMs(r.long.clientP50), fmtMs(r.long.clientP99),
-    fmtRps(r.sentencesPerS), fmtMs(r.load.p99), problems(r.load) || 'none',
+    String(r.round + 1),
+    r.config,
+    fmtMs(r.short.clientP50),
+    fmtMs(r.short.clientP99),
+    fmtMs(r.long.clientP50),
+    fmtMs(r.long.clientP99),
+    fmtRps(r.sentencesPerS),
+    fmtMs(r.load.p99),
+    problems(r.load) || 'none',
   ]);
   return [
     ...contextLines(ctx, 'Workers × intra-op threads: latency alone vs throughput under load (issue 4)'),
-    ...mdTable(['Setting', 'Value'], [
-      ['configurations', configs.map((c) => `WORKERS=${c.workers} INTRA_OP_THREADS=${c.intraOp}`).join(' vs ') + ', each with CACHE_LRU_ENTRIES=0, no REDIS_URL, LOG_LEVEL=warn; both run side by side, measured in turns'],
-      ['alone', `${cfg.sequential} requests of one never-seen ${cfg.tokens}-token text, then ${cfg.long} of one ${cfg.longTokens}-token text, each sent after the previous answer on one keep-alive connection (after 20 and 5 of warm-up)`],
-      ['under load', `autocannon ${cfg.connections} connections, pipelining 1, ${cfg.textsPerRequest} never-seen ${cfg.tokens}-token texts per request; ${cfg.warmupS} s warm-up then a ${cfg.durationS} s measured window`],
-      ['rounds', `${cfg.rounds}, order of the configurations alternating; medians reported`],
-    ], 2),
+    ...mdTable(
+      ['Setting', 'Value'],
+      [
+        [
+          'configurations',
+          configs.map((c) => `WORKERS=${c.workers} INTRA_OP_THREADS=${c.intraOp}`).join(' vs ') +
+            ', each with CACHE_LRU_ENTRIES=0, no REDIS_URL, LOG_LEVEL=warn; both run side by side, measured in turns',
+        ],
+        [
+          'alone',
+          `${cfg.sequential} requests of one never-seen ${cfg.tokens}-token text, then ${cfg.long} of one ${cfg.longTokens}-token text, each sent after the previous answer on one keep-alive connection (after 20 and 5 of warm-up)`,
+        ],
+        [
+          'under load',
+          `autocannon ${cfg.connections} connections, pipelining 1, ${cfg.textsPerRequest} never-seen ${cfg.tokens}-token texts per request; ${cfg.warmupS} s warm-up then a ${cfg.durationS} s measured window`,
+        ],
+        ['rounds', `${cfg.rounds}, order of the configurations alternating; medians reported`],
+      ],
+      2,
+    ),
     '',
     '## Medians over rounds',
     '',
     ...mdTable(header, rows, 1),
     '',
-    'Client latency includes HTTP; x-inference-time is the batch\'s run in the worker (tokenization + ONNX Runtime).',
+    "Client latency includes HTTP; x-inference-time is the batch's run in the worker (tokenization + ONNX Runtime).",
     'A ratio below 1 is better for latency, above 1 better for sentences/s.',
     '',
     '## Every round',
     '',
-    ...mdTable(['Round', 'Configuration', `${cfg.tokens} tok p50`, `${cfg.tokens} tok p99`, `${cfg.longTokens} tok p50`, `${cfg.longTokens} tok p99`, 'sentences/s', 'load p99', 'problems'], roundRows, 2),
+    ...mdTable(
+      [
+        'Round',
+        'Configuration',
+        `${cfg.tokens} tok p50`,
+        `${cfg.tokens} tok p99`,
+        `${cfg.longTokens} tok p50`,
+        `${cfg.longTokens} tok p99`,
+        'sentences/s',
+        'load p99',
+        'problems',
+      ],
+      roundRows,
+      2,
+    ),
     '',
   ].join('\n');
 }
 
 main().catch((err: unknown) => {
-  process.stderr.write(`[${NAME}] ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+  process.stderr.write(`[${NAME}] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exitCode = 1;
 });

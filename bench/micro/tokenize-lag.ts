@@ -28,38 +28,69 @@ async function libuvEncoder(): Promise<{ encode: Encode; close(): Promise<void> 
 
 async function threadEncoder(threads: number): Promise<{ encode: Encode; close(): Promise<void> }> {
   const file = new URL('./lib/tokenize-worker.js', import.meta.url);
-  const workers = await Promise.all(Array.from({ length: threads }, () => new Promise<Worker>((resolve, reject) => {
-    const w = new Worker(file, { workerData: { tokenizerPath, maxTokens: MAX_TOKENS } });
-    w.once('message', () => resolve(w));
-    w.once('error', reject);
-  })));
+  const workers = await Promise.all(
+    Array.from(
+      { length: threads },
+      () =>
+        new Promise<Worker>((resolve, reject) => {
+          const w = new Worker(file, { workerData: { tokenizerPath, maxTokens: MAX_TOKENS } });
+          w.once('message', () => resolve(w));
+          w.once('error', reject);
+        }),
+    ),
+  );
   const waiting = new Map<number, (ids: Int32Array[]) => void>();
-  for (const w of workers) w.on('message', ({ id, ids }: { id: number; ids: Int32Array[] }) => { waiting.get(id)!(ids); waiting.delete(id); });
+  for (const w of workers)
+    w.on('message', ({ id, ids }: { id: number; ids: Int32Array[] }) => {
+      waiting.get(id)!(ids);
+      waiting.delete(id);
+    });
   let next = 0;
   return {
-    encode: (texts) => new Promise((resolve) => {
-      const id = next++;
-      waiting.set(id, resolve);
-      workers[id % workers.length]!.postMessage({ id, texts });
-    }),
-    close: async () => { await Promise.all(workers.map((w) => w.terminate())); },
+    encode: (texts) =>
+      new Promise((resolve) => {
+        const id = next++;
+        waiting.set(id, resolve);
+        workers[id % workers.length]!.postMessage({ id, texts });
+      }),
+    close: async () => {
+      await Promise.all(workers.map((w) => w.terminate()));
+    },
   };
 }
 
-interface Result { mode: string; load: string; textsPerS: number; lagP50: number; lagP99: number; lagMax: number; elu: number; mainUsPerText: number }
+interface Result {
+  mode: string;
+  load: string;
+  textsPerS: number;
+  lagP50: number;
+  lagP99: number;
+  lagMax: number;
+  elu: number;
+  mainUsPerText: number;
+}
 
-async function measure(mode: string, load: string, encode: Encode, makeRequest: () => string[], concurrency: number, durationS: number): Promise<Result> {
+async function measure(
+  mode: string,
+  load: string,
+  encode: Encode,
+  makeRequest: () => string[],
+  concurrency: number,
+  durationS: number,
+): Promise<Result> {
   // One second of warm-up, then the measured window.
   const run = async (seconds: number): Promise<number> => {
     const end = performance.now() + seconds * 1000;
     let texts = 0;
-    await Promise.all(Array.from({ length: concurrency }, async () => {
-      while (performance.now() < end) {
-        const request = makeRequest();
-        await encode(request);
-        texts += request.length;
-      }
-    }));
+    await Promise.all(
+      Array.from({ length: concurrency }, async () => {
+        while (performance.now() < end) {
+          const request = makeRequest();
+          await encode(request);
+          texts += request.length;
+        }
+      }),
+    );
     return texts;
   };
   await run(1);
@@ -73,8 +104,14 @@ async function measure(mode: string, load: string, encode: Encode, makeRequest: 
   lag.disable();
   const ms = (ns: number): number => ns / 1e6;
   return {
-    mode, load, textsPerS: texts / seconds, lagP50: ms(lag.percentile(50)), lagP99: ms(lag.percentile(99)), lagMax: ms(lag.max),
-    elu: elu.utilization, mainUsPerText: (elu.active * 1000) / texts,
+    mode,
+    load,
+    textsPerS: texts / seconds,
+    lagP50: ms(lag.percentile(50)),
+    lagP99: ms(lag.percentile(99)),
+    lagMax: ms(lag.max),
+    elu: elu.utilization,
+    mainUsPerText: (elu.active * 1000) / texts,
   };
 }
 
@@ -93,7 +130,11 @@ async function main(): Promise<void> {
     ['32 SST-2 sentences/request', () => Array.from({ length: 32 }, sentence)],
     ['4 hostile 20k-char texts/request', () => Array.from({ length: 4 }, hostile)],
   ];
-  console.log(`tokenize-lag: ${concurrency} concurrent requests, ${durationS} s each, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}, ${threads} dedicated threads; load ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `tokenize-lag: ${concurrency} concurrent requests, ${durationS} s each, UV_THREADPOOL_SIZE=${process.env.UV_THREADPOOL_SIZE ?? 4}, ${threads} dedicated threads; load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
   const results: Result[] = [];
   for (const [name, make] of loads) {
     for (const mode of ['libuv', 'threads']) {
@@ -101,10 +142,16 @@ async function main(): Promise<void> {
       results.push(await measure(mode, name, encoder.encode, make, concurrency, durationS));
       await encoder.close();
       const r = results.at(-1)!;
-      console.log(`${r.load} | ${r.mode} | ${r.textsPerS.toFixed(0)} texts/s | event-loop delay p50 ${r.lagP50.toFixed(2)} p99 ${r.lagP99.toFixed(2)} max ${r.lagMax.toFixed(1)} ms | main thread busy ${(r.elu * 100).toFixed(0)} % = ${r.mainUsPerText.toFixed(1)} µs/text`);
+      console.log(
+        `${r.load} | ${r.mode} | ${r.textsPerS.toFixed(0)} texts/s | event-loop delay p50 ${r.lagP50.toFixed(2)} p99 ${r.lagP99.toFixed(2)} max ${r.lagMax.toFixed(1)} ms | main thread busy ${(r.elu * 100).toFixed(0)} % = ${r.mainUsPerText.toFixed(1)} µs/text`,
+      );
     }
   }
-  console.log(`load at end ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `load at end ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 }
 
 await main();

@@ -19,7 +19,10 @@ export interface PeerOptions {
   cacheTtlS?: number;
 }
 
-interface Label { label: string; score: number }
+interface Label {
+  label: string;
+  score: number;
+}
 
 const CACHE_PREFIX = 'fastapi-cache:bulk-predict:';
 
@@ -57,7 +60,9 @@ export async function buildPeer(opts: PeerOptions): Promise<FastifyInstance> {
   // FastAPI parses the body as JSON whatever the Content-Type (the grader sends none); do the same.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
-  app.addHook('onClose', async () => { await redis?.quit().catch(() => {}); });
+  app.addHook('onClose', async () => {
+    await redis?.quit().catch(() => {});
+  });
 
   app.get('/project/health', async () => ({ status: 'healthy' }));
 
@@ -70,9 +75,7 @@ export async function buildPeer(opts: PeerOptions): Promise<FastifyInstance> {
       reply.header('x-cache', 'hit').type('application/json');
       return reply.send(cached);
     }
-    const predictions = parsed.text.length === 0
-      ? []
-      : ((await classify(parsed.text, { top_k: null })) as unknown as Label[][]);
+    const predictions = parsed.text.length === 0 ? [] : ((await classify(parsed.text, { top_k: null })) as unknown as Label[][]);
     const payload = JSON.stringify({ predictions });
     if (redis) await redis.set(key, payload, 'EX', ttl).catch(() => {});
     reply.header('x-cache', 'miss').type('application/json');
@@ -93,7 +96,10 @@ async function main(): Promise<void> {
   const stop = (): void => {
     // In-flight inferences get a moment to finish; a stuck one must not keep the process alive.
     setTimeout(() => process.exit(1), 3000).unref();
-    app.close().then(() => process.exit(0), () => process.exit(1));
+    app.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
   };
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -12,28 +12,47 @@ import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
 const defaultModel = fileURLToPath(new URL('../../../shared/models/distilbert-sst2-standin/onnx/model_quantized.onnx', import.meta.url));
-const SHAPES = [[1, 16], [32, 16], [32, 128], [8, 512]];
+const SHAPES = [
+  [1, 16],
+  [32, 16],
+  [32, 128],
+  [8, 512],
+];
 const mib = (bytes) => `${(bytes / 1048576).toFixed(0)} MiB`;
 
 if (isMainThread) {
   const workers = Number(process.argv[2] ?? 1);
   const model = process.argv[3] ?? defaultModel;
   const rss = () => mib(process.memoryUsage().rss);
-  const next = (w) => new Promise((resolve, reject) => { w.once('message', resolve); w.once('error', reject); });
+  const next = (w) =>
+    new Promise((resolve, reject) => {
+      w.once('message', resolve);
+      w.once('error', reject);
+    });
   console.log(`workers=${workers} model=${model}`);
   console.log(`node alone: rss ${rss()}`);
   const pool = Array.from({ length: workers }, () => new Worker(new URL(import.meta.url), { workerData: { model } }));
   await Promise.all(pool.map(next));
   console.log(`sessions loaded: rss ${rss()}`);
   for (const [batch, tokens] of SHAPES) {
-    await Promise.all(pool.map((w) => { const done = next(w); w.postMessage([batch, tokens]); return done; }));
+    await Promise.all(
+      pool.map((w) => {
+        const done = next(w);
+        w.postMessage([batch, tokens]);
+        return done;
+      }),
+    );
     console.log(`after ${batch}x${tokens} tokens: rss ${rss()}, peak ${mib(process.resourceUsage().maxRSS * 1024)}`);
   }
   await Promise.all(pool.map((w) => w.terminate()));
 } else {
   const ort = require('onnxruntime-node');
   // The service's settings: one intra-op thread per session, default CPU arena.
-  const session = await ort.InferenceSession.create(workerData.model, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'all' });
+  const session = await ort.InferenceSession.create(workerData.model, {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+  });
   parentPort.postMessage('loaded');
   parentPort.on('message', async ([batch, tokens]) => {
     const ids = new BigInt64Array(batch * tokens).fill(1000n);

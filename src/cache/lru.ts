@@ -6,7 +6,10 @@ export class LruCache {
   private readonly map = new Map<string, string>();
   private bytes = 0;
 
-  constructor(private readonly maxEntries: number, private readonly maxBytes: number) {}
+  constructor(
+    private readonly maxEntries: number,
+    private readonly maxBytes: number,
+  ) {}
 
   get size(): number {
     return this.map.size;

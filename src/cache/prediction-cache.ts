@@ -1,4 +1,4 @@
-import { LruCache } from './lru.js';
+import type { LruCache } from './lru.js';
 import type { RedisTier } from './redis-tier.js';
 
 export type CacheOutcome = 'memory_hit' | 'redis_hit' | 'miss';

@@ -48,9 +48,15 @@ export function createApp(deps: AppDeps): TemplatedApp {
     if (route.method === 'get') app.head(route.path, refuseAmbiguousFraming(answerHead(route.handler)));
     const allow: [string, string][] = [['allow', route.method === 'get' ? 'GET, HEAD' : route.method.toUpperCase()]];
     // uWS prefers a method's own handler to `any` on the same pattern, so this only sees other methods.
-    app.any(route.path, refuseAmbiguousFraming((res, req) => sendNow(bodyFor(res, req), 405, 'application/json', methodNotAllowed.body, allow, hasBody(req))));
+    app.any(
+      route.path,
+      refuseAmbiguousFraming((res, req) => sendNow(bodyFor(res, req), 405, 'application/json', methodNotAllowed.body, allow, hasBody(req))),
+    );
   }
-  app.any('/*', refuseAmbiguousFraming((res, req) => sendNow(bodyFor(res, req), 404, 'application/json', notFound.body, [], hasBody(req))));
+  app.any(
+    '/*',
+    refuseAmbiguousFraming((res, req) => sendNow(bodyFor(res, req), 404, 'application/json', notFound.body, [], hasBody(req))),
+  );
   return app;
 }
 

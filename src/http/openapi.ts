@@ -1,10 +1,21 @@
-import { ApiDocs, BulkPredictRequest, BulkPredictResponse, HealthResponse, HTTPError, HTTPValidationError, InfoResponse } from '../generated/schemas.js';
+import {
+  ApiDocs,
+  BulkPredictRequest,
+  BulkPredictResponse,
+  HealthResponse,
+  HTTPError,
+  HTTPValidationError,
+  InfoResponse,
+} from '../generated/schemas.js';
 import type { Config } from '../config.js';
 import { Errors, HttpError } from '../errors.js';
 import { createPredictionFormatter } from '../inference/prediction-format.js';
 import { parseBulkPredictRequest } from '../validation/parse-request.js';
 
-export type OpenApiConfig = Pick<Config, 'basePath' | 'maxTexts' | 'maxBodyBytes' | 'maxTokens' | 'maxQueueTokens' | 'maxQueueDelayMs' | 'requestTimeoutMs' | 'timingHeaders'>;
+export type OpenApiConfig = Pick<
+  Config,
+  'basePath' | 'maxTexts' | 'maxBodyBytes' | 'maxTokens' | 'maxQueueTokens' | 'maxQueueDelayMs' | 'requestTimeoutMs' | 'timingHeaders'
+>;
 
 type ErrorCode = keyof typeof ApiDocs.errors;
 type HeaderName = keyof typeof ApiDocs.headers;
@@ -57,7 +68,9 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
             422: {
               description: `${errorDescription('INF_ERR_VALIDATION')} ${ApiDocs.responses.bulkPredict[422]}`,
               headers: headerRefs(['x-request-id']),
-              content: { 'application/json': { schema: ref('schemas', 'HTTPValidationError'), examples: validationExamples(config.maxTexts) } },
+              content: {
+                'application/json': { schema: ref('schemas', 'HTTPValidationError'), examples: validationExamples(config.maxTexts) },
+              },
             },
             ...errorResponses(config),
           },
@@ -69,7 +82,12 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
           summary: info.summary,
           description: info.description,
           operationId: 'info',
-          responses: { 200: { description: 'The served model and the limits requests meet.', content: { 'application/json': { schema: ref('schemas', 'InfoResponse') } } } },
+          responses: {
+            200: {
+              description: 'The served model and the limits requests meet.',
+              content: { 'application/json': { schema: ref('schemas', 'InfoResponse') } },
+            },
+          },
         },
       },
       [`${config.basePath}/health`]: {
@@ -104,8 +122,17 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
 
 /** The limits this server runs with, so the document a client reads states the deployment's values. */
 function serverLimits(config: OpenApiConfig, labels: readonly string[]): string {
-  const settings = { MAX_TEXTS: config.maxTexts, MAX_BODY_BYTES: config.maxBodyBytes, MAX_TOKENS: config.maxTokens, MAX_QUEUE_TOKENS: config.maxQueueTokens, MAX_QUEUE_DELAY_MS: config.maxQueueDelayMs, REQUEST_TIMEOUT_MS: config.requestTimeoutMs };
-  const values = Object.entries(settings).map(([name, value]) => `\`${name}\` = ${value}`).join(', ');
+  const settings = {
+    MAX_TEXTS: config.maxTexts,
+    MAX_BODY_BYTES: config.maxBodyBytes,
+    MAX_TOKENS: config.maxTokens,
+    MAX_QUEUE_TOKENS: config.maxQueueTokens,
+    MAX_QUEUE_DELAY_MS: config.maxQueueDelayMs,
+    REQUEST_TIMEOUT_MS: config.requestTimeoutMs,
+  };
+  const values = Object.entries(settings)
+    .map(([name, value]) => `\`${name}\` = ${value}`)
+    .join(', ');
   return `**This server:** ${values}; labels ${labels.map((label) => `\`${label}\``).join(', ')}.`;
 }
 

@@ -15,7 +15,11 @@ export class RequestContext {
   private abortListener: (() => void) | undefined;
   private moreAbortListeners: (() => void)[] | undefined;
 
-  constructor(readonly res: HttpResponse, readonly requestId: string, timeoutMs: number) {
+  constructor(
+    readonly res: HttpResponse,
+    readonly requestId: string,
+    timeoutMs: number,
+  ) {
     this.deadline = this.startedAt + timeoutMs;
     res.onAborted(() => {
       this.aborted = true;

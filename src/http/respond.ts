@@ -3,9 +3,17 @@ import type { HttpError } from '../errors.js';
 import type { RequestContext } from './request-context.js';
 
 const STATUS_LINES: Record<number, string> = {
-  200: '200 OK', 301: '301 Moved Permanently', 400: '400 Bad Request', 404: '404 Not Found', 405: '405 Method Not Allowed', 413: '413 Payload Too Large',
-  415: '415 Unsupported Media Type', 422: '422 Unprocessable Entity', 500: '500 Internal Server Error',
-  503: '503 Service Unavailable', 504: '504 Gateway Timeout',
+  200: '200 OK',
+  301: '301 Moved Permanently',
+  400: '400 Bad Request',
+  404: '404 Not Found',
+  405: '405 Method Not Allowed',
+  413: '413 Payload Too Large',
+  415: '415 Unsupported Media Type',
+  422: '422 Unprocessable Entity',
+  500: '500 Internal Server Error',
+  503: '503 Service Unavailable',
+  504: '504 Gateway Timeout',
 };
 
 export type Headers = readonly (readonly [string, string])[];
@@ -15,7 +23,14 @@ export type Headers = readonly (readonly [string, string])[];
  * and corks, because it is called after async work, so status, headers and body leave in one syscall.
  * `closeConnection` is for answers given before the body was read, and while draining.
  */
-export function send(ctx: RequestContext, status: number, contentType: string, body: string | Uint8Array, headers: Headers = [], closeConnection = false): void {
+export function send(
+  ctx: RequestContext,
+  status: number,
+  contentType: string,
+  body: string | Uint8Array,
+  headers: Headers = [],
+  closeConnection = false,
+): void {
   if (ctx.aborted || ctx.responded) return;
   ctx.responded = true;
   ctx.res.cork(() => write(ctx.res, status, contentType, body, headers, closeConnection));
@@ -41,7 +56,14 @@ export function sendError(ctx: RequestContext, error: HttpError, headers: Header
 }
 
 /** For synchronous handlers that answer inside the route callback (already corked by uWS). */
-export function sendNow(res: HttpResponse, status: number, contentType: string, body: string | Uint8Array, headers: Headers = [], closeConnection = false): void {
+export function sendNow(
+  res: HttpResponse,
+  status: number,
+  contentType: string,
+  body: string | Uint8Array,
+  headers: Headers = [],
+  closeConnection = false,
+): void {
   write(res, status, contentType, body, headers, closeConnection);
 }
 
@@ -52,7 +74,14 @@ export function sendNow(res: HttpResponse, status: number, contentType: string, 
  * value is the service's own (a client's x-request-id is checked against a pattern without CR or LF first).
  * A 200 needs no writeStatus: uWS writes `200 OK` when none was given.
  */
-function write(res: HttpResponse, status: number, contentType: string, body: string | Uint8Array, headers: Headers, closeConnection: boolean): void {
+function write(
+  res: HttpResponse,
+  status: number,
+  contentType: string,
+  body: string | Uint8Array,
+  headers: Headers,
+  closeConnection: boolean,
+): void {
   if (status !== 200) res.writeStatus(STATUS_LINES[status] ?? String(status));
   res.writeHeader('content-type', headerLines(contentType, headers));
   res.end(body, closeConnection);

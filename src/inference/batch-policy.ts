@@ -28,17 +28,20 @@ export function chooseBatch(lengths: readonly number[], cost: CostFn, limits: Ba
   // Sorted by length, ties in arrival order.
   const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => lengths[a] - lengths[b] || a - b);
   const longestOf = (end: number): number => lengths[order[end - 1]];
-  const fits = (start: number, end: number): boolean => end - start <= limits.maxRows && (end - start === 1 || (end - start) * longestOf(end) <= limits.maxBatchTokens);
+  const fits = (start: number, end: number): boolean =>
+    end - start <= limits.maxRows && (end - start === 1 || (end - start) * longestOf(end) <= limits.maxBatchTokens);
   // prefix[i]: least cost of running the i shortest texts; suffix[i]: of running the texts from i on.
   const prefix = new Float64Array(n + 1).fill(Infinity);
   prefix[0] = 0;
   for (let end = 1; end <= n; end++) {
-    for (let start = end - 1; start >= 0 && fits(start, end); start--) prefix[end] = Math.min(prefix[end], prefix[start] + cost(end - start, longestOf(end)));
+    for (let start = end - 1; start >= 0 && fits(start, end); start--)
+      prefix[end] = Math.min(prefix[end], prefix[start] + cost(end - start, longestOf(end)));
   }
   const suffix = new Float64Array(n + 1).fill(Infinity);
   suffix[n] = 0;
   for (let start = n - 1; start >= 0; start--) {
-    for (let end = start + 1; end <= n && fits(start, end); end++) suffix[start] = Math.min(suffix[start], cost(end - start, longestOf(end)) + suffix[end]);
+    for (let end = start + 1; end <= n && fits(start, end); end++)
+      suffix[start] = Math.min(suffix[start], cost(end - start, longestOf(end)) + suffix[end]);
   }
   // The least-cost partition that has a run [start, end) holding the oldest text; among equal costs, the
   // fuller run (fewer batches later).
@@ -48,7 +51,8 @@ export function chooseBatch(lengths: readonly number[], cost: CostFn, limits: Ba
     for (let end = oldestAt + 1; end <= n && fits(start, end); end++) {
       const total = prefix[start] + cost(end - start, longestOf(end)) + suffix[end];
       const tie = 1e-9 * total;
-      const better = best.total === Infinity || total < best.total - tie || (total <= best.total + tie && end - start > best.end - best.start);
+      const better =
+        best.total === Infinity || total < best.total - tie || (total <= best.total + tie && end - start > best.end - best.start);
       if (better) best = { start, end, total };
     }
   }

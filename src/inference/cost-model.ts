@@ -76,7 +76,11 @@ export class CostModel {
 
 /** Least squares over the 3 features (normal equations); a negative coefficient (noise) is clamped to 0. */
 function fitCoefficients(samples: readonly CostSample[]): [number, number, number] {
-  const m = [[0, 0, 0], [0, 0, 0], [0, 0, 0]];
+  const m = [
+    [0, 0, 0],
+    [0, 0, 0],
+    [0, 0, 0],
+  ];
   const v = [0, 0, 0];
   for (const s of samples) {
     const x = features(s.rows, s.cols);

@@ -117,7 +117,11 @@ export class Dispatcher {
     this.observer.onBatch(batch.length, result.paddedTokens, result.inferenceMs);
     batch.forEach((entry, row) => {
       this.queue.finish(entry);
-      entry.resolve({ prediction: this.format(result.logits, row), queueMs: entry.startedAt - entry.enqueuedAt, inferenceMs: result.inferenceMs });
+      entry.resolve({
+        prediction: this.format(result.logits, row),
+        queueMs: entry.startedAt - entry.enqueuedAt,
+        inferenceMs: result.inferenceMs,
+      });
     });
   }
 

@@ -5,7 +5,14 @@ import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { Errors } from '../errors.js';
 import type { ModelInfo } from '../model-info.js';
-import { packBatch, type BatchOutcome, type BatchTask, type CalibrationRun, type ModelWorkerData, type WorkerStatus } from '../../workers/protocol.js';
+import {
+  packBatch,
+  type BatchOutcome,
+  type BatchTask,
+  type CalibrationRun,
+  type ModelWorkerData,
+  type WorkerStatus,
+} from '../../workers/protocol.js';
 
 // This module runs as dist/src/inference/pool.js; the worker is dist/workers/onnx-worker.js.
 const WORKER_FILE = fileURLToPath(new URL('../../workers/onnx-worker.js', import.meta.url));

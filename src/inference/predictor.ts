@@ -115,10 +115,13 @@ export class Predictor {
   private async withDeadline<T>(work: Promise<T>, deadline: number, onTimeout: () => void): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        onTimeout();
-        reject(InferenceErrors.timeout());
-      }, Math.max(0, deadline - this.now()));
+      timer = setTimeout(
+        () => {
+          onTimeout();
+          reject(InferenceErrors.timeout());
+        },
+        Math.max(0, deadline - this.now()),
+      );
     });
     try {
       return await Promise.race([work, expired]);

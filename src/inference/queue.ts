@@ -66,7 +66,10 @@ export class InferenceQueue {
   /** Called when texts were queued (the dispatcher starts batches). */
   onQueued: () => void = () => {};
 
-  constructor(private readonly options: QueueOptions, private readonly costModel: CostModel) {}
+  constructor(
+    private readonly options: QueueOptions,
+    private readonly costModel: CostModel,
+  ) {}
 
   /** Texts waiting for a thread. */
   get length(): number {

@@ -74,7 +74,12 @@ export class HistogramChild {
 }
 
 export class HistogramFamily extends Family<HistogramChild> {
-  constructor(name: string, help: string, private readonly bounds: readonly number[], labelNames: readonly string[] = []) {
+  constructor(
+    name: string,
+    help: string,
+    private readonly bounds: readonly number[],
+    labelNames: readonly string[] = [],
+  ) {
     super(name, help, 'histogram', labelNames);
   }
   protected create(): HistogramChild {

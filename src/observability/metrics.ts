@@ -62,33 +62,122 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const registers = [registry];
-  new Gauge({ name: 'inf_queue_texts', help: 'Texts waiting for a worker thread.', registers, collect() { this.set(sources.queueLength()); } });
-  new Gauge({ name: 'inf_workers', help: 'Model worker threads.', registers, collect() { this.set(sources.workers()); } });
-  new Gauge({ name: 'inf_workers_busy', help: 'Model worker threads running a batch.', registers, collect() { this.set(sources.busyWorkers()); } });
+  new Gauge({
+    name: 'inf_queue_texts',
+    help: 'Texts waiting for a worker thread.',
+    registers,
+    collect() {
+      this.set(sources.queueLength());
+    },
+  });
+  new Gauge({
+    name: 'inf_workers',
+    help: 'Model worker threads.',
+    registers,
+    collect() {
+      this.set(sources.workers());
+    },
+  });
+  new Gauge({
+    name: 'inf_workers_busy',
+    help: 'Model worker threads running a batch.',
+    registers,
+    collect() {
+      this.set(sources.busyWorkers());
+    },
+  });
   const { redisUp } = sources;
-  if (redisUp) new Gauge({ name: 'inf_cache_redis_up', help: 'Whether Redis takes lookups (1: connected and not skipped by the circuit breaker).', registers, collect() { this.set(redisUp() ? 1 : 0); } });
-  new Counter({ name: 'inf_model_runs_total', help: 'Model runs (batches).', registers, collect() { this.reset(); this.inc(sources.stats().modelRuns); } });
-  new Counter({ name: 'inf_inferred_texts_total', help: 'Texts run through the model.', registers, collect() { this.reset(); this.inc(sources.stats().textsRun); } });
+  if (redisUp)
+    new Gauge({
+      name: 'inf_cache_redis_up',
+      help: 'Whether Redis takes lookups (1: connected and not skipped by the circuit breaker).',
+      registers,
+      collect() {
+        this.set(redisUp() ? 1 : 0);
+      },
+    });
+  new Counter({
+    name: 'inf_model_runs_total',
+    help: 'Model runs (batches).',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(sources.stats().modelRuns);
+    },
+  });
+  new Counter({
+    name: 'inf_inferred_texts_total',
+    help: 'Texts run through the model.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(sources.stats().textsRun);
+    },
+  });
 
   // What the request path records: preallocated children, so recording allocates nothing.
   const requests = new CounterFamily('inf_http_requests_total', 'HTTP requests by route and status.', ['route', 'status']);
-  const requestSeconds = new HistogramFamily('inf_http_request_duration_seconds', 'HTTP request duration by route and status.', LATENCY_BUCKETS, ['route', 'status']);
+  const requestSeconds = new HistogramFamily(
+    'inf_http_request_duration_seconds',
+    'HTTP request duration by route and status.',
+    LATENCY_BUCKETS,
+    ['route', 'status'],
+  );
   const queueWait = new HistogramFamily('inf_queue_wait_seconds', 'Time a text waited for a worker thread.', LATENCY_BUCKETS);
-  const tokenize = new HistogramFamily('inf_tokenize_duration_seconds', 'Tokenization time of a request\'s new texts (tokenizer thread, round trip).', LATENCY_BUCKETS);
+  const tokenize = new HistogramFamily(
+    'inf_tokenize_duration_seconds',
+    "Tokenization time of a request's new texts (tokenizer thread, round trip).",
+    LATENCY_BUCKETS,
+  );
   const inference = new HistogramFamily('inf_inference_duration_seconds', 'ONNX Runtime run time per batch.', LATENCY_BUCKETS);
   const batchSize = new HistogramFamily('inf_batch_size', 'Texts per model run.', BATCH_SIZE_BUCKETS);
-  const paddedTokens = new HistogramFamily('inf_batch_padded_tokens', 'Padded tokens (texts x longest) per model run.', PADDED_TOKEN_BUCKETS);
+  const paddedTokens = new HistogramFamily(
+    'inf_batch_padded_tokens',
+    'Padded tokens (texts x longest) per model run.',
+    PADDED_TOKEN_BUCKETS,
+  );
   const cacheLookups = new CounterFamily('inf_cache_lookups_total', 'Distinct texts looked up in the cache, by outcome.', ['result']);
   const redisErrors = new CounterFamily('inf_cache_redis_errors_total', 'Redis lookups or writes that failed or ran past their budget.');
-  const redisSkips = new CounterFamily('inf_cache_redis_skipped_total', 'Redis lookups not sent because Redis was disconnected or skipped by the circuit breaker.');
-  const redisInvalids = new CounterFamily('inf_cache_redis_invalid_total', 'Values read from Redis that are not a prediction of this model: served as misses and overwritten.');
+  const redisSkips = new CounterFamily(
+    'inf_cache_redis_skipped_total',
+    'Redis lookups not sent because Redis was disconnected or skipped by the circuit breaker.',
+  );
+  const redisInvalids = new CounterFamily(
+    'inf_cache_redis_invalid_total',
+    'Values read from Redis that are not a prediction of this model: served as misses and overwritten.',
+  );
   const failures = new CounterFamily('inf_request_failures_total', 'Requests refused or failed, by reason.', ['reason']);
-  const memoHits = new CounterFamily('inf_response_memo_hits_total', 'Requests answered from the response memo (every text cached, same body as before).');
-  const families = [requests, requestSeconds, queueWait, tokenize, inference, batchSize, paddedTokens, cacheLookups, redisErrors, redisSkips, redisInvalids, failures, memoHits];
+  const memoHits = new CounterFamily(
+    'inf_response_memo_hits_total',
+    'Requests answered from the response memo (every text cached, same body as before).',
+  );
+  const families = [
+    requests,
+    requestSeconds,
+    queueWait,
+    tokenize,
+    inference,
+    batchSize,
+    paddedTokens,
+    cacheLookups,
+    redisErrors,
+    redisSkips,
+    redisInvalids,
+    failures,
+    memoHits,
+  ];
 
   const byRoute = new Map<string, Map<number, { count: CounterChild; seconds: HistogramChild }>>();
-  const outcomes = { memory_hit: cacheLookups.child('memory_hit'), redis_hit: cacheLookups.child('redis_hit'), miss: cacheLookups.child('miss') };
-  const reasons = { overloaded: failures.child('overloaded'), timeout: failures.child('timeout'), worker_failure: failures.child('worker_failure') };
+  const outcomes = {
+    memory_hit: cacheLookups.child('memory_hit'),
+    redis_hit: cacheLookups.child('redis_hit'),
+    miss: cacheLookups.child('miss'),
+  };
+  const reasons = {
+    overloaded: failures.child('overloaded'),
+    timeout: failures.child('timeout'),
+    worker_failure: failures.child('worker_failure'),
+  };
   const redisError = redisErrors.child();
   const redisSkip = redisSkips.child();
   const redisInvalid = redisInvalids.child();
@@ -103,7 +192,13 @@ export function createMetrics(sources: MetricsSources): Metrics {
     }
     return child;
   };
-  const [queueWaitChild, tokenizeChild, inferenceChild, batchSizeChild, paddedTokensChild] = [queueWait, tokenize, inference, batchSize, paddedTokens].map((f) => f.child());
+  const [queueWaitChild, tokenizeChild, inferenceChild, batchSizeChild, paddedTokensChild] = [
+    queueWait,
+    tokenize,
+    inference,
+    batchSize,
+    paddedTokens,
+  ].map((f) => f.child());
 
   return {
     enabled: true,

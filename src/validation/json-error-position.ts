@@ -24,7 +24,10 @@ const ARRAY = 0;
 const OBJECT = 1;
 
 class Failure {
-  constructor(readonly message: string, readonly index: number) {}
+  constructor(
+    readonly message: string,
+    readonly index: number,
+  ) {}
 }
 
 /** Locates the first error in `text`; a text that is valid JSON gets "Expecting value" at 0 (never expected). */

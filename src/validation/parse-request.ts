@@ -26,7 +26,9 @@ export function parseBulkPredictRequest(bytes: Uint8Array, maxTexts: number): st
     body = JSON.parse(source);
   } catch {
     const { position, message } = locateJsonError(source);
-    throw Errors.Validation([{ type: 'json_invalid', loc: ['body', position], msg: 'JSON decode error', input: {}, ctx: { error: message } }]);
+    throw Errors.Validation([
+      { type: 'json_invalid', loc: ['body', position], msg: 'JSON decode error', input: {}, ctx: { error: message } },
+    ]);
   }
   const texts = (body as { text?: unknown } | null)?.text;
   if (Array.isArray(texts) && texts.length > maxTexts) {
@@ -47,7 +49,10 @@ export function parseBulkPredictRequest(bytes: Uint8Array, maxTexts: number): st
 }
 
 function toFastApiDetail(error: ErrorObject, body: unknown): ValidationDetail {
-  const path = error.instancePath.split('/').filter(Boolean).map((p) => (/^\d+$/.test(p) ? Number(p) : p));
+  const path = error.instancePath
+    .split('/')
+    .filter(Boolean)
+    .map((p) => (/^\d+$/.test(p) ? Number(p) : p));
   const loc = ['body', ...path];
   const input = path.reduce<unknown>((value, key) => (value as Record<string | number, unknown>)[key], body);
   if (error.keyword === 'required') {

@@ -10,7 +10,18 @@
 // Needs root (debootstrap, chroot, mount), as CI runs; Node 22 on PATH; buildah and debootstrap from apt.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, copyFileSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  copyFileSync,
+  statSync,
+} from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -32,7 +43,12 @@ const STANDIN_CA = '/usr/local/share/ca-certificates/host-ca-bundle.crt';
 
 function run(command: string, args: readonly string[], options: { cwd?: string } = {}): string {
   try {
-    return execFileSync(command, args, { cwd: options.cwd, encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, stdio: ['ignore', 'pipe', 'pipe'] });
+    return execFileSync(command, args, {
+      cwd: options.cwd,
+      encoding: 'utf8',
+      maxBuffer: 256 * 1024 * 1024,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   } catch (err) {
     const e = err as { stdout?: string; stderr?: string };
     throw new Error(`${command} ${args.join(' ')} failed:\n${(e.stdout ?? '').slice(-4000)}\n${(e.stderr ?? '').slice(-4000)}`);
@@ -43,7 +59,9 @@ const buildah = (...args: string[]) => run('buildah', [...storage, ...args]).tri
 /** The Debian mirror apt uses here (deb822 `URIs:` or one-line `deb` entries), which debootstrap must use too. */
 function debianMirror(): string {
   const dir = '/etc/apt/sources.list.d';
-  const files = ['/etc/apt/sources.list', ...(existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : [])].filter((f) => existsSync(f));
+  const files = ['/etc/apt/sources.list', ...(existsSync(dir) ? readdirSync(dir).map((f) => join(dir, f)) : [])].filter((f) =>
+    existsSync(f),
+  );
   for (const file of files) {
     const text = readFileSync(file, 'utf8');
     for (const stanza of text.split(/\n\s*\n/)) {
@@ -98,23 +116,45 @@ function buildStandinBase(): void {
   const ctr = buildah('from', 'scratch');
   buildah('add', ctr, baseRootfs(), '/');
   buildah('copy', ctr, extra, '/');
-  buildah('config', '--env', 'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', '--env', `NODE_VERSION=${nodeVersion}`,
-    '--env', `NODE_EXTRA_CA_CERTS=${STANDIN_CA}`, '--cmd', 'node', ctr);
+  buildah(
+    'config',
+    '--env',
+    'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+    '--env',
+    `NODE_VERSION=${nodeVersion}`,
+    '--env',
+    `NODE_EXTRA_CA_CERTS=${STANDIN_CA}`,
+    '--cmd',
+    'node',
+    ctr,
+  );
   buildah('commit', '--quiet', '--rm', ctr, `docker.io/library/${baseImage}`);
 }
 
-interface ImageConfig { User?: string; Cmd?: string[]; Entrypoint?: string[] | null; Env?: string[]; WorkingDir?: string }
+interface ImageConfig {
+  User?: string;
+  Cmd?: string[];
+  Entrypoint?: string[] | null;
+  Env?: string[];
+  WorkingDir?: string;
+}
 
 t.teardown(() => {
   try {
     run('buildah', [...storage, 'rm', '--all']);
     run('buildah', [...storage, 'rmi', '--all', '--force']);
-  } catch { /* best effort: the directory goes anyway */ }
+  } catch {
+    /* best effort: the directory goes anyway */
+  }
   rmSync(work, { recursive: true, force: true });
 });
 
 t.test('The Dockerfile builds on a stand-in of its pinned base and the image serves predictions as uid 1000.', async (t) => {
-  t.equal(process.version, `v${nodeVersion}`, `this test runs on the Node release the Dockerfile pins (${baseImage}), which goes into the stand-in base`);
+  t.equal(
+    process.version,
+    `v${nodeVersion}`,
+    `this test runs on the Node release the Dockerfile pins (${baseImage}), which goes into the stand-in base`,
+  );
   t.equal(readFileSync(join(repoRoot, '.node-version'), 'utf8').trim(), nodeVersion, '.node-version names the same release');
 
   const baseStarted = performance.now();
@@ -122,12 +162,32 @@ t.test('The Dockerfile builds on a stand-in of its pinned base and the image ser
   t.comment(`stand-in base ${baseImage}: ${((performance.now() - baseStarted) / 1000).toFixed(0)} s`);
 
   const buildStarted = performance.now();
-  run('buildah', [...storage, 'bud', '--pull=never', '--isolation', 'chroot', '--build-arg', 'MODEL_SOURCE=context',
-    '--build-context', `model-files=${STANDIN_MODEL_DIR}`, '--tag', IMAGE, '--file', 'Dockerfile', '.'], { cwd: repoRoot });
+  run(
+    'buildah',
+    [
+      ...storage,
+      'bud',
+      '--pull=never',
+      '--isolation',
+      'chroot',
+      '--build-arg',
+      'MODEL_SOURCE=context',
+      '--build-context',
+      `model-files=${STANDIN_MODEL_DIR}`,
+      '--tag',
+      IMAGE,
+      '--file',
+      'Dockerfile',
+      '.',
+    ],
+    { cwd: repoRoot },
+  );
   const buildSeconds = (performance.now() - buildStarted) / 1000;
   // The stand-in base is not the real one (a minbase rootfs is about as big as node:22-bookworm-slim), so the
   // base's size is reported beside the image's: the difference is what the Dockerfile adds.
-  t.comment(`build: ${buildSeconds.toFixed(0)} s; image: ${buildah('images', '--format', '{{.Size}}', IMAGE)}, of which the stand-in base: ${buildah('images', '--format', '{{.Size}}', `docker.io/library/${baseImage}`)}`);
+  t.comment(
+    `build: ${buildSeconds.toFixed(0)} s; image: ${buildah('images', '--format', '{{.Size}}', IMAGE)}, of which the stand-in base: ${buildah('images', '--format', '{{.Size}}', `docker.io/library/${baseImage}`)}`,
+  );
 
   const inspected = JSON.parse(buildah('inspect', '--type', 'image', IMAGE)) as { OCIv1: { config: ImageConfig } };
   const config = inspected.OCIv1.config;
@@ -143,14 +203,23 @@ t.test('The Dockerfile builds on a stand-in of its pinned base and the image ser
   const root = buildah('mount', ctr);
   try {
     const app = join(root, 'app');
-    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { dependencies: Record<string, string>; devDependencies: Record<string, string> };
-    for (const dep of Object.keys(pkg.dependencies)) t.ok(existsSync(join(app, 'node_modules', dep, 'package.json')), `dependency ${dep} is installed`);
-    t.same(Object.keys(pkg.devDependencies).filter((dep) => existsSync(join(app, 'node_modules', dep))), [], 'no dev dependency is installed');
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+      dependencies: Record<string, string>;
+      devDependencies: Record<string, string>;
+    };
+    for (const dep of Object.keys(pkg.dependencies))
+      t.ok(existsSync(join(app, 'node_modules', dep, 'package.json')), `dependency ${dep} is installed`);
+    t.same(
+      Object.keys(pkg.devDependencies).filter((dep) => existsSync(join(app, 'node_modules', dep))),
+      [],
+      'no dev dependency is installed',
+    );
     const binaries = findFiles(join(app, 'node_modules'), (f) => f.endsWith('.node'));
     t.ok(binaries.length >= 3, `native binaries present (${binaries.length})`);
     const foreign = binaries.filter((f) => !/(linux\/x64\/|linux-x64-gnu\.node$|_linux_x64_127\.node$)/.test(f));
     t.same(foreign, [], `only linux x64 binaries, uWS only for Node 22's ABI 127 (kept: ${binaries.join(', ')})`);
-    for (const cache of ['root/.npm', 'home/node/.npm', 'app/.npm', 'tmp/.npm']) t.notOk(existsSync(join(root, cache)), `no npm cache at /${cache}`);
+    for (const cache of ['root/.npm', 'home/node/.npm', 'app/.npm', 'tmp/.npm'])
+      t.notOk(existsSync(join(root, cache)), `no npm cache at /${cache}`);
     t.ok(existsSync(join(root, modelDir.slice(1), 'onnx/model_quantized.onnx')), 'the model is at MODEL_DIR');
     const moduleBytes = Number(run('du', ['-sb', join(app, 'node_modules')]).split('\t')[0]);
     t.comment(`runtime node_modules: ${(moduleBytes / 2 ** 20).toFixed(0)} MiB`);
@@ -161,20 +230,44 @@ t.test('The Dockerfile builds on a stand-in of its pinned base and the image ser
     const childEnv = [...env, ['PORT', String(port)], ['HOST', '127.0.0.1'], ['WORKERS', '1']].map(([name, value]) => `${name}=${value}`);
     // Exactly the image's environment: `env -i` also drops the NODE_OPTIONS tap adds to every child process.
     // chroot starts in /; `cd` then exec keeps node itself as the process that gets SIGTERM, as PID 1 would.
-    const child = spawn('env', ['-i', ...childEnv, 'chroot', '--userspec=1000:1000', root, '/bin/sh', '-c', `cd ${config.WorkingDir} && exec ${config.Cmd!.join(' ')}`],
-      { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      'env',
+      [
+        '-i',
+        ...childEnv,
+        'chroot',
+        '--userspec=1000:1000',
+        root,
+        '/bin/sh',
+        '-c',
+        `cd ${config.WorkingDir} && exec ${config.Cmd!.join(' ')}`,
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d));
     child.stderr.on('data', (d: Buffer) => (output += d));
     const exited = once(child, 'exit');
     try {
       const url = `http://127.0.0.1:${port}`;
-      await waitFor(async () => (await fetch(`${url}/project/health`).catch(() => undefined))?.status === 200, 120_000, 'the image\'s service to be healthy');
+      await waitFor(
+        async () => (await fetch(`${url}/project/health`).catch(() => undefined))?.status === 200,
+        120_000,
+        "the image's service to be healthy",
+      );
       const texts = ['I love you!', 'I hate you!'];
-      const response = await fetch(`${url}/project/bulk-predict`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text: texts }) });
+      const response = await fetch(`${url}/project/bulk-predict`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ text: texts }),
+      });
       t.equal(response.status, 200);
       const { predictions } = (await response.json()) as { predictions: { label: string; score: number }[][] };
-      t.same(predictions.map((p) => p.map(({ label }) => label).sort()), texts.map(() => ['NEGATIVE', 'POSITIVE']), 'both labels for each text');
+      t.same(
+        predictions.map((p) => p.map(({ label }) => label).sort()),
+        texts.map(() => ['NEGATIVE', 'POSITIVE']),
+        'both labels for each text',
+      );
       // In one batch the int8 stand-in's scores move by up to its documented batch tolerance.
       for (const [i, text] of texts.entries()) {
         const diff = await maxScoreDiff(text, predictions[i]!);

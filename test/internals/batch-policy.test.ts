@@ -38,7 +38,7 @@ t.test('when padding is free (a cost that depends only on rows), everything runs
 });
 
 t.test('rows x longest never exceeds maxBatchTokens, and the batch is the least-cost partition', async (t) => {
-  const random = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+  const random = (seed: number) => () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
   for (let trial = 0; trial < 200; trial++) {
     const next = random(trial + 1);
     const lengths = Array.from({ length: 1 + Math.floor(next() * 60) }, () => 3 + Math.floor(next() * 509));
@@ -60,9 +60,21 @@ t.test('the window bounds how far the policy looks', async (t) => {
 
 t.test('the cost model: fitted to runs, tracks drift from measured runs', async (t) => {
   const truth = (rows: number, cols: number) => 3 + 0.05 * rows * cols + 0.0002 * rows * cols * cols;
-  const shapes = [[1, 8], [1, 64], [8, 16], [8, 64], [32, 16], [4, 128]];
+  const shapes = [
+    [1, 8],
+    [1, 64],
+    [8, 16],
+    [8, 64],
+    [32, 16],
+    [4, 128],
+  ];
   const model = CostModel.fit(shapes.map(([rows, cols]) => ({ rows, cols, ms: truth(rows, cols) })));
-  for (const [rows, cols] of [[16, 32], [2, 256], [32, 48]]) t.ok(Math.abs(model.cost(rows, cols) / truth(rows, cols) - 1) < 0.01, `${rows}x${cols}`);
+  for (const [rows, cols] of [
+    [16, 32],
+    [2, 256],
+    [32, 48],
+  ])
+    t.ok(Math.abs(model.cost(rows, cols) / truth(rows, cols) - 1) < 0.01, `${rows}x${cols}`);
   for (let i = 0; i < 200; i++) model.observe(16, 32, 2 * truth(16, 32));
   t.ok(Math.abs(model.cost(8, 64) / (2 * truth(8, 64)) - 1) < 0.02, 'a machine twice as slow doubles every prediction');
   t.throws(() => CostModel.fit([{ rows: 1, cols: 8, ms: 3 }]), /cannot fit/);

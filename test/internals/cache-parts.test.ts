@@ -34,7 +34,13 @@ t.test('the LRU evicts the least recently used entry past its entry or byte boun
 t.test('the breaker opens after repeated failures, probes once, and reports each change once', async (t) => {
   let now = 0;
   const changes: string[] = [];
-  const breaker = new CircuitBreaker(3, 100, 400, (s) => changes.push(s), () => now);
+  const breaker = new CircuitBreaker(
+    3,
+    100,
+    400,
+    (s) => changes.push(s),
+    () => now,
+  );
   breaker.failure();
   breaker.failure();
   t.ok(breaker.allow(), 'closed below the threshold');
@@ -57,7 +63,17 @@ t.test('a prediction lists every label by descending score, ties in label order,
   const format = createPredictionFormatter(['NEGATIVE', 'POSITIVE']);
   const logits = new Float32Array([-1, 2, 0.5, 0.5]);
   const first = JSON.parse(format(logits, 0));
-  t.same(first.map((p: { label: string }) => p.label), ['POSITIVE', 'NEGATIVE']);
+  t.same(
+    first.map((p: { label: string }) => p.label),
+    ['POSITIVE', 'NEGATIVE'],
+  );
   t.equal(first[0].score, Math.fround(Math.exp(3) / (1 + Math.exp(3))));
-  t.same(JSON.parse(format(logits, 1)), [{ label: 'NEGATIVE', score: 0.5 }, { label: 'POSITIVE', score: 0.5 }], 'a tie keeps id order');
+  t.same(
+    JSON.parse(format(logits, 1)),
+    [
+      { label: 'NEGATIVE', score: 0.5 },
+      { label: 'POSITIVE', score: 0.5 },
+    ],
+    'a tie keeps id order',
+  );
 });

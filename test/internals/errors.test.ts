@@ -2,7 +2,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Errors, HttpError, StartupError } from '../../dist/src/errors.js';
+import { Errors, HttpError, type StartupError } from '../../dist/src/errors.js';
 import { repoRoot } from '../helper.js';
 
 const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');

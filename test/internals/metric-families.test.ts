@@ -9,7 +9,10 @@ t.test('a counter family renders one sample per child, labels escaped', async (t
   child.inc(2);
   t.equal(family.child('a"b\\c', '200'), child, 'the same child for the same labels');
   family.child('other', '500');
-  t.equal(family.render(), '# HELP x_total Things.\n# TYPE x_total counter\nx_total{route="a\\"b\\\\c",status="200"} 3\nx_total{route="other",status="500"} 0\n');
+  t.equal(
+    family.render(),
+    '# HELP x_total Things.\n# TYPE x_total counter\nx_total{route="a\\"b\\\\c",status="200"} 3\nx_total{route="other",status="500"} 0\n',
+  );
 });
 
 t.test('a histogram family renders cumulative buckets, +Inf, sum and count', async (t) => {

@@ -18,8 +18,12 @@ t.test('RoBERTa-style: padded with its pad id 1, int64, no token_type_ids', asyn
   t.same(feeds.input_ids.dims, [2, 3]);
 });
 
-t.test('int32 inputs stay int32; token_type_ids carry the tokenizer\'s type id on real tokens and 0 on padding', async (t) => {
-  const inputs = modelInputs('m.onnx', [meta('input_ids', 'int32'), meta('token_type_ids', 'int32'), meta('attention_mask', 'int32')] as never);
+t.test("int32 inputs stay int32; token_type_ids carry the tokenizer's type id on real tokens and 0 on padding", async (t) => {
+  const inputs = modelInputs('m.onnx', [
+    meta('input_ids', 'int32'),
+    meta('token_type_ids', 'int32'),
+    meta('attention_mask', 'int32'),
+  ] as never);
   const { feeds } = buildModelInputs(batch, { inputs, padId: 0, typeId: 1 });
   t.same(Object.keys(feeds), ['input_ids', 'token_type_ids', 'attention_mask'], 'the order the model declares');
   t.equal(feeds.input_ids.type, 'int32');
@@ -29,7 +33,13 @@ t.test('int32 inputs stay int32; token_type_ids carry the tokenizer\'s type id o
 });
 
 t.test('a signature the server cannot fill is refused, naming the input', async (t) => {
-  t.throws(() => modelInputs('m.onnx', [meta('input_ids'), meta('attention_mask'), meta('position_ids')] as never), /m\.onnx has an input "position_ids" that this server cannot fill/);
-  t.throws(() => modelInputs('m.onnx', [meta('input_ids', 'float32'), meta('attention_mask')] as never), /declares its input "input_ids" as float32/);
+  t.throws(
+    () => modelInputs('m.onnx', [meta('input_ids'), meta('attention_mask'), meta('position_ids')] as never),
+    /m\.onnx has an input "position_ids" that this server cannot fill/,
+  );
+  t.throws(
+    () => modelInputs('m.onnx', [meta('input_ids', 'float32'), meta('attention_mask')] as never),
+    /declares its input "input_ids" as float32/,
+  );
   t.throws(() => modelInputs('m.onnx', [meta('input_ids')] as never), /expected input_ids and attention_mask/);
 });

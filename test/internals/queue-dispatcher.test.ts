@@ -16,21 +16,41 @@ const FAR = 1e12;
 class Batcher {
   readonly queue: InferenceQueue;
   readonly dispatcher: Dispatcher;
-  constructor(run: (rows: readonly Int32Array[]) => Promise<BatchOutcome>, format: (logits: Float32Array, row: number) => string, o: Options, obs: BatchObserver, cost: [number, number, number] = [2, 0.1, 0.0004]) {
+  constructor(
+    run: (rows: readonly Int32Array[]) => Promise<BatchOutcome>,
+    format: (logits: Float32Array, row: number) => string,
+    o: Options,
+    obs: BatchObserver,
+    cost: [number, number, number] = [2, 0.1, 0.0004],
+  ) {
     const model = CostModel.of(cost);
-    this.queue = new InferenceQueue({ maxQueueTokens: o.maxQueueTokens, maxQueueDelayMs: o.maxQueueDelayMs, concurrency: o.concurrency, typicalBatchRows: 16 }, model);
+    this.queue = new InferenceQueue(
+      { maxQueueTokens: o.maxQueueTokens, maxQueueDelayMs: o.maxQueueDelayMs, concurrency: o.concurrency, typicalBatchRows: 16 },
+      model,
+    );
     this.dispatcher = new Dispatcher(this.queue, run, format, model, o, obs);
   }
-  submit(texts: string[], ids: Int32Array[], deadline = FAR) { return this.queue.submit(texts, ids, deadline); }
-  get queueLength() { return this.queue.length; }
-  get queueTokens() { return this.queue.tokens; }
-  get full() { return this.queue.full; }
-  get busyWorkers() { return this.dispatcher.busyWorkers; }
-  get stats() { return this.dispatcher.stats; }
+  submit(texts: string[], ids: Int32Array[], deadline = FAR) {
+    return this.queue.submit(texts, ids, deadline);
+  }
+  get queueLength() {
+    return this.queue.length;
+  }
+  get queueTokens() {
+    return this.queue.tokens;
+  }
+  get full() {
+    return this.queue.full;
+  }
+  get busyWorkers() {
+    return this.dispatcher.busyWorkers;
+  }
+  get stats() {
+    return this.dispatcher.stats;
+  }
 }
 /** Token ids standing in for a text: 8 tokens unless the test says otherwise ("len:N" texts have N). */
 const idsOf = (text: string): Int32Array => new Int32Array(/^len:(\d+)/.exec(text) ? Number(/^len:(\d+)/.exec(text)![1]) : 8);
-
 
 /** A pool whose batches finish when the test says so; logits are [index in batch, 0] per text. */
 function scriptedPool(fail: (texts: readonly string[]) => 'throw' | 'die' | undefined = () => undefined) {
@@ -77,24 +97,46 @@ t.test('a free worker takes the first text at once; texts queued meanwhile share
   t.equal(batcher.queueLength, 3);
   await pool.releaseAll();
   t.same(pool.calls, [['a'], ['b', 'c', 'd']], 'one batch for the texts of two requests');
-  t.same(await Promise.all([...first.results, ...second.results, ...third.results].map((p) => p.then((r) => r.prediction))), ['row0:0', 'row0:0', 'row1:1', 'row2:2']);
+  t.same(await Promise.all([...first.results, ...second.results, ...third.results].map((p) => p.then((r) => r.prediction))), [
+    'row0:0',
+    'row0:0',
+    'row1:1',
+    'row2:2',
+  ]);
   t.equal(batcher.stats.modelRuns, 2);
 });
 
 t.test('each thread takes its share of the queue, not all of it', async (t) => {
   const pool = scriptedPool();
   const batcher = new Batcher(pool.run, format, { ...options, concurrency: 2, maxBatchSize: 32, maxQueueTokens: 8000 }, observer);
-  pool.submit(batcher, Array.from({ length: 10 }, (_, i) => `t${i}`));
-  t.same(pool.calls.map((c) => c.length), [5, 5], 'two batches of five run at once');
-  const second = pool.submit(batcher, Array.from({ length: 12 }, (_, i) => `u${i}`));
+  pool.submit(
+    batcher,
+    Array.from({ length: 10 }, (_, i) => `t${i}`),
+  );
+  t.same(
+    pool.calls.map((c) => c.length),
+    [5, 5],
+    'two batches of five run at once',
+  );
+  const second = pool.submit(
+    batcher,
+    Array.from({ length: 12 }, (_, i) => `u${i}`),
+  );
   await pool.releaseAll();
   t.equal(pool.calls[2].length, 6, 'the first thread to free up takes half of the 12 waiting, not all of them');
   t.equal((await Promise.all(second.results)).length, 12, 'and every text is answered');
 
   const saturated = scriptedPool();
   const busy = new Batcher(saturated.run, format, { ...options, concurrency: 2, maxBatchSize: 32, maxQueueTokens: 8000 }, observer);
-  saturated.submit(busy, Array.from({ length: 200 }, (_, i) => `v${i}`));
-  t.same(saturated.calls.map((c) => c.length), [32, 32], 'under saturation the share is a full batch');
+  saturated.submit(
+    busy,
+    Array.from({ length: 200 }, (_, i) => `v${i}`),
+  );
+  t.same(
+    saturated.calls.map((c) => c.length),
+    [32, 32],
+    'under saturation the share is a full batch',
+  );
   await saturated.releaseAll();
 });
 
@@ -105,20 +147,41 @@ t.test('a batch stops at the size limit and at the padded-token budget, and grou
   const long = 'len:512';
   pool.submit(batcher, ['s1', long, 's2', 's3', 's4']);
   await pool.releaseAll();
-  t.same(pool.calls.slice(1), [['s1', 's2', 's3'], [long], ['s4']], 'three at most, short with short; the long text alone, since 2 x 512 tokens exceed the budget');
+  t.same(
+    pool.calls.slice(1),
+    [['s1', 's2', 's3'], [long], ['s4']],
+    'three at most, short with short; the long text alone, since 2 x 512 tokens exceed the budget',
+  );
 });
 
 t.test('the padded-token budget is exact: rows x longest never exceeds it, and a batch fills up to it', async (t) => {
   const pool = scriptedPool();
   const padded: number[] = [];
-  const batcher = new Batcher(pool.run, format, { ...options, maxBatchSize: 64, maxBatchTokens: 1000, maxQueueTokens: 100_000 }, { ...observer, onBatch: (_, tokens) => padded.push(tokens) });
+  const batcher = new Batcher(
+    pool.run,
+    format,
+    { ...options, maxBatchSize: 64, maxBatchTokens: 1000, maxQueueTokens: 100_000 },
+    { ...observer, onBatch: (_, tokens) => padded.push(tokens) },
+  );
   pool.submit(batcher, ['busy']);
   // 10 texts of 100 tokens fill 1000 exactly; an 11th does not fit.
-  pool.submit(batcher, Array.from({ length: 11 }, (_, i) => `len:100 #${i}`));
+  pool.submit(
+    batcher,
+    Array.from({ length: 11 }, (_, i) => `len:100 #${i}`),
+  );
   await pool.releaseAll();
-  t.same(pool.calls.slice(1).map((c) => c.length).reduce((a, b) => a + b), 11);
+  t.same(
+    pool.calls
+      .slice(1)
+      .map((c) => c.length)
+      .reduce((a, b) => a + b),
+    11,
+  );
   t.equal(pool.calls.length - 1, 2, 'two batches: 1000 tokens hold ten texts of 100, not eleven');
-  t.ok(padded.every((p) => p <= 1000), `padded tokens per batch ${padded.join(', ')}`);
+  t.ok(
+    padded.every((p) => p <= 1000),
+    `padded tokens per batch ${padded.join(', ')}`,
+  );
 });
 
 t.test('admission counts tokens: a request whose new tokens would overflow the queue is refused whole with 503, at once', async (t) => {
@@ -189,32 +252,47 @@ t.test('a batch whose thread dies fails its texts with 500 and the batcher keeps
   t.equal(batcher.busyWorkers, 0);
 });
 
-t.test('admission by predicted wait: refused at once when the work ahead passes MAX_QUEUE_DELAY_MS, or the request would finish past its deadline', async (t) => {
-  const pool = scriptedPool();
-  // Each 8-token text costs 100 ms (12.5 ms per token, no fixed or attention term); one thread.
-  const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 1000 }, observer, [0, 12.5, 0]);
-  pool.submit(batcher, ['running']); // ~100 ms running
-  pool.submit(batcher, ['q1', 'q2', 'q3', 'q4', 'q5', 'q6', 'q7', 'q8']); // 100 ms ahead: admitted
-  pool.submit(batcher, ['q9', 'q10', 'q11']); // ~900 ms ahead: admitted, its own 300 ms do not count
-  t.throws(() => pool.submit(batcher, ['q12']), { kind: 'overloaded', retryAfterS: 2 }, '~1200 ms ahead > MAX_QUEUE_DELAY_MS 1000; Retry-After 2 s');
-  pool.submit(batcher, ['q1']); // already queued: no new work, always admitted
-  await pool.releaseAll();
-  t.equal(batcher.queueLength, 0);
-  t.notOk(batcher.full);
+t.test(
+  'admission by predicted wait: refused at once when the work ahead passes MAX_QUEUE_DELAY_MS, or the request would finish past its deadline',
+  async (t) => {
+    const pool = scriptedPool();
+    // Each 8-token text costs 100 ms (12.5 ms per token, no fixed or attention term); one thread.
+    const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 1000 }, observer, [0, 12.5, 0]);
+    pool.submit(batcher, ['running']); // ~100 ms running
+    pool.submit(batcher, ['q1', 'q2', 'q3', 'q4', 'q5', 'q6', 'q7', 'q8']); // 100 ms ahead: admitted
+    pool.submit(batcher, ['q9', 'q10', 'q11']); // ~900 ms ahead: admitted, its own 300 ms do not count
+    t.throws(
+      () => pool.submit(batcher, ['q12']),
+      { kind: 'overloaded', retryAfterS: 2 },
+      '~1200 ms ahead > MAX_QUEUE_DELAY_MS 1000; Retry-After 2 s',
+    );
+    pool.submit(batcher, ['q1']); // already queued: no new work, always admitted
+    await pool.releaseAll();
+    t.equal(batcher.queueLength, 0);
+    t.notOk(batcher.full);
 
-  const patient = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 1e9 }, observer, [0, 12.5, 0]);
-  pool.submit(patient, ['busy']);
-  pool.submit(patient, ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8']);
-  t.throws(() => patient.submit(['p9'], [new Int32Array(8)], performance.now() + 500), { kind: 'overloaded' }, 'finishes at ~1000 ms, past a 500 ms deadline');
-  t.equal(patient.submit(['p9'], [new Int32Array(8)], performance.now() + 5000).results.length, 1, 'a 5 s deadline is met');
-  await pool.releaseAll();
-});
+    const patient = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 1e9 }, observer, [0, 12.5, 0]);
+    pool.submit(patient, ['busy']);
+    pool.submit(patient, ['p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8']);
+    t.throws(
+      () => patient.submit(['p9'], [new Int32Array(8)], performance.now() + 500),
+      { kind: 'overloaded' },
+      'finishes at ~1000 ms, past a 500 ms deadline',
+    );
+    t.equal(patient.submit(['p9'], [new Int32Array(8)], performance.now() + 5000).results.length, 1, 'a 5 s deadline is met');
+    await pool.releaseAll();
+  },
+);
 
 t.test('with nothing queued or running, a request is admitted even if it alone is predicted past its deadline', async (t) => {
   const pool = scriptedPool();
   const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 10 }, observer, [0, 12.5, 0]);
   // 8 x 8 tokens x 12.5 ms = 800 ms > 10 ms, but waiting would not make it faster: it runs, and may time out.
-  const ticket = batcher.submit(['i1', 'i2', 'i3', 'i4', 'i5', 'i6', 'i7', 'i8'], Array.from({ length: 8 }, () => new Int32Array(8)), performance.now() + 5);
+  const ticket = batcher.submit(
+    ['i1', 'i2', 'i3', 'i4', 'i5', 'i6', 'i7', 'i8'],
+    Array.from({ length: 8 }, () => new Int32Array(8)),
+    performance.now() + 5,
+  );
   t.equal(ticket.results.length, 8);
   t.throws(() => batcher.submit(['later'], [new Int32Array(8)]), { kind: 'overloaded' }, 'the next one waits behind it: refused');
   await pool.releaseAll();

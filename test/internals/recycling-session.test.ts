@@ -9,7 +9,8 @@ import { packBatch } from '../../dist/workers/protocol.js';
 import { STANDIN_MODEL_DIR } from '../helper.js';
 
 const MODEL = join(STANDIN_MODEL_DIR, 'onnx', 'model_quantized.onnx');
-const batch = (rows: number, cols: number) => buildModelInputs(packBatch(Array.from({ length: rows }, () => new Int32Array(cols).fill(1000))));
+const batch = (rows: number, cols: number) =>
+  buildModelInputs(packBatch(Array.from({ length: rows }, () => new Int32Array(cols).fill(1000))));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 t.test('re-created after idleMs following a large batch, never after small ones', async (t) => {

@@ -41,7 +41,11 @@ t.test('entries are bounded; the oldest goes first, and a hit in the older half 
   t.ok(memo.get('m', 'a'), 'a survived');
   for (const k of ['f', 'g', 'h']) memo.set('m', k, k, 1);
   t.equal(memo.size, 4);
-  t.same(['a', 'e', 'f', 'g', 'h'].filter((k) => memo.get('m', k) !== undefined), ['e', 'f', 'g', 'h'], 'a, no longer hit, aged out');
+  t.same(
+    ['a', 'e', 'f', 'g', 'h'].filter((k) => memo.get('m', k) !== undefined),
+    ['e', 'f', 'g', 'h'],
+    'a, no longer hit, aged out',
+  );
   const off = memoOf(0);
   off.set('m', 'a', 'A', 1);
   t.equal(off.size, 0, '0 entries keeps nothing');

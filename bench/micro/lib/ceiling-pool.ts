@@ -25,7 +25,10 @@ export interface CeilingResult {
 
 function reply(worker: Worker): Promise<CeilingReply> {
   return new Promise((resolve, reject) => {
-    const onError = (err: Error): void => { worker.off('message', onMessage); reject(err); };
+    const onError = (err: Error): void => {
+      worker.off('message', onMessage);
+      reject(err);
+    };
     const onMessage = (msg: CeilingReply): void => {
       worker.off('error', onError);
       if (msg.type === 'error') reject(new Error(`ceiling thread: ${msg.message}`));
@@ -59,20 +62,21 @@ export class CeilingPool {
   /** Every thread loops over batches of `batchSize` for `durationS`; optionally beside a CPU burner. */
   async run(batchSize: number, durationS: number, tokenize: boolean, burnerShare = 0): Promise<CeilingResult> {
     const stop = new SharedArrayBuffer(4);
-    const burner = burnerShare > 0
-      ? new Worker(BURNER_URL, { workerData: { share: burnerShare, stop } satisfies BurnerWorkerData })
-      : undefined;
+    const burner =
+      burnerShare > 0 ? new Worker(BURNER_URL, { workerData: { share: burnerShare, stop } satisfies BurnerWorkerData }) : undefined;
     if (burner) await once(burner, 'online');
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
     const command: CeilingCommand = { type: 'run', batchSize, durationMs: durationS * 1000, tokenize };
     let replies: CeilingReply[];
     try {
-      replies = await Promise.all(this.workers.map((w) => {
-        const done = reply(w);
-        w.postMessage(command);
-        return done;
-      }));
+      replies = await Promise.all(
+        this.workers.map((w) => {
+          const done = reply(w);
+          w.postMessage(command);
+          return done;
+        }),
+      );
     } finally {
       if (burner) {
         const flag = new Int32Array(stop);
@@ -88,7 +92,9 @@ export class CeilingPool {
     const slowestS = Math.max(...done.map((r) => r.elapsedMs)) / 1000;
     const batchMs = done.flatMap((r) => r.batchMs).sort((a, b) => a - b);
     return {
-      batchSize, tokenize, threads: this.workers.length,
+      batchSize,
+      tokenize,
+      threads: this.workers.length,
       sentencesPerS: sentences / slowestS,
       batches: batchMs.length,
       batchP50Ms: percentile(batchMs, 50),
@@ -103,13 +109,15 @@ export class CeilingPool {
    * process, so each is asked to exit and only terminated if it has not within 10 s.
    */
   async close(): Promise<void> {
-    await Promise.all(this.workers.map(async (w) => {
-      if (w.threadId === -1) return;
-      const exited = once(w, 'exit').catch(() => undefined);
-      w.postMessage({ type: 'exit' } satisfies CeilingCommand);
-      const timer = setTimeout(() => void w.terminate(), 10_000);
-      await exited;
-      clearTimeout(timer);
-    }));
+    await Promise.all(
+      this.workers.map(async (w) => {
+        if (w.threadId === -1) return;
+        const exited = once(w, 'exit').catch(() => undefined);
+        w.postMessage({ type: 'exit' } satisfies CeilingCommand);
+        const timer = setTimeout(() => void w.terminate(), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }),
+    );
   }
 }

@@ -9,9 +9,7 @@ export interface CeilingWorkerData {
   texts: string[];
 }
 
-export type CeilingCommand =
-  | { type: 'run'; batchSize: number; durationMs: number; tokenize: boolean }
-  | { type: 'exit' };
+export type CeilingCommand = { type: 'run'; batchSize: number; durationMs: number; tokenize: boolean } | { type: 'exit' };
 
 export type CeilingReply =
   | { type: 'ready' }

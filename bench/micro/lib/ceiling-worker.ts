@@ -48,9 +48,12 @@ port.on('message', (cmd: CeilingCommand) => {
     port.close();
     return;
   }
-  run(cmd).then((reply) => port.postMessage(reply), (err: unknown) => {
-    port.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) } satisfies CeilingReply);
-  });
+  run(cmd).then(
+    (reply) => port.postMessage(reply),
+    (err: unknown) => {
+      port.postMessage({ type: 'error', message: err instanceof Error ? err.message : String(err) } satisfies CeilingReply);
+    },
+  );
 });
 
 // Warm-up: the first runs allocate ORT's arenas; do them before the first measured batch.

@@ -25,23 +25,45 @@ const body = (texts: string[]): string => JSON.stringify({ text: texts });
 
 export const MEMORY_INPUTS: readonly MemoryInput[] = [
   {
-    name: 'a', description: '64 texts x 510 random ASCII punctuation characters (35 KB body)',
+    name: 'a',
+    description: '64 texts x 510 random ASCII punctuation characters (35 KB body)',
     bodies: (nonce) => [body(Array.from({ length: 64 }, (_, i) => `${nonce}${i}` + cycle([...PUNCTUATION], 510, i)))],
   },
   {
-    name: 'b', description: '64 texts x 378 CJK characters',
+    name: 'b',
+    description: '64 texts x 378 CJK characters',
     bodies: (nonce) => [body(Array.from({ length: 64 }, (_, i) => `${nonce}${i}` + cycle([...CJK], 378, i)))],
   },
   {
-    name: 'c', description: '64 texts x 200 emoji (ZWJ sequences, skin tones; every other text space-separated)',
-    bodies: (nonce) => [body(Array.from({ length: 64 }, (_, i) => `${nonce}${i} ` + Array.from({ length: 200 }, (_, k) => EMOJI[(i + k * 3) % EMOJI.length]).join(i % 2 ? ' ' : '')))],
+    name: 'c',
+    description: '64 texts x 200 emoji (ZWJ sequences, skin tones; every other text space-separated)',
+    bodies: (nonce) => [
+      body(
+        Array.from(
+          { length: 64 },
+          (_, i) => `${nonce}${i} ` + Array.from({ length: 200 }, (_, k) => EMOJI[(i + k * 3) % EMOJI.length]).join(i % 2 ? ' ' : ''),
+        ),
+      ),
+    ],
   },
   {
-    name: 'd', description: '40 concurrent requests, one 1 MB English text each',
-    bodies: (nonce) => Array.from({ length: 40 }, (_, r) => body([`${nonce}${r} ` + cycle(WORDS.map((w) => `${w} `), 1_000_000, r)])),
+    name: 'd',
+    description: '40 concurrent requests, one 1 MB English text each',
+    bodies: (nonce) =>
+      Array.from({ length: 40 }, (_, r) =>
+        body([
+          `${nonce}${r} ` +
+            cycle(
+              WORDS.map((w) => `${w} `),
+              1_000_000,
+              r,
+            ),
+        ]),
+      ),
   },
   {
-    name: 'e', description: 'one request of 1000 texts of ~600 tokens each',
+    name: 'e',
+    description: 'one request of 1000 texts of ~600 tokens each',
     bodies: (nonce) => [body(Array.from({ length: 1000 }, (_, i) => `${nonce}${i} ` + cycle(['a', '.', 'b', ',', 'c', '!'], 600, i)))],
   },
 ];

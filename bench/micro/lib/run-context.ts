@@ -98,7 +98,10 @@ export async function startRun(name: string, argv: readonly string[], maxLoad: n
   const began = Date.now();
   if (maxLoad !== undefined) {
     while (loadavg()[0]! >= maxLoad && Date.now() - began < maxWaitS * 1000) {
-      say(name, `1-minute load ${loadavg()[0]!.toFixed(2)} >= ${maxLoad}; waiting (${Math.round((Date.now() - began) / 1000)} s of ${maxWaitS} s)`);
+      say(
+        name,
+        `1-minute load ${loadavg()[0]!.toFixed(2)} >= ${maxLoad}; waiting (${Math.round((Date.now() - began) / 1000)} s of ${maxWaitS} s)`,
+      );
       await new Promise((r) => setTimeout(r, 10_000));
     }
     if (loadavg()[0]! >= maxLoad) say(name, `load still ${loadavg()[0]!.toFixed(2)} after ${maxWaitS} s; measuring anyway`);

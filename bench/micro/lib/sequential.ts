@@ -15,31 +15,44 @@ export interface SequentialResult {
   inferenceP50: number;
 }
 
-interface Answer { ms: number; total: number; inference: number }
+interface Answer {
+  ms: number;
+  total: number;
+  inference: number;
+}
 
 function postOnce(agent: Agent, url: URL, body: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const req = request(url, { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const ms = performance.now() - t0;
-        if (res.statusCode !== 200) {
-          reject(new Error(`POST ${url} answered ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 200)}`));
-          return;
-        }
-        resolve({ ms, total: Number(res.headers['x-total-time']), inference: Number(res.headers['x-inference-time']) });
-      });
-      res.on('error', reject);
-    });
+    const req = request(
+      url,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const ms = performance.now() - t0;
+          if (res.statusCode !== 200) {
+            reject(new Error(`POST ${url} answered ${res.statusCode}: ${Buffer.concat(chunks).toString().slice(0, 200)}`));
+            return;
+          }
+          resolve({ ms, total: Number(res.headers['x-total-time']), inference: Number(res.headers['x-inference-time']) });
+        });
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
 /** Sends `warmup` then `count` requests of `nextBody()`, each after the previous answer. */
-export async function sequentialRequests(baseUrl: string, nextBody: () => string, count: number, warmup: number): Promise<SequentialResult> {
+export async function sequentialRequests(
+  baseUrl: string,
+  nextBody: () => string,
+  count: number,
+  warmup: number,
+): Promise<SequentialResult> {
   const agent = new Agent({ keepAlive: true, maxSockets: 1 });
   const url = new URL(PREDICT_PATH, baseUrl);
   try {
@@ -55,7 +68,10 @@ export async function sequentialRequests(baseUrl: string, nextBody: () => string
       clientP99: percentile(client, 99),
       totalP50: percentile(total, 50),
       totalP99: percentile(total, 99),
-      inferenceP50: percentile(sorted((a) => a.inference), 50),
+      inferenceP50: percentile(
+        sorted((a) => a.inference),
+        50,
+      ),
     };
   } finally {
     agent.destroy();

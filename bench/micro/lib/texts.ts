@@ -31,7 +31,9 @@ export async function exactLengthTexts(opts: TextSourceOptions): Promise<() => s
     .map((text, i) => ({ text, length: encodings[i]!.getLength() - 2 }))
     .filter((p) => p.length > 0 && p.length <= content - MIN_RANDOM_WORDS)
     .sort((a, b) => a.length - b.length);
-  const words = readFileSync(opts.vocabPath, 'utf8').split('\n').filter((w) => /^[a-z]{3,}$/.test(w));
+  const words = readFileSync(opts.vocabPath, 'utf8')
+    .split('\n')
+    .filter((w) => /^[a-z]{3,}$/.test(w));
   const random = seededRandom(opts.seed);
   const pick = <T>(xs: readonly T[], n = xs.length): T => xs[Math.floor(random() * n)]!;
   const fitting = (room: number): number => {
@@ -83,9 +85,13 @@ export interface RealisticTextOptions {
  * robin) with one of its whole words (a single vocabulary token) replaced by a random vocabulary word, so the
  * token count stays that of the original (checked on a sample), and `lengthOf` for the ceiling's sorting.
  */
-export async function realisticTexts(opts: RealisticTextOptions): Promise<{ next: () => string; lengthsOf: (texts: string[]) => Promise<number[]> }> {
+export async function realisticTexts(
+  opts: RealisticTextOptions,
+): Promise<{ next: () => string; lengthsOf: (texts: string[]) => Promise<number[]> }> {
   const tokenizer = Tokenizer.fromFile(opts.tokenizerPath);
-  const vocab = readFileSync(opts.vocabPath, 'utf8').split('\n').filter((w) => /^[a-z]{3,}$/.test(w));
+  const vocab = readFileSync(opts.vocabPath, 'utf8')
+    .split('\n')
+    .filter((w) => /^[a-z]{3,}$/.test(w));
   const inVocab = new Set(vocab);
   const usable = opts.sentences.map((s) => s.split(' ')).filter((words) => words.some((w) => inVocab.has(w)));
   const random = seededRandom(opts.seed);
@@ -112,6 +118,7 @@ export async function realisticTexts(opts: RealisticTextOptions): Promise<{ next
   });
   const [before, after] = [await lengthsOf(originals), await lengthsOf(probe)];
   const wrong = before.findIndex((n, k) => n !== after[k]);
-  if (wrong >= 0) throw new Error(`a word swap changed the token count: ${JSON.stringify(originals[wrong])} -> ${JSON.stringify(probe[wrong])}`);
+  if (wrong >= 0)
+    throw new Error(`a word swap changed the token count: ${JSON.stringify(originals[wrong])} -> ${JSON.stringify(probe[wrong])}`);
   return { next, lengthsOf };
 }

@@ -6,6 +6,9 @@ const { tokenizerPath, maxTokens } = workerData as { tokenizerPath: string; maxT
 const tokenizer = await ExactTokenizer.fromFile(tokenizerPath, maxTokens);
 parentPort!.on('message', async ({ id, texts }: { id: number; texts: string[] }) => {
   const ids = await Promise.all(texts.map((text) => tokenizer.encode(text)));
-  parentPort!.postMessage({ id, ids }, ids.map((a) => a.buffer as ArrayBuffer));
+  parentPort!.postMessage(
+    { id, ids },
+    ids.map((a) => a.buffer as ArrayBuffer),
+  );
 });
 parentPort!.postMessage('ready');

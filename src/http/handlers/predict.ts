@@ -46,9 +46,17 @@ export function createPredictHandler(deps: PredictDeps): (res: HttpResponse, req
   // A memoized answer's header lines are the same as those predictAndAnswer sends for a request whose texts
   // were all cached (no queue, no model), rendered once around the request id and the total time.
   const memoLinesBeforeId = headerLines('application/json', [['x-request-id', '']]);
-  const memoLinesAfterId = headerLines('', config.timingHeaders
-    ? [['x-cache', 'hit'], ['x-queue-time', '0.000'], ['x-inference-time', '0.000'], ['x-total-time', '']]
-    : [['x-cache', 'hit']]);
+  const memoLinesAfterId = headerLines(
+    '',
+    config.timingHeaders
+      ? [
+          ['x-cache', 'hit'],
+          ['x-queue-time', '0.000'],
+          ['x-inference-time', '0.000'],
+          ['x-total-time', ''],
+        ]
+      : [['x-cache', 'hit']],
+  );
 
   /** The memoized answer, from inside onData; counted and logged like any other request. */
   const answerFromMemo = (ctx: RequestContext, memoized: MemoizedAnswer): void => {
@@ -73,7 +81,8 @@ export function createPredictHandler(deps: PredictDeps): (res: HttpResponse, req
   return (res, req) => {
     const clientId = req.getHeader('x-request-id');
     const ctx = new RequestContext(res, clientId !== '' && REQUEST_ID.test(clientId) ? clientId : nextRequestId(), config.requestTimeoutMs);
-    if (admit(deps, ctx, req.getHeader('content-type'), req.getHeader('content-length'))) readBody(ctx, config.maxBodyBytes, onBody, onBodyError);
+    if (admit(deps, ctx, req.getHeader('content-type'), req.getHeader('content-length')))
+      readBody(ctx, config.maxBodyBytes, onBody, onBodyError);
   };
 }
 
@@ -103,9 +112,16 @@ async function predictAndAnswer(deps: PredictDeps, ctx: RequestContext, body: Bu
     const answer = predictionsBody(prediction.predictions);
     // Only an answer the cache gave whole is memoized: it is what this body will get from now on.
     if (memoKey !== undefined && prediction.cache === 'hit') deps.memo!.set(deps.modelId, memoKey, answer, new Set(texts).size);
-    const headers: [string, string][] = [['x-request-id', ctx.requestId], ['x-cache', prediction.cache]];
+    const headers: [string, string][] = [
+      ['x-request-id', ctx.requestId],
+      ['x-cache', prediction.cache],
+    ];
     if (config.timingHeaders) {
-      headers.push(['x-queue-time', prediction.queueMs.toFixed(3)], ['x-inference-time', prediction.inferenceMs.toFixed(3)], ['x-total-time', ctx.elapsedMs().toFixed(3)]);
+      headers.push(
+        ['x-queue-time', prediction.queueMs.toFixed(3)],
+        ['x-inference-time', prediction.inferenceMs.toFixed(3)],
+        ['x-total-time', ctx.elapsedMs().toFixed(3)],
+      );
     }
     sendJson(ctx, 200, answer, headers, lifecycle.state === 'draining');
   } catch (err) {
