@@ -4,19 +4,12 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { postPredict, scrape, SST2_DEV_TSV, STANDIN_MODEL_DIR, startService, type ServiceProcess } from './helper.js';
-import { seededRandom } from '../dist/bench/lib/corpus.js';
+import { readLabelledSentences, seededRandom } from '../dist/bench/lib/corpus.js';
 
 // About 3,900 sequential model runs: minutes on a shared 2-core machine.
 t.setTimeout(600_000);
 
-const rows = readFileSync(SST2_DEV_TSV, 'utf8')
-  .trim()
-  .split('\n')
-  .slice(1)
-  .map((line) => {
-    const [sentence, label] = line.split('\t');
-    return { sentence, positive: label.trim() === '1' };
-  });
+const rows = readLabelledSentences(SST2_DEV_TSV);
 const sentences = rows.map((r) => r.sentence);
 const random = seededRandom(15);
 const shuffle = <T>(xs: readonly T[]): T[] => {

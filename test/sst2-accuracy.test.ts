@@ -3,17 +3,11 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readLabelledSentences } from '../dist/bench/lib/corpus.js';
 import { postPredict, SST2_DEV_TSV, startService, STANDIN_MODEL_DIR } from './helper.js';
 
 const metrics = JSON.parse(readFileSync(join(STANDIN_MODEL_DIR, 'metrics.json'), 'utf8'));
-const rows = readFileSync(SST2_DEV_TSV, 'utf8')
-  .trim()
-  .split('\n')
-  .slice(1)
-  .map((line) => {
-    const [sentence, label] = line.split('\t');
-    return { sentence, positive: label.trim() === '1' };
-  });
+const rows = readLabelledSentences(SST2_DEV_TSV);
 
 const topLabel = (prediction: { label: string }[]): boolean => prediction[0].label === 'POSITIVE';
 

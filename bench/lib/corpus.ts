@@ -9,6 +9,18 @@ export function readSentences(tsvPath: string): string[] {
   return out;
 }
 
+/** The labelled rows of an SST-2 TSV (`sentence<TAB>label`, header first): the accuracy tests score them. */
+export function readLabelledSentences(tsvPath: string): { sentence: string; positive: boolean }[] {
+  return readFileSync(tsvPath, 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((line) => {
+      const [sentence, label] = line.split('\t');
+      return { sentence: sentence!, positive: label!.trim() === '1' };
+    });
+}
+
 /** mulberry32: a tiny seeded PRNG, so a run's sequence of bodies can be replayed from its seed. */
 export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
