@@ -3,7 +3,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { postPredict, scrape, SST2_DEV_TSV, STANDIN_MODEL_DIR, startService, type ServiceProcess } from './helper.js';
+import { logRecords, postPredict, scrape, SST2_DEV_TSV, STANDIN_MODEL_DIR, startService, type ServiceProcess } from './helper.js';
 import { readLabelledSentences, seededRandom } from '../dist/bench/lib/corpus.js';
 
 // About 3,900 sequential model runs: minutes on a shared 2-core machine.
@@ -105,13 +105,7 @@ t.test("labels agree with the untransformed model's on >= 99.5 % of dev sentence
     agree >= 0.995,
     `labels agree on ${(agree * 100).toFixed(2)} % (${Math.round((1 - agree) * sentences.length)} of ${sentences.length} differ)`,
   );
-  const modelLine = (service: ServiceProcess) =>
-    JSON.parse(
-      service
-        .output()
-        .split('\n')
-        .find((l) => l.includes('"msg":"model"'))!,
-    );
+  const modelLine = (service: ServiceProcess) => logRecords(service.output()).find((record) => record.msg === 'model')!;
   const [a, b] = [modelLine(perRow), modelLine(plain)];
   t.not(a.modelId, b.modelId, `model ids ${a.modelId} (per-row) and ${b.modelId} (as in the file) differ, so cache keys differ`);
   t.equal(a.sha256, b.sha256, 'the same file');

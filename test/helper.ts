@@ -4,6 +4,7 @@ import type { ManagedProcess, RedisProcess } from '../dist/bench/lib/harness.js'
 
 export {
   freePort,
+  logRecords,
   metric,
   postPredict,
   redisPing,

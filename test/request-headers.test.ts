@@ -1,6 +1,6 @@
 // Request ids and timing headers on predictions; the request id reaches the logs.
 import t from 'tap';
-import { postPredict, startService } from './helper.js';
+import { logRecords, postPredict, startService } from './helper.js';
 
 t.test('x-request-id is echoed when the client sends one and generated otherwise, on success and error', async (t) => {
   const service = await startService({ LOG_LEVEL: 'debug' });
@@ -27,17 +27,7 @@ t.test('x-request-id is echoed when the client sends one and generated otherwise
   );
   t.not(unsafe.headers.get('x-request-id'), 'x'.repeat(500), 'an oversized id is replaced, not echoed');
 
-  const lines = service
-    .output()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      try {
-        return JSON.parse(l);
-      } catch {
-        return {};
-      }
-    });
+  const lines = logRecords(service.output());
   t.ok(
     lines.some((l) => l.level === 20 && l.msg === 'request' && l.reqId === 'client-id-42' && l.status === 200),
     'debug request line with the id',

@@ -1,7 +1,7 @@
 // The response memo over real HTTP: a body whose every text is cached is answered from the memo with the
 // very bytes parsing would give; anything else (other bytes, invalid, too large) goes through parsing.
 import t from 'tap';
-import { metric, startService } from './helper.js';
+import { logRecords, metric, startService } from './helper.js';
 
 const memoized = await startService({ MAX_TEXTS: '3', RESPONSE_MEMO_MAX_BODY_BYTES: '120', LOG_LEVEL: 'debug' });
 const plain = await startService({ RESPONSE_MEMO_ENTRIES: '0' });
@@ -74,17 +74,7 @@ t.test('a memoized answer is byte-identical to the unmemoized one, with the same
   t.equal(after.ok - afterCached.ok, 2, 'every memo answer counts as a request');
   t.equal(after.memoryHits - afterCached.memoryHits, 4, 'and its 2 distinct texts as in-memory hits, as the cache counts them');
   t.equal(afterCached.memoryHits - before.memoryHits, 2, '(the cache counted 2 for the same body)');
-  const logged = memoized
-    .output()
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => {
-      try {
-        return JSON.parse(l);
-      } catch {
-        return {};
-      }
-    });
+  const logged = logRecords(memoized.output());
   t.ok(
     logged.some((l) => l.msg === 'request' && l.reqId === 'memo-client-1' && l.status === 200),
     'a memo answer has its debug request line',

@@ -296,6 +296,19 @@ export async function postPredict(
   return { status: res.status, headers: res.headers, body: parsed, text };
 }
 
+/** The service's pino lines in a process's output, parsed; lines that are not JSON (ONNX Runtime's own) are skipped. */
+// biome-ignore lint/suspicious/noExplicitAny: log records are whatever the service logged; tests read named fields.
+export function logRecords(output: string): Record<string, any>[] {
+  return output.split('\n').flatMap((line) => {
+    try {
+      const record: unknown = JSON.parse(line);
+      return record !== null && typeof record === 'object' ? [record as Record<string, unknown>] : [];
+    } catch {
+      return [];
+    }
+  });
+}
+
 /** Every sample of a Prometheus text exposition, keyed by its name and labels as written (`a_total{x="y"}`). */
 export function parseMetrics(exposition: string): Map<string, number> {
   const samples = new Map<string, number>();
