@@ -1,7 +1,7 @@
 // The per-row rewrite of dynamically quantized graphs (model/per-row-quantization.ts): on the stand-in, on a
 // graph in the exact layout onnxruntime's quantize_dynamic writes for the real model, and on graphs it must
 // refuse. Scores through HTTP are in batch-invariance.test.ts.
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { mkdtempSync, readFileSync, copyFileSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -37,10 +37,14 @@ t.test('the stand-in: every quantized MatMul is rewritten, the same way every ti
   const result = perRowQuantize(source);
   t.equal(result.matMuls, 36, '6 layers x (q, k, v, attention out, FFN in, FFN out)');
   t.equal(result.activations, 24, 'q, k and v share one quantized activation');
+  t.equal(result.layerNormActivations, 12, 'the inputs of q/k/v and of FFN in are LayerNorm outputs');
+  t.equal(result.geluActivations, 6, 'the input of FFN out is a Gelu output');
+  t.equal(result.fusedBiases, 24, 'q, k, v and FFN in add their biases inside the product');
   const ops = opTypes(result.bytes);
   t.notOk(ops.includes('DynamicQuantizeLinear'), 'no per-tensor quantization left');
   t.notOk(ops.includes('MatMulInteger'), 'no MatMulInteger left');
   t.equal(ops.filter((op) => op === 'MatMulIntegerToFloat').length, 36);
+  t.equal(ops.filter((op) => op === 'ReduceMin').length, 6, "only the attention outputs need their rows' minimum");
   t.same(Buffer.from(perRowQuantize(source).bytes), Buffer.from(result.bytes), 'deterministic: every pod derives the same model id');
   const model = fromBinary(ModelProtoSchema, result.bytes);
   t.ok(
@@ -117,9 +121,24 @@ const weights: Weight[] = [
   },
 ];
 
-function quantizeDynamicLayout(mutate: (nodes: NodeProto[]) => void = () => {}): Uint8Array {
-  const nodes: NodeProto[] = [op('DynamicQuantizeLinear', ['X'], ['X_quantized', 'X_scale', 'X_zero_point'], 'X_QuantizeLinear')];
-  const initializer: TensorProto[] = [];
+/** Nodes that compute the quantized activation "A" from the input X, as an exporter writes them. */
+interface Prelude {
+  nodes: NodeProto[];
+  initializer: TensorProto[];
+}
+/** A = X: an activation the graph says nothing about. */
+const identity: Prelude = { nodes: [op('Identity', ['X'], ['A'], 'identity_x')], initializer: [] };
+
+function quantizeDynamicLayout(
+  mutate: (nodes: NodeProto[]) => void = () => {},
+  prelude: Prelude = identity,
+  biases: number[][] = [],
+): Uint8Array {
+  const nodes: NodeProto[] = [
+    ...prelude.nodes,
+    op('DynamicQuantizeLinear', ['A'], ['X_quantized', 'X_scale', 'X_zero_point'], 'X_QuantizeLinear'),
+  ];
+  const initializer: TensorProto[] = [...prelude.initializer];
   for (const w of weights) {
     const type = w.signed ? TensorProto_DataType.INT8 : TensorProto_DataType.UINT8;
     const perColumn = w.scale.length > 1 ? [w.n] : [];
@@ -157,10 +176,15 @@ function quantizeDynamicLayout(mutate: (nodes: NodeProto[]) => void = () => {}):
       op(
         'Mul',
         [`${mm}_output_0_output_quantized_cast_output`, `${mm}_quant_scales_mul:0`],
-        [`Y_${w.name}`],
+        [biases.length > 0 ? `${mm}_output_0` : `Y_${w.name}`],
         `${mm}_quant_output_scale_mul`,
       ),
     );
+    const bias = biases[weights.indexOf(w)];
+    if (bias) {
+      initializer.push(tensor(`${w.name}_bias`, TensorProto_DataType.FLOAT, floats(bias), [w.n]));
+      nodes.push(op('Add', [`${w.name}_bias`, `${mm}_output_0`], [`Y_${w.name}`], `/${w.name}/Add`));
+    }
   }
   mutate(nodes);
   const graph = create(GraphProtoSchema, {
@@ -218,6 +242,155 @@ t.test("quantize_dynamic's layout: rows scored alone equal the same rows in a ba
       t.ok(worst < 1e-5, `row ${r} ${name}: per-row symmetric quantization (relative error ${worst})`);
     }
   }
+});
+
+// ---- Activations the graph bounds: LayerNorm outputs (a constant scale) and Gelu outputs (row maximum only) ----
+const scalarConstant = (name: string, value: number): NodeProto =>
+  create(NodeProtoSchema, {
+    opType: 'Constant',
+    output: [name],
+    name: `${name}_constant`,
+    attribute: [
+      create(AttributeProtoSchema, {
+        name: 'value',
+        type: AttributeProto_AttributeType.TENSOR,
+        t: tensor(`${name}_value`, TensorProto_DataType.FLOAT, floats([value]), []),
+      }),
+    ],
+  });
+const GAMMA = [1.5, -0.5, 1, 0.25, 2, 1, -1, 0.75];
+const BETA = [0.1, -0.2, 0, 0.3, -0.1, 0.05, 0.2, -0.3];
+const EPS = 1e-12;
+/** LayerNorm over the last axis as torch.onnx exports it before opset 17. */
+const layerNorm: Prelude = {
+  nodes: [
+    op('ReduceMean', ['X'], ['mean'], 'ln_mean', {}),
+    op('Sub', ['X', 'mean'], ['centred'], 'ln_sub'),
+    scalarConstant('two', 2),
+    op('Pow', ['centred', 'two'], ['squared'], 'ln_pow'),
+    op('ReduceMean', ['squared'], ['variance'], 'ln_variance'),
+    scalarConstant('eps', EPS),
+    op('Add', ['variance', 'eps'], ['variance_eps'], 'ln_add_eps'),
+    op('Sqrt', ['variance_eps'], ['std'], 'ln_sqrt'),
+    op('Div', ['centred', 'std'], ['normalised'], 'ln_div'),
+    op('Mul', ['normalised', 'gamma'], ['scaled'], 'ln_mul'),
+    op('Add', ['scaled', 'beta'], ['A'], 'ln_add_beta'),
+  ],
+  initializer: [
+    tensor('gamma', TensorProto_DataType.FLOAT, floats(GAMMA), [K]),
+    tensor('beta', TensorProto_DataType.FLOAT, floats(BETA), [K]),
+  ],
+};
+for (const n of layerNorm.nodes.filter((n) => n.opType === 'ReduceMean')) {
+  n.attribute.push(create(AttributeProtoSchema, { name: 'axes', type: AttributeProto_AttributeType.INTS, ints: [-1n] }));
+}
+/** Gelu as torch.onnx exports nn.GELU(): x * (erf(x / sqrt 2) + 1) * 0.5. */
+const gelu: Prelude = {
+  nodes: [
+    scalarConstant('sqrt2', Math.SQRT2),
+    op('Div', ['X', 'sqrt2'], ['x_over_sqrt2'], 'gelu_div'),
+    op('Erf', ['x_over_sqrt2'], ['erf'], 'gelu_erf'),
+    scalarConstant('one', 1),
+    op('Add', ['erf', 'one'], ['erf_plus_one'], 'gelu_add'),
+    op('Mul', ['X', 'erf_plus_one'], ['x_erf'], 'gelu_mul'),
+    scalarConstant('half', 0.5),
+    op('Mul', ['x_erf', 'half'], ['A'], 'gelu_half'),
+  ],
+  initializer: [],
+};
+const BIASES = [
+  [1, -2, 3, -4],
+  [0.5, 0.25, -0.5, 1, 2, -1],
+];
+
+/** x quantized symmetrically with scale s (zero point 128, saturating), times each weight, plus the bias. */
+function product(x: number[], s: number, w: Weight, bias: number[] = []): number[] {
+  const q = x.map((v) => Math.max(-128, Math.min(127, Math.round(v / s))));
+  return Array.from({ length: w.n }, (_, n) => {
+    let dot = 0;
+    for (let k = 0; k < K; k++) dot += q[k] * (w.values[k * w.n + n] - (w.zeroPoint[n] ?? w.zeroPoint[0]));
+    return dot * s * (w.scale[n] ?? w.scale[0]) + (bias[n] ?? 0);
+  });
+}
+
+/** Runs rows alone and together; checks they are identical and close to `expected` (one quantization step of slack). */
+async function checkRows(t: Test, bytes: Uint8Array, rows: number[][], expected: (row: number[], w: Weight) => number[]): Promise<void> {
+  const session = await ort.InferenceSession.create(bytes);
+  const run = async (batch: number[][]) =>
+    session.run({ X: new ort.Tensor('float32', Float32Array.from(batch.flat()), [1, batch.length, K]) });
+  const together = await run(rows);
+  for (const [r, row] of rows.entries()) {
+    const alone = await run([row]);
+    for (const w of weights) {
+      const name = `Y_${w.name}`;
+      const inBatch = Array.from((together[name].data as Float32Array).slice(r * w.n, (r + 1) * w.n));
+      t.same(Array.from(alone[name].data as Float32Array), inBatch, `row ${r} ${name}: identical alone and in the batch`);
+      const want = expected(row, w);
+      const worst = Math.max(...inBatch.map((v, n) => Math.abs(v - want[n]) / Math.max(1, Math.abs(want[n]))));
+      t.ok(worst < 0.02, `row ${r} ${name}: ${inBatch.map((v) => v.toFixed(3))} vs ${want.map((v) => v.toFixed(3))}`);
+    }
+  }
+}
+
+t.test('a LayerNorm output is quantized with one constant scale that no row can exceed, and the bias joins the product', async (t) => {
+  const result = perRowQuantize(quantizeDynamicLayout(undefined, layerNorm, BIASES));
+  t.equal(result.layerNormActivations, 1);
+  t.equal(result.fusedBiases, 2, 'both bias Adds move into MatMulIntegerToFloat');
+  const model = fromBinary(ModelProtoSchema, result.bytes);
+  const ops = model.graph!.node.map((n) => n.opType);
+  t.notOk(ops.includes('ReduceMax'), 'no range is computed at run time');
+  t.equal(ops.filter((o) => o === 'Add').length, 2, "only the LayerNorm's own Adds are left");
+  const bound = Math.max(...GAMMA.map((g, j) => Math.abs(g) * Math.sqrt(K - 1) + Math.abs(BETA[j])));
+  const scale = model.graph!.initializer.find((i) => i.name.endsWith('_scale') && i.name.startsWith('per_row_q_0'))!;
+  t.equal(
+    new Float32Array(Uint8Array.from(scale.rawData).buffer)[0],
+    Math.fround(bound / 127),
+    'scale = max(|gamma| sqrt(d - 1) + |beta|) / 127',
+  );
+  const ln = (x: number[]): number[] => {
+    const mean = x.reduce((a, b) => a + b) / K;
+    const variance = x.reduce((a, b) => a + (b - mean) ** 2, 0) / K;
+    return x.map((v, j) => ((v - mean) / Math.sqrt(variance + EPS)) * GAMMA[j] + BETA[j]);
+  };
+  const rows = [
+    [0.1, -0.2, 0.3, 0.05, -0.01, 0.2, 0.15, -0.3],
+    [50, -20, 3, 7, -45, 12, 0.5, 9],
+    // All of a row's spread in one feature: its LayerNorm output reaches sqrt(d - 1), the bound, and is not clipped.
+    [0, 0, 0, 0, 1000, 0, 0, 0],
+    [0, 0, 0, 0, 0, 0, -1000, 0],
+  ];
+  await checkRows(t, result.bytes, rows, (row, w) => product(ln(row), bound / 127, w, BIASES[weights.indexOf(w)]));
+});
+
+t.test("a Gelu output's rows are scaled by their maximum alone: Gelu never goes below -0.17", async (t) => {
+  const result = perRowQuantize(quantizeDynamicLayout(undefined, gelu, BIASES));
+  t.equal(result.geluActivations, 1);
+  t.equal(result.layerNormActivations, 0);
+  t.equal(result.fusedBiases, 0, 'a per-row scale would scale the bias too: the Adds stay');
+  const ops = opTypes(result.bytes);
+  t.ok(ops.includes('ReduceMax'));
+  t.notOk(ops.includes('ReduceMin'), 'one reduction per row, not two');
+  const geluOf = (x: number): number => {
+    // erf by Abramowitz-Stegun 7.1.26 is too coarse here; integrate the normal density instead.
+    const steps = 2000;
+    const lo = Math.min(x, -10);
+    let phi = 0;
+    for (let i = 0; i < steps; i++) {
+      const u = lo + ((i + 0.5) * (x - lo)) / steps;
+      phi += (Math.exp((-u * u) / 2) / Math.sqrt(2 * Math.PI)) * ((x - lo) / steps);
+    }
+    return x * phi;
+  };
+  const rows = [
+    [0.1, -0.2, 0.3, 0.05, -0.01, 0.2, 0.15, -0.3],
+    [5, -2, 3, 0.7, -4.5, 1.2, 0.5, 0.9],
+    // Every value at or below zero: the row's largest magnitude is Gelu's lowest value, under 0.17.
+    [-0.75, -0.7, -0.8, -1, -3, -0.5, -0.76, -0.74],
+  ];
+  await checkRows(t, result.bytes, rows, (row, w) => {
+    const y = row.map(geluOf);
+    return product(y, Math.max(...y, 0.17) / 127, w, BIASES[weights.indexOf(w)]);
+  });
 });
 
 t.test('a graph outside the pattern is refused with the node that did not fit', async (t) => {
