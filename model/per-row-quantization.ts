@@ -78,11 +78,16 @@ interface QuantizedMatMul {
   readonly biasAdd?: { readonly node: NodeProto; readonly bias: string };
 }
 
-/** Rewrites an ONNX model's bytes; throws GraphNotRecognisedError for a graph outside the known pattern. */
-export function perRowQuantize(modelBytes: Uint8Array): PerRowQuantizationResult {
+/**
+ * Rewrites an ONNX model's bytes; undefined for a graph that quantizes nothing at run time (an fp32 or a
+ * statically quantized model: no batch-mate can move its scales). Throws GraphNotRecognisedError for a graph
+ * that does, outside the known pattern.
+ */
+export function perRowQuantize(modelBytes: Uint8Array): PerRowQuantizationResult | undefined {
   const model = fromBinary(ModelProtoSchema, modelBytes);
   const graph = model.graph;
   if (!graph) throw new GraphNotRecognisedError('the model has no graph');
+  if (!graph.node.some((n) => n.opType.startsWith('DynamicQuantize'))) return undefined;
   const defaultOpset = model.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version;
   if (defaultOpset === undefined) throw new GraphNotRecognisedError('the model imports no default (ai.onnx) opset');
   const msOpset = model.opsetImport.find((o) => o.domain === MS_DOMAIN);

@@ -24,17 +24,23 @@ import {
   type TensorProto,
 } from 'onnx-buf';
 import * as ort from 'onnxruntime-node';
-import { GraphNotRecognisedError, perRowQuantize } from '../dist/model/per-row-quantization.js';
+import { GraphNotRecognisedError, perRowQuantize, type PerRowQuantizationResult } from '../dist/model/per-row-quantization.js';
 import { startService, STANDIN_MODEL_DIR } from './helper.js';
 import { directScores } from './direct-model.js';
 
 const STANDIN_ONNX = join(STANDIN_MODEL_DIR, 'onnx', 'model_quantized.onnx');
 
+/** The rewrite of a graph that has something to rewrite. */
+const rewrite = (bytes: Uint8Array): PerRowQuantizationResult => {
+  const result = perRowQuantize(bytes);
+  if (!result) throw new Error('the graph had nothing to rewrite');
+  return result;
+};
 const opTypes = (bytes: Uint8Array): string[] => fromBinary(ModelProtoSchema, bytes).graph!.node.map((n) => n.opType);
 
 t.test('the stand-in: every quantized MatMul is rewritten, the same way every time, and ORT runs it', async (t) => {
   const source = readFileSync(STANDIN_ONNX);
-  const result = perRowQuantize(source);
+  const result = rewrite(source);
   t.equal(result.matMuls, 36, '6 layers x (q, k, v, attention out, FFN in, FFN out)');
   t.equal(result.activations, 24, 'q, k and v share one quantized activation');
   t.equal(result.layerNormActivations, 12, 'the inputs of q/k/v and of FFN in are LayerNorm outputs');
@@ -45,7 +51,7 @@ t.test('the stand-in: every quantized MatMul is rewritten, the same way every ti
   t.notOk(ops.includes('MatMulInteger'), 'no MatMulInteger left');
   t.equal(ops.filter((op) => op === 'MatMulIntegerToFloat').length, 36);
   t.equal(ops.filter((op) => op === 'ReduceMin').length, 6, "only the attention outputs need their rows' minimum");
-  t.same(Buffer.from(perRowQuantize(source).bytes), Buffer.from(result.bytes), 'deterministic: every pod derives the same model id');
+  t.same(Buffer.from(rewrite(source).bytes), Buffer.from(result.bytes), 'deterministic: every pod derives the same model id');
   const model = fromBinary(ModelProtoSchema, result.bytes);
   t.ok(
     model.opsetImport.some((o) => o.domain === 'com.microsoft' && o.version === 1n),
@@ -218,7 +224,7 @@ function expectedRow(row: number[], w: Weight): number[] {
 }
 
 t.test("quantize_dynamic's layout: rows scored alone equal the same rows in a batch, and the math is per row", async (t) => {
-  const result = perRowQuantize(quantizeDynamicLayout());
+  const result = rewrite(quantizeDynamicLayout());
   t.equal(result.matMuls, 2);
   t.equal(result.activations, 1, 'the shared DynamicQuantizeLinear becomes one per-row quantization');
   const session = await ort.InferenceSession.create(result.bytes);
@@ -333,7 +339,7 @@ async function checkRows(t: Test, bytes: Uint8Array, rows: number[][], expected:
 }
 
 t.test('a LayerNorm output is quantized with one constant scale that no row can exceed, and the bias joins the product', async (t) => {
-  const result = perRowQuantize(quantizeDynamicLayout(undefined, layerNorm, BIASES));
+  const result = rewrite(quantizeDynamicLayout(undefined, layerNorm, BIASES));
   t.equal(result.layerNormActivations, 1);
   t.equal(result.fusedBiases, 2, 'both bias Adds move into MatMulIntegerToFloat');
   const model = fromBinary(ModelProtoSchema, result.bytes);
@@ -363,7 +369,7 @@ t.test('a LayerNorm output is quantized with one constant scale that no row can 
 });
 
 t.test("a Gelu output's rows are scaled by their maximum alone: Gelu never goes below -0.17", async (t) => {
-  const result = perRowQuantize(quantizeDynamicLayout(undefined, gelu, BIASES));
+  const result = rewrite(quantizeDynamicLayout(undefined, gelu, BIASES));
   t.equal(result.geluActivations, 1);
   t.equal(result.layerNormActivations, 0);
   t.equal(result.fusedBiases, 0, 'a per-row scale would scale the bias too: the Adds stay');
@@ -408,10 +414,14 @@ t.test('a graph outside the pattern is refused with the node that did not fit', 
       }),
     }),
   );
+  t.equal(perRowQuantize(fp32), undefined, 'an fp32 model quantizes nothing at run time: nothing to rewrite');
+  const fusedAlready = quantizeDynamicLayout((nodes) => {
+    nodes.splice(0, nodes.length, op('DynamicQuantizeMatMul', ['X', 'W1_quantized', 'W1_scale', 'W1_zero_point'], ['Y_W1'], 'dqmm'));
+  });
   t.throws(
-    () => perRowQuantize(fp32),
+    () => perRowQuantize(fusedAlready),
     { name: 'GraphNotRecognisedError', message: /no DynamicQuantizeLinear -> MatMulInteger pattern/ },
-    'an fp32 model',
+    'a run-time quantization in a form the rewrite does not know (a fused DynamicQuantizeMatMul)',
   );
   const cases: [string, (nodes: NodeProto[]) => void, RegExp][] = [
     [
@@ -443,10 +453,11 @@ t.test('a graph outside the pattern is refused with the node that did not fit', 
     t.throws(() => perRowQuantize(quantizeDynamicLayout(mutate)), { name: 'GraphNotRecognisedError', message }, what);
   }
   t.throws(
-    () => perRowQuantize(perRowQuantize(quantizeDynamicLayout()).bytes),
-    { name: 'GraphNotRecognisedError', message: /already has a name that the rewrite would use/ },
-    'a graph rewritten already',
+    () => perRowQuantize(quantizeDynamicLayout((nodes) => nodes.push(op('Identity', ['X'], ['per_row_q_x'], 'per_row_q_x')))),
+    { name: 'GraphNotRecognisedError', message: /already has a name that the rewrite would use \(per_row_q_x\)/ },
+    'a name the rewrite would give',
   );
+  t.equal(perRowQuantize(rewrite(quantizeDynamicLayout()).bytes), undefined, 'a graph rewritten already: nothing left to rewrite');
   t.ok(
     new GraphNotRecognisedError('x').message.startsWith('the ONNX graph is not a dynamically quantized graph'),
     'the message says what was expected',
@@ -470,7 +481,7 @@ t.test('the service refuses to start on a graph it does not recognise, naming th
 });
 
 t.test('the rewritten stand-in scores a text as the original does, within int8 noise', async (t) => {
-  const session = await ort.InferenceSession.create(perRowQuantize(readFileSync(STANDIN_ONNX)).bytes);
+  const session = await ort.InferenceSession.create(rewrite(readFileSync(STANDIN_ONNX)).bytes);
   const { Tokenizer } = await import('tokenizers');
   const tokenizer = await Tokenizer.fromFile(join(STANDIN_MODEL_DIR, 'tokenizer.json'));
   for (const text of ['I love you.', 'I hate you.', 'A masterpiece.', 'The film was terrible.']) {

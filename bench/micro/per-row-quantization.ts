@@ -78,6 +78,7 @@ async function main(): Promise<void> {
 
   const t0 = performance.now();
   const rewrite = perRowQuantize(readFileSync(modelPath));
+  if (!rewrite) throw new Error(`${modelPath} quantizes nothing at run time: there is nothing to compare`);
   const rewriteMs = performance.now() - t0;
   const sessions: Record<Variant, ort.InferenceSession> = {
     'as-is': await createSession(modelPath, cfg.intraOp),
