@@ -28,15 +28,11 @@ export class GraphFacts {
     const outer = this.op(tensor, 'Mul');
     if (!outer) return false;
     for (const [a, b] of orders(outer.input)) {
-      // Mul(Mul(x, erfTerm), 0.5)
       const inner = this.op(a, 'Mul');
-      if (inner && this.isScalar(b, 0.5)) {
-        for (const [x, erfTerm] of orders(inner.input)) if (this.isErfTerm(erfTerm, x)) return true;
-      }
-      // Mul(Mul(x, 0.5), erfTerm)
-      const half = this.op(a, 'Mul');
-      if (half) {
-        for (const [x, c] of orders(half.input)) if (this.isScalar(c, 0.5) && this.isErfTerm(b, x)) return true;
+      if (!inner) continue;
+      for (const [x, c] of orders(inner.input)) {
+        if (this.isScalar(b, 0.5) && this.isErfTerm(c, x)) return true; // Mul(Mul(x, erfTerm), 0.5)
+        if (this.isScalar(c, 0.5) && this.isErfTerm(b, x)) return true; // Mul(Mul(x, 0.5), erfTerm)
       }
     }
     return false;

@@ -87,7 +87,7 @@ export function perRowQuantize(modelBytes: Uint8Array): PerRowQuantizationResult
   const model = fromBinary(ModelProtoSchema, modelBytes);
   const graph = model.graph;
   if (!graph) throw new GraphNotRecognisedError('the model has no graph');
-  if (!graph.node.some((n) => n.opType.startsWith('DynamicQuantize'))) return undefined;
+  if (!quantizesAtRunTime(graph)) return undefined;
   const defaultOpset = model.opsetImport.find((o) => o.domain === '' || o.domain === 'ai.onnx')?.version;
   if (defaultOpset === undefined) throw new GraphNotRecognisedError('the model imports no default (ai.onnx) opset');
   const msOpset = model.opsetImport.find((o) => o.domain === MS_DOMAIN);
@@ -151,6 +151,13 @@ export function perRowQuantize(modelBytes: Uint8Array): PerRowQuantizationResult
     geluActivations,
     fusedBiases,
   };
+}
+
+/** A DynamicQuantize* node anywhere, subgraphs (If, Loop, Scan bodies) included. */
+function quantizesAtRunTime(graph: GraphProto): boolean {
+  return graph.node.some(
+    (n) => n.opType.startsWith('DynamicQuantize') || n.attribute.some((a) => [...(a.g ? [a.g] : []), ...a.graphs].some(quantizesAtRunTime)),
+  );
 }
 
 function findQuantizedMatMuls(graph: GraphProto): QuantizedMatMul[] {

@@ -417,6 +417,23 @@ t.test('a graph outside the pattern is refused with the node that did not fit', 
     { name: 'GraphNotRecognisedError', message: /no DynamicQuantizeLinear -> MatMulInteger pattern/ },
     'a run-time quantization in a form the rewrite does not know (a fused DynamicQuantizeMatMul)',
   );
+  const inSubgraph = quantizeDynamicLayout((nodes) => {
+    const branch = create(GraphProtoSchema, {
+      node: [op('DynamicQuantizeLinear', ['X'], ['q', 's', 'z'], 'inner_dql')],
+      output: [valueInfo('q', [K])],
+    });
+    const attribute = create(AttributeProtoSchema, { name: 'then_branch', type: AttributeProto_AttributeType.GRAPH, g: branch });
+    nodes.splice(
+      0,
+      nodes.length,
+      create(NodeProtoSchema, { opType: 'If', input: ['cond'], output: ['Y_W1'], name: 'if', attribute: [attribute] }),
+    );
+  });
+  t.throws(
+    () => perRowQuantize(inSubgraph),
+    { name: 'GraphNotRecognisedError', message: /no DynamicQuantizeLinear -> MatMulInteger pattern/ },
+    'a run-time quantization inside a subgraph is not mistaken for none',
+  );
   const cases: [string, (nodes: NodeProto[]) => void, RegExp][] = [
     [
       'the quantized activation also feeds another op',
