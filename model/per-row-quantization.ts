@@ -33,7 +33,7 @@ import {
 import { GELU_LOWEST, GraphFacts } from './activation-bounds.js';
 
 /** Names the rewrite in model ids and logs; bump it whenever the produced graph changes. */
-export const PER_ROW_QUANTIZATION_ID = 'per-row-int8-v2';
+export const PER_ROW_QUANTIZATION_ID = 'per-row-int8-v3';
 
 const MS_DOMAIN = 'com.microsoft';
 /** Added to every new node and tensor name, so they cannot collide with the model's own. */
@@ -61,6 +61,8 @@ export interface PerRowQuantizationResult {
   readonly geluActivations: number;
   /** Bias Adds moved into a MatMulIntegerToFloat (those after a LayerNorm-scaled activation). */
   readonly fusedBiases: number;
+  /** Bias Adds left outside, merged with the residual Add that follows into one Sum. */
+  readonly summedResiduals: number;
 }
 
 /** One MatMul as quantize_dynamic wrote it: DQL(x) -> MatMulInteger -> Cast -> Mul(Mul(a_scale, b_scale)). */
@@ -74,8 +76,11 @@ interface QuantizedMatMul {
   readonly k: bigint;
   /** Nodes this MatMul's rewrite removes. */
   readonly nodes: readonly NodeProto[];
-  /** The Add of a constant bias that alone reads the output, if there is one. */
-  readonly biasAdd?: { readonly node: NodeProto; readonly bias: string };
+  /**
+   * The Add of a constant bias that alone reads the output, if there is one, and the Add that alone reads its
+   * result (a residual connection), if there is one.
+   */
+  readonly biasAdd?: { readonly node: NodeProto; readonly bias: string; readonly next?: NodeProto };
 }
 
 /**
@@ -112,6 +117,7 @@ export function perRowQuantize(modelBytes: Uint8Array): PerRowQuantizationResult
   let layerNormActivations = 0;
   let geluActivations = 0;
   let fusedBiases = 0;
+  let summedResiduals = 0;
   // Each rewritten block goes where its DynamicQuantizeLinear was, so the node list stays topologically sorted.
   const replacement = new Map<NodeProto, NodeProto[]>();
   for (const [i, input] of inputs.entries()) {
@@ -134,6 +140,14 @@ export function perRowQuantize(modelBytes: Uint8Array): PerRowQuantizationResult
       if (bias) {
         removed.add(bias.node);
         fusedBiases++;
+      } else if (m.biasAdd?.next && !replacement.has(m.biasAdd.next)) {
+        // Outside the GEMM, bias and residual are one Sum: one node and no intermediate tensor instead of two
+        // Adds; (product + bias) + residual, in the Adds' order, so the values are the same bit for bit.
+        const { node: add, bias: b, next } = m.biasAdd;
+        const residual = next.input.find((name) => name !== add.output[0])!;
+        removed.add(add);
+        replacement.set(next, [node('Sum', [m.output, b, residual], next.output, next.name)]);
+        summedResiduals++;
       }
       return matMulIntegerToFloat(m, quantized, `${id}_${j}`, constants, bias);
     });
@@ -150,6 +164,7 @@ export function perRowQuantize(modelBytes: Uint8Array): PerRowQuantizationResult
     layerNormActivations,
     geluActivations,
     fusedBiases,
+    summedResiduals,
   };
 }
 
@@ -220,7 +235,7 @@ function findQuantizedMatMuls(graph: GraphProto): QuantizedMatMul[] {
         weightZeroPoint,
         output: mul.output[0],
         nodes: [dql, mmi, cast, scaleMul, mul],
-        biasAdd: graphOutputs.has(mul.output[0]) ? undefined : biasAdd(consumers.get(mul.output[0]) ?? [], mul.output[0], n, initializers),
+        biasAdd: graphOutputs.has(mul.output[0]) ? undefined : biasAdd(consumers, graphOutputs, mul.output[0], n, initializers),
       });
     }
     // Every use of the scale must be one of the rewritten MatMuls' scale products.
@@ -236,14 +251,28 @@ function findQuantizedMatMuls(graph: GraphProto): QuantizedMatMul[] {
   return result;
 }
 
-/** The output's only consumer, if it is an ONNX Add of a constant float bias with one value per output column. */
-function biasAdd(users: NodeProto[], output: string, n: bigint, initializers: Map<string, TensorProto>): QuantizedMatMul['biasAdd'] {
-  const [add] = users;
-  if (users.length !== 1 || add.opType !== 'Add' || add.domain !== '' || add.input.length !== 2) return undefined;
-  const bias = add.input.find((name) => name !== output);
+/**
+ * The output's only consumer, if it is an ONNX Add of a constant float bias with one value per output column;
+ * with the ONNX Add that alone reads its result, if there is one.
+ */
+function biasAdd(
+  consumers: Map<string, NodeProto[]>,
+  graphOutputs: Set<string>,
+  output: string,
+  n: bigint,
+  initializers: Map<string, TensorProto>,
+): QuantizedMatMul['biasAdd'] {
+  const onlyAdd = (tensor: string): NodeProto | undefined => {
+    const users = consumers.get(tensor) ?? [];
+    const [add] = users;
+    const plain = users.length === 1 && add.opType === 'Add' && add.domain === '' && add.input.length === 2;
+    return plain && !add.input.every((name) => name === tensor) ? add : undefined;
+  };
+  const add = onlyAdd(output);
+  const bias = add?.input.find((name) => name !== output);
   const t = bias === undefined ? undefined : initializers.get(bias);
-  if (!t || t.dataType !== TensorProto_DataType.FLOAT || t.dims.length !== 1 || t.dims[0] !== n) return undefined;
-  return { node: add, bias: t.name };
+  if (!add || !t || t.dataType !== TensorProto_DataType.FLOAT || t.dims.length !== 1 || t.dims[0] !== n) return undefined;
+  return { node: add, bias: t.name, next: graphOutputs.has(add.output[0]) ? undefined : onlyAdd(add.output[0]) };
 }
 
 /** A constant 2-D int8/uint8 weight with a scalar or per-column zero point of its type: what MatMulIntegerToFloat takes. */

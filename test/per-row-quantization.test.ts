@@ -46,10 +46,12 @@ t.test('the stand-in: every quantized MatMul is rewritten, the same way every ti
   t.equal(result.layerNormActivations, 12, 'the inputs of q/k/v and of FFN in are LayerNorm outputs');
   t.equal(result.geluActivations, 6, 'the input of FFN out is a Gelu output');
   t.equal(result.fusedBiases, 24, 'q, k, v and FFN in add their biases inside the product');
+  t.equal(result.summedResiduals, 12, 'attention out and FFN out: bias and residual in one Sum');
   const ops = opTypes(result.bytes);
   t.notOk(ops.includes('DynamicQuantizeLinear'), 'no per-tensor quantization left');
   t.notOk(ops.includes('MatMulInteger'), 'no MatMulInteger left');
   t.equal(ops.filter((op) => op === 'MatMulIntegerToFloat').length, 36);
+  t.equal(ops.filter((op) => op === 'Sum').length, 12);
   t.equal(ops.filter((op) => op === 'ReduceMin').length, 6, "only the attention outputs need their rows' minimum");
   t.same(Buffer.from(rewrite(source).bytes), Buffer.from(result.bytes), 'deterministic: every pod derives the same model id');
   const model = fromBinary(ModelProtoSchema, result.bytes);
@@ -390,6 +392,45 @@ t.test("a Gelu output's rows are scaled by their maximum alone: Gelu never goes 
     },
     0.02,
     1,
+  );
+});
+
+t.test('a bias left outside the product and the residual Add after it become one Sum, same values', async (t) => {
+  const RESIDUAL = 0.75;
+  const withResidual = quantizeDynamicLayout(
+    (nodes) => {
+      for (const w of weights) {
+        const add = nodes.find((n) => n.name === `/${w.name}/Add`)!;
+        add.output[0] = `${w.name}_biased`;
+        nodes.push(
+          scalarConstant(`${w.name}_residual`, RESIDUAL),
+          op('Add', [`${w.name}_residual`, `${w.name}_biased`], [`Y_${w.name}`], `/${w.name}/residual_add`),
+        );
+      }
+    },
+    identity,
+    BIASES,
+  );
+  const result = rewrite(withResidual);
+  t.equal(result.summedResiduals, 2);
+  const sums = fromBinary(ModelProtoSchema, result.bytes).graph!.node.filter((n) => n.opType === 'Sum');
+  t.same(
+    sums.map((n) => n.input),
+    weights.map((w) => [`/${w.name}/MatMul_output_0`, `${w.name}_bias`, `${w.name}_residual`]),
+    '(product, bias, residual): the order the two Adds added in',
+  );
+  t.notOk(opTypes(result.bytes).includes('Add'), 'both Adds of each product are gone');
+  const rows = [
+    [0.1, -0.2, 0.3, 0.05, -0.01, 0.2, 0.15, -0.3],
+    [50, -20, 3, 7, -45, 12, 0.5, 9],
+  ];
+  await checkRows(
+    t,
+    result.bytes,
+    rows,
+    (row, w) => product(row, Math.max(...row.map(Math.abs)) / 127, w, BIASES[weights.indexOf(w)]).map((v) => v + RESIDUAL),
+    1e-5,
+    1e-6,
   );
 });
 
