@@ -1,13 +1,14 @@
 // The stand-in model run directly through onnxruntime-node in the test process, one text at a time: the
-// ground truth the service's answers are compared with. By default the service runs the stand-in rewritten by
-// PER_ROW_QUANTIZATION (model/per-row-quantization.ts, tested against the file's model in
-// per-row-quantization.test.ts and batch-invariance.test.ts), so that is what directScores runs;
-// untransformedScores runs the file as it is.
+// ground truth the service's answers are compared with. directScores runs the model as the service runs it by
+// default: rewritten by PER_ROW_QUANTIZATION (model/per-row-quantization.ts, tested against the file's model in
+// per-row-quantization.test.ts and batch-invariance.test.ts) when that setting's default is on, the file as it
+// is otherwise; untransformedScores always runs the file as it is.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
 import { perRowQuantize } from '../dist/model/per-row-quantization.js';
+import { Config as configSchema } from '../dist/src/generated/schemas.js';
 import { STANDIN_MODEL_DIR } from './helper.js';
 
 export const id2label: Record<string, string> = JSON.parse(readFileSync(join(STANDIN_MODEL_DIR, 'config.json'), 'utf8')).id2label;
@@ -17,9 +18,11 @@ tokenizer.setTruncation(512);
 const file = readFileSync(join(STANDIN_MODEL_DIR, 'onnx', 'model_quantized.onnx'));
 const rewritten = perRowQuantize(file);
 if (!rewritten) throw new Error('the stand-in has no run-time quantization to rewrite');
+const untransformed = await ort.InferenceSession.create(file);
+const rewrittenByDefault = (configSchema.properties as Record<string, { default?: unknown }>).perRowQuantization.default === true;
 const sessions = {
-  default: await ort.InferenceSession.create(rewritten.bytes),
-  untransformed: await ort.InferenceSession.create(file),
+  default: rewrittenByDefault ? await ort.InferenceSession.create(rewritten.bytes) : untransformed,
+  untransformed,
 };
 
 async function scores(session: ort.InferenceSession, text: string): Promise<Record<string, number>> {
