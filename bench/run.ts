@@ -137,7 +137,9 @@ async function main(): Promise<number> {
   }).filter((s) => cfg.scenarios.includes(s.name));
 
   const envs: Record<TargetName, Record<string, string>> = {
-    ours: { MODEL_DIR: cfg.modelDir, WORKERS: String(cfg.workers), LOG_LEVEL: 'warn' },
+    // The peer serves the file's model, per-batch quantization included: ours serves the same graph, so the
+    // two answer with the same scores (the per-row rewrite's own cost is bench:per-row).
+    ours: { MODEL_DIR: cfg.modelDir, WORKERS: String(cfg.workers), LOG_LEVEL: 'warn', PER_ROW_QUANTIZATION: 'false' },
     peer: { MODEL_DIR: cfg.modelDir },
   };
   const started: ManagedProcess[] = [];

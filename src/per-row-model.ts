@@ -12,14 +12,16 @@ import {
 import { Errors } from './errors.js';
 import type { ModelInfo } from './model-info.js';
 
+/** The model with its rewrite; the model as it is if its graph quantizes nothing at run time (e.g. fp32). */
 export async function withPerRowQuantization(model: ModelInfo): Promise<ModelInfo> {
-  let result: PerRowQuantizationResult;
+  let result: PerRowQuantizationResult | undefined;
   try {
     result = perRowQuantize(await readFile(model.onnxPath));
   } catch (err) {
     if (err instanceof GraphNotRecognisedError) throw Errors.ModelGraph(model.onnxPath, err.message);
     throw err;
   }
+  if (result === undefined) return model;
   // Shared memory: every worker thread, and each replacement piscina starts, reads the same bytes, no copies.
   const bytes = new Uint8Array(new SharedArrayBuffer(result.bytes.byteLength));
   bytes.set(result.bytes);

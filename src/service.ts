@@ -76,7 +76,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       revision: model.revision,
       activationQuantization: model.rewrite
         ? { rewrite: model.rewrite.name, sha256: model.rewrite.sha256, matMuls: model.rewrite.matMuls }
-        : 'per-tensor (as in the file)',
+        : 'as in the file',
     },
     'model',
   );

@@ -137,6 +137,9 @@ async function main(): Promise<void> {
       WORKERS: String(cfg.workers),
       INTRA_OP_THREADS: String(cfg.intraOp),
       CACHE_LRU_ENTRIES: '0',
+      // The ceiling runs model_quantized.onnx as it is; the service must run the same graph (the per-row
+      // rewrite's own cost is bench:per-row).
+      PER_ROW_QUANTIZATION: 'false',
       ...(cfg.maxBatchSize === undefined ? {} : { MAX_BATCH_SIZE: String(cfg.maxBatchSize) }),
     };
     const service = await startService(serviceEnv, { name: 'service-uncached' });
