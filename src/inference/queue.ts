@@ -63,13 +63,10 @@ const DEMAND_WINDOW_MS = 2000;
  * the work ahead of them is predicted to take longer than the delay bound, or when they are predicted to
  * finish past the request's deadline; the refusal says when the queue is predicted to have drained (Retry-After).
  *
- * The delay bound is MAX_QUEUE_DELAY_MS, which lets a burst or a few clients with large requests queue up. An
- * overload begins when that bound refuses a request while more work is offered than the threads can run
- * (admitted or not, over the last seconds), and lasts while the offered work stays that high; meanwhile the bound
- * is OVERLOAD_QUEUE_DELAY_MS. A longer queue would then add latency to every accepted request and no throughput:
- * refused clients keep coming back, so a short queue never runs dry. Only MAX_QUEUE_DELAY_MS starts it: clients
- * that send again at once after a 503 offer work many times over, and a few of them sending large requests
- * would otherwise hold the short bound, and their own refusals, in place for good.
+ * The delay bound is MAX_QUEUE_DELAY_MS, which lets a burst or a few clients with large requests queue up; while
+ * more work is offered than the threads can run (admitted or not, over the last seconds: a sustained overload),
+ * it is OVERLOAD_QUEUE_DELAY_MS. A longer queue then adds latency to every accepted request and no throughput:
+ * refused clients keep coming back, so a short queue never runs dry.
  */
 export class InferenceQueue {
   private entries: Entry[] = [];
@@ -81,7 +78,6 @@ export class InferenceQueue {
   private reservedTexts = 0;
   private meanTokens = 32;
   private readonly demand = new DemandMeter(DEMAND_WINDOW_MS, performance.now());
-  private inOverload = false;
   /** Predicted ms still to run of the batches now running (the dispatcher reports it). */
   runningMs: () => number = () => 0;
   /** Called when texts were queued (the dispatcher starts batches). */
@@ -107,13 +103,8 @@ export class InferenceQueue {
     return this.queuedTokens >= this.options.maxQueueTokens || this.predictedDrainMs() > this.delayBoundMs();
   }
 
-  /** True during an overload, when OVERLOAD_QUEUE_DELAY_MS is the delay bound (see the class comment). */
+  /** True while more work is offered than the threads can run (see the class comment). */
   get overloaded(): boolean {
-    if (this.inOverload && !this.demandExceedsThreads()) this.inOverload = false;
-    return this.inOverload;
-  }
-
-  private demandExceedsThreads(): boolean {
     return this.demand.ratePerMs(performance.now()) > OVERLOAD_FACTOR * this.options.concurrency;
   }
 
@@ -201,7 +192,6 @@ export class InferenceQueue {
     if (this.entries.length === 0 && this.reservedTexts === 0 && this.runningMs() === 0) return;
     const ahead = this.predictedDrainMs();
     const finish = this.predictedDrainMs(texts, tokens, squares);
-    if (ahead > this.options.maxQueueDelayMs && this.demandExceedsThreads()) this.inOverload = true;
     if (ahead > this.delayBoundMs() || finish > deadline - performance.now()) throw InferenceErrors.overloaded(this.retryAfterS());
   }
 
