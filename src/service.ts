@@ -107,7 +107,6 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const metrics = config.metricsEnabled
     ? createMetrics({
         queueLength: () => queue.length,
-        queueOverloaded: () => queue.overloaded,
         busyWorkers: () => dispatcher?.busyWorkers ?? 0,
         workers: () => pool.size,
         stats: () => dispatcher?.stats ?? { modelRuns: 0, textsRun: 0 },

@@ -26,7 +26,6 @@ t.test('the exposition parses as Prometheus text and has every family the dashbo
     'inf_batch_size',
     'inf_batch_padded_tokens',
     'inf_queue_texts',
-    'inf_queue_overloaded',
     'inf_workers',
     'inf_workers_busy',
     'inf_cache_lookups_total',

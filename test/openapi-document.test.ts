@@ -116,7 +116,6 @@ t.test('operations have tags, summaries and descriptions; 422 says what went wro
     'MAX_BODY_BYTES',
     'MAX_QUEUE_TOKENS',
     'MAX_QUEUE_DELAY_MS',
-    'OVERLOAD_QUEUE_DELAY_MS',
     'REQUEST_TIMEOUT_MS',
   ]) {
     t.match(predict.description, topic, `bulk-predict describes ${topic}`);
@@ -161,7 +160,6 @@ t.test("the examples follow any model's labels, and the timing headers follow TI
     maxTokens: 128,
     maxQueueTokens: 1024,
     maxQueueDelayMs: 100,
-    overloadQueueDelayMs: 50,
     requestTimeoutMs: 100,
     timingHeaders: false,
   };

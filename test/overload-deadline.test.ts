@@ -3,7 +3,7 @@
 // during the overload is answered 200; afterwards the service is healthy and serves new texts at once.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { postPredict, scrape, SST2_DEV_TSV, startService } from './helper.js';
+import { postPredict, SST2_DEV_TSV, startService } from './helper.js';
 
 const CONNECTIONS = 200;
 const TEXTS = 32;
@@ -40,7 +40,6 @@ t.test(`${CONNECTIONS} connections x ${TEXTS} new texts for ${SECONDS} s: only 2
   const load = Promise.all(Array.from({ length: CONNECTIONS }, connection));
   await new Promise((resolve) => setTimeout(resolve, (SECONDS / 2) * 1000));
   const cached = await postPredict(service.url, { text: cachedTexts });
-  const [overloadedDuring] = await scrape(service.url, 'inf_queue_overloaded');
   await load;
 
   const summary = [...statuses].map(([status, count]) => `${count} x ${status}`).join(', ');
@@ -55,15 +54,7 @@ t.test(`${CONNECTIONS} connections x ${TEXTS} new texts for ${SECONDS} s: only 2
   t.equal(cached.status, 200, 'a fully cached request during the overload is answered');
   t.equal(cached.headers.get('x-cache'), 'hit');
 
-  t.equal(overloadedDuring, 1, 'the queue knew it was overloaded (its shorter delay bound in force)');
-
   t.equal((await fetch(`${service.url}/project/health`)).status, 200, 'healthy afterwards');
-  let overloadedAfter = 1;
-  for (let i = 0; i < 100 && overloadedAfter === 1; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 200));
-    [overloadedAfter] = await scrape(service.url, 'inf_queue_overloaded');
-  }
-  t.equal(overloadedAfter, 0, 'the overload state ends once the clients stop');
   const after = await postPredict(service.url, { text: ['after the overload', 'new texts', 'are served'] });
   t.equal(after.status, 200, 'new texts are served after the overload');
 });

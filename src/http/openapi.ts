@@ -14,15 +14,7 @@ import { parseBulkPredictRequest } from '../validation/parse-request.js';
 
 export type OpenApiConfig = Pick<
   Config,
-  | 'basePath'
-  | 'maxTexts'
-  | 'maxBodyBytes'
-  | 'maxTokens'
-  | 'maxQueueTokens'
-  | 'maxQueueDelayMs'
-  | 'overloadQueueDelayMs'
-  | 'requestTimeoutMs'
-  | 'timingHeaders'
+  'basePath' | 'maxTexts' | 'maxBodyBytes' | 'maxTokens' | 'maxQueueTokens' | 'maxQueueDelayMs' | 'requestTimeoutMs' | 'timingHeaders'
 >;
 
 type ErrorCode = keyof typeof ApiDocs.errors;
@@ -136,7 +128,6 @@ function serverLimits(config: OpenApiConfig, labels: readonly string[]): string 
     MAX_TOKENS: config.maxTokens,
     MAX_QUEUE_TOKENS: config.maxQueueTokens,
     MAX_QUEUE_DELAY_MS: config.maxQueueDelayMs,
-    OVERLOAD_QUEUE_DELAY_MS: config.overloadQueueDelayMs,
     REQUEST_TIMEOUT_MS: config.requestTimeoutMs,
   };
   const values = Object.entries(settings)

@@ -29,8 +29,6 @@ export interface Metrics extends BatchObserver {
 /** Live gauges read at scrape time, so the hot path never updates them. */
 export interface MetricsSources {
   queueLength(): number;
-  /** Whether the queue is in a sustained overload (its shorter delay bound is in force). */
-  queueOverloaded(): boolean;
   busyWorkers(): number;
   workers(): number;
   stats(): { modelRuns: number; textsRun: number };
@@ -70,14 +68,6 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers,
     collect() {
       this.set(sources.queueLength());
-    },
-  });
-  new Gauge({
-    name: 'inf_queue_overloaded',
-    help: 'Whether clients offer more new work than the threads can run (1: OVERLOAD_QUEUE_DELAY_MS is in force).',
-    registers,
-    collect() {
-      this.set(sources.queueOverloaded() ? 1 : 0);
     },
   });
   new Gauge({
