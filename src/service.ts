@@ -96,7 +96,6 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     {
       maxQueueTokens: config.maxQueueTokens,
       maxQueueDelayMs: Math.min(config.maxQueueDelayMs, config.requestTimeoutMs),
-      overloadQueueDelayMs: config.overloadQueueDelayMs,
       concurrency: config.workers,
       typicalBatchRows: Math.min(16, config.maxBatchSize),
     },

@@ -49,6 +49,7 @@ export class Predictor {
     if (missing.length > 0) {
       // Admission before the texts cost a tokenization (at their expected length), then exactly in submit();
       // cached texts never need admission.
+      if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
       const reservation = this.queue.reserve(missing.length, scope.deadline);
       let encoded: Int32Array[];
       try {

@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks';
-import { DemandMeter } from './demand-meter.js';
 import { InferenceErrors } from './errors.js';
 import type { CostModel } from './cost-model.js';
 
@@ -8,8 +7,6 @@ export interface QueueOptions {
   readonly maxQueueTokens: number;
   /** A request whose new texts are predicted to wait longer than this is refused (MAX_QUEUE_DELAY_MS). */
   readonly maxQueueDelayMs: number;
-  /** The same bound while the queue is overloaded (OVERLOAD_QUEUE_DELAY_MS): see InferenceQueue. */
-  readonly overloadQueueDelayMs: number;
   /** Threads that drain the queue in parallel. */
   readonly concurrency: number;
   /** Rows of a typical batch under load, for the predicted drain time. */
@@ -48,25 +45,12 @@ export interface Entry {
   reject(err: Error): void;
 }
 
-/** Offered work above this many times what the threads can run, sustained over DEMAND_WINDOW_MS, is an overload. */
-const OVERLOAD_FACTOR = 1.5;
-/**
- * Long enough that clients refused with `Retry-After: 1` still count when they come back, short enough that the
- * tight bound ends within seconds of the overload.
- */
-const DEMAND_WINDOW_MS = 2000;
-
 /**
  * The queue of texts waiting for a model thread, like text-embeddings-inference's: entries with exact token
  * counts, single flight (concurrent requests for one text share an entry), and admission. A request is
  * admitted whole or refused at once: refused when its new tokens would pass MAX_QUEUE_TOKENS (memory), when
- * the work ahead of them is predicted to take longer than the delay bound, or when they are predicted to
+ * the work ahead of them is predicted to take longer than MAX_QUEUE_DELAY_MS, or when they are predicted to
  * finish past the request's deadline; the refusal says when the queue is predicted to have drained (Retry-After).
- *
- * The delay bound is MAX_QUEUE_DELAY_MS, which lets a burst or a few clients with large requests queue up; while
- * more work is offered than the threads can run (admitted or not, over the last seconds: a sustained overload),
- * it is OVERLOAD_QUEUE_DELAY_MS. A longer queue then adds latency to every accepted request and no throughput:
- * refused clients keep coming back, so a short queue never runs dry.
  */
 export class InferenceQueue {
   private entries: Entry[] = [];
@@ -77,7 +61,6 @@ export class InferenceQueue {
   /** Texts of admitted requests still being tokenized (reserve()), counted at the mean length seen so far. */
   private reservedTexts = 0;
   private meanTokens = 32;
-  private readonly demand = new DemandMeter(DEMAND_WINDOW_MS, performance.now());
   /** Predicted ms still to run of the batches now running (the dispatcher reports it). */
   runningMs: () => number = () => 0;
   /** Called when texts were queued (the dispatcher starts batches). */
@@ -97,19 +80,10 @@ export class InferenceQueue {
     return this.queuedTokens;
   }
 
-  /** True when no new text can be admitted. */
+  /** True when no new text can be admitted: callers refuse before spending work on the request. */
   get full(): boolean {
     if (this.entries.length === 0) return false;
-    return this.queuedTokens >= this.options.maxQueueTokens || this.predictedDrainMs() > this.delayBoundMs();
-  }
-
-  /** True while more work is offered than the threads can run (see the class comment). */
-  get overloaded(): boolean {
-    return this.demand.ratePerMs(performance.now()) > OVERLOAD_FACTOR * this.options.concurrency;
-  }
-
-  private delayBoundMs(): number {
-    return this.overloaded ? Math.min(this.options.overloadQueueDelayMs, this.options.maxQueueDelayMs) : this.options.maxQueueDelayMs;
+    return this.queuedTokens >= this.options.maxQueueTokens || this.predictedDrainMs() > this.options.maxQueueDelayMs;
   }
 
   /** Predicted ms until the queued and running work is done, with `extra` texts (count, Σlen, Σlen²) added. */
@@ -129,16 +103,12 @@ export class InferenceQueue {
 
   /**
    * Admission before tokenization, so a refusal costs no tokenization and admitted requests do not wait behind
-   * ones that will be refused: `texts` new texts, at the mean length seen so far, are offered work (counted
-   * in the demand whether admitted or not) and must fit the queue and the predicted drain time. They count in
-   * the queue's predictions until `release()`; then submit() checks exact costs.
+   * ones that will be refused: `texts` new texts, at the mean length seen so far, must fit the predicted
+   * drain time. They count in the queue's predictions until `release()`; then submit() checks exact costs.
    */
   reserve(texts: number, deadline: number): { release(): void } {
     const tokens = texts * this.meanTokens;
-    const squares = tokens * this.meanTokens;
-    this.demand.offer(this.costModel.workOf(texts, tokens, squares, this.options.typicalBatchRows), performance.now());
-    if (this.entries.length > 0 && this.queuedTokens >= this.options.maxQueueTokens) throw InferenceErrors.overloaded(this.retryAfterS());
-    this.admit(texts, tokens, squares, deadline);
+    this.admit(texts, tokens, tokens * this.meanTokens, deadline);
     this.reservedTexts += texts;
     let released = false;
     return {
@@ -183,16 +153,16 @@ export class InferenceQueue {
   }
 
   /**
-   * Refuses new work (count, Σlen, Σlen²) when the work ahead of it is predicted to take longer than the delay
-   * bound, or when it is predicted to finish past the deadline. Only work ahead counts against a request: with
-   * nothing queued, reserved or running, waiting would not make it faster, so it runs (and may still time out
-   * with 504).
+   * Refuses new work (count, Σlen, Σlen²) when the work ahead of it is predicted to take longer than
+   * MAX_QUEUE_DELAY_MS, or when it is predicted to finish past the deadline. Only work ahead counts against a
+   * request: with nothing queued, reserved or running, waiting would not make it faster, so it runs (and may
+   * still time out with 504).
    */
   private admit(texts: number, tokens: number, squares: number, deadline: number): void {
     if (this.entries.length === 0 && this.reservedTexts === 0 && this.runningMs() === 0) return;
     const ahead = this.predictedDrainMs();
     const finish = this.predictedDrainMs(texts, tokens, squares);
-    if (ahead > this.delayBoundMs() || finish > deadline - performance.now()) throw InferenceErrors.overloaded(this.retryAfterS());
+    if (ahead > this.options.maxQueueDelayMs || finish > deadline - performance.now()) throw InferenceErrors.overloaded(this.retryAfterS());
   }
 
   /** Exact lengths of the oldest `window` queued texts, oldest first (the batch policy's input). */
