@@ -28,6 +28,16 @@ function threadCpuS(pid: number, tid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Polls /metrics until no text is queued and no thread runs a batch. */
+async function waitForIdle(url: string): Promise<void> {
+  for (let i = 0; i < 300; i++) {
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    if (/^inf_queue_texts 0$/m.test(metrics) && /^inf_workers_busy 0$/m.test(metrics)) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('the service did not become idle within 30 s');
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { duration: { type: 'string' }, env: { type: 'string', multiple: true } } });
   const durationS = Number(values.duration ?? 10);
@@ -80,8 +90,11 @@ async function main(): Promise<void> {
       `overload 200 x 32, clients send again at once: ${overload.ok} x 200 (${((overload.ok * 32) / overload.durationS).toFixed(0)} sentences/s), p50 ${overload.p50.toFixed(1)} ms, p99 ${overload.p99.toFixed(1)} ms, ${overload.non2xx} non-2xx, ${overload.errors} errors; CPU: server ${overload.serverCpu?.toFixed(2)} cores, client ${overload.clientCpu.toFixed(2)} cores`,
     );
 
-    // Refusals only: one long request keeps the queue past MAX_QUEUE_DELAY_MS while the load runs.
-    const long = Array.from({ length: 256 }, (_, i) => `${i} ${'a long sentence that keeps the workers busy for a while '.repeat(40)}`);
+    // Refusals only: one long request keeps the queue past MAX_QUEUE_DELAY_MS while the load runs. It is sent
+    // once the overload's abandoned texts are gone: with nothing ahead, a request is always admitted.
+    await waitForIdle(service.url);
+    // 120 texts of 512 tokens: within MAX_QUEUE_TOKENS (65536), so it is admitted and holds the threads for seconds.
+    const long = Array.from({ length: 120 }, (_, i) => `${i} ${'a long sentence that keeps the workers busy for a while '.repeat(40)}`);
     const holding = fetch(service.url + PREDICT_PATH, {
       method: 'POST',
       body: JSON.stringify({ text: long }),
