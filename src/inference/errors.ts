@@ -16,8 +16,20 @@ export class InferenceError extends Error {
 }
 
 export const InferenceErrors = {
-  /** The request's new texts would not fit the queue, or would finish past their deadline. */
-  overloaded: (retryAfterS: number) => new InferenceError('overloaded', 'queue full or predicted wait past the deadline', retryAfterS),
+  /**
+   * The request's new texts would not fit the queue, or would finish past their deadline. Made without a stack
+   * trace: under overload it is thrown thousands of times a second, capturing the stack was a tenth of a
+   * refusal's main-thread time, and where it is thrown says nothing the kind does not.
+   */
+  overloaded: (retryAfterS: number) => {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      return new InferenceError('overloaded', 'queue full or predicted wait past the deadline', retryAfterS);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
+  },
   /** The deadline passed, or the request left, before its texts were scored. */
   timeout: () => new InferenceError('timeout', 'deadline passed'),
   /** The model failed on a batch holding this text. */
