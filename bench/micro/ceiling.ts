@@ -28,6 +28,7 @@ import {
   endRun,
   listFlag,
   modelLoadFlags,
+  type ModelLoadFlags,
   numberFlag,
   say,
   startRun,
@@ -272,16 +273,10 @@ function summarize(records: readonly RoundRecord[]): Summary {
 
 function render(
   ctx: RunContext,
-  cfg: {
+  cfg: Omit<ModelLoadFlags, 'seed'> & {
     realistic: boolean;
     workers: number;
     intraOp: number;
-    tokens: number;
-    textsPerRequest: number;
-    connections: number;
-    durationS: number;
-    warmupS: number;
-    rounds: number;
     sweepDurationS: number;
     maxBatchSize: number | undefined;
   },

@@ -15,7 +15,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { runBackoffLoad } from '../lib/backoff-load.js';
 import { readSentences, seededRandom, uniqueTexts } from '../lib/corpus.js';
-import { PREDICT_PATH, SST2_DEV_TSV, startService } from '../lib/harness.js';
+import { PREDICT_PATH, SST2_DEV_TSV, scrape, startService, waitFor } from '../lib/harness.js';
 import { runLoad } from '../lib/load.js';
 
 const say = (line: string): void => {
@@ -26,16 +26,6 @@ const say = (line: string): void => {
 function threadCpuS(pid: number, tid: number): number {
   const fields = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** Polls /metrics until no text is queued and no thread runs a batch. */
-async function waitForIdle(url: string): Promise<void> {
-  for (let i = 0; i < 300; i++) {
-    const metrics = await (await fetch(`${url}/metrics`)).text();
-    if (/^inf_queue_texts 0$/m.test(metrics) && /^inf_workers_busy 0$/m.test(metrics)) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('the service did not become idle within 30 s');
 }
 
 async function main(): Promise<void> {
@@ -92,7 +82,11 @@ async function main(): Promise<void> {
 
     // Refusals only: one long request keeps the queue past MAX_QUEUE_DELAY_MS while the load runs. It is sent
     // once the overload's abandoned texts are gone: with nothing ahead, a request is always admitted.
-    await waitForIdle(service.url);
+    await waitFor(
+      async () => (await scrape(service.url, 'inf_queue_texts', 'inf_workers_busy')).every((n) => n === 0),
+      30_000,
+      'no text queued and no batch running',
+    );
     // 120 texts of 512 tokens: within MAX_QUEUE_TOKENS (65536), so it is admitted and holds the threads for seconds.
     const long = Array.from({ length: 120 }, (_, i) => `${i} ${'a long sentence that keeps the workers busy for a while '.repeat(40)}`);
     const holding = fetch(service.url + PREDICT_PATH, {

@@ -26,6 +26,7 @@ import {
   contextLines,
   endRun,
   modelLoadFlags,
+  type ModelLoadFlags,
   numberFlag,
   say,
   startRun,
@@ -190,16 +191,10 @@ async function main(): Promise<void> {
 
 function render(
   ctx: RunContext,
-  cfg: {
+  cfg: Omit<ModelLoadFlags, 'seed'> & {
     sequential: number;
     long: number;
     longTokens: number;
-    tokens: number;
-    textsPerRequest: number;
-    connections: number;
-    durationS: number;
-    warmupS: number;
-    rounds: number;
   },
   configs: readonly Config[],
   records: readonly RoundRecord[],
