@@ -51,6 +51,7 @@ export interface Entry {
  * admitted whole or refused at once: refused when its new tokens would pass MAX_QUEUE_TOKENS (memory), when
  * the work ahead of them is predicted to take longer than MAX_QUEUE_DELAY_MS, or when they are predicted to
  * finish past the request's deadline; the refusal says when the queue is predicted to have drained (Retry-After).
+ * The texts of one request are queued at one instant, which is how the batch window (lengths()) tells them apart.
  */
 export class InferenceQueue {
   private entries: Entry[] = [];
@@ -139,7 +140,8 @@ export class InferenceQueue {
       if (this.queuedTokens + freshTokens > this.options.maxQueueTokens) throw InferenceErrors.overloaded(this.retryAfterS());
       this.admit(freshTexts, freshTokens, freshSquares, deadline);
     }
-    const entries = texts.map((text, i) => this.join(text, ids[i]));
+    const now = performance.now();
+    const entries = texts.map((text, i) => this.join(text, ids[i], now));
     this.onQueued();
     let cancelled = false;
     return {
@@ -165,11 +167,20 @@ export class InferenceQueue {
     if (ahead > this.options.maxQueueDelayMs || finish > deadline - performance.now()) throw InferenceErrors.overloaded(this.retryAfterS());
   }
 
-  /** Exact lengths of the oldest `window` queued texts, oldest first (the batch policy's input). */
-  lengths(window: number): number[] {
-    const n = Math.min(window, this.entries.length);
-    const out = new Array<number>(n);
-    for (let i = 0; i < n; i++) out[i] = this.entries[i].ids.length;
+  /**
+   * Exact lengths of the queued texts the batch policy chooses from, oldest first (its input): the oldest
+   * `window`, and of those only the texts queued within what is left of the oldest text's MAX_QUEUE_DELAY_MS
+   * after it. Otherwise newer texts of common lengths ride along in batch after batch while an older request's
+   * texts of rare lengths wait their turn to be the oldest: a request of 32 texts finished after about the
+   * whole window had run, not its own texts. Once the oldest text has waited MAX_QUEUE_DELAY_MS, the window is
+   * its own request's texts; under normal load the oldest text is young and the window is whole.
+   */
+  lengths(window: number, now = performance.now()): number[] {
+    const out: number[] = [];
+    if (this.entries.length === 0) return out;
+    const oldest = this.entries[0].enqueuedAt;
+    const until = oldest + Math.max(0, this.options.maxQueueDelayMs - (now - oldest));
+    for (let i = 0; i < Math.min(window, this.entries.length) && this.entries[i].enqueuedAt <= until; i++) out.push(this.entries[i].ids.length);
     return out;
   }
 
@@ -192,7 +203,7 @@ export class InferenceQueue {
     if (this.pending.get(entry.text) === entry) this.pending.delete(entry.text);
   }
 
-  private join(text: string, ids: Int32Array): Entry {
+  private join(text: string, ids: Int32Array, now: number): Entry {
     const existing = this.pending.get(text);
     if (existing) {
       existing.waiters++;
@@ -206,7 +217,7 @@ export class InferenceQueue {
     });
     // A withdrawn entry may still be rejected by a failing batch after every waiter left.
     promise.catch(() => {});
-    const entry: Entry = { text, ids, enqueuedAt: performance.now(), startedAt: 0, state: 'queued', waiters: 1, promise, resolve, reject };
+    const entry: Entry = { text, ids, enqueuedAt: now, startedAt: 0, state: 'queued', waiters: 1, promise, resolve, reject };
     this.pending.set(text, entry);
     this.entries.push(entry);
     this.queuedTokens += ids.length;

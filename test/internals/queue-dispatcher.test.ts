@@ -284,6 +284,31 @@ t.test(
   },
 );
 
+t.test('once the oldest text has waited MAX_QUEUE_DELAY_MS, its request runs before newer texts that would batch better', async (t) => {
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  const order = async (maxQueueDelayMs: number) => {
+    const pool = scriptedPool();
+    const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 4096, maxQueueDelayMs }, observer);
+    pool.submit(batcher, ['busy']);
+    pool.submit(batcher, ['len:8:a1', 'len:40:a2']);
+    await sleep(2);
+    pool.submit(batcher, ['len:8:b1', 'len:8:b2', 'len:8:b3']);
+    await sleep(30);
+    await pool.releaseAll();
+    return pool.calls.slice(1);
+  };
+  t.same(
+    await order(1e9),
+    [['len:8:a1', 'len:8:b1', 'len:8:b2', 'len:8:b3'], ['len:40:a2']],
+    'within its budget, the oldest text takes newer texts of its length along and the long one waits',
+  );
+  t.same(
+    await order(20),
+    [['len:8:a1'], ['len:40:a2'], ['len:8:b1', 'len:8:b2', 'len:8:b3']],
+    'past it (30 ms > 20 ms), the oldest request finishes first',
+  );
+});
+
 t.test('with nothing queued or running, a request is admitted even if it alone is predicted past its deadline', async (t) => {
   const pool = scriptedPool();
   const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 10 }, observer, [0, 12.5, 0]);
