@@ -82,7 +82,8 @@ async function main(): Promise<void> {
   const ids = (await tokenizer.encodeBatch(readSentences(SST2_DEV_TSV))).map((e) => Int32Array.from(e.getIds()));
   ids.sort((a, b) => a.length - b.length);
   const batches: Feeds[] = [];
-  for (let i = 0; i < ids.length; i += cfg.batchSize) batches.push(buildModelInputs(packBatch(ids.slice(i, i + cfg.batchSize))).feeds as Feeds);
+  for (let i = 0; i < ids.length; i += cfg.batchSize)
+    batches.push(buildModelInputs(packBatch(ids.slice(i, i + cfg.batchSize))).feeds as Feeds);
 
   const ctx = await startRun(
     NAME,
