@@ -57,6 +57,19 @@ export class PredictionCache {
     return found;
   }
 
+  /**
+   * False when some text is surely not cached, at the cost of one text: the first one the in-process tier
+   * lacks is asked of Redis alone. Under overload only a fully cached request is answered, so refusing a
+   * request of new texts needs neither their hashes nor a multi-get of all of them. No metrics.
+   */
+  async mayHaveAll(texts: readonly string[]): Promise<boolean> {
+    const { lru, redis, isValid } = this.options;
+    const probe = texts.find((text) => lru.get(text) === undefined);
+    if (probe === undefined) return true;
+    const value = redis ? (await redis.getMany([this.options.redisKey(probe)]))?.[0] : undefined;
+    return value !== undefined && value !== null && isValid(value);
+  }
+
   /** The in-process tier alone: no Redis, no metrics (a second look after other work, e.g. tokenization). */
   peek(text: string): string | undefined {
     return this.options.lru.get(text);

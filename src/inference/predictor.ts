@@ -23,7 +23,8 @@ export interface RequestScope {
 
 /**
  * The path of one request: distinct texts -> cache -> tokenization -> queue (admission by exact cost) -> dispatcher
- * -> cache write-back -> body.
+ * -> cache write-back -> body. While the queue is full, a request is refused as soon as one of its texts is known
+ * not to be cached, before the cache is asked for the others.
  * Texts the cache has never reach the model; repeated texts in one request are scored once.
  */
 export class Predictor {
@@ -36,6 +37,7 @@ export class Predictor {
 
   async predict(texts: readonly string[], scope: RequestScope): Promise<Prediction> {
     const distinct = [...new Set(texts)];
+    if (this.queue.full && !(await this.cache.mayHaveAll(distinct))) throw InferenceErrors.overloaded(this.queue.retryAfterS());
     const cached = await this.cache.lookup(distinct);
     const byText = new Map<string, string>();
     const missing: string[] = [];
