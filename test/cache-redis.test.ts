@@ -108,37 +108,40 @@ t.test('the in-process tier answers before Redis is asked', async (t) => {
   t.notMatch(await redis.info('commandstats'), /cmdstat_mget/, 'no Redis read');
 });
 
-t.test('while the queue is full, new texts are refused after Redis is asked for one of them; texts all in Redis are answered', async (t) => {
-  // One thread, and any queued text puts the queue over MAX_QUEUE_DELAY_MS: full while the long request runs.
-  const service = await startService({
-    REDIS_URL: redisServer.url,
-    CACHE_LRU_ENTRIES: '0',
-    WORKERS: '1',
-    MAX_QUEUE_DELAY_MS: '1',
-    REQUEST_TIMEOUT_MS: '120000',
-    SHUTDOWN_GRACE_MS: '0',
-  });
-  t.teardown(() => service.stop());
-  await redis.flushall();
-  const stored = ['stored before the overload', 'and this one too'];
-  t.equal((await postPredict(service.url, { text: stored })).status, 200);
-  for (let i = 0; i < 100 && (await redis.dbsize()) < stored.length; i++) await new Promise((r) => setTimeout(r, 20));
+t.test(
+  'while the queue is full, new texts are refused after Redis is asked for one of them; texts all in Redis are answered',
+  async (t) => {
+    // One thread, and any queued text puts the queue over MAX_QUEUE_DELAY_MS: full while the long request runs.
+    const service = await startService({
+      REDIS_URL: redisServer.url,
+      CACHE_LRU_ENTRIES: '0',
+      WORKERS: '1',
+      MAX_QUEUE_DELAY_MS: '1',
+      REQUEST_TIMEOUT_MS: '120000',
+      SHUTDOWN_GRACE_MS: '0',
+    });
+    t.teardown(() => service.stop());
+    await redis.flushall();
+    const stored = ['stored before the overload', 'and this one too'];
+    t.equal((await postPredict(service.url, { text: stored })).status, 200);
+    for (let i = 0; i < 100 && (await redis.dbsize()) < stored.length; i++) await new Promise((r) => setTimeout(r, 20));
 
-  const long = Array.from({ length: 120 }, (_, i) => `${i} ${'a long sentence that keeps the worker busy for a while '.repeat(40)}`);
-  void postPredict(service.url, { text: long }).catch(() => undefined);
-  for (let i = 0; i < 200 && (await scrape(service.url, 'inf_queue_texts'))[0] === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    const long = Array.from({ length: 120 }, (_, i) => `${i} ${'a long sentence that keeps the worker busy for a while '.repeat(40)}`);
+    void postPredict(service.url, { text: long }).catch(() => undefined);
+    for (let i = 0; i < 200 && (await scrape(service.url, 'inf_queue_texts'))[0] === 0; i++) await new Promise((r) => setTimeout(r, 10));
 
-  await redis.config('RESETSTAT');
-  const fresh = Array.from({ length: 32 }, (_, i) => `a new text ${i} sent during the overload`);
-  const refused = await postPredict(service.url, { text: fresh });
-  t.equal(refused.status, 503);
-  t.match(refused.headers.get('retry-after'), /^[1-9][0-9]*$/);
-  t.match(await redis.info('commandstats'), /cmdstat_mget:calls=1,/, 'one read');
-  t.match(await redis.info('stats'), /keyspace_misses:1\r?\n/, 'of one key, not 32');
-  const [queued] = await scrape(service.url, 'inf_queue_texts');
-  t.ok(queued > 0, `still overloaded (${queued} texts queued)`);
+    await redis.config('RESETSTAT');
+    const fresh = Array.from({ length: 32 }, (_, i) => `a new text ${i} sent during the overload`);
+    const refused = await postPredict(service.url, { text: fresh });
+    t.equal(refused.status, 503);
+    t.match(refused.headers.get('retry-after'), /^[1-9][0-9]*$/);
+    t.match(await redis.info('commandstats'), /cmdstat_mget:calls=1,/, 'one read');
+    t.match(await redis.info('stats'), /keyspace_misses:1\r?\n/, 'of one key, not 32');
+    const [queued] = await scrape(service.url, 'inf_queue_texts');
+    t.ok(queued > 0, `still overloaded (${queued} texts queued)`);
 
-  const answered = await postPredict(service.url, { text: stored });
-  t.equal(answered.status, 200, 'a request whose texts are all in Redis is answered under overload');
-  t.equal(answered.headers.get('x-cache'), 'hit');
-});
+    const answered = await postPredict(service.url, { text: stored });
+    t.equal(answered.status, 200, 'a request whose texts are all in Redis is answered under overload');
+    t.equal(answered.headers.get('x-cache'), 'hit');
+  },
+);
