@@ -175,11 +175,11 @@ export class InferenceQueue {
    * whole window had run, not its own texts. Once the oldest text has waited MAX_QUEUE_DELAY_MS, the window is
    * its own request's texts; under normal load the oldest text is young and the window is whole.
    */
-  lengths(window: number, now = performance.now()): number[] {
+  lengths(window: number): number[] {
     const out: number[] = [];
     if (this.entries.length === 0) return out;
     const oldest = this.entries[0].enqueuedAt;
-    const until = oldest + Math.max(0, this.options.maxQueueDelayMs - (now - oldest));
+    const until = oldest + Math.max(0, this.options.maxQueueDelayMs - (performance.now() - oldest));
     for (let i = 0; i < Math.min(window, this.entries.length) && this.entries[i].enqueuedAt <= until; i++)
       out.push(this.entries[i].ids.length);
     return out;
