@@ -1,7 +1,10 @@
 // The bench's pure parts: scenario bodies, percentiles, parity rules, and the report it renders.
 import t from 'tap';
 import { buildScenarios } from '../dist/bench/lib/scenarios.js';
-import { seededRandom, uniqueTexts } from '../dist/bench/lib/corpus.js';
+import { newSst2Sentences, readSentences, seededRandom, uniqueTexts } from '../dist/bench/lib/corpus.js';
+import { Tokenizer } from 'tokenizers';
+import { join } from 'node:path';
+import { SST2_DEV_TSV, STANDIN_MODEL_DIR } from './helper.js';
 import { percentile } from '../dist/bench/lib/stats.js';
 import { comparePredictions, shapeProblems, PARITY_TEXTS } from '../dist/bench/lib/parity.js';
 import { summarize, type BenchReport, type RunRecord } from '../dist/bench/lib/report.js';
@@ -11,7 +14,7 @@ import { fmtRatio } from '../dist/bench/lib/format.js';
 import { FIXED, POOL } from '../dist/bench/k6/sentences.js';
 
 const sentences = Array.from({ length: 200 }, (_, i) => `sentence number ${i} .`);
-const scenarios = () => buildScenarios({ quick: false, sentences, random: seededRandom(7), nonce: 'n' });
+const scenarios = () => buildScenarios({ quick: false, sentences, random: seededRandom(7), unique: uniqueTexts(sentences, 'n') });
 const texts = (body: string): string[] => JSON.parse(body).text;
 
 t.test('The cached scenario sends the same three-sentence body every time.', async (t) => {
@@ -31,15 +34,29 @@ t.test('The mixed scenario sends the fixed body 95% of the time and otherwise a 
   t.ok(Math.abs(fixed / 4000 - 0.95) < 0.03, `fixed share ${fixed / 4000}`);
 });
 
-t.test('The uncached scenario never repeats a text, and two runs with different nonces do not collide.', async (t) => {
+t.test('The uncached scenario sends three texts of its never-seen generator per request.', async (t) => {
   const uncached = scenarios().find((s) => s.name === 'uncached')!;
   const seen = new Set<string>();
   for (let i = 0; i < 500; i++) for (const x of texts(uncached.nextBody())) seen.add(x);
   t.equal(seen.size, 1500);
-  const a = uniqueTexts(sentences, 'a');
-  const b = uniqueTexts(sentences, 'b');
-  t.not(a(), b());
 });
+
+t.test(
+  "The bench's new texts are SST-2 dev sentences with a word swapped: never repeated, never a dev sentence, as long as the dev set's",
+  async (t) => {
+    const dev = readSentences(SST2_DEV_TSV);
+    const next = await newSst2Sentences(11);
+    const generated = Array.from({ length: 3 * dev.length }, next);
+    t.equal(new Set(generated).size, generated.length, 'no repeats');
+    const devSet = new Set(dev);
+    t.equal(generated.filter((x) => devSet.has(x)).length, 0, 'none is a dev sentence');
+    const tokenizer = await Tokenizer.fromFile(join(STANDIN_MODEL_DIR, 'tokenizer.json'));
+    const meanTokens = async (xs: string[]) => (await tokenizer.encodeBatch(xs)).reduce((sum, e) => sum + e.getLength(), 0) / xs.length;
+    const [devMean, generatedMean] = [await meanTokens(dev), await meanTokens(generated)];
+    t.ok(Math.abs(generatedMean - devMean) < 0.5, `mean tokens ${generatedMean.toFixed(2)} vs the dev set's ${devMean.toFixed(2)}`);
+    t.not(await newSst2Sentences(12).then((other) => other()), generated[0], 'another seed, other texts');
+  },
+);
 
 t.test('The large scenario sends 100 texts, half of them the same 50 on every request.', async (t) => {
   const large = scenarios().find((s) => s.name === 'large')!;
@@ -53,7 +70,7 @@ t.test('The large scenario sends 100 texts, half of them the same 50 on every re
 
 t.test('Quick mode uses fewer connections than the full run, and nothing pipelines.', async (t) => {
   const full = scenarios();
-  const quick = buildScenarios({ quick: true, sentences, random: seededRandom(7), nonce: 'n' });
+  const quick = buildScenarios({ quick: true, sentences, random: seededRandom(7), unique: uniqueTexts(sentences, 'n') });
   t.same(
     quick.map((s) => s.name),
     ['cached', 'mixed', 'uncached', 'large'],

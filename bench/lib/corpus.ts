@@ -1,5 +1,8 @@
 // Texts for the scenarios: real sentences (SST-2 dev), made unique where a scenario must miss every cache.
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Tokenizer } from 'tokenizers';
+import { SST2_DEV_TSV, STANDIN_MODEL_DIR } from './harness.js';
 
 /** The sentences of a `sentence<TAB>label` TSV with a header row, trimmed, empty ones dropped. */
 export function readSentences(tsvPath: string): string[] {
@@ -43,4 +46,70 @@ export function uniqueTexts(sentences: readonly string[], nonce: string): () => 
     const i = n++;
     return `${sentences[i % sentences.length]} (${nonce}-${i})`;
   };
+}
+
+export interface RealisticTextOptions {
+  tokenizerPath: string;
+  vocabPath: string;
+  sentences: readonly string[];
+  seed: number;
+}
+
+/**
+ * Returns a generator of distinct real sentences with the corpus's own length distribution: sentence i (round
+ * robin) with one of its whole words (a single vocabulary token) replaced by another vocabulary word, so the
+ * token count stays that of the original (checked on a sample), and `lengthOf` for the ceiling's sorting.
+ * Unlike uniqueTexts, the texts are as long as the corpus's: a suffix adds 8 tokens to SST-2's 25 on average.
+ */
+export async function realisticTexts(
+  opts: RealisticTextOptions,
+): Promise<{ next: () => string; lengthsOf: (texts: string[]) => Promise<number[]> }> {
+  const tokenizer = Tokenizer.fromFile(opts.tokenizerPath);
+  const vocab = readFileSync(opts.vocabPath, 'utf8')
+    .split('\n')
+    .filter((w) => /^[a-z]{3,}$/.test(w));
+  const inVocab = new Set(vocab);
+  const usable = opts.sentences.map((s) => s.split(' ')).filter((words) => words.some((w) => inVocab.has(w)));
+  const random = seededRandom(opts.seed);
+  const seen = new Set<string>();
+  let i = 0;
+  const next = (): string => {
+    for (;;) {
+      const words = [...usable[i++ % usable.length]!];
+      const slots = words.map((w, k) => (inVocab.has(w) ? k : -1)).filter((k) => k >= 0);
+      const slot = slots[Math.floor(random() * slots.length)]!;
+      const word = vocab[Math.floor(random() * vocab.length)]!;
+      // The same word again would send the corpus's own sentence, which a scenario may have cached.
+      if (word === words[slot]) continue;
+      words[slot] = word;
+      const text = words.join(' ');
+      if (seen.has(text)) continue;
+      seen.add(text);
+      return text;
+    }
+  };
+  const lengthsOf = async (texts: string[]): Promise<number[]> => (await tokenizer.encodeBatch(texts)).map((e) => e.getLength());
+  const originals = usable.slice(0, 256).map((w) => w.join(' '));
+  const probe = Array.from({ length: originals.length }, (_, k) => {
+    const words = originals[k]!.split(' ');
+    const slot = words.findIndex((w) => inVocab.has(w));
+    words[slot] = vocab[(k * 7919) % vocab.length]!;
+    return words.join(' ');
+  });
+  const [before, after] = [await lengthsOf(originals), await lengthsOf(probe)];
+  const wrong = before.findIndex((n, k) => n !== after[k]);
+  if (wrong >= 0)
+    throw new Error(`a word swap changed the token count: ${JSON.stringify(originals[wrong])} -> ${JSON.stringify(probe[wrong])}`);
+  return { next, lengthsOf };
+}
+
+/** Never-seen SST-2 dev sentences with the corpus's token counts (realisticTexts, by the stand-in's tokenizer). */
+export async function newSst2Sentences(seed: number): Promise<() => string> {
+  const { next } = await realisticTexts({
+    tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'),
+    vocabPath: join(STANDIN_MODEL_DIR, 'vocab.txt'),
+    sentences: readSentences(SST2_DEV_TSV),
+    seed,
+  });
+  return next;
 }

@@ -5,7 +5,7 @@
 // service delivers >= 85% of the ceiling's sentences/s, with its p99 latency at that load beside it.
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readSentences } from '../lib/corpus.js';
+import { readSentences, realisticTexts } from '../lib/corpus.js';
 import {
   assertAlive,
   type ManagedProcess,
@@ -35,7 +35,7 @@ import {
   writeResults,
   type RunContext,
 } from './lib/run-context.js';
-import { exactLengthTexts, realisticTexts } from './lib/texts.js';
+import { exactLengthTexts } from './lib/texts.js';
 
 const NAME = 'ceiling';
 const TARGET = 0.85;
