@@ -15,23 +15,29 @@ export interface ModelInput {
 }
 
 /**
- * One session per worker thread. Intra- and inter-op threads are budgeted by the pool (workers x intraOp <=
- * CPU limit), and spinning is off so idle threads give their core back to the other workers and to the
- * HTTP thread instead of burning it while waiting for work.
+ * The options of every worker's session. Intra- and inter-op threads are budgeted by the pool (workers x
+ * intraOp <= CPU limit), and spinning is off so idle threads give their core back to the other workers and to
+ * the HTTP thread instead of burning it while waiting for work. Benches that vary one option start from these.
  */
-export async function createSession(modelPath: string, intraOpThreads: number, modelBytes?: Uint8Array): Promise<ort.InferenceSession> {
-  // modelBytes: a rewrite of the file at modelPath (PER_ROW_QUANTIZATION); modelPath still names it in errors.
-  // The binding takes no SharedArrayBuffer, hence the copy (ORT parses the bytes into its own memory anyway).
-  const create = (options: ort.InferenceSession.SessionOptions): Promise<ort.InferenceSession> =>
-    modelBytes ? ort.InferenceSession.create(new Uint8Array(modelBytes), options) : ort.InferenceSession.create(modelPath, options);
-  const session = await create({
+export function sessionOptions(intraOpThreads: number): ort.InferenceSession.SessionOptions {
+  return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     intraOpNumThreads: intraOpThreads,
     interOpNumThreads: 1,
     extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-  });
+  };
+}
+
+/** One session per worker thread, with sessionOptions. */
+export async function createSession(modelPath: string, intraOpThreads: number, modelBytes?: Uint8Array): Promise<ort.InferenceSession> {
+  // modelBytes: a rewrite of the file at modelPath (PER_ROW_QUANTIZATION); modelPath still names it in errors.
+  // The binding takes no SharedArrayBuffer, hence the copy (ORT parses the bytes into its own memory anyway).
+  const options = sessionOptions(intraOpThreads);
+  const session = modelBytes
+    ? await ort.InferenceSession.create(new Uint8Array(modelBytes), options)
+    : await ort.InferenceSession.create(modelPath, options);
   if (!session.outputNames.includes(OUTPUT_NAME)) {
     throw new Error(`${modelPath} has outputs [${session.outputNames.join(', ')}]; expected ${OUTPUT_NAME}`);
   }

@@ -12,6 +12,7 @@ import * as ort from 'onnxruntime-node';
 import { Tokenizer } from 'tokenizers';
 import { buildModelInputs } from '../../workers/model-inputs.js';
 import { packBatch } from '../../workers/protocol.js';
+import { sessionOptions } from '../../workers/session.js';
 import { readSentences } from '../lib/corpus.js';
 import { SST2_DEV_TSV, STANDIN_MODEL_DIR } from '../lib/harness.js';
 import { fmtPct, fmtRps, mdTable } from '../lib/format.js';
@@ -32,12 +33,8 @@ type Level = (typeof LEVELS)[number];
 /** A session with the service's options (workers/session.ts) but a chosen optimization level. */
 function session(level: Level, profilePrefix?: string): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(join(STANDIN_MODEL_DIR, 'onnx', 'model_quantized.onnx'), {
-    executionProviders: ['cpu'],
+    ...sessionOptions(1),
     graphOptimizationLevel: level,
-    executionMode: 'sequential',
-    intraOpNumThreads: 1,
-    interOpNumThreads: 1,
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
     enableProfiling: profilePrefix !== undefined,
     profileFilePrefix: profilePrefix,
   });
