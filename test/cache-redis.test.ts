@@ -1,7 +1,7 @@
 // The result cache against a real redis-server that this test starts on a free port.
 import t from 'tap';
 import { Redis } from 'ioredis';
-import { postPredict, scrape, startRedis, startService } from './helper.js';
+import { postPredict, scrape, startRedis, startService, waitFor } from './helper.js';
 
 const redisServer = await startRedis();
 const redis = new Redis(redisServer.url);
@@ -124,11 +124,11 @@ t.test(
     await redis.flushall();
     const stored = ['stored before the overload', 'and this one too'];
     t.equal((await postPredict(service.url, { text: stored })).status, 200);
-    for (let i = 0; i < 100 && (await redis.dbsize()) < stored.length; i++) await new Promise((r) => setTimeout(r, 20));
+    await waitFor(async () => (await redis.dbsize()) === stored.length, 5000, 'the stored texts in Redis');
 
     const long = Array.from({ length: 120 }, (_, i) => `${i} ${'a long sentence that keeps the worker busy for a while '.repeat(40)}`);
     void postPredict(service.url, { text: long }).catch(() => undefined);
-    for (let i = 0; i < 200 && (await scrape(service.url, 'inf_queue_texts'))[0] === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    await waitFor(async () => (await scrape(service.url, 'inf_queue_texts'))[0] > 0, 5000, 'texts of the long request queued');
 
     await redis.config('RESETSTAT');
     const fresh = Array.from({ length: 32 }, (_, i) => `a new text ${i} sent during the overload`);

@@ -180,8 +180,8 @@ export class InferenceQueue {
     if (this.entries.length === 0) return out;
     const oldest = this.entries[0].enqueuedAt;
     const until = oldest + Math.max(0, this.options.maxQueueDelayMs - (performance.now() - oldest));
-    for (let i = 0; i < Math.min(window, this.entries.length) && this.entries[i].enqueuedAt <= until; i++)
-      out.push(this.entries[i].ids.length);
+    const n = Math.min(window, this.entries.length);
+    for (let i = 0; i < n && this.entries[i].enqueuedAt <= until; i++) out.push(this.entries[i].ids.length);
     return out;
   }
 
