@@ -12,7 +12,10 @@ import { validateConfig } from './validation/validators.js';
  * resolved: the model directory, the worker count and the Redis URL.
  */
 export interface Config
-  extends Omit<ConfigSettings, 'modelDir' | 'modelFile' | 'workers' | 'cpuLimit' | 'redisUrl' | 'redisHost' | 'redisPort'> {
+  extends Omit<
+    ConfigSettings,
+    'modelDir' | 'modelFile' | 'workers' | 'cpuLimit' | 'redisUrl' | 'redisHost' | 'redisPort' | 'redisClusterNodes'
+  > {
   readonly modelDir: string;
   /** True when MODEL_DIR was not given: the service may fetch the model into defaultModelDir. */
   readonly modelDirIsDefault: boolean;
@@ -22,6 +25,14 @@ export interface Config
   readonly cpuLimit: number | undefined;
   /** Resolved from REDIS_URL, else REDIS_HOST/REDIS_PORT; undefined means in-process cache only. */
   readonly redisUrl: string | undefined;
+  /** Parsed from REDIS_CLUSTER_NODES; a seed URL's user and password land in redisUsername/redisPassword. */
+  readonly redisClusterNodes: RedisClusterSeeds | undefined;
+}
+
+export interface RedisClusterSeeds {
+  readonly seeds: readonly { readonly host: string; readonly port: number }[];
+  /** A `rediss://` seed: every node is spoken to over TLS. */
+  readonly tls: boolean;
 }
 
 const toEnvName = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
@@ -47,9 +58,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     redisUrl,
     redisHost,
     redisPort,
+    redisClusterNodes,
+    redisUsername,
+    redisPassword,
     ...settings
   } = raw as unknown as ConfigSettings;
   const cpuLimit = cpuLimitSetting ?? readCgroupCpuLimit(cgroupRoot);
+  const cluster = redisClusterNodes === undefined ? undefined : parseClusterNodes(redisClusterNodes);
+  if (cluster && (redisUrl ?? redisHost ?? redisPort) !== undefined) {
+    throw Errors.Config('REDIS_CLUSTER_NODES and REDIS_URL/REDIS_HOST/REDIS_PORT are exclusive: the cache uses one of them');
+  }
   return Object.freeze({
     ...settings,
     modelDir: modelDir === undefined ? defaultModelDir : resolve(modelDir),
@@ -58,7 +76,36 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     workers: workers ?? workersForCpuLimit(cpuLimit),
     cpuLimit,
     redisUrl: resolveRedisUrl(redisUrl, redisHost, redisPort),
+    redisClusterNodes: cluster && { seeds: cluster.seeds, tls: cluster.tls },
+    redisUsername: redisUsername ?? cluster?.username,
+    redisPassword: redisPassword ?? cluster?.password,
   });
+}
+
+/** `host:port` or `redis[s]://[user:password@]host:port` seeds; TLS, user and password are the cluster's, not a node's. */
+function parseClusterNodes(list: string): RedisClusterSeeds & { username?: string; password?: string } {
+  const parsed = list.split(',').map((seed) => {
+    const url = URL.parse(/^[a-z]+:\/\//.test(seed) ? seed : `redis://${seed}`);
+    const port = Number(url?.port);
+    if (!url || (url.protocol !== 'redis:' && url.protocol !== 'rediss:') || url.hostname === '' || !(port > 0 && port < 65536)) {
+      throw Errors.Config(`REDIS_CLUSTER_NODES: ${JSON.stringify(seed)} is not host:port or redis[s]://host:port`);
+    }
+    const decoded = (s: string) => (s === '' ? undefined : decodeURIComponent(s));
+    return {
+      host: url.hostname.replace(/^\[|\]$/g, ''),
+      port,
+      tls: url.protocol === 'rediss:',
+      username: decoded(url.username),
+      password: decoded(url.password),
+    };
+  });
+  if (new Set(parsed.map((s) => s.tls)).size > 1) throw Errors.Config('REDIS_CLUSTER_NODES mixes redis:// and rediss:// seeds');
+  return {
+    seeds: parsed.map(({ host, port }) => ({ host, port })),
+    tls: parsed[0].tls,
+    username: parsed.find((s) => s.username)?.username,
+    password: parsed.find((s) => s.password)?.password,
+  };
 }
 
 /** A Kubernetes service link looks like REDIS_PORT=tcp://10.0.0.7:6379; a plain port is "6379". */

@@ -18,6 +18,8 @@ import { createPredictionFormatter } from './inference/prediction-format.js';
 import { Predictor } from './inference/predictor.js';
 import { LruCache } from './cache/lru.js';
 import { RedisTier } from './cache/redis-tier.js';
+import { type RedisTransport, SingleRedis } from './cache/redis-transport.js';
+import { RedisCluster } from './cache/redis-cluster.js';
 import { createCacheKey } from './cache/cache-key.js';
 import { PredictionCache } from './cache/prediction-cache.js';
 import { createPredictionCheck } from './cache/prediction-check.js';
@@ -103,13 +105,14 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   );
   let dispatcher: Dispatcher | undefined;
   let redis: RedisTier | undefined;
+  const transport = createRedisTransport(config);
   const metrics = config.metricsEnabled
     ? createMetrics({
         queueLength: () => queue.length,
         busyWorkers: () => dispatcher?.busyWorkers ?? 0,
         workers: () => pool.size,
         stats: () => dispatcher?.stats ?? { modelRuns: 0, textsRun: 0 },
-        redisUp: config.redisUrl ? () => redis?.isUp ?? false : undefined,
+        redisUp: transport ? () => redis?.isUp ?? false : undefined,
       })
     : disabledMetrics;
   const tokenizer = createTokenizerPool({
@@ -131,9 +134,9 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     metrics,
   );
 
-  redis = config.redisUrl
+  redis = transport
     ? new RedisTier({
-        url: config.redisUrl,
+        transport,
         ttlSeconds: config.cacheTtlSeconds,
         lookupTimeoutMs: config.cacheLookupTimeoutMs,
         logger,
@@ -141,7 +144,11 @@ export async function startService(config: Config, logger: Logger, overrides: { 
         onSkip: () => metrics.redisSkipped(),
       })
     : undefined;
-  const redisTarget = config.redisUrl ? redactUrl(config.redisUrl) : 'none (in-process cache only)';
+  const redisTarget = config.redisClusterNodes
+    ? `cluster ${config.redisClusterNodes.seeds.map((s) => `${s.host}:${s.port}`).join(',')}${config.redisClusterNodes.tls ? ' (TLS)' : ''}`
+    : config.redisUrl
+      ? redactUrl(config.redisUrl)
+      : 'none (in-process cache only)';
   logger.info({ redis: redisTarget, prefix: config.cachePrefix }, 'cache');
   const cache = new PredictionCache({
     lru: new LruCache(config.cacheLruEntries, config.cacheLruBytes),
@@ -220,6 +227,13 @@ function listen(app: TemplatedApp, host: string, port: number): Promise<us_liste
   return new Promise((resolve, reject) => {
     app.listen(host, port, (socket) => (socket ? resolve(socket) : reject(Errors.Listen(host, port))));
   });
+}
+
+/** The cache's shared tier: a Redis Cluster, one Redis server, or none. */
+function createRedisTransport(config: Config): RedisTransport | undefined {
+  const auth = { username: config.redisUsername, password: config.redisPassword };
+  if (config.redisClusterNodes) return new RedisCluster({ ...config.redisClusterNodes, ...auth });
+  return config.redisUrl ? new SingleRedis(config.redisUrl, auth) : undefined;
 }
 
 function redactUrl(url: string): string {

@@ -2,6 +2,8 @@
 // a private redis-server, the real service in a child process, the HTTP calls and the metrics scrape.
 import type { ManagedProcess, RedisProcess } from '../dist/bench/lib/harness.js';
 
+export { startRedisCluster, type RedisCluster } from '../dist/bench/lib/redis-cluster.js';
+
 export {
   freePort,
   logRecords,

@@ -169,12 +169,18 @@ export function redisPing(port: number): Promise<string | undefined> {
 }
 
 /**
- * Starts a private redis-server on a free port, without persistence and with DEBUG allowed from localhost
- * (tests make it sleep); never uses a server left running.
+ * Starts a private redis-server on a free port (or `port`), without persistence and with DEBUG allowed from
+ * localhost (tests make it sleep); never uses a server left running. `extraArgs` go last (e.g. cluster mode).
  */
-export async function startRedis(bin = 'redis-server'): Promise<RedisProcess> {
-  const port = await freePort();
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local'];
+export async function startRedis(
+  bin = 'redis-server',
+  { port: givenPort, extraArgs = [] }: { port?: number; extraArgs?: readonly string[] } = {},
+): Promise<RedisProcess> {
+  const port = givenPort ?? (await freePort());
+  const args = [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--enable-debug-command', 'local'],
+    ...extraArgs,
+  ];
   const launch = (): ChildProcess => spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   const proc = await manage('redis-server', `redis://127.0.0.1:${port}`, port, launch, 'SIGKILL');
   const ready = (): Promise<void> =>

@@ -1,9 +1,10 @@
-import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { CircuitBreaker } from './circuit-breaker.js';
+import type { RedisTransport } from './redis-transport.js';
 
 export interface RedisTierOptions {
-  readonly url: string;
+  /** One server or a cluster (redis-transport.ts, redis-cluster.ts). */
+  readonly transport: RedisTransport;
   readonly ttlSeconds: number;
   /** Budget of one lookup; past it the texts count as misses. */
   readonly lookupTimeoutMs: number;
@@ -14,36 +15,29 @@ export interface RedisTierOptions {
 }
 
 /**
- * The shared tier: one MGET per request, writes in one pipeline. It fails open: a Redis that is down, slow
- * or restarting turns lookups into misses within the budget and never fails or stalls a request.
+ * The shared tier: one round trip per Redis node a request touches (one MGET on a single server), writes
+ * pipelined. It fails open: a Redis that is down, slow, restarting or failing over turns lookups into misses
+ * within the budget and never fails or stalls a request.
  */
 export class RedisTier {
-  private readonly client: Redis;
+  private readonly transport: RedisTransport;
   private readonly breaker: CircuitBreaker;
 
   constructor(private readonly options: RedisTierOptions) {
     const log = options.logger.child({ component: 'redis' });
-    this.client = new Redis(options.url, {
-      // No offline queue: while disconnected a command fails at once instead of waiting unboundedly.
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      connectTimeout: 2_000,
-      // Replies that come after the lookup budget still resolve; this bounds how long a write may hang.
-      commandTimeout: 2_000,
-      retryStrategy: (attempt) => Math.min(100 * 2 ** attempt, 2_000),
-      lazyConnect: false,
-    });
+    this.transport = options.transport;
     this.breaker = new CircuitBreaker(3, 500, 5_000, (state) =>
       state === 'open' ? log.warn('redis unhealthy: serving without it until it answers again') : log.info('redis healthy again'),
     );
     let wasReady = false;
-    this.client.on('ready', () => {
+    const events = this.transport.events;
+    events.on('ready', () => {
       wasReady = true;
       log.info('redis connected');
     });
-    this.client.on('end', () => log.info('redis connection closed'));
+    events.on('end', () => log.info('redis connection closed'));
     // ioredis emits 'error' on every failed reconnect; the breaker and 'ready' already log the transitions.
-    this.client.on('error', (err: Error) => {
+    events.on('error', (err: Error) => {
       if (wasReady) log.warn({ err }, 'redis connection lost');
       wasReady = false;
     });
@@ -51,13 +45,16 @@ export class RedisTier {
 
   /** Connected, and not skipped by the circuit breaker: lookups go to Redis. */
   get isUp(): boolean {
-    return this.client.status === 'ready' && !this.breaker.isOpen;
+    return this.transport.ready && !this.breaker.isOpen;
   }
 
-  /** Values for `keys` in order (null = absent), or undefined when Redis was skipped or failed. */
-  async getMany(keys: readonly string[]): Promise<(string | null)[] | undefined> {
+  /**
+   * Values for `keys` in order (null = absent, undefined = its node failed), or undefined when Redis was
+   * skipped or failed as a whole.
+   */
+  async getMany(keys: readonly string[]): Promise<(string | null | undefined)[] | undefined> {
     if (keys.length === 0) return undefined;
-    if (this.client.status !== 'ready' || !this.breaker.allow()) {
+    if (!this.transport.ready || !this.breaker.allow()) {
       this.options.onSkip();
       return undefined;
     }
@@ -66,12 +63,13 @@ export class RedisTier {
       timer = setTimeout(resolve, this.options.lookupTimeoutMs, 'timeout');
     });
     try {
-      const result = await Promise.race([this.client.mget(...keys), budget]);
+      const result = await Promise.race([this.transport.mget(keys), budget]);
       if (result === 'timeout') {
         this.fail();
         return undefined;
       }
-      this.breaker.success();
+      if (result.includes(undefined)) this.fail();
+      else this.breaker.success();
       return result;
     } catch {
       this.fail();
@@ -81,16 +79,17 @@ export class RedisTier {
     }
   }
 
-  /** Writes in one pipeline, not awaited by the request. */
+  /** Writes pipelined, not awaited by the request. */
   setMany(keys: readonly string[], values: readonly string[]): void {
-    if (keys.length === 0 || this.client.status !== 'ready' || this.breaker.isOpen) return;
-    const pipeline = this.client.pipeline();
-    keys.forEach((key, i) => pipeline.set(key, values[i], 'EX', this.options.ttlSeconds));
-    pipeline.exec().catch(() => this.fail());
+    if (keys.length === 0 || !this.transport.ready || this.breaker.isOpen) return;
+    this.transport.setEx(keys, values, this.options.ttlSeconds).then(
+      (landed) => landed || this.fail(),
+      () => this.fail(),
+    );
   }
 
   async close(): Promise<void> {
-    await this.client.quit().catch(() => this.client.disconnect());
+    await this.transport.close();
   }
 
   private fail(): void {

@@ -1,0 +1,72 @@
+import type { EventEmitter } from 'node:events';
+import { Redis, type RedisOptions } from 'ioredis';
+
+/**
+ * How RedisTier reaches its keys: one server (SingleRedis) or a Redis Cluster (redis-cluster.ts). The tier
+ * adds the lookup budget, the circuit breaker and fail-open on top, the same for both.
+ */
+export interface RedisTransport {
+  /** Emits 'ready', 'end' and 'error' as ioredis clients do; the tier logs the transitions. */
+  readonly events: EventEmitter;
+  /** Connected and able to take commands now. */
+  readonly ready: boolean;
+  /** Values of `keys` in order: null where absent, undefined where the node holding the key failed. */
+  mget(keys: readonly string[]): Promise<(string | null | undefined)[]>;
+  /** Writes with a TTL; resolves false when some of them failed. */
+  setEx(keys: readonly string[], values: readonly string[], ttlSeconds: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Client settings of every connection, to one server or to each cluster node. */
+export const CONNECTION_OPTIONS = {
+  maxRetriesPerRequest: 0,
+  connectTimeout: 2_000,
+  // Replies that come after the lookup budget still resolve; this bounds how long a write may hang.
+  commandTimeout: 2_000,
+} satisfies RedisOptions;
+
+/** A backoff that keeps retrying, up to every 2 s: Redis coming back must be noticed without a restart. */
+export const reconnectDelay = (attempt: number): number => Math.min(100 * 2 ** attempt, 2_000);
+
+/** Whether a pipeline ran and none of its commands failed. */
+export const allSucceeded = (results: [Error | null, unknown][] | null): boolean => results?.every(([err]) => err === null) === true;
+
+/** One server: one MGET per lookup, writes in one pipeline. */
+export class SingleRedis implements RedisTransport {
+  private readonly client: Redis;
+
+  constructor(url: string, auth: { username?: string; password?: string }) {
+    this.client = new Redis(url, {
+      ...CONNECTION_OPTIONS,
+      // REDIS_USERNAME/REDIS_PASSWORD (e.g. from a secret); ioredis lets credentials in the URL win.
+      username: auth.username,
+      password: auth.password,
+      // No offline queue: while disconnected a command fails at once instead of waiting unboundedly.
+      enableOfflineQueue: false,
+      retryStrategy: reconnectDelay,
+      lazyConnect: false,
+    });
+  }
+
+  get events(): EventEmitter {
+    return this.client;
+  }
+
+  get ready(): boolean {
+    return this.client.status === 'ready';
+  }
+
+  mget(keys: readonly string[]): Promise<(string | null)[]> {
+    return this.client.mget(...keys);
+  }
+
+  async setEx(keys: readonly string[], values: readonly string[], ttlSeconds: number): Promise<boolean> {
+    const pipeline = this.client.pipeline();
+    keys.forEach((key, i) => pipeline.set(key, values[i], 'EX', ttlSeconds));
+    return allSucceeded(await pipeline.exec());
+  }
+
+  async close(): Promise<void> {
+    await this.client.quit().catch(() => this.client.disconnect());
+  }
+}

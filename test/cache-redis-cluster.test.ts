@@ -1,0 +1,100 @@
+// The result cache against a real local Redis Cluster (3 masters, 3 replicas) that this test starts.
+import t from 'tap';
+import { Redis } from 'ioredis';
+import { postPredict, scrape, startRedisCluster, startService, waitFor } from './helper.js';
+
+const cluster = await startRedisCluster();
+t.teardown(() => cluster.stop());
+
+// The in-process tier off (and with it the response memo): every lookup goes to the cluster.
+const REDIS_ONLY = { CACHE_LRU_ENTRIES: '0' };
+const TEXTS = Array.from({ length: 12 }, (_, i) => `cluster text number ${i}`);
+
+/** Every key the masters hold, with the port of the master holding it. */
+async function keysByMaster(): Promise<Map<string, number>> {
+  const found = new Map<string, number>();
+  for (const port of await cluster.masters()) {
+    const node = new Redis({ host: '127.0.0.1', port, lazyConnect: true });
+    for (const key of await node.keys('*')) found.set(key, port);
+    node.disconnect();
+  }
+  return found;
+}
+
+t.test('a request whose keys live on several nodes is stored where the cluster says, and is a hit the second time', async (t) => {
+  const service = await startService({ ...REDIS_ONLY, REDIS_CLUSTER_NODES: cluster.seeds });
+  t.teardown(() => service.stop());
+  const first = await postPredict(service.url, { text: TEXTS });
+  t.equal(first.status, 200);
+  t.equal(first.headers.get('x-cache'), 'miss');
+  await waitFor(async () => (await keysByMaster()).size === TEXTS.length, 5000, 'one key per text in the cluster');
+
+  const placed = await keysByMaster();
+  t.ok(new Set(placed.values()).size >= 2, `keys on ${new Set(placed.values()).size} masters`);
+  for (const [key, port] of placed) {
+    const slot = Number((await cluster.cli(port, 'cluster', 'keyslot', key)).trim());
+    t.equal(port, await cluster.ownerOf(slot), `${key.slice(-8)} (slot ${slot}) is on the master that owns its slot`);
+  }
+
+  const [textsBefore] = await scrape(service.url, 'inf_inferred_texts_total');
+  const second = await postPredict(service.url, { text: [...TEXTS].reverse() });
+  t.equal(second.status, 200);
+  t.equal(second.headers.get('x-cache'), 'hit');
+  const [textsAfter, redisHits, errors] = await scrape(
+    service.url,
+    'inf_inferred_texts_total',
+    'inf_cache_lookups_total{result="redis_hit"}',
+    'inf_cache_redis_errors_total',
+  );
+  t.equal(textsAfter, textsBefore, 'no text reached the model');
+  t.equal(redisHits, TEXTS.length);
+  t.equal(errors, 0, 'no cross-slot or redirection error');
+  t.same(second.body.predictions, [...first.body.predictions].reverse(), 'the same predictions');
+  t.match(service.output(), /"redis":"cluster 127\.0\.0\.1:\d+/);
+});
+
+t.test('a lookup reads masters only: one MGET per key slot, spread over several masters', async (t) => {
+  const service = await startService({ ...REDIS_ONLY, REDIS_CLUSTER_NODES: cluster.seeds });
+  t.teardown(() => service.stop());
+  const texts = TEXTS.map((s) => `${s} again`);
+  await postPredict(service.url, { text: texts });
+  await waitFor(async () => (await keysByMaster()).size === TEXTS.length * 2, 5000, 'the new keys in the cluster');
+  for (const node of cluster.nodes) await cluster.cli(node.port, 'config', 'resetstat');
+  const res = await postPredict(service.url, { text: texts });
+  t.equal(res.headers.get('x-cache'), 'hit');
+  const mgets = new Map<number, number>();
+  for (const node of cluster.nodes) {
+    const stats = await cluster.cli(node.port, 'info', 'commandstats');
+    mgets.set(node.port, Number(/cmdstat_mget:calls=(\d+)/.exec(stats)?.[1] ?? 0));
+  }
+  const masters = await cluster.masters();
+  t.equal(
+    masters.reduce((sum, port) => sum + mgets.get(port)!, 0),
+    texts.length,
+    'one MGET per key slot in all (these keys have a slot each)',
+  );
+  t.ok(masters.filter((port) => mgets.get(port)! > 0).length >= 2, 'on several masters');
+  t.equal(
+    [...mgets].filter(([port, n]) => !masters.includes(port) && n > 0).length,
+    0,
+    'replicas are not read (a replica may lag; the master is the truth)',
+  );
+});
+
+t.test('the configuration refuses a cluster and a single Redis at once, and seeds that are not host:port', async (t) => {
+  const { loadConfig } = await import('../dist/src/config.js');
+  t.throws(() => loadConfig({ REDIS_CLUSTER_NODES: 'a:1', REDIS_URL: 'redis://b:2' }), /exclusive/);
+  t.throws(() => loadConfig({ REDIS_CLUSTER_NODES: 'a:1,b' }), /"b" is not host:port/);
+  t.throws(() => loadConfig({ REDIS_CLUSTER_NODES: 'http://a:1' }), /not host:port/);
+  const parsed = loadConfig({ REDIS_CLUSTER_NODES: 'rediss://u:p%40ss@a:7000,rediss://b:7001' });
+  t.same(parsed.redisClusterNodes, {
+    seeds: [
+      { host: 'a', port: 7000 },
+      { host: 'b', port: 7001 },
+    ],
+    tls: true,
+  });
+  t.equal(parsed.redisUsername, 'u');
+  t.equal(parsed.redisPassword, 'p@ss');
+  t.equal(loadConfig({ REDIS_CLUSTER_NODES: 'a:1', REDIS_PASSWORD: 'secret' }).redisPassword, 'secret');
+});
