@@ -109,6 +109,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const metrics = config.metricsEnabled
     ? createMetrics({
         queueLength: () => queue.length,
+        queueTokens: () => queue.tokens,
+        predictedWaitMs: () => queue.predictedDrainMs(),
         busyWorkers: () => dispatcher?.busyWorkers ?? 0,
         workers: () => pool.size,
         stats: () => dispatcher?.stats ?? { modelRuns: 0, textsRun: 0 },

@@ -26,6 +26,8 @@ t.test('the exposition parses as Prometheus text and has every family the dashbo
     'inf_batch_size',
     'inf_batch_padded_tokens',
     'inf_queue_texts',
+    'inf_queue_predicted_wait_seconds',
+    'inf_queue_tokens',
     'inf_workers',
     'inf_workers_busy',
     'inf_cache_lookups_total',
@@ -80,6 +82,8 @@ t.test('a known sequence of requests moves each counter by exactly its amount', 
   t.equal(delta('inf_batch_size_sum'), 2, 'batch sizes add up to the texts run');
   t.ok(delta('inf_queue_wait_seconds_count') === 2, 'one queue wait per text run');
   t.equal(read(after, 'inf_queue_texts'), 0);
+  t.equal(read(after, 'inf_queue_tokens'), 0);
+  t.equal(read(after, 'inf_queue_predicted_wait_seconds'), 0, 'an idle queue predicts no wait');
   t.equal(read(after, 'inf_workers'), 1);
 });
 

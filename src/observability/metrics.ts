@@ -29,6 +29,10 @@ export interface Metrics extends BatchObserver {
 /** Live gauges read at scrape time, so the hot path never updates them. */
 export interface MetricsSources {
   queueLength(): number;
+  /** Exact tokens of the queued texts. */
+  queueTokens(): number;
+  /** What admission compares with MAX_QUEUE_DELAY_MS: ms until the queued and running work is done. */
+  predictedWaitMs(): number;
   busyWorkers(): number;
   workers(): number;
   stats(): { modelRuns: number; textsRun: number };
@@ -68,6 +72,24 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers,
     collect() {
       this.set(sources.queueLength());
+    },
+  });
+  // The scaling signal (docs/scaling-out.md): admission refuses by predicted wait, so this is what an
+  // autoscaler should keep low, rather than CPU, which saturates long before a request is refused.
+  new Gauge({
+    name: 'inf_queue_predicted_wait_seconds',
+    help: 'Predicted wait of a new text: the queued and running work by the cost model / threads (admission refuses past MAX_QUEUE_DELAY_MS).',
+    registers,
+    collect() {
+      this.set(sources.predictedWaitMs() / 1000);
+    },
+  });
+  new Gauge({
+    name: 'inf_queue_tokens',
+    help: 'Tokens of the texts waiting for a worker thread (admission refuses past MAX_QUEUE_TOKENS).',
+    registers,
+    collect() {
+      this.set(sources.queueTokens());
     },
   });
   new Gauge({
