@@ -86,7 +86,7 @@ function hasExited(child: ChildProcess): boolean {
  * Tracks the process `launch` starts, keeps its output, and stops it. `launch` runs again on restart();
  * the output runs on across restarts.
  */
-async function manage(
+export async function manage(
   name: string,
   url: string,
   port: number,
@@ -133,7 +133,7 @@ async function manage(
 }
 
 /** Waits for `ready`, failing at once with the process's output if it exits or cannot be spawned. */
-async function waitReady(proc: ManagedProcess, ready: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function waitReady(proc: ManagedProcess, ready: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const { child } = proc;
   const spawnFailed = new Promise<never>((_, reject) => {
     child.once('error', (err) => reject(new Error(`cannot start ${proc.name}: ${err.message}`)));
