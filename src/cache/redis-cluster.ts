@@ -1,6 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import calculateSlot from 'cluster-key-slot';
-import { Cluster } from 'ioredis';
+import { createHash } from 'node:crypto';
+import { Cluster, type Redis } from 'ioredis';
 import { allSucceeded, CONNECTION_OPTIONS, type RedisTransport, reconnectDelay } from './redis-transport.js';
 
 export interface RedisClusterOptions {
@@ -12,10 +13,11 @@ export interface RedisClusterOptions {
 
 /**
  * A Redis Cluster. Keys keep no hash tag, so they spread over every master (memory and CPU scale out); a
- * request's keys are grouped by the node that owns their slot, per the cluster's slot map, and each node gets
- * one pipeline (an MGET per slot, as MGET must not cross slots): one round trip per node touched, in
- * parallel. MOVED/ASK and failovers are ioredis's (it follows redirections and refreshes the slot map); what
- * fails in the meantime comes back as undefined, which the tier serves as misses.
+ * request's keys are grouped by the master that owns their slot, per the cluster's slot map, and each master
+ * gets one read command for all of its keys (READ_SCRIPT): one round trip per node touched, in parallel.
+ * Writes go one ioredis pipeline per node, which follows MOVED/ASK. A read on a node that failed or no longer
+ * owns a slot (failover, resharding) comes back as undefined, which the tier serves as misses, and refreshes
+ * the slot map.
  */
 export class RedisCluster implements RedisTransport {
   private readonly cluster: Cluster;
@@ -52,26 +54,32 @@ export class RedisCluster implements RedisTransport {
 
   async mget(keys: readonly string[]): Promise<(string | null | undefined)[]> {
     const values: (string | null | undefined)[] = new Array(keys.length).fill(undefined);
+    const masters = new Map(this.cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+    let stale = false;
     await Promise.all(
-      this.byNode(keys).map(async (bySlot) => {
-        const pipeline = this.cluster.pipeline();
-        for (const indexes of bySlot.values()) pipeline.mget(...indexes.map((i) => keys[i]));
-        const results = await pipeline.exec().catch(() => null);
-        if (results === null) return;
-        [...bySlot.values()].forEach((indexes, k) => {
-          const [err, found] = results[k];
-          if (err === null) indexes.forEach((keyIndex, j) => (values[keyIndex] = (found as (string | null)[])[j]));
-        });
+      [...this.byNode(keys)].map(async ([nodeKey, indexes]) => {
+        const node = masters.get(nodeKey.split(';')[0]);
+        const found = node
+          ? await readOnNode(
+              node,
+              indexes.map((i) => keys[i]),
+            ).catch(() => undefined)
+          : undefined;
+        if (found === undefined) stale = true;
+        else indexes.forEach((keyIndex, j) => (values[keyIndex] = found[j]));
       }),
     );
+    // A node that failed or no longer owns a slot (failover, resharding): its keys were misses; learn the new
+    // slot map for the next requests.
+    if (stale) this.cluster.refreshSlotsCache();
     return values;
   }
 
   async setEx(keys: readonly string[], values: readonly string[], ttlSeconds: number): Promise<boolean> {
     const landed = await Promise.all(
-      this.byNode(keys).map(async (bySlot) => {
+      [...this.byNode(keys).values()].map(async (indexes) => {
         const pipeline = this.cluster.pipeline();
-        for (const indexes of bySlot.values()) for (const i of indexes) pipeline.set(keys[i], values[i], 'EX', ttlSeconds);
+        for (const i of indexes) pipeline.set(keys[i], values[i], 'EX', ttlSeconds);
         return allSucceeded(await pipeline.exec().catch(() => null));
       }),
     );
@@ -83,21 +91,37 @@ export class RedisCluster implements RedisTransport {
   }
 
   /**
-   * Key indexes by node, then by slot. A node is the slot's entry in ioredis's slot map (master and replicas),
-   * which is how ioredis itself checks that a pipeline goes to one node; a slot it does not know yet goes
-   * with the others of its kind, and the first reply's MOVED teaches the map.
+   * Key indexes by node: a slot's entry in ioredis's slot map ("master;replica…", the master first), which is
+   * how ioredis itself checks that a pipeline goes to one node. A slot it does not know yet fails its read
+   * (a miss), and the refresh that follows learns it.
    */
-  private byNode(keys: readonly string[]): Map<number, number[]>[] {
-    const nodes = new Map<string, Map<number, number[]>>();
+  private byNode(keys: readonly string[]): Map<string, number[]> {
+    const nodes = new Map<string, number[]>();
     keys.forEach((key, i) => {
-      const slot = calculateSlot(key);
-      const node = this.cluster.slots[slot]?.join(';') ?? '';
-      let bySlot = nodes.get(node);
-      if (bySlot === undefined) nodes.set(node, (bySlot = new Map()));
-      const indexes = bySlot.get(slot);
-      if (indexes === undefined) bySlot.set(slot, [i]);
+      const node = this.cluster.slots[calculateSlot(key)]?.join(';') ?? '';
+      const indexes = nodes.get(node);
+      if (indexes === undefined) nodes.set(node, [i]);
       else indexes.push(i);
     });
-    return [...nodes.values()];
+    return nodes;
   }
+}
+
+/**
+ * GETs of keys one node owns, in any of its slots, in one command: MGET must not cross slots, and one command
+ * per slot costs the client ~10 µs each (a request's keys each have their own slot). The script's flag lets
+ * it read keys of several slots of its own node (Redis 7); a key the node does not own fails the call.
+ */
+const READ_SCRIPT =
+  "#!lua flags=allow-cross-slot-keys\nlocal out = {}\nfor i, key in ipairs(ARGV) do out[i] = redis.call('GET', key) end\nreturn out";
+const READ_SHA = createHash('sha1').update(READ_SCRIPT).digest('hex');
+
+async function readOnNode(node: Redis, keys: readonly string[]): Promise<(string | null)[]> {
+  const found = await node.evalsha(READ_SHA, 0, ...keys).catch((err: Error) => {
+    // A node that has not seen the script yet (new, restarted or promoted): EVAL once caches it there.
+    if (err.message.startsWith('NOSCRIPT')) return node.eval(READ_SCRIPT, 0, ...keys);
+    throw err;
+  });
+  // Lua turns a missing key's nil into false, which the reply carries as nil.
+  return found as (string | null)[];
 }
