@@ -21,6 +21,7 @@ export interface RedisClusterOptions {
  */
 export class RedisCluster implements RedisTransport {
   private readonly cluster: Cluster;
+  private mastersByKey: Map<string, Redis> | undefined;
 
   constructor(options: RedisClusterOptions) {
     this.cluster = new Cluster(
@@ -42,6 +43,11 @@ export class RedisCluster implements RedisTransport {
         },
       },
     );
+    // A node added or gone, or a new slot map (a failover promotes a replica without adding a node).
+    const forget = (): void => {
+      this.mastersByKey = undefined;
+    };
+    for (const event of ['+node', '-node', 'refresh']) this.cluster.on(event, forget);
   }
 
   get events(): EventEmitter {
@@ -54,11 +60,11 @@ export class RedisCluster implements RedisTransport {
 
   async mget(keys: readonly string[]): Promise<(string | null | undefined)[]> {
     const values: (string | null | undefined)[] = new Array(keys.length).fill(undefined);
-    const masters = new Map(this.cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+    const masters = this.masters();
     let stale = false;
     await Promise.all(
       [...this.byNode(keys)].map(async ([nodeKey, indexes]) => {
-        const node = masters.get(nodeKey.split(';')[0]);
+        const node = masters.get(nodeKey);
         const found = node
           ? await readOnNode(
               node,
@@ -90,15 +96,22 @@ export class RedisCluster implements RedisTransport {
     await this.cluster.quit().catch(() => this.cluster.disconnect());
   }
 
+  /** The master connections by `host:port`, as the slot map names them; rebuilt when the node set changes. */
+  private masters(): Map<string, Redis> {
+    if (this.mastersByKey === undefined) {
+      this.mastersByKey = new Map(this.cluster.nodes('master').map((node) => [`${node.options.host}:${node.options.port}`, node]));
+    }
+    return this.mastersByKey;
+  }
+
   /**
-   * Key indexes by node: a slot's entry in ioredis's slot map ("master;replica…", the master first), which is
-   * how ioredis itself checks that a pipeline goes to one node. A slot it does not know yet fails its read
-   * (a miss), and the refresh that follows learns it.
+   * Key indexes by the master of their slot in ioredis's slot map (its first entry). A slot it does not know
+   * yet fails its read (a miss), and the refresh that follows learns it.
    */
   private byNode(keys: readonly string[]): Map<string, number[]> {
     const nodes = new Map<string, number[]>();
     keys.forEach((key, i) => {
-      const node = this.cluster.slots[calculateSlot(key)]?.join(';') ?? '';
+      const node = this.cluster.slots[calculateSlot(key)]?.[0] ?? '';
       const indexes = nodes.get(node);
       if (indexes === undefined) nodes.set(node, [i]);
       else indexes.push(i);
