@@ -77,8 +77,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     cpuLimit,
     redisUrl: resolveRedisUrl(redisUrl, redisHost, redisPort),
     redisClusterNodes: cluster && { seeds: cluster.seeds, tls: cluster.tls },
-    redisUsername: redisUsername ?? cluster?.username,
-    redisPassword: redisPassword ?? cluster?.password,
+    // As for REDIS_URL, credentials in a seed URL win over REDIS_USERNAME/REDIS_PASSWORD.
+    redisUsername: cluster?.username ?? redisUsername,
+    redisPassword: cluster?.password ?? redisPassword,
   });
 }
 

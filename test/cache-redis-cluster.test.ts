@@ -96,4 +96,9 @@ t.test('the configuration refuses a cluster and a single Redis at once, and seed
   t.equal(parsed.redisUsername, 'u');
   t.equal(parsed.redisPassword, 'p@ss');
   t.equal(loadConfig({ REDIS_CLUSTER_NODES: 'a:1', REDIS_PASSWORD: 'secret' }).redisPassword, 'secret');
+  t.equal(
+    loadConfig({ REDIS_CLUSTER_NODES: 'redis://:inurl@a:1', REDIS_PASSWORD: 'env' }).redisPassword,
+    'inurl',
+    'the URL wins, as for REDIS_URL',
+  );
 });
