@@ -25,7 +25,7 @@ import {
 } from './lib/harness.js';
 import { failures, runLoad } from './lib/load.js';
 import { summarize, type BenchReport, type RunRecord, type TargetName } from './lib/report.js';
-import { defineBench, numberFlag, stamp } from './lib/runner.js';
+import { defineBench, valueFlags, numberFlag, stamp } from './lib/runner.js';
 import { buildScenarios, SCENARIO_NAMES, type ScenarioName } from './lib/scenarios.js';
 
 defineBench({
@@ -41,15 +41,8 @@ defineBench({
   --ours-script PATH  our entry point (default dist/src/main.js), e.g. an older build to compare
   --model-dir DIR     model directory (default ../shared/models/distilbert-sst2-standin)`,
   options: {
+    ...valueFlags('scenarios', 'duration', 'warmup', 'rounds', 'workers', 'seed', 'ours-script', 'model-dir'),
     quick: { type: 'boolean', default: false },
-    scenarios: { type: 'string' },
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    rounds: { type: 'string' },
-    workers: { type: 'string' },
-    seed: { type: 'string' },
-    'ours-script': { type: 'string' },
-    'model-dir': { type: 'string' },
   },
   async run({ values, ctx, log: say, started }) {
     const quick = values.quick === true;

@@ -85,6 +85,11 @@ export interface BenchSpec {
   run(bench: Bench): Promise<BenchOutput>;
 }
 
+/** Options that each take a value (`--name VALUE`), for a bench's `options`. */
+export function valueFlags(...names: string[]): Options {
+  return Object.fromEntries(names.map((name) => [name, { type: 'string' }]));
+}
+
 /** A positive number from a flag, or the fallback. */
 export function numberFlag(flag: string, raw: unknown, fallback: number, integer = true): number {
   if (raw === undefined) return fallback;

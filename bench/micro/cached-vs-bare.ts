@@ -9,7 +9,7 @@ import { delta, HEALTH_PATH, type ManagedProcess, modelWork, postPredict, PREDIC
 import { startAll, startNodeServer, startRedis, startService } from '../lib/harness.js';
 import { fmtCores, fmtMs, fmtPct, fmtRps, mdTable } from '../lib/format.js';
 import { failures, problems, type LoadResult } from '../lib/load.js';
-import { defineBench, listFlag, numberFlag } from '../lib/runner.js';
+import { defineBench, valueFlags, listFlag, numberFlag } from '../lib/runner.js';
 import { median } from '../lib/stats.js';
 
 const BODY = JSON.stringify({ text: ['I love you!', 'I hate you!', 'The movie was fine.'] });
@@ -53,14 +53,7 @@ defineBench({
   --warmup S          seconds of warm-up right before each window, on the same connections (default 3)
   --rounds N          measured runs per target and pipelining factor (default 2)
   --workers N         WORKERS of the service (default 1: the cached path never reaches a worker)`,
-  options: {
-    connections: { type: 'string' },
-    pipelining: { type: 'string' },
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    rounds: { type: 'string' },
-    workers: { type: 'string' },
-  },
+  options: { ...valueFlags('connections', 'pipelining', 'duration', 'warmup', 'rounds', 'workers') },
   async run({ values, log, started: tracked, track, measure }) {
     const cfg = {
       connections: numberFlag('connections', values.connections, 50),

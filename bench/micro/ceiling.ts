@@ -8,7 +8,7 @@ import { readSentences, realisticTexts } from '../lib/corpus.js';
 import { fmtCores, fmtMs, fmtPct, fmtRps, mdTable } from '../lib/format.js';
 import { modelWork, PREDICT_PATH, SST2_DEV_TSV, STANDIN_MODEL_DIR, startService } from '../lib/harness.js';
 import { problems, runLoad } from '../lib/load.js';
-import { defineBench, envLine, listFlag, numberFlag } from '../lib/runner.js';
+import { defineBench, valueFlags, envLine, listFlag, numberFlag } from '../lib/runner.js';
 import { median } from '../lib/stats.js';
 import { CeilingPool, type CeilingResult } from './lib/ceiling-pool.js';
 import { exactLengthTexts } from './lib/texts.js';
@@ -53,18 +53,20 @@ defineBench({
   --realistic           SST-2 dev sentences made unique without changing their token counts (one word swapped),
                         instead of --tokens-long texts; the ceiling runs each thread's texts sorted by length`,
   options: {
-    workers: { type: 'string' },
-    'intra-op': { type: 'string' },
-    'batch-sizes': { type: 'string' },
-    'sweep-duration': { type: 'string' },
-    tokens: { type: 'string' },
-    'texts-per-request': { type: 'string' },
-    connections: { type: 'string' },
-    duration: { type: 'string' },
-    warmup: { type: 'string' },
-    rounds: { type: 'string' },
-    'max-batch-size': { type: 'string' },
-    seed: { type: 'string' },
+    ...valueFlags(
+      'workers',
+      'intra-op',
+      'batch-sizes',
+      'sweep-duration',
+      'tokens',
+      'texts-per-request',
+      'connections',
+      'duration',
+      'warmup',
+      'rounds',
+      'max-batch-size',
+      'seed',
+    ),
     realistic: { type: 'boolean' },
   },
   async run({ values, log, track, measure }) {

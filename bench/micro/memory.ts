@@ -12,7 +12,7 @@ import { readSentences, uniqueTexts } from '../lib/corpus.js';
 import { HEALTH_PATH, type ManagedProcess, PREDICT_PATH, SERVICE_MAIN_JS, SST2_DEV_TSV, STANDIN_MODEL_DIR } from '../lib/harness.js';
 import { startNodeServer } from '../lib/harness.js';
 import { runLoad } from '../lib/load.js';
-import { defineBench, envFlags, envLine, numberFlag } from '../lib/runner.js';
+import { defineBench, valueFlags, envFlags, envLine, numberFlag } from '../lib/runner.js';
 import { MEMORY_INPUTS } from './lib/memory-inputs.js';
 import { exactLengthTexts } from './lib/texts.js';
 
@@ -99,12 +99,7 @@ defineBench({
   --skip-throughput       no throughput measurement
   --env KEY=VALUE         a setting of the service (repeatable)`,
   options: {
-    'main-js': { type: 'string' },
-    'baseline-main-js': { type: 'string' },
-    rounds: { type: 'string' },
-    workers: { type: 'string' },
-    settle: { type: 'string' },
-    classes: { type: 'string' },
+    ...valueFlags('main-js', 'baseline-main-js', 'rounds', 'workers', 'settle', 'classes'),
     'skip-classes': { type: 'boolean' },
     'skip-throughput': { type: 'boolean' },
     env: { type: 'string', multiple: true },

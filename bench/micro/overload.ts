@@ -14,7 +14,7 @@ import { runBackoffLoad } from '../lib/backoff-load.js';
 import { readSentences, seededRandom, uniqueTexts } from '../lib/corpus.js';
 import { fmtMs, fmtRps, mdTable } from '../lib/format.js';
 import { postPredict, PREDICT_PATH, SST2_DEV_TSV, scrape, startRedis, startService, waitFor } from '../lib/harness.js';
-import { defineBench, envFlags, envLine, numberFlag } from '../lib/runner.js';
+import { defineBench, valueFlags, envFlags, envLine, numberFlag } from '../lib/runner.js';
 
 /** CPU seconds of one thread of a process (utime + stime, in clock ticks of 10 ms). */
 function threadCpuS(pid: number, tid: number): number {
@@ -28,7 +28,7 @@ defineBench({
   usage: `  --duration S        seconds per measured window (default 10)
   --redis             give the service a private redis-server (REDIS_URL), as deployed
   --env KEY=VALUE     a setting of the service, e.g. --env MAX_QUEUE_DELAY_MS=100 (repeatable)`,
-  options: { duration: { type: 'string' }, redis: { type: 'boolean' }, env: { type: 'string', multiple: true } },
+  options: { ...valueFlags('duration'), redis: { type: 'boolean' }, env: { type: 'string', multiple: true } },
   async run({ values, log, track, measure }) {
     const durationS = numberFlag('duration', values.duration, 10);
     const env = envFlags({ WORKERS: '2', CACHE_LRU_ENTRIES: '0', LOG_LEVEL: 'warn' }, values.env as string[] | undefined);
