@@ -82,3 +82,14 @@ t.test('the README stays under 12 KB, with every docs page linked from it', asyn
     );
   }
 });
+
+t.test("the README's two set-up commands are the ones .ci/run runs on a clean machine", async (t) => {
+  const readme = readFileSync(README, 'utf8');
+  const setup = readme.slice(readme.indexOf('## Set-up'));
+  const block = setup.slice(setup.indexOf('```sh\n') + 6, setup.indexOf('```', setup.indexOf('```sh\n') + 6));
+  const ci = readFileSync(join(repoRoot, '.ci', 'run'), 'utf8');
+  for (const command of ['npm ci', 'npm test']) {
+    t.ok(block.includes(command), `the README's set-up runs ${command}`);
+    t.match(ci, new RegExp(`^${command}\\b`, 'm'), `.ci/run runs ${command}`);
+  }
+});
