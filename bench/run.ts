@@ -1,18 +1,15 @@
-// `npm run bench`: starts redis-server, our service and the peer, checks they agree, runs every scenario
-// against both (alternating, each measured run after its own warm-up), stops everything, and writes
-// <out>/<date>-<sha>.{json,md,svg}.
+// `npm run bench`: starts redis-server, our service and the peer, checks they agree, runs every scenario of
+// bench/lib/scenarios.ts against both (alternating, each measured run after its own warm-up), stops everything,
+// and writes <out>/<date>-<sha>.{json,md,svg}.
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { relative, resolve } from 'node:path';
 import { renderChart } from './lib/chart.js';
 import { newSst2Sentences, readSentences, seededRandom } from './lib/corpus.js';
 import { fmtCores, fmtMs, fmtRatio, fmtRps } from './lib/format.js';
-import { gitInfo, machineInfo } from './lib/machine.js';
+import { machineInfo } from './lib/machine.js';
 import { renderMarkdown } from './lib/markdown.js';
 import { checkParity } from './lib/parity.js';
 import {
-  DEFAULT_RESULTS_DIR,
   HEALTH_PATH,
   type ManagedProcess,
   PEER_JS,
@@ -28,12 +25,13 @@ import {
 } from './lib/harness.js';
 import { failures, runLoad } from './lib/load.js';
 import { summarize, type BenchReport, type RunRecord, type TargetName } from './lib/report.js';
+import { defineBench, valueFlags, numberFlag, stamp } from './lib/runner.js';
 import { buildScenarios, SCENARIO_NAMES, type ScenarioName } from './lib/scenarios.js';
 
-const USAGE = `Usage: npm run bench -- [options]
-
-  --quick             smoke run: 1 s warm-up, 2 s measured, 1 round, 1 worker, fewer connections
-  --out DIR           directory for the JSON, Markdown and SVG (default bench/results)
+defineBench({
+  name: 'bench',
+  title: 'ours vs the transformers.js peer',
+  usage: `  --quick             smoke run: 1 s warm-up, 2 s measured, 1 round, 1 worker, fewer connections
   --scenarios LIST    comma-separated subset of ${SCENARIO_NAMES.join(',')} (default all)
   --duration S        seconds per measured run (default 15; quick 2)
   --warmup S          seconds of warm-up before each measured run (default 5; quick 1)
@@ -41,110 +39,51 @@ const USAGE = `Usage: npm run bench -- [options]
   --workers N         WORKERS of our service (default: the CPU count; quick 1)
   --seed N            seed of the body sequence (default: random, recorded in the JSON)
   --ours-script PATH  our entry point (default dist/src/main.js), e.g. an older build to compare
-  --model-dir DIR     model directory (default ../shared/models/distilbert-sst2-standin)
-  -h, --help          this text`;
+  --model-dir DIR     model directory (default ../shared/models/distilbert-sst2-standin)`,
+  options: {
+    ...valueFlags('scenarios', 'duration', 'warmup', 'rounds', 'workers', 'seed', 'ours-script', 'model-dir'),
+    quick: { type: 'boolean', default: false },
+  },
+  async run({ values, ctx, log: say, started }) {
+    const quick = values.quick === true;
+    const names = String(values.scenarios ?? SCENARIO_NAMES.join(','))
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean) as ScenarioName[];
+    const unknown = names.filter((s) => !SCENARIO_NAMES.includes(s));
+    if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIO_NAMES.join(', ')}`);
+    const cfg = {
+      durationS: numberFlag('duration', values.duration, quick ? 2 : 15),
+      warmupS: numberFlag('warmup', values.warmup, quick ? 1 : 5),
+      rounds: numberFlag('rounds', values.rounds, quick ? 1 : 2),
+      workers: numberFlag('workers', values.workers, quick ? 1 : machineInfo().cpus),
+      seed: numberFlag('seed', values.seed, Math.floor(Math.random() * 2 ** 31) + 1),
+      oursScript: resolve(String(values['ours-script'] ?? SERVICE_MAIN_JS)),
+      modelDir: resolve(String(values['model-dir'] ?? STANDIN_MODEL_DIR)),
+    };
+    for (const [what, path] of [
+      ['our service', cfg.oursScript],
+      ['the peer', PEER_JS],
+    ] as const) {
+      if (!existsSync(path)) throw new Error(`${what} is not built: ${path} is missing (run npm run build)`);
+    }
+    if (!existsSync(cfg.modelDir)) throw new Error(`model directory ${cfg.modelDir} does not exist`);
 
-interface Config {
-  quick: boolean;
-  outDir: string;
-  scenarios: ScenarioName[];
-  durationS: number;
-  warmupS: number;
-  rounds: number;
-  workers: number;
-  seed: number;
-  oursScript: string;
-  modelDir: string;
-}
+    const random = seededRandom(cfg.seed);
+    const scenarios = buildScenarios({
+      quick,
+      sentences: readSentences(SST2_DEV_TSV),
+      random,
+      // SST-2 sentences with a word swapped: never seen, and as long as SST-2's (whatever --model-dir serves).
+      unique: await newSst2Sentences(cfg.seed),
+    }).filter((s) => names.includes(s.name));
 
-function positiveInt(name: string, raw: string | undefined, fallback: number): number {
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer, got "${raw}"`);
-  return v;
-}
-
-function parseConfig(argv: string[]): Config | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      quick: { type: 'boolean', default: false },
-      out: { type: 'string' },
-      scenarios: { type: 'string' },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      rounds: { type: 'string' },
-      workers: { type: 'string' },
-      seed: { type: 'string' },
-      'ours-script': { type: 'string' },
-      'model-dir': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-    strict: true,
-  });
-  if (values.help) return undefined;
-  const quick = values.quick!;
-  const scenarios = (values.scenarios
-    ?.split(',')
-    .map((s) => s.trim())
-    .filter(Boolean) ?? [...SCENARIO_NAMES]) as ScenarioName[];
-  const unknown = scenarios.filter((s) => !SCENARIO_NAMES.includes(s));
-  if (unknown.length > 0) throw new Error(`unknown scenario(s) ${unknown.join(', ')}; known: ${SCENARIO_NAMES.join(', ')}`);
-  return {
-    quick,
-    outDir: resolve(values.out ?? DEFAULT_RESULTS_DIR),
-    scenarios,
-    durationS: positiveInt('duration', values.duration, quick ? 2 : 15),
-    warmupS: positiveInt('warmup', values.warmup, quick ? 1 : 5),
-    rounds: positiveInt('rounds', values.rounds, quick ? 1 : 2),
-    workers: positiveInt('workers', values.workers, quick ? 1 : machineInfo().cpus),
-    seed: values.seed !== undefined ? positiveInt('seed', values.seed, 1) : Math.floor(Math.random() * 2 ** 31) + 1,
-    oursScript: resolve(values['ours-script'] ?? SERVICE_MAIN_JS),
-    modelDir: resolve(values['model-dir'] ?? STANDIN_MODEL_DIR),
-  };
-}
-
-function say(line: string): void {
-  process.stdout.write(`[bench] ${line}\n`);
-}
-
-/** `2026-11-23-120102`: sortable, and safe in a file name. */
-function stamp(d: Date): string {
-  return d.toISOString().slice(0, 19).replace('T', '-').replace(/:/g, '');
-}
-
-async function main(): Promise<number> {
-  const cfg = parseConfig(process.argv.slice(2));
-  if (!cfg) {
-    process.stdout.write(USAGE + '\n');
-    return 0;
-  }
-  for (const [what, path] of [
-    ['our service', cfg.oursScript],
-    ['the peer', PEER_JS],
-  ] as const) {
-    if (!existsSync(path)) throw new Error(`${what} is not built: ${path} is missing (run npm run build)`);
-  }
-  if (!existsSync(cfg.modelDir)) throw new Error(`model directory ${cfg.modelDir} does not exist`);
-
-  const startedAt = new Date();
-  const random = seededRandom(cfg.seed);
-  const scenarios = buildScenarios({
-    quick: cfg.quick,
-    sentences: readSentences(SST2_DEV_TSV),
-    random,
-    // SST-2 sentences with a word swapped: never seen, and as long as SST-2's (whatever --model-dir serves).
-    unique: await newSst2Sentences(cfg.seed),
-  }).filter((s) => cfg.scenarios.includes(s.name));
-
-  const envs: Record<TargetName, Record<string, string>> = {
-    // The peer serves the file's model, per-batch quantization included: ours serves the same graph, so the
-    // two answer with the same scores (the per-row rewrite's own cost is bench:per-row).
-    ours: { MODEL_DIR: cfg.modelDir, WORKERS: String(cfg.workers), LOG_LEVEL: 'warn', PER_ROW_QUANTIZATION: 'false' },
-    peer: { MODEL_DIR: cfg.modelDir },
-  };
-  const started: ManagedProcess[] = [];
-  try {
+    const envs: Record<TargetName, Record<string, string>> = {
+      // The peer serves the file's model, per-batch quantization included: ours serves the same graph, so the
+      // two answer with the same scores (docs/batch-invariance.md has the per-row rewrite's own cost).
+      ours: { MODEL_DIR: cfg.modelDir, WORKERS: String(cfg.workers), LOG_LEVEL: 'warn', PER_ROW_QUANTIZATION: 'false' },
+      peer: { MODEL_DIR: cfg.modelDir },
+    };
     const redis = await startRedis();
     started.push(redis);
     say(`redis-server on ${redis.url}; starting our service and the peer`);
@@ -160,7 +99,6 @@ async function main(): Promise<number> {
 
     const parity = await checkParity({ name: 'ours', url: ours.url }, { name: 'peer', url: peer.url });
     say(`parity: ${parity.texts} texts agree (largest score difference ${parity.maxScoreDiff.toFixed(4)})`);
-
     const runs: RunRecord[] = [];
     for (const [si, scenario] of scenarios.entries()) {
       say(
@@ -201,11 +139,11 @@ async function main(): Promise<number> {
 
     const report: BenchReport = {
       schemaVersion: 1,
-      startedAt: startedAt.toISOString(),
+      startedAt: ctx.startedAt,
       finishedAt: new Date().toISOString(),
-      git: gitInfo(REPO_ROOT),
-      machine: machineInfo(),
-      mode: cfg.quick ? 'quick' : 'full',
+      git: ctx.git,
+      machine: ctx.machine,
+      mode: quick ? 'quick' : 'full',
       settings: {
         warmupS: cfg.warmupS,
         durationS: cfg.durationS,
@@ -231,32 +169,13 @@ async function main(): Promise<number> {
       scenarios: summarize(scenarios, runs),
       runs,
     };
-    await mkdir(cfg.outDir, { recursive: true });
-    const base = join(cfg.outDir, `${stamp(startedAt)}-${report.git.sha}${cfg.quick ? '-quick' : ''}`);
-    const chartFile = `${base}.svg`;
-    await writeFile(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
-    await writeFile(chartFile, renderChart(report));
-    await writeFile(`${base}.md`, renderMarkdown(report, chartFile.slice(cfg.outDir.length + 1)));
-
+    const file = `${stamp(ctx.startedAt)}-${report.git.sha}${quick ? '-quick' : ''}`;
     say('ours/peer:  scenario   req/s    p50      p99');
     for (const s of report.scenarios) {
       say(
         `            ${s.name.padEnd(9)}  ${fmtRatio(s.ratios.rps).padEnd(7)}  ${fmtRatio(s.ratios.p50).padEnd(7)}  ${fmtRatio(s.ratios.p99)}`,
       );
     }
-    say(`wrote ${base}.{json,md,svg}`);
-    return 0;
-  } finally {
-    await Promise.all(started.reverse().map((p) => p.stop()));
-  }
-}
-
-main().then(
-  (code) => {
-    process.exitCode = code;
+    return { data: report, markdown: [renderMarkdown(report, `${file}.svg`)], file, extra: { svg: renderChart(report) }, header: false };
   },
-  (err: unknown) => {
-    process.stderr.write(`[bench] ${(err as Error).message ?? String(err)}\n`);
-    process.exitCode = 1;
-  },
-);
+});

@@ -11,7 +11,7 @@
 // - any other activation: a scale per row (token), max|row| / 127, computed from that row alone; for a Gelu
 //   output the row's maximum is enough (Gelu is never below -0.17). MatMulIntegerToFloat applies a per-row
 //   input scale after its GEMM, to the bias too, so these biases stay separate Add nodes.
-// Measured (bench/micro/README.md): the per-row scale, its two reductions and the separate bias Adds are what
+// Measured (docs/batch-invariance.md): the per-row scale, its two reductions and the separate bias Adds are what
 // cost throughput; the LayerNorm bound removes them from half the activations.
 //
 // Only the exact pattern quantize_dynamic writes is rewritten; anything else is refused with the node that did

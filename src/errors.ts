@@ -1,6 +1,6 @@
 // Every error the service can raise, defined once. HTTP errors carry their status and FastAPI's body shape
 // ({"detail": ...}, the reference's contract); start-up errors carry the fix in their message.
-// Each code has a row in the README's error table (test/internals/errors.test.ts checks it).
+// Each code has a row in docs/api.md's error table (test/internals/errors.test.ts checks it).
 
 /** One item of a 422 body, in FastAPI/pydantic v2's shape. */
 export interface ValidationDetail {

@@ -1,6 +1,6 @@
 // The HTTP edge over raw sockets: request framing that could smuggle a request is refused with a JSON 400,
 // HEAD answers every GET route, and the limits of the uWebSockets.js parser (which the application cannot
-// change, README "HTTP parser limits") are pinned, so a new binary that changes them fails here first.
+// change, docs/architecture.md "HTTP parser limits") are pinned, so a new binary that changes them fails here first.
 import t from 'tap';
 import { connect } from 'node:net';
 import { startService } from './helper.js';
@@ -172,7 +172,7 @@ t.test('HEAD answers every GET route with the GET status and headers and no body
 });
 
 // Each of these is decided inside the uWS parser before any handler runs, so it can only be pinned here and
-// documented (README "HTTP parser limits"); none of them reaches the logs or the metrics.
+// documented (docs/architecture.md "HTTP parser limits"); none of them reaches the logs or the metrics.
 t.test('Parser limits of this uWebSockets.js build.', async (t) => {
   const http10 = responses((await exchange(['GET /project/health HTTP/1.0\r\nHost: x\r\n\r\n'])).text)[0];
   t.equal(http10?.status, 505, 'HTTP/1.0: 505');

@@ -6,7 +6,7 @@ import t from 'tap';
 import { join } from 'node:path';
 import { Tokenizer } from 'tokenizers';
 import { ExactTokenizer } from '../dist/workers/exact-tokenizer.js';
-import { hostileTexts } from '../dist/bench/micro/lib/hostile-texts.js';
+import { hostileTexts } from './hostile-texts.js';
 import { STANDIN_MODEL_DIR } from './helper.js';
 
 const TOKENIZER = join(STANDIN_MODEL_DIR, 'tokenizer.json');

@@ -14,8 +14,8 @@ import { Tokenizer, type Encoding } from 'tokenizers';
  * giant word of no spaces is tokenized whole: it is one [UNK] however long, so no prefix settles it).
  * test/tokenizer-truncation.test.ts checks the result against whole-text tokenization on hostile texts.
  *
- * encode() runs on libuv's thread pool (the `tokenizers` async API), off the event loop; see
- * bench/micro/tokenize-lag.ts for why not dedicated threads.
+ * encode() runs on libuv's thread pool (the `tokenizers` async API), off the event loop; docs/performance.md
+ * ("Answered once") has why it runs on tokenizer threads rather than the main thread's.
  */
 export class ExactTokenizer {
   /** Content tokens a text keeps (maxTokens less the special tokens of a single sequence). */

@@ -5,7 +5,7 @@ import type * as ort from 'onnxruntime-node';
  * session has run (~500 MiB after 8 x 512 tokens) and keeps it; onnxruntime-node 1.30 exposes neither the run
  * option that shrinks it (memory.enable_memory_arena_shrinkage: its run options take no config entries) nor the
  * arena's extend strategy, and running without the arena cost up to ~10% of throughput (0.3-10% on 16 x 16
- * and 16 x 32 batches in alternating runs: bench/micro/memory.ts --arena-ab). So the arena stays, and a session that ran a large batch is released and created
+ * and 16 x 32 batches in alternating runs: docs/performance.md, "Answered once"). So the arena stays, and a session that ran a large batch is released and created
  * anew once its thread has been idle for `idleMs`: a busy thread never pays for it, and an idle pod gives the
  * memory back. A batch that arrives during the re-creation waits for it (~0.2 s on an idle core).
  */

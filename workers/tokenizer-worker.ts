@@ -1,5 +1,5 @@
 // piscina worker: a tokenizer thread. Main-thread tokenization through the `tokenizers` async API cost the
-// event loop ~5x more per text than posting texts here (bench/micro/tokenize-lag.ts), so requests' texts
+// event loop ~5x more per text than posting texts here (docs/performance.md, "Answered once"), so requests' texts
 // are tokenized here, exactly, before they are admitted and batched.
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';

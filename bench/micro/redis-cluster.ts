@@ -3,9 +3,7 @@
 // Every request's texts are in Redis; on the cluster they spread over the masters, so a lookup is one
 // pipeline per master instead of one MGET. Target: the cluster costs <= 1.3x the single Redis's service
 // CPU per answer.
-import { parseArgs } from 'node:util';
 import {
-  assertAlive,
   delta,
   type ManagedProcess,
   modelWork,
@@ -20,19 +18,9 @@ import { startRedisCluster } from '../lib/redis-cluster.js';
 import { fmtCores, fmtMs, fmtRps, mdTable } from '../lib/format.js';
 import { problems, processCpuSeconds, runLoad, type LoadResult } from '../lib/load.js';
 import { median } from '../lib/stats.js';
-import { COMMON_OPTIONS, COMMON_USAGE, contextLines, endRun, numberFlag, say, startRun, writeResults } from './lib/run-context.js';
+import { defineBench, numberFlag, valueFlags } from '../lib/runner.js';
 
-const NAME = 'redis-cluster';
 const CPU_TARGET = 1.3;
-
-const USAGE = `Usage: node dist/bench/micro/${NAME}.js [options]   (npm run bench:cluster -- [options])
-
-  --texts N           texts per request, all cached (default 10)
-  --connections N     autocannon connections (default 20)
-  --duration S        seconds per measured run (default 10)
-  --warmup S          seconds of warm-up right before each measured run (default 3)
-  --rounds N          measured runs per target (default 3)
-${COMMON_USAGE}`;
 
 type Target = 'single' | 'cluster';
 const LABELS: Record<Target, string> = { single: 'one redis-server', cluster: 'Redis Cluster, 3 masters + 3 replicas' };
@@ -47,130 +35,109 @@ interface RunRecord {
   modelRuns: number;
 }
 
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      texts: { type: 'string' },
-      connections: { type: 'string' },
-      duration: { type: 'string' },
-      warmup: { type: 'string' },
-      rounds: { type: 'string' },
-      ...COMMON_OPTIONS,
-    },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(USAGE + '\n');
-    return;
-  }
-  const cfg = {
-    texts: numberFlag('texts', values.texts, 10),
-    connections: numberFlag('connections', values.connections, 20),
-    durationS: numberFlag('duration', values.duration, 10),
-    warmupS: numberFlag('warmup', values.warmup, 3),
-    rounds: numberFlag('rounds', values.rounds, 3),
-  };
-  const maxLoad = values['max-load'] === undefined ? undefined : numberFlag('max-load', values['max-load'], 0, false);
-  const ctx = await startRun(NAME, argv, maxLoad, numberFlag('max-wait', values['max-wait'], 600));
-  const log = (line: string): void => say(NAME, line);
-  const body = JSON.stringify({
-    text: Array.from({ length: cfg.texts }, (_, i) => `a cached sentence for the cluster bench, number ${i}`),
-  });
+defineBench({
+  name: 'redis-cluster',
+  title: 'Redis-only cached path: one Redis against a Redis Cluster',
+  usage: `  --texts N           texts per request, all cached (default 10)
+  --connections N     autocannon connections (default 20)
+  --duration S        seconds per measured run (default 10)
+  --warmup S          seconds of warm-up right before each measured run (default 3)
+  --rounds N          measured runs per target (default 3)`,
+  options: valueFlags('texts', 'connections', 'duration', 'warmup', 'rounds'),
+  async run({ values, log, started, track }) {
+    const cfg = {
+      texts: numberFlag('texts', values.texts, 10),
+      connections: numberFlag('connections', values.connections, 20),
+      durationS: numberFlag('duration', values.duration, 10),
+      warmupS: numberFlag('warmup', values.warmup, 3),
+      rounds: numberFlag('rounds', values.rounds, 3),
+    };
+    const body = JSON.stringify({
+      text: Array.from({ length: cfg.texts }, (_, i) => `a cached sentence for the cluster bench, number ${i}`),
+    });
 
-  const started: ManagedProcess[] = [];
-  const cluster = await startRedisCluster();
-  try {
-    const redis = await startRedis();
-    started.push(redis);
-    const env = { CACHE_LRU_ENTRIES: '0', WORKERS: '1' };
-    const [single, clustered] = await startAll(
-      [
-        () => startService({ ...env, REDIS_URL: redis.url }, { name: 'service-single-redis' }),
-        () => startService({ ...env, REDIS_CLUSTER_NODES: cluster.seeds }, { name: 'service-redis-cluster' }),
-      ],
-      started,
-    );
-    const servers: Record<Target, ManagedProcess> = { single: single!, cluster: clustered! };
-    const redisPids: Record<Target, number[]> = { single: [redis.child.pid!], cluster: cluster.nodes.map((n) => n.child.pid!) };
-    for (const [target, server] of Object.entries(servers)) {
-      await postPredict(server.url, body, { raw: true });
-      // Writes are not awaited by the answer: poll until the texts are all in Redis.
-      for (let i = 0; (await postPredict(server.url, body, { raw: true })).headers.get('x-cache') !== 'hit'; i++) {
-        if (i > 100) throw new Error(`${target}: the body never became a Redis hit`);
-        await new Promise((r) => setTimeout(r, 50));
+    // Stopped as run() ends, before the runner stops the services (which only log the lost connections).
+    const cluster = await startRedisCluster();
+    try {
+      const redis = await track(startRedis());
+      const env = { CACHE_LRU_ENTRIES: '0', WORKERS: '1' };
+      const [single, clustered] = await startAll(
+        [
+          () => startService({ ...env, REDIS_URL: redis.url }, { name: 'service-single-redis' }),
+          () => startService({ ...env, REDIS_CLUSTER_NODES: cluster.seeds }, { name: 'service-redis-cluster' }),
+        ],
+        started,
+      );
+      const servers: Record<Target, ManagedProcess> = { single: single!, cluster: clustered! };
+      const redisPids: Record<Target, number[]> = { single: [redis.child.pid!], cluster: cluster.nodes.map((n) => n.child.pid!) };
+      for (const [target, server] of Object.entries(servers)) {
+        await postPredict(server.url, body, { raw: true });
+        // Writes are not awaited by the answer: poll until the texts are all in Redis.
+        for (let i = 0; (await postPredict(server.url, body, { raw: true })).headers.get('x-cache') !== 'hit'; i++) {
+          if (i > 100) throw new Error(`${target}: the body never became a Redis hit`);
+          await new Promise((r) => setTimeout(r, 50));
+        }
       }
-    }
-    log(
-      `single ${servers.single.url} (redis ${redis.url}); cluster ${servers.cluster.url} (seeds ${cluster.seeds}); ${cfg.texts} texts per request`,
-    );
+      log(
+        `single ${servers.single.url} (redis ${redis.url}); cluster ${servers.cluster.url} (seeds ${cluster.seeds}); ${cfg.texts} texts per request`,
+      );
 
-    const runs: RunRecord[] = [];
-    for (let round = 0; round < cfg.rounds; round++) {
-      // Alternate who goes first, so a drift in the shared machine's load does not favour one target.
-      const order: Target[] = round % 2 === 0 ? ['single', 'cluster'] : ['cluster', 'single'];
-      for (const target of order) {
-        const server = servers[target];
-        const redisCpu = (): number => redisPids[target].reduce((sum, pid) => sum + (processCpuSeconds(pid) ?? Number.NaN), 0);
-        let before: Promise<Map<string, number>> | undefined;
-        let after: Promise<Map<string, number>> | undefined;
-        let redisCpuStart = 0;
-        let redisCpuEnd = 0;
-        const measured = await runLoad(server.url, {
-          connections: cfg.connections,
-          pipelining: 1,
-          warmupS: cfg.warmupS,
-          durationS: cfg.durationS,
-          path: PREDICT_PATH,
-          body,
-          serverPid: server.child.pid,
-          onWindow: (edge) => {
-            if (edge === 'start') {
-              redisCpuStart = redisCpu();
-              before = scrapeMetrics(server.url);
-            } else {
-              redisCpuEnd = redisCpu();
-              after = scrapeMetrics(server.url);
-            }
-          },
-        });
-        assertAlive(server, target);
-        const [b, a] = await Promise.all([before!, after!]);
-        const record: RunRecord = {
-          target,
-          round,
-          measured,
-          redisCpuUsPerRequest: ((redisCpuEnd - redisCpuStart) * 1e6) / measured.ok,
-          redisHitsPerRequest: delta(b, a, 'inf_cache_lookups_total{result="redis_hit"}') / measured.ok,
-          modelRuns: modelWork(b, a).runs,
-        };
-        runs.push(record);
-        log(
-          `round ${round + 1} ${target.padEnd(7)}: ${fmtRps(measured.okRps)} req/s, p50 ${fmtMs(measured.p50)} ms, p99 ${fmtMs(measured.p99)} ms, ` +
-            `service ${fmtRps(measured.serverCpuUsPerRequest ?? Number.NaN)} µs/answer, redis ${fmtRps(record.redisCpuUsPerRequest)} µs/answer, ` +
-            `${record.redisHitsPerRequest.toFixed(2)} redis hits/request` +
-            (problems(measured) ? `, ${problems(measured).toUpperCase()}` : '') +
-            (record.modelRuns ? `, ${record.modelRuns} MODEL RUNS (not fully cached)` : ''),
-        );
+      const runs: RunRecord[] = [];
+      for (let round = 0; round < cfg.rounds; round++) {
+        // Alternate who goes first, so a drift in the shared machine's load does not favour one target.
+        const order: Target[] = round % 2 === 0 ? ['single', 'cluster'] : ['cluster', 'single'];
+        for (const target of order) {
+          const server = servers[target];
+          const redisCpu = (): number => redisPids[target].reduce((sum, pid) => sum + (processCpuSeconds(pid) ?? Number.NaN), 0);
+          let before: Promise<Map<string, number>> | undefined;
+          let after: Promise<Map<string, number>> | undefined;
+          let redisCpuStart = 0;
+          let redisCpuEnd = 0;
+          const measured = await runLoad(server.url, {
+            connections: cfg.connections,
+            pipelining: 1,
+            warmupS: cfg.warmupS,
+            durationS: cfg.durationS,
+            path: PREDICT_PATH,
+            body,
+            serverPid: server.child.pid,
+            onWindow: (edge) => {
+              if (edge === 'start') {
+                redisCpuStart = redisCpu();
+                before = scrapeMetrics(server.url);
+              } else {
+                redisCpuEnd = redisCpu();
+                after = scrapeMetrics(server.url);
+              }
+            },
+          });
+          const [b, a] = await Promise.all([before!, after!]);
+          const record: RunRecord = {
+            target,
+            round,
+            measured,
+            redisCpuUsPerRequest: ((redisCpuEnd - redisCpuStart) * 1e6) / measured.ok,
+            redisHitsPerRequest: delta(b, a, 'inf_cache_lookups_total{result="redis_hit"}') / measured.ok,
+            modelRuns: modelWork(b, a).runs,
+          };
+          runs.push(record);
+          log(
+            `round ${round + 1} ${target.padEnd(7)}: ${fmtRps(measured.okRps)} req/s, p50 ${fmtMs(measured.p50)} ms, p99 ${fmtMs(measured.p99)} ms, ` +
+              `service ${fmtRps(measured.serverCpuUsPerRequest ?? Number.NaN)} µs/answer, redis ${fmtRps(record.redisCpuUsPerRequest)} µs/answer, ` +
+              `${record.redisHitsPerRequest.toFixed(2)} redis hits/request` +
+              (problems(measured) ? `, ${problems(measured).toUpperCase()}` : '') +
+              (record.modelRuns ? `, ${record.modelRuns} MODEL RUNS (not fully cached)` : ''),
+          );
+        }
       }
+      return { data: { settings: cfg, runs }, markdown: render(cfg, runs) };
+    } finally {
+      await cluster.stop();
     }
-    endRun(ctx);
-    const markdown = render(ctx, cfg, runs);
-    const base = await writeResults(ctx, values.out, { settings: cfg, runs }, markdown);
-    process.stdout.write('\n' + markdown + '\n');
-    log(`wrote ${base}.{json,md}`);
-  } finally {
-    await Promise.all(started.reverse().map((p) => p.stop()));
-    await cluster.stop();
-  }
-}
+  },
+});
 
-function render(
-  ctx: Parameters<typeof contextLines>[0],
-  cfg: { texts: number; connections: number; durationS: number; rounds: number },
-  runs: RunRecord[],
-): string {
+function render(cfg: { texts: number; connections: number; durationS: number; rounds: number }, runs: RunRecord[]): string[] {
   const stats = (target: Target) => {
     const rs = runs.filter((r) => r.target === target);
     return {
@@ -198,7 +165,6 @@ function render(
     String(x.failed),
   ];
   return [
-    ...contextLines(ctx, 'Redis-only cached path: one Redis against a Redis Cluster'),
     `Every request: the same ${cfg.texts} cached texts, CACHE_LRU_ENTRIES=0 (no in-process tier, no response memo), ` +
       `${cfg.connections} connections, ${cfg.durationS} s per run, ${cfg.rounds} rounds alternating; medians.`,
     '',
@@ -210,11 +176,5 @@ function render(
     `- Service CPU per answer, cluster / single: ×${serviceRatio.toFixed(2)} (target ≤ ×${CPU_TARGET}: ${serviceRatio <= CPU_TARGET ? 'met' : 'MISSED'})`,
     `- Service + Redis CPU per answer, cluster / single: ×${totalRatio.toFixed(2)}`,
     `- req/s, cluster / single: ×${(c.rps / s.rps).toFixed(2)}`,
-    '',
-  ].join('\n');
+  ];
 }
-
-main().catch((err: unknown) => {
-  process.stderr.write(`[${NAME}] ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-  process.exitCode = 1;
-});

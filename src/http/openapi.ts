@@ -176,7 +176,7 @@ function validationExamples(maxTexts: number): Record<string, { summary: string;
   );
 }
 
-/** Every other error of the route, grouped by status: each code with its README text, and its real body. */
+/** Every other error of the route, grouped by status: each code with its docs/api.md text, and its real body. */
 function errorResponses(config: OpenApiConfig): Record<number, object> {
   const errors: [ErrorCode, HttpError][] = [
     ['INF_ERR_AMBIGUOUS_FRAMING', Errors.AmbiguousFraming()],

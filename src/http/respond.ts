@@ -69,7 +69,7 @@ export function sendNow(
 
 /**
  * Each call into uWS converts its strings and crosses into native code; on the cached path these writes were
- * a fifth of the JS time (bench/micro/README.md), so the headers go in one writeHeader call: uWS writes
+ * a fifth of the JS time (docs/performance.md, bench:cached), so the headers go in one writeHeader call: uWS writes
  * `name: value\r\n` verbatim, and the value here carries the other headers as further lines. Every name and
  * value is the service's own (a client's x-request-id is checked against a pattern without CR or LF first).
  * A 200 needs no writeStatus: uWS writes `200 OK` when none was given.

@@ -1,4 +1,4 @@
-// The API's prose is written once, in schemas/api-docs.json: the OpenAPI document is built from it, and the README
+// The API's prose is written once, in schemas/api-docs.json: the OpenAPI document is built from it, and docs/api.md
 // must say the same words (whitespace aside), so the two cannot drift apart.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
@@ -7,24 +7,24 @@ import { ApiDocs } from '../../dist/src/generated/schemas.js';
 import { Errors, HttpError } from '../../dist/src/errors.js';
 import { repoRoot } from '../helper.js';
 
-const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+const page = readFileSync(join(repoRoot, 'docs', 'api.md'), 'utf8');
 const flat = (text: string) => text.replace(/\s+/g, ' ').trim();
-const rowOf = (name: string) => readme.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
+const rowOf = (name: string) => page.split('\n').find((line) => line.startsWith(`| \`${name}\` |`));
 
-t.test('the README quotes each operation description and the 422 text', async (t) => {
+t.test('docs/api.md quotes each operation description and the 422 text', async (t) => {
   for (const [name, op] of Object.entries(ApiDocs.operations)) {
-    t.ok(flat(readme).includes(flat(op.description)), `${name} description`);
+    t.ok(flat(page).includes(flat(op.description)), `${name} description`);
   }
-  t.ok(flat(readme).includes(flat(ApiDocs.responses.bulkPredict['422'])), '422 description');
+  t.ok(flat(page).includes(flat(ApiDocs.responses.bulkPredict['422'])), '422 description');
 });
 
-t.test('the README header table has each header with its text', async (t) => {
+t.test('the header table of docs/api.md has each header with its text', async (t) => {
   for (const [name, text] of Object.entries(ApiDocs.headers)) {
     t.ok(rowOf(name)?.includes(`| ${text} |`), `${name} row`);
   }
 });
 
-t.test('every HTTP error code has its text in schemas/api-docs.json and in its README row', async (t) => {
+t.test('every HTTP error code has its text in schemas/api-docs.json and in its docs/api.md row', async (t) => {
   const httpCodes = Object.values(Errors)
     .map((factory) => (factory as (...a: never[]) => Error)('x' as never, 'y' as never))
     .filter((error): error is HttpError => error instanceof HttpError)

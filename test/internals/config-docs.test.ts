@@ -1,40 +1,30 @@
 // Configuration is read in one place and documented once: schemas/config.json declares every setting (its
-// TypeScript type is generated from it), and the README's table must say the same.
+// TypeScript type is generated from it), and docs/configuration.md is generated from it (schemas/config-docs.mjs).
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Config as configSchema } from '../../dist/src/generated/schemas.js';
 import { loadConfig } from '../../dist/src/config.js';
-import { repoRoot } from '../helper.js';
+import { CONFIG_DOCS_PATH, envName, renderConfigDocs } from '../../schemas/config-docs.mjs';
 
-const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-const envName = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
 const properties = configSchema.properties as Record<string, { default?: unknown; description: string }>;
+const page = readFileSync(CONFIG_DOCS_PATH, 'utf8');
 
-/** The README's configuration table: variable -> [default cell, description cell]. */
-const readmeRows = new Map(
-  readme
-    .slice(readme.indexOf('## Configuration'))
+t.test('docs/configuration.md is exactly what `npm run docs:config` writes from the schema', async (t) => {
+  t.equal(page, renderConfigDocs(configSchema), 'regenerate it with npm run docs:config');
+});
+
+t.test('the page has one row per setting, in the schema order, with its default and description', async (t) => {
+  const rows = page
     .split('\n')
     .map((line) => /^\| `([A-Z0-9_]+)` \| (.*?) \| (.*) \|$/.exec(line))
-    .filter((m) => m !== null)
-    .map((m) => [m[1]!, [m[2]!, m[3]!]] as const),
-);
-
-t.test('the README table has one row per setting, in the schema order', async (t) => {
-  t.same([...readmeRows.keys()], Object.keys(properties).map(envName));
-});
-
-t.test('each row gives the schema default, or "unset" where the schema has none', async (t) => {
-  for (const [field, spec] of Object.entries(properties)) {
-    const [cell] = readmeRows.get(envName(field)) ?? [];
-    t.equal(cell, spec.default === undefined ? 'unset' : `\`${String(spec.default)}\``, envName(field));
-  }
-});
-
-t.test("each row's meaning is the schema description, word for word", async (t) => {
-  for (const [field, spec] of Object.entries(properties)) {
-    t.equal(readmeRows.get(envName(field))?.[1], spec.description, envName(field));
+    .filter((m) => m !== null);
+  t.same(
+    rows.map((m) => m[1]),
+    Object.keys(properties).map(envName),
+  );
+  for (const [i, [field, spec]] of Object.entries(properties).entries()) {
+    t.equal(rows[i]?.[2], spec.default === undefined ? 'unset' : `\`${String(spec.default)}\``, `${envName(field)} default`);
+    t.equal(rows[i]?.[3], spec.description, `${envName(field)} description`);
   }
 });
 

@@ -1,11 +1,11 @@
-// Every error is defined once in src/errors.ts, and every code is documented in the README's error table.
+// Every error is defined once in src/errors.ts, and every code is documented in docs/api.md's error table.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Errors, HttpError, type StartupError } from '../../dist/src/errors.js';
 import { repoRoot } from '../helper.js';
 
-const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+const apiDocs = readFileSync(join(repoRoot, 'docs', 'api.md'), 'utf8');
 const sample = (name: string) => (Errors as Record<string, (...a: never[]) => Error>)[name]('x' as never, 'y' as never);
 
 t.test('every error factory makes an error with a unique INF_ERR_ code', async (t) => {
@@ -23,10 +23,10 @@ t.test('every HTTP error has a status and FastAPI\'s {"detail": ...} body', asyn
   }
 });
 
-t.test('every error code has a row in the README error table, with its status', async (t) => {
+t.test('every error code has a row in the error table of docs/api.md, with its status', async (t) => {
   for (const name of Object.keys(Errors)) {
     const error = sample(name) as HttpError | StartupError;
-    const row = readme.split('\n').find((line) => line.startsWith(`| \`${error.code}\``));
+    const row = apiDocs.split('\n').find((line) => line.startsWith(`| \`${error.code}\``));
     t.ok(row, `${error.code} is documented`);
     if (row && error instanceof HttpError) t.match(row, `| ${error.statusCode} |`, `${error.code} row gives ${error.statusCode}`);
   }

@@ -1,4 +1,4 @@
-// The rules that read a Hugging Face model directory (src/hf-config.ts), one by one, as the README states them.
+// The rules that read a Hugging Face model directory (src/hf-config.ts), one by one, as docs/models.md states them.
 import t from 'tap';
 import { resolveHead, resolveLabels, resolveMaxTokens, resolvePad, resolveSingleTypeId } from '../../dist/src/hf-config.js';
 import { createPredictionFormatter } from '../../dist/src/inference/prediction-format.js';

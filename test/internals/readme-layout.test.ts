@@ -1,12 +1,12 @@
-// The README's layout section names what is in the tree: every file it names exists under its folder, and
-// every source file and folder directly in src/ (and every top-level folder of the repo) is named.
+// docs/architecture.md's map names what is in the tree: every file it names exists under its folder, every
+// top-level folder of the repo has an entry, and every source file of src/ and workers/ is named, file by file.
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../helper.js';
 
-const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-const section = readme.slice(readme.indexOf('## Layout'));
+const page = readFileSync(join(repoRoot, 'docs', 'architecture.md'), 'utf8');
+const section = page.slice(page.indexOf('## Map'));
 const block = section.slice(section.indexOf('```\n') + 4, section.indexOf('```\n', section.indexOf('```\n') + 4));
 
 /** Top-level entry -> the text of its lines (an entry's description may continue on indented lines). */
@@ -53,5 +53,14 @@ t.test('the layout names every top-level folder, and every file and folder direc
   const src = entries.get('src') ?? '';
   for (const entry of readdirSync(join(repoRoot, 'src'), { withFileTypes: true })) {
     t.ok(src.includes(entry.isDirectory() ? `${entry.name}/` : entry.name), `src/${entry.name}${entry.isDirectory() ? '/' : ''}`);
+  }
+});
+
+t.test('the map names every source file of src/ and workers/', async (t) => {
+  for (const dir of ['src', 'workers']) {
+    const text = entries.get(dir) ?? '';
+    for (const file of filesBelow(join(repoRoot, dir))) {
+      if (file.endsWith('.ts')) t.ok(new RegExp(`(?<![\\w-])${file.replace('.', '\\.')}\\b`).test(text), `${dir}/…/${file}`);
+    }
   }
 });

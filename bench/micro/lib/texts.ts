@@ -69,6 +69,3 @@ export async function exactLengthTexts(opts: TextSourceOptions): Promise<() => s
   if (wrong >= 0) throw new Error(`generated text has ${lengths[wrong]} tokens, not ${opts.tokens}: ${JSON.stringify(sample[wrong])}`);
   return make;
 }
-
-/** Long hostile texts (CJK, emoji, giant words, control characters...) from the tests' generator. */
-export { hostileTexts as hostileTextsForBench } from './hostile-texts.js';

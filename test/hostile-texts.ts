@@ -1,7 +1,7 @@
 // Long random texts built to break a tokenizer's cut: giant words with no spaces, CJK, emoji with ZWJ
 // sequences and skin tones, combining marks, mixed scripts, NUL and control characters, whitespace runs,
 // punctuation, and the tokenizer's own special tokens written out in the text.
-import { seededRandom } from '../../lib/corpus.js';
+import { seededRandom } from '../dist/bench/lib/corpus.js';
 
 const ranges = {
   ascii: [0x61, 0x7a],
