@@ -18,6 +18,7 @@ import { createPredictionFormatter } from './inference/prediction-format.js';
 import { Predictor } from './inference/predictor.js';
 import { LruCache } from './cache/lru.js';
 import { RedisTier } from './cache/redis-tier.js';
+import { CoalescedLookups } from './cache/coalesced-lookups.js';
 import { type RedisTransport, SingleRedis } from './cache/redis-transport.js';
 import { RedisCluster } from './cache/redis-cluster.js';
 import { createCacheKey } from './cache/cache-key.js';
@@ -234,8 +235,8 @@ function listen(app: TemplatedApp, host: string, port: number): Promise<us_liste
 /** The cache's shared tier: a Redis Cluster, one Redis server, or none. */
 function createRedisTransport(config: Config): RedisTransport | undefined {
   const auth = { username: config.redisUsername, password: config.redisPassword };
-  if (config.redisClusterNodes) return new RedisCluster({ ...config.redisClusterNodes, ...auth });
-  return config.redisUrl ? new SingleRedis(config.redisUrl, auth) : undefined;
+  if (config.redisClusterNodes) return new CoalescedLookups(new RedisCluster({ ...config.redisClusterNodes, ...auth }));
+  return config.redisUrl ? new CoalescedLookups(new SingleRedis(config.redisUrl, auth)) : undefined;
 }
 
 function redactUrl(url: string): string {
