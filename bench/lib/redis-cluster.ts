@@ -32,8 +32,11 @@ const NODE_TIMEOUT_MS = 1_000;
 /** Whether `port` can be bound on 127.0.0.1 right now. */
 async function bindable(port: number): Promise<boolean> {
   const server = createServer();
-  server.listen(port, '127.0.0.1');
-  const ok = await Promise.race([once(server, 'listening').then(() => true), once(server, 'error').then(() => false)]);
+  // Not events.once(server, 'listening'): it rejects on 'error', and a port in use must be a false, not a throw.
+  const ok = await new Promise<boolean>((resolve) => {
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => resolve(true));
+  });
   if (ok) {
     server.close();
     await once(server, 'close');
