@@ -28,6 +28,8 @@ export interface LoadOptions {
   serverPid?: number;
   /** Called as the measured window opens and closes (e.g. to scrape the server's /metrics). */
   onWindow?: (edge: 'start' | 'end') => void;
+  /** Called for every answer inside the measured window, e.g. to bucket latencies over time (bench:soak). */
+  onResponse?: (status: number, ms: number) => void;
 }
 
 export interface LoadResult {
@@ -112,6 +114,7 @@ export async function runLoad(baseUrl: string, opts: LoadOptions): Promise<LoadR
   let timeouts = 0;
   instance.on('response', (_client: unknown, status: number, resBytes: number, ms: number) => {
     if (!counting) return;
+    opts.onResponse?.(status, ms);
     bytes += resBytes;
     if (status < 200 || status > 299) {
       non2xx++;
