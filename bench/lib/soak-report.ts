@@ -66,6 +66,8 @@ export interface SoakReport {
     sampleS: number;
     connections: number;
     workers: number;
+    /** The service's settings given with --env KEY=VALUE. */
+    env: string[];
     redis: boolean;
     /** The share of requests that repeat the same body (the rest carry never-seen texts). */
     repeatRate: number;
@@ -235,7 +237,7 @@ export function renderSoakMarkdown(r: SoakReport, chartFile: string): string {
     '',
     `${s.connections} closed-loop connections (no think time) for ${s.durationS} s on \`POST /project/bulk-predict\`: ` +
       `${Math.round(s.repeatRate * 100)} % the k6 profile's repeated 3-sentence body, the rest 3 never-seen SST-2 sentences. ` +
-      `WORKERS=${s.workers}, ${s.redis ? 'a private redis-server' : 'no Redis (in-process LRU only)'}; /metrics scraped every ${s.sampleS} s ` +
+      `WORKERS=${s.workers}${s.env.map((e) => ` ${e}`).join('')}, ${s.redis ? 'a private redis-server' : 'no Redis (in-process LRU only)'}; /metrics scraped every ${s.sampleS} s ` +
       '(memory columns: the sample at the end of the bucket). Slopes are least squares over the samples after the first two buckets.',
     `Seed ${s.seed}. ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}, ${r.startedAt} to ${r.finishedAt}.`,
     '',

@@ -3,7 +3,7 @@
 // that nothing drifts: a leak or a cache that never shrinks passes every 15 s bench and fails here.
 // Writes <out>/soak-<date>-<sha>-<redis|no-redis>.{json,md,svg}.
 //
-//   npm run bench:soak -- [--duration 10m] [--no-redis] [--sample 5s] [--workers N] [--seed N] [--out DIR]
+//   npm run bench:soak -- [--duration 10m] [--no-redis] [--sample 5s] [--workers N] [--seed N] [--env KEY=VALUE ...] [--out DIR]
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -22,6 +22,7 @@ import {
   startService,
 } from '../lib/harness.js';
 import { runLoad } from '../lib/load.js';
+import { envFlags } from '../lib/runner.js';
 import { gitInfo, machineInfo } from '../lib/machine.js';
 import { BucketRecorder, renderSoakMarkdown, SOAK_TARGETS, type SoakReport, type SoakSample, summarizeSoak } from '../lib/soak-report.js';
 import { renderSoakChart } from '../lib/timeline-chart.js';
@@ -62,6 +63,7 @@ async function main(): Promise<void> {
       'no-redis': { type: 'boolean', default: false },
       sample: { type: 'string' },
       workers: { type: 'string' },
+      env: { type: 'string', multiple: true },
       seed: { type: 'string' },
       out: { type: 'string' },
     },
@@ -88,7 +90,7 @@ async function main(): Promise<void> {
     const redis = withRedis ? await startRedis() : undefined;
     if (redis) started.push(redis);
     const service = await startService(
-      { WORKERS: String(workers), LOG_LEVEL: 'warn', ...(redis ? { REDIS_URL: redis.url } : {}) },
+      envFlags({ WORKERS: String(workers), LOG_LEVEL: 'warn', ...(redis ? { REDIS_URL: redis.url } : {}) }, values.env),
       { name: 'soak' },
     );
     started.push(service);
@@ -150,7 +152,17 @@ async function main(): Promise<void> {
       finishedAt: new Date().toISOString(),
       git: gitInfo(REPO_ROOT),
       machine: machineInfo(),
-      settings: { durationS, bucketS, sampleS, connections: CONNECTIONS, workers, redis: withRedis, repeatRate: REPEAT_RATE, seed },
+      settings: {
+        durationS,
+        bucketS,
+        sampleS,
+        connections: CONNECTIONS,
+        workers,
+        env: values.env ?? [],
+        redis: withRedis,
+        repeatRate: REPEAT_RATE,
+        seed,
+      },
       targets: SOAK_TARGETS,
       samples,
       buckets,
