@@ -36,7 +36,9 @@ t.test('a request whose keys live on several nodes is stored where the cluster s
     t.equal(port, await cluster.ownerOf(slot), `${key.slice(-8)} (slot ${slot}) is on the master that owns its slot`);
   }
 
-  const [textsBefore] = await scrape(service.url, 'inf_inferred_texts_total');
+  // Errors counted around the second request only: the first one's lookup may pass its budget on a loaded
+  // machine (new connections, each master's first EVAL), which is a miss and counts as an error, as it should.
+  const [textsBefore, errorsBefore] = await scrape(service.url, 'inf_inferred_texts_total', 'inf_cache_redis_errors_total');
   const second = await postPredict(service.url, { text: [...TEXTS].reverse() });
   t.equal(second.status, 200);
   t.equal(second.headers.get('x-cache'), 'hit');
@@ -48,7 +50,7 @@ t.test('a request whose keys live on several nodes is stored where the cluster s
   );
   t.equal(textsAfter, textsBefore, 'no text reached the model');
   t.equal(redisHits, TEXTS.length);
-  t.equal(errors, 0, 'no cross-slot or redirection error');
+  t.equal(errors, errorsBefore, 'no cross-slot or redirection error');
   t.same(second.body.predictions, [...first.body.predictions].reverse(), 'the same predictions');
   t.match(service.output(), /"redis":"cluster 127\.0\.0\.1:\d+/);
 });
