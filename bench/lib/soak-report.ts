@@ -1,7 +1,7 @@
 // bench:soak's report: what it sampled over time, reduced to the drift figures its targets are stated in
 // (RSS and heap slope after warm-up, last vs second bucket's p99, failures), and rendered as Markdown.
 import { fmtMs, mdTable } from './format.js';
-import type { MachineInfo } from './report.js';
+import type { RunContext } from './runner.js';
 import { percentile } from './stats.js';
 
 /** One scrape of the service (and of Redis when there is one). */
@@ -55,11 +55,9 @@ export interface SoakSummary {
 }
 
 export interface SoakReport {
-  schemaVersion: 1;
-  startedAt: string;
+  /** The runner's: start, commit, machine, command. */
+  context: RunContext;
   finishedAt: string;
-  git: { sha: string; dirty: boolean };
-  machine: MachineInfo;
   settings: {
     durationS: number;
     bucketS: number;
@@ -179,7 +177,7 @@ export function renderSoakMarkdown(r: SoakReport, chartFile: string): string {
   const unit = s.bucketS === 60 ? 'minute' : `${s.bucketS} s bucket`;
   const at = (t: number): SoakSample | undefined => r.samples.findLast((x) => x.t <= t) ?? r.samples[0];
   return [
-    `# Soak ${r.startedAt.slice(0, 10)} (${r.git.sha}${r.git.dirty ? ', uncommitted changes' : ''}), ${s.redis ? 'with' : 'without'} Redis`,
+    `# Soak ${r.context.startedAt.slice(0, 10)} (${r.context.git.sha}${r.context.git.dirty ? ', uncommitted changes' : ''}), ${s.redis ? 'with' : 'without'} Redis`,
     '',
     `![RSS, heap, latency, event-loop delay and Redis memory over the run](${chartFile})`,
     '',
@@ -239,7 +237,7 @@ export function renderSoakMarkdown(r: SoakReport, chartFile: string): string {
       `${Math.round(s.repeatRate * 100)} % the k6 profile's repeated 3-sentence body, the rest 3 never-seen SST-2 sentences. ` +
       `WORKERS=${s.workers}${s.env.map((e) => ` ${e}`).join('')}, ${s.redis ? 'a private redis-server' : 'no Redis (in-process LRU only)'}; /metrics scraped every ${s.sampleS} s ` +
       '(memory columns: the sample at the end of the bucket). Slopes are least squares over the samples after the first two buckets.',
-    `Seed ${s.seed}. ${r.machine.cpus} × ${r.machine.cpuModel}, Node ${r.machine.node}, ${r.startedAt} to ${r.finishedAt}.`,
+    `Seed ${s.seed}. ${r.context.machine.cpus} × ${r.context.machine.cpuModel}, Node ${r.context.machine.node}, ${r.context.startedAt} to ${r.finishedAt}. Command: \`${r.context.command}\`.`,
     '',
   ].join('\n');
 }

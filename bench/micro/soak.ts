@@ -4,36 +4,19 @@
 // Writes <out>/soak-<date>-<sha>-<redis|no-redis>.{json,md,svg}.
 //
 //   npm run bench:soak -- [--duration 10m] [--no-redis] [--sample 5s] [--workers N] [--seed N] [--env KEY=VALUE ...] [--out DIR]
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { FIXED } from '../k6/sentences.js';
 import { newSst2Sentences, seededRandom } from '../lib/corpus.js';
 import { fmtMs } from '../lib/format.js';
-import {
-  DEFAULT_RESULTS_DIR,
-  type ManagedProcess,
-  PREDICT_PATH,
-  REPO_ROOT,
-  assertAlive,
-  scrapeMetrics,
-  startRedis,
-  startService,
-} from '../lib/harness.js';
+import { type ManagedProcess, PREDICT_PATH, assertAlive, scrapeMetrics, startRedis, startService } from '../lib/harness.js';
 import { runLoad } from '../lib/load.js';
-import { envFlags } from '../lib/runner.js';
-import { gitInfo, machineInfo } from '../lib/machine.js';
+import { defineBench, envFlags, numberFlag, stamp, valueFlags } from '../lib/runner.js';
 import { BucketRecorder, renderSoakMarkdown, SOAK_TARGETS, type SoakReport, type SoakSample, summarizeSoak } from '../lib/soak-report.js';
 import { renderSoakChart } from '../lib/timeline-chart.js';
 
 const CONNECTIONS = 10; // the k6 grading profile's VUs
 const REPEAT_RATE = 0.95;
 const MiB = 1024 * 1024;
-
-function say(line: string): void {
-  process.stdout.write(`[soak] ${line}\n`);
-}
 
 /** "10m", "20s" or plain seconds. */
 function seconds(name: string, raw: string): number {
@@ -56,136 +39,114 @@ async function sample(service: ManagedProcess, redis: Redis | undefined, t: numb
   };
 }
 
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      duration: { type: 'string', default: '10m' },
-      'no-redis': { type: 'boolean', default: false },
-      sample: { type: 'string' },
-      workers: { type: 'string' },
-      env: { type: 'string', multiple: true },
-      seed: { type: 'string' },
-      out: { type: 'string' },
-    },
-    strict: true,
-  });
-  const durationS = seconds('duration', values.duration!);
-  // Minutes in a real run; a short run still gets ten buckets, so its first, second and last differ.
-  const bucketS = Math.min(60, Math.max(1, durationS / 10));
-  const sampleS = values.sample === undefined ? Math.min(5, bucketS / 2) : seconds('sample', values.sample);
-  const workers = Number(values.workers ?? machineInfo().cpus);
-  const seed = Number(values.seed ?? Math.floor(Math.random() * 2 ** 31) + 1);
-  const withRedis = !values['no-redis'];
-  const outDir = resolve(values.out ?? DEFAULT_RESULTS_DIR);
+defineBench({
+  name: 'soak',
+  title: 'Soak',
+  usage: `  --duration D        how long, e.g. 10m, 20s or 600 (default 10m); buckets are a tenth of it, at most 60 s
+  --no-redis          the in-process tier only (default: a private redis-server, as deployed)
+  --sample D          how often /metrics and Redis are sampled (default 5 s, at most half a bucket)
+  --workers N         WORKERS of the service (default: the machine's cores)
+  --seed N            seed of the never-seen texts and of which requests repeat (default: random)
+  --env KEY=VALUE     a setting of the service, e.g. --env CACHE_LRU_ENTRIES=10000 (repeatable)`,
+  options: {
+    duration: { type: 'string', default: '10m' },
+    'no-redis': { type: 'boolean', default: false },
+    env: { type: 'string', multiple: true },
+    ...valueFlags('sample', 'workers', 'seed'),
+  },
+  async run({ values, ctx, log, track }) {
+    const durationS = seconds('duration', values.duration as string);
+    // Minutes in a real run; a short run still gets ten buckets, so its first, second and last differ.
+    const bucketS = Math.min(60, Math.max(1, durationS / 10));
+    const sampleS = values.sample === undefined ? Math.min(5, bucketS / 2) : seconds('sample', values.sample as string);
+    const workers = numberFlag('workers', values.workers, ctx.machine.cpus);
+    const seed = numberFlag('seed', values.seed, Math.floor(Math.random() * 2 ** 31) + 1);
+    const withRedis = !values['no-redis'];
+    const env = (values.env as string[] | undefined) ?? [];
 
-  const random = seededRandom(seed);
-  const fresh = await newSst2Sentences(seed);
-  const repeated = JSON.stringify({ text: FIXED });
-  const body = (): string => (random() < REPEAT_RATE ? repeated : JSON.stringify({ text: FIXED.map(fresh) }));
+    const random = seededRandom(seed);
+    const fresh = await newSst2Sentences(seed);
+    const repeated = JSON.stringify({ text: FIXED });
+    const body = (): string => (random() < REPEAT_RATE ? repeated : JSON.stringify({ text: FIXED.map(fresh) }));
 
-  const startedAt = new Date();
-  const started: ManagedProcess[] = [];
-  let redisClient: Redis | undefined;
-  try {
-    const redis = withRedis ? await startRedis() : undefined;
-    if (redis) started.push(redis);
-    const service = await startService(
-      envFlags({ WORKERS: String(workers), LOG_LEVEL: 'warn', ...(redis ? { REDIS_URL: redis.url } : {}) }, values.env),
-      { name: 'soak' },
+    const redis = withRedis ? await track(startRedis()) : undefined;
+    const service = await track(
+      startService(envFlags({ WORKERS: String(workers), LOG_LEVEL: 'warn', ...(redis ? { REDIS_URL: redis.url } : {}) }, env), {
+        name: 'soak',
+      }),
     );
-    started.push(service);
-    redisClient = redis ? new Redis(redis.url, { lazyConnect: false }) : undefined;
-    say(
+    const redisClient = redis ? new Redis(redis.url, { lazyConnect: false }) : undefined;
+    log(
       `${durationS} s, ${CONNECTIONS} connections, buckets of ${bucketS} s, samples every ${sampleS} s, ${withRedis ? 'with' : 'without'} Redis`,
     );
-
-    const samples: SoakSample[] = [];
-    let t0 = performance.now();
-    const recorder = new BucketRecorder(bucketS);
-    let timer: NodeJS.Timeout | undefined;
-    let inFlight: Promise<void> = Promise.resolve();
-    const takeSample = (): void => {
-      inFlight = inFlight.then(async () => {
-        samples.push(await sample(service, redisClient, (performance.now() - t0) / 1000));
-      });
-    };
-    let reported = 0;
-    const load = await runLoad(service.url, {
-      connections: CONNECTIONS,
-      pipelining: 1,
-      warmupS: 0,
-      durationS,
-      maxS: durationS,
-      path: PREDICT_PATH,
-      body,
-      serverPid: service.child.pid,
-      onWindow: (edge) => {
-        if (edge === 'start') {
-          t0 = performance.now();
-          recorder.start(t0);
-          takeSample();
-          timer = setInterval(() => {
-            takeSample();
-            const minute = Math.floor((performance.now() - t0) / 1000 / bucketS);
-            if (minute > reported) {
-              reported = minute;
-              const b = recorder.buckets(minute).at(-1)!;
-              say(
-                `bucket ${b.index}: ${b.ok + b.non2xx} answers, p50 ${fmtMs(b.p50)} ms, p99 ${fmtMs(b.p99)} ms, RSS ${samples.at(-1)?.rssMiB.toFixed(1)} MiB`,
-              );
-            }
-          }, sampleS * 1000);
-        } else {
-          clearInterval(timer);
-          takeSample();
-        }
-      },
-      onResponse: (status, ms) => recorder.record(status, ms),
-    });
-    await inFlight;
-    assertAlive(service, 'the soak');
-
-    const buckets = recorder.buckets(Math.max(1, Math.round(load.durationS / bucketS)));
-    const report: SoakReport = {
-      schemaVersion: 1,
-      startedAt: startedAt.toISOString(),
-      finishedAt: new Date().toISOString(),
-      git: gitInfo(REPO_ROOT),
-      machine: machineInfo(),
-      settings: {
-        durationS,
-        bucketS,
-        sampleS,
+    try {
+      const samples: SoakSample[] = [];
+      let t0 = performance.now();
+      const recorder = new BucketRecorder(bucketS);
+      let timer: NodeJS.Timeout | undefined;
+      let inFlight: Promise<void> = Promise.resolve();
+      const takeSample = (): void => {
+        inFlight = inFlight.then(async () => {
+          samples.push(await sample(service, redisClient, (performance.now() - t0) / 1000));
+        });
+      };
+      let reported = 0;
+      const load = await runLoad(service.url, {
         connections: CONNECTIONS,
-        workers,
-        env: values.env ?? [],
-        redis: withRedis,
-        repeatRate: REPEAT_RATE,
-        seed,
-      },
-      targets: SOAK_TARGETS,
-      samples,
-      buckets,
-      summary: summarizeSoak(samples, buckets, bucketS, load.errors),
-    };
-    await mkdir(outDir, { recursive: true });
-    const base = join(
-      outDir,
-      `soak-${startedAt.toISOString().slice(0, 19).replace(/[T:]/g, '')}-${report.git.sha}-${withRedis ? 'redis' : 'no-redis'}`,
-    );
-    await writeFile(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
-    await writeFile(`${base}.svg`, renderSoakChart(report));
-    const md = renderSoakMarkdown(report, `${base.slice(outDir.length + 1)}.svg`);
-    await writeFile(`${base}.md`, md);
-    process.stdout.write(`\n${md}\n`);
-    say(`wrote ${base}.{json,md,svg}`);
-  } finally {
-    redisClient?.disconnect();
-    await Promise.all(started.reverse().map((p) => p.stop()));
-  }
-}
+        pipelining: 1,
+        warmupS: 0,
+        durationS,
+        maxS: durationS,
+        path: PREDICT_PATH,
+        body,
+        serverPid: service.child.pid,
+        onWindow: (edge) => {
+          if (edge === 'start') {
+            t0 = performance.now();
+            recorder.start(t0);
+            takeSample();
+            timer = setInterval(() => {
+              takeSample();
+              const minute = Math.floor((performance.now() - t0) / 1000 / bucketS);
+              if (minute > reported) {
+                reported = minute;
+                const b = recorder.buckets(minute).at(-1)!;
+                log(
+                  `bucket ${b.index}: ${b.ok + b.non2xx} answers, p50 ${fmtMs(b.p50)} ms, p99 ${fmtMs(b.p99)} ms, RSS ${samples.at(-1)?.rssMiB.toFixed(1)} MiB`,
+                );
+              }
+            }, sampleS * 1000);
+          } else {
+            clearInterval(timer);
+            takeSample();
+          }
+        },
+        onResponse: (status, ms) => recorder.record(status, ms),
+      });
+      await inFlight;
+      assertAlive(service, 'the soak');
 
-main().catch((err: unknown) => {
-  process.stderr.write(`[soak] ${(err as Error).stack ?? String(err)}\n`);
-  process.exitCode = 1;
+      const buckets = recorder.buckets(Math.max(1, Math.round(load.durationS / bucketS)));
+      const data = {
+        finishedAt: new Date().toISOString(),
+        settings: { durationS, bucketS, sampleS, connections: CONNECTIONS, workers, env, redis: withRedis, repeatRate: REPEAT_RATE, seed },
+        targets: SOAK_TARGETS,
+        samples,
+        buckets,
+        summary: summarizeSoak(samples, buckets, bucketS, load.errors),
+      };
+      // The runner writes the JSON with its own context; the renderers read the same context from the report.
+      const report: SoakReport = { context: ctx, ...data };
+      const file = `soak-${stamp(ctx.startedAt)}-${ctx.git.sha}-${withRedis ? 'redis' : 'no-redis'}`;
+      return {
+        data,
+        file,
+        header: false,
+        markdown: [renderSoakMarkdown(report, `${file}.svg`)],
+        extra: { svg: renderSoakChart(report) },
+      };
+    } finally {
+      redisClient?.disconnect();
+    }
+  },
 });
