@@ -1,6 +1,6 @@
 // The run's chart as a self-contained SVG (no chart library): one row per scenario, and in each row three
 // panels (throughput, p50, p99) with a bar for us and one for the peer, each panel scaled to its larger bar.
-import { escapeXml, fmtMs, fmtRatio, fmtRps } from './format.js';
+import { escapeXml, fmtMs, fmtRatio, fmtRps, SVG_FONT, svgText } from './format.js';
 import { failures } from './load.js';
 import type { BenchReport, ScenarioSummary, TargetName, TargetStats } from './report.js';
 
@@ -13,7 +13,6 @@ const PANEL_X = [270, 515, 760] as const;
 const PANEL_W = 225;
 const BAR_MAX = PANEL_W - 70; // room for the value label after the longest bar
 const COLORS: Record<TargetName, string> = { ours: '#2563eb', peer: '#ea7a0c' };
-const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
 
 interface Panel {
   title: string;
@@ -45,16 +44,12 @@ function wrap(text: string, width: number): string[] {
   return lines;
 }
 
-function text(x: number, y: number, content: string, attrs = ''): string {
-  return `<text x="${x}" y="${y}" ${attrs}>${escapeXml(content)}</text>`;
-}
-
 function panel(s: ScenarioSummary, p: Panel, x: number): string {
   const values = { ours: p.pick(s.ours), peer: p.pick(s.peer) };
   const max = Math.max(values.ours, values.peer);
   const parts = [
-    text(x, 20, p.title, 'font-size="11" fill="#374151"'),
-    text(x + PANEL_W, 36, `ours/peer ${fmtRatio(p.ratio(s))}`, 'font-size="11" font-weight="600" text-anchor="end" fill="#111827"'),
+    svgText(x, 20, p.title, 'font-size="11" fill="#374151"'),
+    svgText(x + PANEL_W, 36, `ours/peer ${fmtRatio(p.ratio(s))}`, 'font-size="11" font-weight="600" text-anchor="end" fill="#111827"'),
   ];
   (['ours', 'peer'] as const).forEach((target, i) => {
     const v = values[target];
@@ -65,7 +60,7 @@ function panel(s: ScenarioSummary, p: Panel, x: number): string {
     parts.push(
       `<rect class="bar ${target}" x="${x}" y="${y}" width="${len.toFixed(1)}" height="24" rx="2" fill="${COLORS[target]}">` +
         `<title>${escapeXml(`${s.name}, ${target}: ${p.fmt(v)} ${p.unit}`)}</title></rect>`,
-      text(x + len + 5, y + 16, label, `font-size="12" fill="${failed > 0 ? '#b91c1c' : '#111827'}"`),
+      svgText(x + len + 5, y + 16, label, `font-size="12" fill="${failed > 0 ? '#b91c1c' : '#111827'}"`),
     );
   });
   return parts.join('');
@@ -77,9 +72,9 @@ function row(s: ScenarioSummary, index: number, warmupS: number, durationS: numb
   const parts = [
     `<g class="scenario" id="scenario-${escapeXml(s.name)}" data-scenario="${escapeXml(s.name)}" transform="translate(0,${y})">`,
     `<line x1="${LABEL_X}" y1="0" x2="${WIDTH - 20}" y2="0" stroke="#e5e7eb"/>`,
-    text(LABEL_X, 24, s.name, 'font-size="15" font-weight="700" fill="#111827"'),
-    ...desc.map((line, i) => text(LABEL_X, 44 + i * 15, line, 'font-size="11" fill="#4b5563"')),
-    text(
+    svgText(LABEL_X, 24, s.name, 'font-size="15" font-weight="700" fill="#111827"'),
+    ...desc.map((line, i) => svgText(LABEL_X, 44 + i * 15, line, 'font-size="11" fill="#4b5563"')),
+    svgText(
       LABEL_X,
       106,
       `${s.connections} connections · pipelining ${s.pipelining} · ${warmupS} s + ${durationS} s`,
@@ -105,19 +100,24 @@ export function renderChart(report: BenchReport): string {
   const legendY = 78;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ${FONT}>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ${SVG_FONT}>`,
     `<title>${escapeXml('Sentiment inference benchmark: ours vs the transformers.js peer')}</title>`,
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
-    text(LABEL_X, 32, 'Sentiment inference: ours vs a transformers.js + fastify peer', 'font-size="20" font-weight="700" fill="#111827"'),
-    text(LABEL_X, 54, subtitle, 'font-size="12" fill="#4b5563"'),
+    svgText(
+      LABEL_X,
+      32,
+      'Sentiment inference: ours vs a transformers.js + fastify peer',
+      'font-size="20" font-weight="700" fill="#111827"',
+    ),
+    svgText(LABEL_X, 54, subtitle, 'font-size="12" fill="#4b5563"'),
     `<g class="legend">`,
     `<rect x="${LABEL_X}" y="${legendY - 11}" width="14" height="14" fill="${COLORS.ours}"/>`,
-    text(LABEL_X + 20, legendY, `ours: ${report.targets.ours.description}`, 'font-size="12" fill="#111827"'),
+    svgText(LABEL_X + 20, legendY, `ours: ${report.targets.ours.description}`, 'font-size="12" fill="#111827"'),
     `<rect x="${LABEL_X + 470}" y="${legendY - 11}" width="14" height="14" fill="${COLORS.peer}"/>`,
-    text(LABEL_X + 490, legendY, `peer: ${report.targets.peer.description}`, 'font-size="12" fill="#111827"'),
+    svgText(LABEL_X + 490, legendY, `peer: ${report.targets.peer.description}`, 'font-size="12" fill="#111827"'),
     '</g>',
     ...report.scenarios.map((s, i) => row(s, i, settings.warmupS, settings.durationS)),
-    ...wrap(footnote, 160).map((line, i) => text(LABEL_X, height - FOOTER + 24 + i * 15, line, 'font-size="11" fill="#6b7280"')),
+    ...wrap(footnote, 160).map((line, i) => svgText(LABEL_X, height - FOOTER + 24 + i * 15, line, 'font-size="11" fill="#6b7280"')),
     '</svg>',
     '',
   ].join('\n');

@@ -33,6 +33,14 @@ export function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (c) => ({ '<': '&lt;', '>': '&gt;', '&': '&amp;', '"': '&quot;', "'": '&apos;' })[c]!);
 }
 
+/** The font of the benches' SVG charts, as an attribute. */
+export const SVG_FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
+
+/** An SVG <text> element with its content escaped. */
+export function svgText(x: number, y: number, content: string, attrs = ''): string {
+  return `<text x="${x}" y="${y}" ${attrs}>${escapeXml(content)}</text>`;
+}
+
 /** Escapes a Markdown table cell. */
 export function escapeCell(s: string): string {
   return s.replace(/\|/g, '\\|').replace(/\n/g, ' ');

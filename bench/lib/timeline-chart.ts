@@ -1,6 +1,6 @@
 // bench:soak's chart as a self-contained SVG (no chart library, like chart.ts): stacked panels sharing the
 // time axis, one line per series, each panel scaled to its own range.
-import { escapeXml } from './format.js';
+import { escapeXml, SVG_FONT, svgText } from './format.js';
 import type { SoakReport } from './soak-report.js';
 
 const WIDTH = 1000;
@@ -9,7 +9,6 @@ const TOP = 70;
 const GAP = 40;
 const LEFT = 80;
 const RIGHT = 30;
-const FONT = 'font-family="system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif"';
 
 interface Series {
   name: string;
@@ -22,10 +21,6 @@ interface Panel {
   series: Series[];
 }
 
-function text(x: number, y: number, content: string, attrs = ''): string {
-  return `<text x="${x}" y="${y}" ${attrs}>${escapeXml(content)}</text>`;
-}
-
 function panel(p: Panel, top: number, maxT: number): string {
   const finite = p.series.flatMap((s) => s.points.map(([, y]) => y)).filter(Number.isFinite);
   const lo = Math.min(0, ...finite);
@@ -35,10 +30,10 @@ function panel(p: Panel, top: number, maxT: number): string {
   const y = (v: number): number => top + PANEL_H - ((v - lo) / (hi - lo)) * PANEL_H;
   const parts = [
     `<g class="panel" data-title="${escapeXml(p.title)}">`,
-    text(LEFT, top - 8, p.title, 'font-size="13" font-weight="600" fill="#111827"'),
+    svgText(LEFT, top - 8, p.title, 'font-size="13" font-weight="600" fill="#111827"'),
     `<rect x="${LEFT}" y="${top}" width="${w}" height="${PANEL_H}" fill="none" stroke="#e5e7eb"/>`,
-    text(LEFT - 6, top + 10, hi.toPrecision(3), 'font-size="10" text-anchor="end" fill="#6b7280"'),
-    text(LEFT - 6, top + PANEL_H, lo.toPrecision(3), 'font-size="10" text-anchor="end" fill="#6b7280"'),
+    svgText(LEFT - 6, top + 10, hi.toPrecision(3), 'font-size="10" text-anchor="end" fill="#6b7280"'),
+    svgText(LEFT - 6, top + PANEL_H, lo.toPrecision(3), 'font-size="10" text-anchor="end" fill="#6b7280"'),
   ];
   p.series.forEach((s, i) => {
     const pts = s.points.filter(([, v]) => Number.isFinite(v)).map(([t, v]) => `${x(t).toFixed(1)},${y(v).toFixed(1)}`);
@@ -48,7 +43,7 @@ function panel(p: Panel, top: number, maxT: number): string {
       );
     parts.push(
       `<rect x="${LEFT + w - 200 + i * 100}" y="${top - 19}" width="10" height="10" fill="${s.color}"/>`,
-      text(LEFT + w - 186 + i * 100, top - 10, s.name, 'font-size="11" fill="#374151"'),
+      svgText(LEFT + w - 186 + i * 100, top - 10, s.name, 'font-size="11" fill="#374151"'),
     );
   });
   parts.push('</g>');
@@ -88,17 +83,17 @@ export function renderSoakChart(r: SoakReport): string {
   const maxT = r.settings.durationS;
   const m = r.summary;
   const subtitle =
-    `${r.startedAt.slice(0, 10)} · ${r.git.sha}${r.git.dirty ? ' (dirty)' : ''} · ${r.settings.durationS} s, ${r.settings.redis ? 'with' : 'without'} Redis · ` +
+    `${r.context.startedAt.slice(0, 10)} · ${r.context.git.sha}${r.context.git.dirty ? ' (dirty)' : ''} · ${r.settings.durationS} s, ${r.settings.redis ? 'with' : 'without'} Redis · ` +
     `RSS ${m.rssSlopeMiBPerMin.toFixed(2)} MiB/min, heap ${m.heapSlopeMiBPerMin.toFixed(2)} MiB/min, p99 last/second ×${m.p99LastOverSecond.toFixed(2)}, ${m.non2xx} non-2xx`;
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ${FONT}>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" ${SVG_FONT}>`,
     `<title>${escapeXml('Soak: memory, latency and event-loop delay over time')}</title>`,
     `<rect width="${WIDTH}" height="${height}" fill="#ffffff"/>`,
-    text(20, 28, 'Soak: does anything drift?', 'font-size="20" font-weight="700" fill="#111827"'),
-    text(20, 48, subtitle, 'font-size="12" fill="#4b5563"'),
+    svgText(20, 28, 'Soak: does anything drift?', 'font-size="20" font-weight="700" fill="#111827"'),
+    svgText(20, 48, subtitle, 'font-size="12" fill="#4b5563"'),
     ...panels.map((p, i) => panel(p, TOP + 20 + i * (PANEL_H + GAP), maxT)),
-    text(LEFT, height - 8, `time, s (0 to ${maxT})`, 'font-size="11" fill="#6b7280"'),
+    svgText(LEFT, height - 8, `time, s (0 to ${maxT})`, 'font-size="11" fill="#6b7280"'),
     '</svg>',
     '',
   ].join('\n');
