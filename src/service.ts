@@ -232,11 +232,15 @@ function listen(app: TemplatedApp, host: string, port: number): Promise<us_liste
   });
 }
 
-/** The cache's shared tier: a Redis Cluster, one Redis server, or none. */
+/** The cache's shared tier: a Redis Cluster, one Redis server, or none; either way one command per turn's lookups. */
 function createRedisTransport(config: Config): RedisTransport | undefined {
   const auth = { username: config.redisUsername, password: config.redisPassword };
-  if (config.redisClusterNodes) return new CoalescedLookups(new RedisCluster({ ...config.redisClusterNodes, ...auth }));
-  return config.redisUrl ? new CoalescedLookups(new SingleRedis(config.redisUrl, auth)) : undefined;
+  const transport = config.redisClusterNodes
+    ? new RedisCluster({ ...config.redisClusterNodes, ...auth })
+    : config.redisUrl
+      ? new SingleRedis(config.redisUrl, auth)
+      : undefined;
+  return transport && new CoalescedLookups(transport);
 }
 
 function redactUrl(url: string): string {
