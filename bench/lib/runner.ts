@@ -53,11 +53,12 @@ export interface Bench {
   track<T extends ManagedProcess | ManagedProcess[]>(started: T | Promise<T>): Promise<T>;
   /**
    * One load against `server`: autocannon via runLoad (warm-up, then the measured window), the server's CPU,
-   * and, unless `scrape` is false, its /metrics at the window's edges; throws if the server died meanwhile.
+   * and, unless `scrape` is false, its /metrics at the window's edges (after the load's own `onWindow`, if any);
+   * throws if the server died meanwhile.
    */
   measure(
     server: ManagedProcess,
-    load: Omit<LoadOptions, 'serverPid' | 'onWindow'>,
+    load: Omit<LoadOptions, 'serverPid'>,
     scrape?: boolean,
   ): Promise<{ load: LoadResult; before?: Map<string, number>; after?: Map<string, number> }>;
 }
@@ -198,12 +199,12 @@ export function defineBench(spec: BenchSpec): void {
         const result = await runLoad(server.url, {
           ...load,
           serverPid: server.child.pid,
-          onWindow: scrape
-            ? (edge) => {
-                if (edge === 'start') before = scrapeMetrics(server.url);
-                else after = scrapeMetrics(server.url);
-              }
-            : undefined,
+          onWindow: (edge) => {
+            load.onWindow?.(edge);
+            if (!scrape) return;
+            if (edge === 'start') before = scrapeMetrics(server.url);
+            else after = scrapeMetrics(server.url);
+          },
         });
         assertAlive(server, `a ${load.connections}-connection load`);
         return { load: result, before: await before, after: await after };

@@ -3,20 +3,10 @@
 // Every request's texts are in Redis; on the cluster they spread over the masters, so a lookup is one
 // pipeline per master instead of one MGET. Target: the cluster costs <= 1.3x the single Redis's service
 // CPU per answer.
-import {
-  delta,
-  type ManagedProcess,
-  modelWork,
-  postPredict,
-  PREDICT_PATH,
-  scrapeMetrics,
-  startAll,
-  startRedis,
-  startService,
-} from '../lib/harness.js';
+import { delta, type ManagedProcess, modelWork, postPredict, PREDICT_PATH, startAll, startRedis, startService } from '../lib/harness.js';
 import { startRedisCluster } from '../lib/redis-cluster.js';
 import { fmtCores, fmtMs, fmtRps, mdTable } from '../lib/format.js';
-import { problems, processCpuSeconds, runLoad, type LoadResult } from '../lib/load.js';
+import { problems, processCpuSeconds, type LoadResult } from '../lib/load.js';
 import { median } from '../lib/stats.js';
 import { defineBench, numberFlag, valueFlags } from '../lib/runner.js';
 
@@ -44,7 +34,7 @@ defineBench({
   --warmup S          seconds of warm-up right before each measured run (default 3)
   --rounds N          measured runs per target (default 3)`,
   options: valueFlags('texts', 'connections', 'duration', 'warmup', 'rounds'),
-  async run({ values, log, started, track }) {
+  async run({ values, log, started, track, measure }) {
     const cfg = {
       texts: numberFlag('texts', values.texts, 10),
       connections: numberFlag('connections', values.connections, 20),
@@ -89,36 +79,31 @@ defineBench({
         for (const target of order) {
           const server = servers[target];
           const redisCpu = (): number => redisPids[target].reduce((sum, pid) => sum + (processCpuSeconds(pid) ?? Number.NaN), 0);
-          let before: Promise<Map<string, number>> | undefined;
-          let after: Promise<Map<string, number>> | undefined;
           let redisCpuStart = 0;
           let redisCpuEnd = 0;
-          const measured = await runLoad(server.url, {
+          const {
+            load: measured,
+            before: b,
+            after: a,
+          } = await measure(server, {
             connections: cfg.connections,
             pipelining: 1,
             warmupS: cfg.warmupS,
             durationS: cfg.durationS,
             path: PREDICT_PATH,
             body,
-            serverPid: server.child.pid,
             onWindow: (edge) => {
-              if (edge === 'start') {
-                redisCpuStart = redisCpu();
-                before = scrapeMetrics(server.url);
-              } else {
-                redisCpuEnd = redisCpu();
-                after = scrapeMetrics(server.url);
-              }
+              if (edge === 'start') redisCpuStart = redisCpu();
+              else redisCpuEnd = redisCpu();
             },
           });
-          const [b, a] = await Promise.all([before!, after!]);
           const record: RunRecord = {
             target,
             round,
             measured,
             redisCpuUsPerRequest: ((redisCpuEnd - redisCpuStart) * 1e6) / measured.ok,
-            redisHitsPerRequest: delta(b, a, 'inf_cache_lookups_total{result="redis_hit"}') / measured.ok,
-            modelRuns: modelWork(b, a).runs,
+            redisHitsPerRequest: delta(b!, a!, 'inf_cache_lookups_total{result="redis_hit"}') / measured.ok,
+            modelRuns: modelWork(b!, a!).runs,
           };
           runs.push(record);
           log(
