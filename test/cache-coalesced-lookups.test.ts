@@ -41,6 +41,18 @@ t.test('one server: three lookups in one turn are one MGET, each answered with i
   await transport.mget(keys(1));
   t.equal((await calls(redis.port, 'mget')) - before, 3, 'lookups of later turns go on their own');
 
+  // Redis busy for 300 ms: the first lookup's MGET is in flight meanwhile; two lookups of later turns wait for it.
+  const sleeping = run('redis-cli', ['-p', String(redis.port), 'debug', 'sleep', '0.3']);
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  const first = transport.mget(keys(0));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const second = transport.mget(keys(1));
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  const third = transport.mget(keys(2));
+  t.same(await Promise.all([first, second, third]), [keys(0).map(stored), keys(1).map(stored), keys(2).map(() => null)]);
+  await sleeping;
+  t.equal((await calls(redis.port, 'mget')) - before, 5, 'lookups that came while a read was in flight went as one, after it');
+
   await redis.stop();
   await waitFor(async () => !transport.ready, 5000, 'disconnected');
   const failed = await Promise.allSettled([transport.mget(keys(0)), transport.mget(keys(1))]);

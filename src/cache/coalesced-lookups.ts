@@ -10,14 +10,17 @@ interface Lookup {
 }
 
 /**
- * Lookups asked for in the same turn of the event loop go to Redis as one: one MGET on a single server, one
- * read per master on a cluster, for all of their keys. Under load the requests of one turn share each command,
- * so a request no longer pays the client's per-command CPU (~15 µs, most of a cached answer's cost on a
- * cluster, where a request touches every master: bench:cluster). An idle service waits one turn
- * (setImmediate), microseconds. Writes pass through.
+ * Lookups go to Redis together: one MGET on a single server, one read per master on a cluster, for all of
+ * their keys. Those asked for in the same turn of the event loop go as one; and while a read is in flight, the
+ * lookups that arrive wait for it and then go as the next one. So the more load, the more requests share each
+ * command, and a request no longer pays the client's per-command CPU (~15 µs, most of a cached answer's cost
+ * on a cluster, where a request touches every master: bench:cluster). What a lookup can wait for is bounded:
+ * one turn (setImmediate) when idle, one read's round trip under load, and RedisTier's budget either way (past
+ * it the lookup is served as misses). Writes pass through.
  */
 export class CoalescedLookups implements RedisTransport {
   private pending: Lookup[] = [];
+  private inFlight = false;
 
   constructor(private readonly transport: RedisTransport) {}
 
@@ -31,7 +34,7 @@ export class CoalescedLookups implements RedisTransport {
 
   mget(keys: readonly string[]): Promise<Values> {
     return new Promise((resolve, reject) => {
-      if (this.pending.length === 0) setImmediate(this.flush);
+      if (this.pending.length === 0 && !this.inFlight) setImmediate(this.flush);
       this.pending.push({ keys, resolve, reject });
     });
   }
@@ -47,15 +50,24 @@ export class CoalescedLookups implements RedisTransport {
   private readonly flush = (): void => {
     const lookups = this.pending;
     this.pending = [];
+    this.inFlight = true;
     const keys = lookups.length === 1 ? lookups[0]!.keys : lookups.flatMap((lookup) => lookup.keys);
     this.transport.mget(keys).then(
       (values) => {
+        this.next();
         let at = 0;
         for (const lookup of lookups) lookup.resolve(values.slice(at, (at += lookup.keys.length)));
       },
       (err: unknown) => {
+        this.next();
         for (const lookup of lookups) lookup.reject(err);
       },
     );
   };
+
+  /** The read in flight is answered: the lookups that waited for it go now, together. */
+  private next(): void {
+    this.inFlight = false;
+    if (this.pending.length > 0) this.flush();
+  }
 }
