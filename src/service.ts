@@ -107,6 +107,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   let dispatcher: Dispatcher | undefined;
   let redis: RedisTier | undefined;
   const transport = createRedisTransport(config);
+  const lru = new LruCache(config.cacheLruEntries, config.cacheLruBytes);
   const metrics = config.metricsEnabled
     ? createMetrics({
         queueLength: () => queue.length,
@@ -114,6 +115,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
         predictedWaitMs: () => queue.predictedDrainMs(),
         busyWorkers: () => dispatcher?.busyWorkers ?? 0,
         workers: () => pool.size,
+        memoryTier: () => ({ entries: lru.size, bytes: lru.sizeBytes }),
         stats: () => dispatcher?.stats ?? { modelRuns: 0, textsRun: 0 },
         redisUp: transport ? () => redis?.isUp ?? false : undefined,
       })
@@ -154,7 +156,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       : 'none (in-process cache only)';
   logger.info({ redis: redisTarget, prefix: config.cachePrefix }, 'cache');
   const cache = new PredictionCache({
-    lru: new LruCache(config.cacheLruEntries, config.cacheLruBytes),
+    lru,
     redis,
     redisKey: createCacheKey(config.cachePrefix, model.id),
     isValid: createPredictionCheck(model.labels),

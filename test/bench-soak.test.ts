@@ -38,6 +38,7 @@ for (const redis of [true, false]) {
       t.ok(s.rssMiB > 0 && s.heapUsedMiB > 0, 'RSS and heap read from /metrics');
       t.equal(s.redisUsedMiB === null, !redis, redis ? 'Redis memory sampled' : 'no Redis memory without Redis');
     }
+    t.ok(report.samples.at(-1).memoryTierEntries >= 3, "the in-process tier's entries are sampled (the repeated body's 3 at least)");
     const { summary } = report;
     for (const k of ['rssSlopeMiBPerMin', 'heapSlopeMiBPerMin', 'p99FirstMs', 'p99SecondMs', 'p99LastMs', 'p99LastOverSecond']) {
       t.ok(Number.isFinite(summary[k]), `${k} is a number (${summary[k]})`);

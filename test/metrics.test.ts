@@ -30,6 +30,8 @@ t.test('the exposition parses as Prometheus text and has every family the dashbo
     'inf_queue_tokens',
     'inf_workers',
     'inf_workers_busy',
+    'inf_cache_memory_entries',
+    'inf_cache_memory_bytes',
     'inf_cache_lookups_total',
     'inf_cache_redis_errors_total',
     'inf_request_failures_total',
@@ -85,6 +87,8 @@ t.test('a known sequence of requests moves each counter by exactly its amount', 
   t.equal(read(after, 'inf_queue_tokens'), 0);
   t.equal(read(after, 'inf_queue_predicted_wait_seconds'), 0, 'an idle queue predicts no wait');
   t.equal(read(after, 'inf_workers'), 1);
+  t.equal(delta('inf_cache_memory_entries'), 2, 'the in-process tier holds the two texts scored');
+  t.ok(delta('inf_cache_memory_bytes') > 0, 'and counts their bytes');
 });
 
 t.test('METRICS_ENABLED=false serves no metrics route and still predicts', async (t) => {

@@ -14,6 +14,8 @@ export interface SoakSample {
   /** p99 of the event-loop delay since the previous scrape (prom-client resets its histogram on every scrape). */
   eventLoopP99Ms: number;
   activeHandles: number;
+  /** Predictions in the in-process tier (inf_cache_memory_entries): it grows to its bound, then stays. */
+  memoryTierEntries: number;
   /** Redis INFO memory `used_memory`; null without Redis. */
   redisUsedMiB: number | null;
 }
@@ -215,7 +217,7 @@ export function renderSoakMarkdown(r: SoakReport, chartFile: string): string {
     `## Per ${unit}`,
     '',
     ...mdTable(
-      ['Start', 'answers', 'non-2xx', 'p50 ms', 'p99 ms', 'RSS MiB', 'heap MiB', 'event-loop p99 ms', 'handles', 'Redis MiB'],
+      ['Start', 'answers', 'non-2xx', 'p50 ms', 'p99 ms', 'RSS MiB', 'heap MiB', 'event-loop p99 ms', 'handles', 'in-process entries', 'Redis MiB'],
       r.buckets.map((b) => {
         const x = at(b.startS + s.bucketS);
         return [
@@ -228,6 +230,7 @@ export function renderSoakMarkdown(r: SoakReport, chartFile: string): string {
           mib(x?.heapUsedMiB ?? null),
           fmtMs(x?.eventLoopP99Ms ?? Number.NaN),
           String(x?.activeHandles ?? 'n/a'),
+          String(x?.memoryTierEntries ?? 'n/a'),
           mib(x?.redisUsedMiB ?? null),
         ];
       }),
@@ -236,7 +239,8 @@ export function renderSoakMarkdown(r: SoakReport, chartFile: string): string {
     `${s.connections} closed-loop connections (no think time) for ${s.durationS} s on \`POST /project/bulk-predict\`: ` +
       `${Math.round(s.repeatRate * 100)} % the k6 profile's repeated 3-sentence body, the rest 3 never-seen SST-2 sentences. ` +
       `WORKERS=${s.workers}${s.env.map((e) => ` ${e}`).join('')}, ${s.redis ? 'a private redis-server' : 'no Redis (in-process LRU only)'}; /metrics scraped every ${s.sampleS} s ` +
-      '(memory columns: the sample at the end of the bucket). Slopes are least squares over the samples after the first two buckets.',
+      '(memory columns: the sample at the end of the bucket). Slopes are least squares over the samples after the first two buckets; while the in-process tier still fills toward ' +
+      'its bound (CACHE_LRU_ENTRIES, default 100,000), memory grows with it by design.',
     `Seed ${s.seed}. ${r.context.machine.cpus} × ${r.context.machine.cpuModel}, Node ${r.context.machine.node}, ${r.context.startedAt} to ${r.finishedAt}. Command: \`${r.context.command}\`.`,
     '',
   ].join('\n');

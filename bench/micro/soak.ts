@@ -35,6 +35,7 @@ async function sample(service: ManagedProcess, redis: Redis | undefined, t: numb
     heapUsedMiB: get('nodejs_heap_size_used_bytes') / MiB,
     eventLoopP99Ms: get('nodejs_eventloop_lag_p99_seconds') * 1000,
     activeHandles: get('nodejs_active_handles_total'),
+    memoryTierEntries: get('inf_cache_memory_entries'),
     redisUsedMiB: used,
   };
 }

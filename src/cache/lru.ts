@@ -15,6 +15,11 @@ export class LruCache {
     return this.map.size;
   }
 
+  /** What the byte bound counts (entryBytes), not V8's exact heap use. */
+  get sizeBytes(): number {
+    return this.bytes;
+  }
+
   get(key: string): string | undefined {
     const value = this.map.get(key);
     if (value !== undefined) {

@@ -35,6 +35,8 @@ export interface MetricsSources {
   predictedWaitMs(): number;
   busyWorkers(): number;
   workers(): number;
+  /** The in-process tier's entries and bytes (its own count, see lru.ts): it fills up to its bounds, then stays. */
+  memoryTier(): { entries: number; bytes: number };
   stats(): { modelRuns: number; textsRun: number };
   /** Whether Redis takes lookups; undefined when no Redis is configured (then the gauge is not exported). */
   redisUp?: () => boolean;
@@ -106,6 +108,22 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers,
     collect() {
       this.set(sources.busyWorkers());
+    },
+  });
+  new Gauge({
+    name: 'inf_cache_memory_entries',
+    help: 'Predictions held by the in-process cache tier (bounded by CACHE_LRU_ENTRIES).',
+    registers,
+    collect() {
+      this.set(sources.memoryTier().entries);
+    },
+  });
+  new Gauge({
+    name: 'inf_cache_memory_bytes',
+    help: 'Bytes of the in-process cache tier as its bound counts them (bounded by CACHE_LRU_BYTES).',
+    registers,
+    collect() {
+      this.set(sources.memoryTier().bytes);
     },
   });
   const { redisUp } = sources;
