@@ -217,7 +217,19 @@ export function renderSoakMarkdown(r: SoakReport, chartFile: string): string {
     `## Per ${unit}`,
     '',
     ...mdTable(
-      ['Start', 'answers', 'non-2xx', 'p50 ms', 'p99 ms', 'RSS MiB', 'heap MiB', 'event-loop p99 ms', 'handles', 'LRU entries', 'Redis MiB'],
+      [
+        'Start',
+        'answers',
+        'non-2xx',
+        'p50 ms',
+        'p99 ms',
+        'RSS MiB',
+        'heap MiB',
+        'event-loop p99 ms',
+        'handles',
+        'LRU entries',
+        'Redis MiB',
+      ],
       r.buckets.map((b) => {
         const x = at(b.startS + s.bucketS);
         return [
