@@ -28,6 +28,7 @@ import { createMetrics, disabledMetrics, type Metrics } from './observability/me
 import { createApp } from './http/app.js';
 import { ResponseMemo } from './http/response-memo.js';
 import { buildOpenApi } from './http/openapi.js';
+import { createApiKeys } from './http/api-keys.js';
 import { buildInfo } from './http/handlers/info.js';
 import { loadManifest } from '../model/manifest.js';
 
@@ -171,6 +172,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
           maxBodyBytes: config.responseMemoMaxBodyBytes,
         })
       : undefined;
+  const apiKeys = createApiKeys(config, logger, (reason) => metrics.apiKeyRefused(reason));
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const app = createApp({
     modelId: model.id,
@@ -180,7 +182,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     lifecycle,
     metrics,
     logger,
-    openApi: buildOpenApi({ config, labels: model.labels, version }),
+    apiKeys: apiKeys.guard,
+    openApi: buildOpenApi({ config, labels: model.labels, version, apiKeys: apiKeys.guard }),
     info: buildInfo(model, config, version),
   });
 
@@ -209,6 +212,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       lifecycle.state = 'draining';
       logger.info({ inFlight: lifecycle.requestsInFlight, graceMs: config.shutdownGraceMs }, 'draining');
       us_listen_socket_close(listenSocket);
+      apiKeys.close();
       const drained = await lifecycle.waitIdle(config.shutdownGraceMs);
       if (!drained) logger.warn({ inFlight: lifecycle.requestsInFlight }, 'grace period over; closing with requests in flight');
       // Closes the keep-alive connections that are left; their requests, if any, were answered.

@@ -22,6 +22,8 @@ export interface Metrics extends BatchObserver {
   redisSkipped(): void;
   redisInvalid(count: number): void;
   failure(reason: FailureReason): void;
+  /** A request refused for its API key: none sent, or one that is not a configured key. */
+  apiKeyRefused(reason: 'missing' | 'invalid'): void;
   /** One request's tokenization (its new texts, on a tokenizer thread). */
   onTokenize(ms: number): void;
 }
@@ -56,6 +58,7 @@ export const disabledMetrics: Metrics = {
   redisSkipped() {},
   redisInvalid() {},
   failure() {},
+  apiKeyRefused() {},
   onBatch() {},
   onTokenize() {},
   onQueueWait() {},
@@ -169,6 +172,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     'Values read from Redis that are not a prediction of this model: served as misses and overwritten.',
   );
   const failures = new CounterFamily('inf_request_failures_total', 'Requests refused or failed, by reason.', ['reason']);
+  const apiKeyRefusals = new CounterFamily('inf_api_key_refusals_total', 'Requests refused 401 for their API key, by reason.', ['reason']);
   const memoHits = new CounterFamily(
     'inf_response_memo_hits_total',
     'Requests answered from the response memo (every text cached, same body as before).',
@@ -187,6 +191,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     redisInvalids,
     failures,
     memoHits,
+    apiKeyRefusals,
   ];
 
   const byRoute = new Map<string, Map<number, { count: CounterChild; seconds: HistogramChild }>>();
@@ -200,6 +205,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     timeout: failures.child('timeout'),
     worker_failure: failures.child('worker_failure'),
   };
+  const refusals = { missing: apiKeyRefusals.child('missing'), invalid: apiKeyRefusals.child('invalid') };
   const redisError = redisErrors.child();
   const redisSkip = redisSkips.child();
   const redisInvalid = redisInvalids.child();
@@ -254,6 +260,9 @@ export function createMetrics(sources: MetricsSources): Metrics {
     },
     failure(reason) {
       reasons[reason].inc();
+    },
+    apiKeyRefused(reason) {
+      refusals[reason].inc();
     },
     onBatch(size, tokens, inferenceMs) {
       batchSizeChild.observe(size);
