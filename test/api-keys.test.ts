@@ -273,3 +273,22 @@ t.test('API_KEYS_FILE from a Secret volume, API_KEY_ROUTES=all, and a rotation o
     assertNoKeyLogged(t, service, [...FILE_KEYS, ROTATED_KEY]);
   });
 });
+
+t.test('a key source that cannot be used stops the start with INF_ERR_CONFIG, and the message holds no key', async (t) => {
+  const secret = 'not a token';
+  const cases: [Record<string, string>, RegExp][] = [
+    [{ API_KEYS: `${KEYS[0]},${secret}` }, /API_KEYS: item 2 is not a bearer token/],
+    [{ API_KEYS_FILE: join(tmpdir(), 'no-such-api-keys-file') }, /API_KEYS_FILE: cannot read .*\(ENOENT\)/],
+    [{ API_KEYS: KEYS[0], API_KEYS_FILE: '/x' }, /API_KEYS and API_KEYS_FILE are exclusive/],
+  ];
+  for (const [env, message] of cases) {
+    const service = await startService(env, { waitHealthy: false });
+    const { child } = service;
+    const code = child.exitCode ?? (await new Promise((resolve) => child.once('exit', resolve)));
+    t.equal(code, 1, `${Object.keys(env).join('+')}: exit 1`);
+    const fatal = logRecords(service.output()).find((r) => r.level === 60);
+    t.equal(fatal?.code, 'INF_ERR_CONFIG');
+    t.match(fatal?.msg, message);
+    t.notOk(service.output().includes(secret) || service.output().includes(KEYS[0]), 'no key in the output');
+  }
+});
