@@ -24,6 +24,7 @@ export interface Config
     | 'redisPort'
     | 'redisClusterNodes'
     | 'apiKeys'
+    | 'apiKeysFile'
     | 'apiKeyRoutes'
   > {
   readonly modelDir: string;
@@ -39,6 +40,7 @@ export interface Config
   readonly redisClusterNodes: RedisClusterSeeds | undefined;
   /** Parsed from API_KEYS; serializes as a count, so a logged config shows no key. */
   readonly apiKeys: readonly string[] | undefined;
+  readonly apiKeysFile: string | undefined;
   /** Parsed from API_KEY_ROUTES, `all` spelt out. */
   readonly apiKeyRoutes: readonly ApiKeyRouteGroup[];
 }
@@ -76,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     redisUsername,
     redisPassword,
     apiKeys,
+    apiKeysFile,
     apiKeyRoutes,
     ...settings
   } = raw as unknown as ConfigSettings;
@@ -84,12 +87,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
   if (cluster && (redisUrl ?? redisHost ?? redisPort) !== undefined) {
     throw Errors.Config('REDIS_CLUSTER_NODES and REDIS_URL/REDIS_HOST/REDIS_PORT are exclusive: the cache uses one of them');
   }
-  if (apiKeys !== undefined && settings.apiKeysFile !== undefined) {
+  if (apiKeys !== undefined && apiKeysFile !== undefined) {
     throw Errors.Config('API_KEYS and API_KEYS_FILE are exclusive: the keys come from one of them');
   }
   return Object.freeze({
     ...settings,
     apiKeys: apiKeys === undefined ? undefined : redactedKeys(apiKeysFromList(apiKeys.split(','), 'API_KEYS')),
+    apiKeysFile,
     apiKeyRoutes: parseApiKeyRoutes(apiKeyRoutes),
     modelDir: modelDir === undefined ? defaultModelDir : resolve(modelDir),
     modelDirIsDefault: modelDir === undefined,
