@@ -117,6 +117,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
         workers: () => pool.size,
         stats: () => dispatcher?.stats ?? { modelRuns: 0, textsRun: 0 },
         redisUp: transport ? () => redis?.isUp ?? false : undefined,
+        apiKeys: config.apiKeys !== undefined || config.apiKeysFile !== undefined,
       })
     : disabledMetrics;
   const tokenizer = createTokenizerPool({

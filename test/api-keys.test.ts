@@ -175,6 +175,11 @@ t.test('API_KEYS with the default API_KEY_ROUTES=predict', async (t) => {
     t.equal(doc.paths['/project/info'].get.security, undefined, 'info is open');
   });
 
+  t.test('the refusal counter is exported because keys are configured', async (t) => {
+    const text = await (await fetch(`${url}/metrics`)).text();
+    t.match(text, /^# TYPE inf_api_key_refusals_total counter$/m);
+  });
+
   t.test('no key in any log line, the start-up line included', async (t) => {
     const line = logRecords(service.output()).find((r) => r.msg === 'api keys');
     t.same([line?.keys, line?.from, line?.routes], [3, 'API_KEYS', ['predict']], 'the start-up line gives the count and the source');

@@ -40,6 +40,8 @@ export interface MetricsSources {
   stats(): { modelRuns: number; textsRun: number };
   /** Whether Redis takes lookups; undefined when no Redis is configured (then the gauge is not exported). */
   redisUp?: () => boolean;
+  /** Whether API keys are configured; without them the refusal counter is not exported. */
+  apiKeys?: boolean;
 }
 
 // Sub-millisecond resolution for cached requests, up to the 10 s default deadline.
@@ -191,7 +193,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     redisInvalids,
     failures,
     memoHits,
-    apiKeyRefusals,
+    ...(sources.apiKeys ? [apiKeyRefusals] : []),
   ];
 
   const byRoute = new Map<string, Map<number, { count: CounterChild; seconds: HistogramChild }>>();
