@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { defaultModelDir } from '../model/paths.js';
+import { type ApiKeyRouteGroup, apiKeysFromList, parseApiKeyRoutes, redactedKeys } from './api-key-source.js';
 import { readCgroupCpuLimit, workersForCpuLimit } from './cpu-limit.js';
 import { Errors } from './errors.js';
 import type { ConfigSettings } from './generated/config-settings.js';
@@ -14,7 +15,17 @@ import { validateConfig } from './validation/validators.js';
 export interface Config
   extends Omit<
     ConfigSettings,
-    'modelDir' | 'modelFile' | 'workers' | 'cpuLimit' | 'redisUrl' | 'redisHost' | 'redisPort' | 'redisClusterNodes'
+    | 'modelDir'
+    | 'modelFile'
+    | 'workers'
+    | 'cpuLimit'
+    | 'redisUrl'
+    | 'redisHost'
+    | 'redisPort'
+    | 'redisClusterNodes'
+    | 'apiKeys'
+    | 'apiKeysFile'
+    | 'apiKeyRoutes'
   > {
   readonly modelDir: string;
   /** True when MODEL_DIR was not given: the service may fetch the model into defaultModelDir. */
@@ -27,6 +38,11 @@ export interface Config
   readonly redisUrl: string | undefined;
   /** Parsed from REDIS_CLUSTER_NODES; a seed URL's user and password land in redisUsername/redisPassword. */
   readonly redisClusterNodes: RedisClusterSeeds | undefined;
+  /** Parsed from API_KEYS; serializes as a count, so a logged config shows no key. */
+  readonly apiKeys: readonly string[] | undefined;
+  readonly apiKeysFile: string | undefined;
+  /** Parsed from API_KEY_ROUTES, `all` spelt out. */
+  readonly apiKeyRoutes: readonly ApiKeyRouteGroup[];
 }
 
 export interface RedisClusterSeeds {
@@ -61,6 +77,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     redisClusterNodes,
     redisUsername,
     redisPassword,
+    apiKeys,
+    apiKeysFile,
+    apiKeyRoutes,
     ...settings
   } = raw as unknown as ConfigSettings;
   const cpuLimit = cpuLimitSetting ?? readCgroupCpuLimit(cgroupRoot);
@@ -68,8 +87,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
   if (cluster && (redisUrl ?? redisHost ?? redisPort) !== undefined) {
     throw Errors.Config('REDIS_CLUSTER_NODES and REDIS_URL/REDIS_HOST/REDIS_PORT are exclusive: the cache uses one of them');
   }
+  if (apiKeys !== undefined && apiKeysFile !== undefined) {
+    throw Errors.Config('API_KEYS and API_KEYS_FILE are exclusive: the keys come from one of them');
+  }
   return Object.freeze({
     ...settings,
+    apiKeys: apiKeys === undefined ? undefined : redactedKeys(apiKeysFromList(apiKeys.split(','), 'API_KEYS')),
+    apiKeysFile,
+    apiKeyRoutes: parseApiKeyRoutes(apiKeyRoutes),
     modelDir: modelDir === undefined ? defaultModelDir : resolve(modelDir),
     modelDirIsDefault: modelDir === undefined,
     modelFile,

@@ -68,6 +68,14 @@ export const Errors = {
   BodyEncoding: () => new HttpError('INF_ERR_BODY_ENCODING', 400, 'There was an error parsing the body'),
   Validation: (detail: readonly ValidationDetail[]) => new HttpError('INF_ERR_VALIDATION', 422, detail),
 
+  /** API keys (RFC 6750): the challenge names the realm, and the error only when a key was sent */
+  ApiKeyMissing: (realm: string) =>
+    new HttpError('INF_ERR_API_KEY_MISSING', 401, 'Not authenticated', { 'www-authenticate': `Bearer realm="${realm}"` }),
+  ApiKeyInvalid: (realm: string) =>
+    new HttpError('INF_ERR_API_KEY_INVALID', 401, 'Invalid API key', {
+      'www-authenticate': `Bearer realm="${realm}", error="invalid_token"`,
+    }),
+
   /** Capacity and lifecycle */
   Overloaded: (retryAfterS = 1) => new HttpError('INF_ERR_OVERLOADED', 503, 'Server overloaded', { 'retry-after': String(retryAfterS) }),
   NotReady: () => new HttpError('INF_ERR_NOT_READY', 503, 'Model is loading', { 'retry-after': '1' }),

@@ -28,6 +28,7 @@ import { createMetrics, disabledMetrics, type Metrics } from './observability/me
 import { createApp } from './http/app.js';
 import { ResponseMemo } from './http/response-memo.js';
 import { buildOpenApi } from './http/openapi.js';
+import { createApiKeys } from './http/api-keys.js';
 import { buildInfo } from './http/handlers/info.js';
 import { loadManifest } from '../model/manifest.js';
 
@@ -118,6 +119,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
         memoryTier: () => ({ entries: lru.size, bytes: lru.sizeBytes }),
         stats: () => dispatcher?.stats ?? { modelRuns: 0, textsRun: 0 },
         redisUp: transport ? () => redis?.isUp ?? false : undefined,
+        apiKeys: config.apiKeys !== undefined || config.apiKeysFile !== undefined,
       })
     : disabledMetrics;
   const tokenizer = createTokenizerPool({
@@ -173,6 +175,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
           maxBodyBytes: config.responseMemoMaxBodyBytes,
         })
       : undefined;
+  const apiKeys = createApiKeys(config, logger, (reason) => metrics.apiKeyRefused(reason));
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const app = createApp({
     modelId: model.id,
@@ -182,7 +185,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     lifecycle,
     metrics,
     logger,
-    openApi: buildOpenApi({ config, labels: model.labels, version }),
+    apiKeys: apiKeys.guard,
+    openApi: buildOpenApi({ config, labels: model.labels, version, apiKeys: apiKeys.guard }),
     info: buildInfo(model, config, version),
   });
 
@@ -211,6 +215,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       lifecycle.state = 'draining';
       logger.info({ inFlight: lifecycle.requestsInFlight, graceMs: config.shutdownGraceMs }, 'draining');
       us_listen_socket_close(listenSocket);
+      apiKeys.close();
       const drained = await lifecycle.waitIdle(config.shutdownGraceMs);
       if (!drained) logger.warn({ inFlight: lifecycle.requestsInFlight }, 'grace period over; closing with requests in flight');
       // Closes the keep-alive connections that are left; their requests, if any, were answered.

@@ -1,6 +1,7 @@
 // A new user's first visit, in a real headless Chromium: /project/docs renders from this server alone, and
 // Try-it-out on the documented example gets 200 with predictions. Every request the page makes is recorded;
-// any to another host is aborted and fails the test, so nothing may leave the machine.
+// any to another host is aborted and fails the test, so nothing may leave the machine. With API keys configured,
+// Try-it-out gets 401 until the key is given to the Authorize dialog, then 200.
 import t from 'tap';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
@@ -91,6 +92,41 @@ async function browserTests(executable: string): Promise<void> {
     );
     t.equal(outcome, 'aborted');
     t.same(blocked, ['http://192.0.2.1/probe'], 'and recorded');
+    await context.close();
+  });
+
+  t.test('with API keys, Try-it-out gets 401 until Authorize is given a key, then 200', async (t) => {
+    const key = 'browser-test-key-5d2c';
+    const keyed = await startService({ WORKERS: '1', API_KEYS: `other-key-0000,${key}` });
+    t.teardown(() => keyed.stop());
+    const context = await browser.newContext();
+    await context.route('**/*', (route) =>
+      new URL(route.request().url()).host === new URL(keyed.url).host ? route.continue() : route.abort('blockedbyclient'),
+    );
+    const page = await context.newPage();
+    await page.goto(`${keyed.url}/project/docs`);
+    const operation = page.locator('#operations-predictions-bulk_predict');
+    await operation.locator('.opblock-summary').click();
+    await operation.getByRole('button', { name: 'Try it out' }).click();
+
+    const execute = async (): Promise<{ status: number; authorization: string | null }> => {
+      const answer = page.waitForResponse((res) => res.url().endsWith('/project/bulk-predict') && res.request().method() === 'POST');
+      await operation.getByRole('button', { name: 'Execute' }).click();
+      const response = await answer;
+      return { status: response.status(), authorization: await response.request().headerValue('authorization') };
+    };
+    const refused = await execute();
+    t.same(refused, { status: 401, authorization: null }, 'without a key: 401');
+    const shown = operation.locator('.live-responses-table tbody .response-col_status').first();
+    await shown.waitFor();
+    t.equal((await shown.textContent())?.trim(), '401', 'the page shows the 401');
+
+    await page.locator('.auth-wrapper button.authorize').click();
+    await page.locator('.auth-container input').fill(key);
+    await page.locator('.auth-btn-wrapper button.authorize').click();
+    await page.locator('.auth-btn-wrapper button.btn-done').click();
+    const accepted = await execute();
+    t.same(accepted, { status: 200, authorization: `Bearer ${key}` }, 'with the key from Authorize: 200, sent as Bearer');
     await context.close();
   });
 }

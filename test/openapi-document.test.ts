@@ -8,6 +8,8 @@ import { Validator } from '@seriousme/openapi-schema-validator';
 import { ApiDocs } from '../dist/src/generated/schemas.js';
 import { Errors, HttpError } from '../dist/src/errors.js';
 import { buildOpenApi } from '../dist/src/http/openapi.js';
+import { ApiKeyGuard } from '../dist/src/http/api-keys.js';
+import { loadConfig } from '../dist/src/config.js';
 import { validateBulkPredictResponse } from '../dist/src/validation/validators.js';
 import { postPredict, STANDIN_MODEL_DIR, startService } from './helper.js';
 
@@ -133,9 +135,11 @@ t.test('operations have tags, summaries and descriptions; 422 says what went wro
 
 t.test('every error of the route is documented under its status, with its real body as the example', async (t) => {
   const routing = new Set(['INF_ERR_NOT_FOUND', 'INF_ERR_METHOD_NOT_ALLOWED']);
+  // Only with API keys configured (below); this service runs without.
+  const apiKey = new Set(['INF_ERR_API_KEY_MISSING', 'INF_ERR_API_KEY_INVALID']);
   for (const [name, factory] of Object.entries(Errors) as [string, (...args: never[]) => Error][]) {
     const error = factory('x' as never, 'y' as never);
-    if (!(error instanceof HttpError) || routing.has(error.code)) continue;
+    if (!(error instanceof HttpError) || routing.has(error.code) || apiKey.has(error.code)) continue;
     const response = predict.responses[String(error.statusCode)];
     t.ok(response, `${name}: status ${error.statusCode} is declared`);
     t.match(response?.description, `\`${error.code}\``, `${error.code} is named under ${error.statusCode}`);
@@ -174,6 +178,36 @@ t.test("the examples follow any model's labels, and the timing headers follow TI
   t.equal(hate[0].label, 'anger', 'no label named negative: id 0');
   t.same(Object.keys(op.responses['200'].headers).sort(), ['x-cache', 'x-request-id'], 'no timing headers when they are off');
   t.ok(TIMING.every((name) => !(name in op.responses['200'].headers)));
+});
+
+t.test('without API keys no operation asks for one; with them the protected ones declare the bearer scheme and their 401', async (t) => {
+  t.equal(doc.components.securitySchemes, undefined, 'no scheme when no keys are configured');
+  t.notOk(JSON.stringify(doc).includes('"security"'), 'no operation has security');
+  const config = loadConfig({ API_KEYS: 'k' });
+  for (const routes of [['predict'], ['predict', 'info', 'health']] as const) {
+    const guard = new ApiKeyGuard(['k'], new Set(routes));
+    const keyed = JSON.parse(buildOpenApi({ config, labels: modelLabels, version: '1', apiKeys: guard }));
+    const validator = new Validator();
+    const result = await validator.validate(structuredClone(keyed));
+    t.same(result.errors ?? [], [], `${routes}: valid OpenAPI 3.1`);
+    t.same(keyed.components.securitySchemes, { apiKey: { type: 'http', scheme: 'bearer', description: ApiDocs.apiKeys.scheme } });
+    const ops = {
+      predict: keyed.paths['/project/bulk-predict'].post,
+      info: keyed.paths['/project/info'].get,
+      health: keyed.paths['/project/health'].get,
+    };
+    for (const [group, op] of Object.entries(ops)) {
+      const guarded = (routes as readonly string[]).includes(group);
+      t.same(op.security, guarded ? [{ apiKey: [] }] : undefined, `${routes}: ${group} ${guarded ? 'asks for' : 'does not ask for'} a key`);
+      t.equal('401' in op.responses, guarded);
+    }
+    const unauthorized = ops.predict.responses['401'];
+    for (const code of ['INF_ERR_API_KEY_MISSING', 'INF_ERR_API_KEY_INVALID'] as const) {
+      t.match(unauthorized.description, ApiDocs.errors[code], `${code} has its docs/api.md text`);
+      t.equal(typeof unauthorized.content['application/json'].examples[code].value.detail, 'string');
+    }
+    t.ok(unauthorized.headers['WWW-Authenticate'].description, 'the challenge header is documented');
+  }
 });
 
 t.test('/project/docs/ redirects to /project/docs, and the page is made for small screens too', async (t) => {

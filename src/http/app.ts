@@ -6,7 +6,8 @@ import { createHealthHandler } from './handlers/health.js';
 import { createMetricsHandler } from './handlers/metrics.js';
 import { createPredictHandler, type PredictDeps } from './handlers/predict.js';
 import { answerHead, withoutBody } from './head.js';
-import { refuseAmbiguousFraming } from './request-framing.js';
+import { type ApiKeyGuard, requireApiKey, routeGroup } from './api-keys.js';
+import { hasBody, refuseAmbiguousFraming } from './request-framing.js';
 import { sendNow } from './respond.js';
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
@@ -23,6 +24,8 @@ export interface AppDeps extends PredictDeps {
   readonly openApi: string;
   /** The body of GET <base>/info, built once (handlers/info.ts). */
   readonly info: string;
+  /** Undefined when no API keys are configured (api-keys.ts). */
+  readonly apiKeys: ApiKeyGuard | undefined;
 }
 
 /** The route table, and FastAPI's 404 and 405 for everything else. No I/O happens here. */
@@ -44,8 +47,9 @@ export function createApp(deps: AppDeps): TemplatedApp {
   const methodNotAllowed = Errors.MethodNotAllowed();
   const notFound = Errors.NotFound();
   for (const route of routes) {
-    app[route.method](route.path, refuseAmbiguousFraming(route.handler));
-    if (route.method === 'get') app.head(route.path, refuseAmbiguousFraming(answerHead(route.handler)));
+    const handler = guarded(route, deps);
+    app[route.method](route.path, refuseAmbiguousFraming(handler));
+    if (route.method === 'get') app.head(route.path, refuseAmbiguousFraming(answerHead(handler)));
     const allow: [string, string][] = [['allow', route.method === 'get' ? 'GET, HEAD' : route.method.toUpperCase()]];
     // uWS prefers a method's own handler to `any` on the same pattern, so this only sees other methods.
     app.any(
@@ -60,12 +64,14 @@ export function createApp(deps: AppDeps): TemplatedApp {
   return app;
 }
 
+/** The route behind its API key check when API_KEY_ROUTES names its group; bulk-predict checks in its own admission. */
+function guarded(route: Route, deps: AppDeps): Handler {
+  const group = routeGroup(route.path, deps.config);
+  if (!deps.apiKeys || group === undefined || group === 'predict' || !deps.apiKeys.protects(group)) return route.handler;
+  return requireApiKey(deps.apiKeys, route.handler);
+}
+
 /** A HEAD request must get no body, also on the paths that have no GET. */
 function bodyFor(res: HttpResponse, req: HttpRequest): HttpResponse {
   return req.getMethod() === 'head' ? withoutBody(res) : res;
-}
-
-/** These answers leave any request body unread, so such a connection is closed rather than reused mid-body. */
-function hasBody(req: HttpRequest): boolean {
-  return Number(req.getHeader('content-length')) > 0 || req.getHeader('transfer-encoding') !== '';
 }

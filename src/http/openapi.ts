@@ -11,11 +11,14 @@ import type { Config } from '../config.js';
 import { Errors, HttpError } from '../errors.js';
 import { createPredictionFormatter } from '../inference/prediction-format.js';
 import { parseBulkPredictRequest } from '../validation/parse-request.js';
+import { addApiKeySecurity, type OpenApiDocument } from './api-key-openapi.js';
+import { type ApiKeyGuard, routeGroup } from './api-keys.js';
 
 export type OpenApiConfig = Pick<
   Config,
   'basePath' | 'maxTexts' | 'maxBodyBytes' | 'maxTokens' | 'maxQueueTokens' | 'maxQueueDelayMs' | 'requestTimeoutMs' | 'timingHeaders'
->;
+> &
+  Partial<Pick<Config, 'metricsPath'>>;
 
 type ErrorCode = keyof typeof ApiDocs.errors;
 type HeaderName = keyof typeof ApiDocs.headers;
@@ -30,7 +33,13 @@ const headerRefs = (names: readonly HeaderName[]) => Object.fromEntries(names.ma
  * The OpenAPI 3.1.0 document, built once at start-up: schemas and prose from schemas/, the live limits of
  * this server, and examples in the loaded model's labels.
  */
-export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly string[]; version: string }): string {
+export function buildOpenApi(options: {
+  config: OpenApiConfig;
+  labels: readonly string[];
+  version: string;
+  /** With keys configured, the protected operations declare the bearer scheme. */
+  apiKeys?: Pick<ApiKeyGuard, 'protects'>;
+}): string {
   const { config, labels } = options;
   const request = withoutId(BulkPredictRequest);
   const requestSchema = {
@@ -43,7 +52,7 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
   const health = ApiDocs.operations.health;
   const info = ApiDocs.operations.info;
 
-  return JSON.stringify({
+  const document = {
     openapi: '3.1.0',
     info: { title: ApiDocs.title, version: options.version, description: ApiDocs.description },
     tags: ApiDocs.tags,
@@ -117,7 +126,13 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
       },
       headers: headerComponents(),
     },
-  });
+  };
+  const { apiKeys } = options;
+  if (apiKeys) {
+    const groupOf = (path: string) => routeGroup(path, { basePath: config.basePath, metricsPath: config.metricsPath ?? '/metrics' });
+    addApiKeySecurity(document as unknown as OpenApiDocument, groupOf, (group) => apiKeys.protects(group));
+  }
+  return JSON.stringify(document);
 }
 
 /** The limits this server runs with, so the document a client reads states the deployment's values. */

@@ -33,3 +33,8 @@ function isAmbiguous(req: HttpRequest): boolean {
   });
   return lengths > 1 || (lengths === 1 && transferEncoding);
 }
+
+/** Whether the request declares a body (answers that leave it unread close the connection, not to read it as the next request). */
+export function hasBody(req: HttpRequest): boolean {
+  return Number(req.getHeader('content-length')) > 0 || req.getHeader('transfer-encoding') !== '';
+}

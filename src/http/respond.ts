@@ -6,6 +6,7 @@ const STATUS_LINES: Record<number, string> = {
   200: '200 OK',
   301: '301 Moved Permanently',
   400: '400 Bad Request',
+  401: '401 Unauthorized',
   404: '404 Not Found',
   405: '405 Method Not Allowed',
   413: '413 Payload Too Large',

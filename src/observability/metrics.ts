@@ -22,6 +22,8 @@ export interface Metrics extends BatchObserver {
   redisSkipped(): void;
   redisInvalid(count: number): void;
   failure(reason: FailureReason): void;
+  /** A request refused for its API key: none sent, or one that is not a configured key. */
+  apiKeyRefused(reason: 'missing' | 'invalid'): void;
   /** One request's tokenization (its new texts, on a tokenizer thread). */
   onTokenize(ms: number): void;
 }
@@ -40,6 +42,8 @@ export interface MetricsSources {
   stats(): { modelRuns: number; textsRun: number };
   /** Whether Redis takes lookups; undefined when no Redis is configured (then the gauge is not exported). */
   redisUp?: () => boolean;
+  /** Whether API keys are configured; without them the refusal counter is not exported. */
+  apiKeys?: boolean;
 }
 
 // Sub-millisecond resolution for cached requests, up to the 10 s default deadline.
@@ -58,6 +62,7 @@ export const disabledMetrics: Metrics = {
   redisSkipped() {},
   redisInvalid() {},
   failure() {},
+  apiKeyRefused() {},
   onBatch() {},
   onTokenize() {},
   onQueueWait() {},
@@ -187,6 +192,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     'Values read from Redis that are not a prediction of this model: served as misses and overwritten.',
   );
   const failures = new CounterFamily('inf_request_failures_total', 'Requests refused or failed, by reason.', ['reason']);
+  const apiKeyRefusals = new CounterFamily('inf_api_key_refusals_total', 'Requests refused 401 for their API key, by reason.', ['reason']);
   const memoHits = new CounterFamily(
     'inf_response_memo_hits_total',
     'Requests answered from the response memo (every text cached, same body as before).',
@@ -205,6 +211,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     redisInvalids,
     failures,
     memoHits,
+    ...(sources.apiKeys ? [apiKeyRefusals] : []),
   ];
 
   const byRoute = new Map<string, Map<number, { count: CounterChild; seconds: HistogramChild }>>();
@@ -218,6 +225,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     timeout: failures.child('timeout'),
     worker_failure: failures.child('worker_failure'),
   };
+  const refusals = { missing: apiKeyRefusals.child('missing'), invalid: apiKeyRefusals.child('invalid') };
   const redisError = redisErrors.child();
   const redisSkip = redisSkips.child();
   const redisInvalid = redisInvalids.child();
@@ -272,6 +280,9 @@ export function createMetrics(sources: MetricsSources): Metrics {
     },
     failure(reason) {
       reasons[reason].inc();
+    },
+    apiKeyRefused(reason) {
+      refusals[reason].inc();
     },
     onBatch(size, tokens, inferenceMs) {
       batchSizeChild.observe(size);

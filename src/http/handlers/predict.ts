@@ -14,6 +14,7 @@ import { RequestContext } from '../request-context.js';
 import { createRequestIds } from '../request-id.js';
 import { headerLines, sendError, sendJson, sendLinesInCallback, type Headers } from '../respond.js';
 import type { MemoizedAnswer, ResponseMemo } from '../response-memo.js';
+import type { ApiKeyGuard } from '../api-keys.js';
 
 export interface PredictDeps {
   readonly config: Config;
@@ -25,6 +26,8 @@ export interface PredictDeps {
   readonly modelId: string;
   /** Undefined when the memo is off. */
   readonly memo: ResponseMemo | undefined;
+  /** Undefined when no API keys are configured; it says itself whether the prediction routes need one. */
+  readonly apiKeys: ApiKeyGuard | undefined;
 }
 
 const ROUTE = 'bulk-predict';
@@ -42,6 +45,7 @@ export function isJsonMediaType(contentType: string): boolean {
 /** POST <base>/bulk-predict: headers (synchronously, as uWS requires) -> body -> memo, or parse -> predict -> answer. */
 export function createPredictHandler(deps: PredictDeps): (res: HttpResponse, req: HttpRequest) => void {
   const { config, memo } = deps;
+  const apiKeys = deps.apiKeys?.protects('predict') ? deps.apiKeys : undefined;
   const nextRequestId = createRequestIds();
   // A memoized answer's header lines are the same as those predictAndAnswer sends for a request whose texts
   // were all cached (no queue, no model), rendered once around the request id and the total time.
@@ -81,15 +85,24 @@ export function createPredictHandler(deps: PredictDeps): (res: HttpResponse, req
   return (res, req) => {
     const clientId = req.getHeader('x-request-id');
     const ctx = new RequestContext(res, clientId !== '' && REQUEST_ID.test(clientId) ? clientId : nextRequestId(), config.requestTimeoutMs);
-    if (admit(deps, ctx, req.getHeader('content-type'), req.getHeader('content-length')))
+    const refusal = apiKeys?.check(req.getHeader('authorization'));
+    if (admit(deps, ctx, req.getHeader('content-type'), req.getHeader('content-length'), refusal))
       readBody(ctx, config.maxBodyBytes, onBody, onBodyError);
   };
 }
 
 /** Counts the request in, and refuses it before its body is read when the headers already decide. */
-function admit(deps: PredictDeps, ctx: RequestContext, contentType: string, contentLength: string): boolean {
+function admit(
+  deps: PredictDeps,
+  ctx: RequestContext,
+  contentType: string,
+  contentLength: string,
+  apiKeyRefusal: HttpError | undefined,
+): boolean {
   const { config, lifecycle } = deps;
   lifecycle.requestStarted();
+  // First: a client without a key learns nothing else about the request or the server.
+  if (apiKeyRefusal) return refuse(deps, ctx, apiKeyRefusal, false);
   if (lifecycle.state === 'starting') return refuse(deps, ctx, Errors.NotReady(), false);
   if (!isJsonMediaType(contentType)) return refuse(deps, ctx, Errors.UnsupportedMediaType(contentType), false);
   const declared = Number(contentLength);

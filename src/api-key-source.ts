@@ -1,0 +1,81 @@
+// Where the API keys come from: API_KEYS (a list, read with the rest of the configuration) or API_KEYS_FILE (one
+// key a line, e.g. a mounted Kubernetes Secret), which is checked for a change while the service runs, so a
+// rotated Secret takes effect without a restart. The keys themselves never reach a message or a log line.
+import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import { inspect } from 'node:util';
+import { Errors } from './errors.js';
+
+export const API_KEY_ROUTE_GROUPS = ['predict', 'info', 'docs', 'health', 'metrics'] as const;
+export type ApiKeyRouteGroup = (typeof API_KEY_ROUTE_GROUPS)[number];
+
+// RFC 6750's b64token: what can follow `Bearer ` in an Authorization header. A key outside it could never be sent.
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** `all`, or a comma-separated list (the schema checks the names), as the list of groups. */
+export function parseApiKeyRoutes(setting: string): readonly ApiKeyRouteGroup[] {
+  if (setting === 'all') return API_KEY_ROUTE_GROUPS;
+  return [...new Set(setting.split(','))] as ApiKeyRouteGroup[];
+}
+
+/**
+ * The keys of a list (API_KEYS' items, or a file's lines), trimmed, blanks dropped, duplicates merged. Throws
+ * INF_ERR_CONFIG naming the item by its position, never by its value.
+ */
+export function apiKeysFromList(items: readonly string[], source: string, what = 'item'): string[] {
+  const keys = new Set<string>();
+  items.forEach((item, i) => {
+    const key = item.trim();
+    if (key === '') return;
+    if (!TOKEN68.test(key)) {
+      throw Errors.Config(`${source}: ${what} ${i + 1} is not a bearer token (letters, digits and -._~+/, then = padding only)`);
+    }
+    keys.add(key);
+  });
+  if (keys.size === 0) throw Errors.Config(`${source} holds no key`);
+  return [...keys];
+}
+
+/** Reads API_KEYS_FILE: one key a line; blank lines and lines starting with `#` are skipped. */
+export function readApiKeysFile(path: string): string[] {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw Errors.Config(`API_KEYS_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  const lines = text.split(/\r?\n/).map((line) => (line.trimStart().startsWith('#') ? '' : line));
+  return apiKeysFromList(lines, `API_KEYS_FILE ${path}`, 'line');
+}
+
+/**
+ * Calls `onChange` with the file's keys whenever it changes. One stat per interval (fs.watchFile), which,
+ * unlike inotify on the file, also sees the kubelet's update of a Secret volume: it swaps a symlink to a new
+ * directory, and the stat of the path then shows another inode. A changed file that cannot be read or holds no
+ * key goes to `onError`, and the keys in use stay: a half-written file must not lock every client out.
+ */
+export function watchApiKeysFile(
+  path: string,
+  intervalMs: number,
+  onChange: (keys: string[]) => void,
+  onError: (err: Error) => void,
+): () => void {
+  const listener = (current: Stats, previous: Stats): void => {
+    if (current.mtimeMs === previous.mtimeMs && current.ino === previous.ino && current.size === previous.size) return;
+    try {
+      onChange(readApiKeysFile(path));
+    } catch (err) {
+      onError(err as Error);
+    }
+  };
+  // Not persistent: the watch alone must not keep the process alive.
+  watchFile(path, { interval: intervalMs, persistent: false }, listener);
+  return () => unwatchFile(path, listener);
+}
+
+/** The keys, frozen, printed (JSON or inspect) as their count only: a logged config shows no key. */
+export function redactedKeys(keys: string[]): readonly string[] {
+  const shown = `[${keys.length} API key${keys.length === 1 ? '' : 's'}, redacted]`;
+  Object.defineProperty(keys, 'toJSON', { value: () => shown });
+  Object.defineProperty(keys, inspect.custom, { value: () => shown });
+  return Object.freeze(keys);
+}

@@ -1,0 +1,147 @@
+// API keys on the HTTP edge, as text-embeddings-inference's `--api-key`: a protected route needs
+// `Authorization: Bearer <key>` with one of the configured keys, else 401 with an RFC 6750 challenge.
+//
+// A route family applies it in its handler, synchronously (uWS' request object lives only that long) and before
+// the body is read: `const refusal = guard.check(req.getHeader('authorization'))`, then renders the HttpError in
+// its own body shape and closes the connection if a body was sent (it is left unread). The FastAPI-shaped GET
+// routes get it from requireApiKey below; POST bulk-predict checks it in its admission (handlers/predict.ts).
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { Logger } from 'pino';
+import { type ApiKeyRouteGroup, readApiKeysFile, watchApiKeysFile } from '../api-key-source.js';
+import type { Config } from '../config.js';
+import { Errors, type HttpError } from '../errors.js';
+import { hasBody } from './request-framing.js';
+import { sendNow } from './respond.js';
+
+export type ApiKeyRefusal = 'missing' | 'invalid';
+type Handler = (res: HttpResponse, req: HttpRequest) => void;
+
+export const API_KEY_REALM = 'sentiment-inference';
+
+// Prebuilt: a refusal must stay cheap, also under a flood of wrong keys.
+const missing = Errors.ApiKeyMissing(API_KEY_REALM);
+const invalid = Errors.ApiKeyInvalid(API_KEY_REALM);
+// The auth-scheme is case-insensitive (RFC 9110 11.1); one or more spaces before the token.
+const BEARER = /^bearer(?: +(.*))?$/i;
+
+/**
+ * A key's SHA-256: keys are held and compared only as digests, so every comparison is of 32 bytes with 32
+ * bytes, and neither the time of the comparison nor its failure tells how long a key is or how much of it matched.
+ */
+export function keyDigest(key: string): Buffer {
+  return createHash('sha256').update(key, 'utf8').digest();
+}
+
+/** Whether `digest` equals one of `digests`; every digest is compared, so the time does not say which one matched. */
+export function matchesAnyDigest(digest: Buffer, digests: readonly Buffer[]): boolean {
+  let matched = false;
+  for (const known of digests) matched = timingSafeEqual(digest, known) || matched;
+  return matched;
+}
+
+/**
+ * The token of `Bearer <token>`; undefined when the header carries none (absent, empty, another scheme, `Bearer`
+ * alone). A malformed token (`Bearer a b`) is returned as it is: it matches no key, and is refused as invalid.
+ */
+export function bearerToken(authorization: string): string | undefined {
+  const token = BEARER.exec(authorization.trim())?.[1];
+  return token === undefined || token === '' ? undefined : token;
+}
+
+export class ApiKeyGuard {
+  private digests: readonly Buffer[];
+
+  constructor(
+    keys: readonly string[],
+    private readonly groups: ReadonlySet<ApiKeyRouteGroup>,
+    private readonly onRefused: (reason: ApiKeyRefusal) => void = () => {},
+  ) {
+    this.digests = keys.map(keyDigest);
+  }
+
+  get keyCount(): number {
+    return this.digests.length;
+  }
+
+  /** Whether the routes of `group` need a key (API_KEY_ROUTES). */
+  protects(group: ApiKeyRouteGroup): boolean {
+    return this.groups.has(group);
+  }
+
+  /** Takes new keys (a rotated API_KEYS_FILE); requests already checked keep their answer. */
+  replaceKeys(keys: readonly string[]): void {
+    this.digests = keys.map(keyDigest);
+  }
+
+  /** The refusal for this Authorization header value, counted by reason; undefined when it carries a valid key. */
+  check(authorization: string): HttpError | undefined {
+    const token = bearerToken(authorization);
+    if (token === undefined) {
+      this.onRefused('missing');
+      return missing;
+    }
+    if (matchesAnyDigest(keyDigest(token), this.digests)) return undefined;
+    this.onRefused('invalid');
+    return invalid;
+  }
+}
+
+/** A FastAPI-shaped route that answers 401 ({"detail": ...}) without a valid key, and runs `handler` with one. */
+export function requireApiKey(guard: ApiKeyGuard, handler: Handler): Handler {
+  return (res, req) => {
+    const refusal = guard.check(req.getHeader('authorization'));
+    if (refusal === undefined) return handler(res, req);
+    sendNow(res, refusal.statusCode, 'application/json', refusal.body, Object.entries(refusal.headers), hasBody(req));
+  };
+}
+
+/** The group of one of the service's own routes (undefined for other paths: their family decides). */
+export function routeGroup(path: string, config: Pick<Config, 'basePath' | 'metricsPath'>): ApiKeyRouteGroup | undefined {
+  const { basePath, metricsPath } = config;
+  if (path === metricsPath) return 'metrics';
+  if (!path.startsWith(`${basePath}/`)) return undefined;
+  const rest = path.slice(basePath.length);
+  if (rest === '/bulk-predict') return 'predict';
+  if (rest === '/health') return 'health';
+  if (rest === '/info') return 'info';
+  if (rest === '/openapi.json' || rest === '/docs' || rest.startsWith('/docs/')) return 'docs';
+  return undefined;
+}
+
+export interface ApiKeys {
+  /** Undefined when no keys are configured: every route is open, as before. */
+  readonly guard: ApiKeyGuard | undefined;
+  /** Stops re-reading API_KEYS_FILE. */
+  close(): void;
+}
+
+/**
+ * The guard for the configured keys (API_KEYS, or API_KEYS_FILE read now and then re-read on change), or none.
+ * A file that cannot be read or holds no key stops the start (INF_ERR_CONFIG).
+ */
+export function createApiKeys(
+  config: Pick<Config, 'apiKeys' | 'apiKeysFile' | 'apiKeysFileCheckMs' | 'apiKeyRoutes'>,
+  logger: Logger,
+  onRefused: (reason: ApiKeyRefusal) => void,
+): ApiKeys {
+  const { apiKeys, apiKeysFile, apiKeysFileCheckMs } = config;
+  if (apiKeys === undefined && apiKeysFile === undefined) return { guard: undefined, close() {} };
+  const guard = new ApiKeyGuard(apiKeys ?? readApiKeysFile(apiKeysFile!), new Set(config.apiKeyRoutes), onRefused);
+  logger.info({ keys: guard.keyCount, from: apiKeysFile ?? 'API_KEYS', routes: config.apiKeyRoutes }, 'api keys');
+  if (apiKeysFile === undefined || apiKeysFileCheckMs === 0) return { guard, close() {} };
+  const stop = watchApiKeysFile(
+    apiKeysFile,
+    apiKeysFileCheckMs,
+    (keys) => {
+      guard.replaceKeys(keys);
+      logger.info({ keys: keys.length, from: apiKeysFile }, 'api keys reloaded');
+    },
+    (err) =>
+      logger.warn(
+        { from: apiKeysFile, problem: err.message, keys: guard.keyCount },
+        'api keys file changed but unusable; keeping the keys in use',
+      ),
+  );
+  return { guard, close: stop };
+}
