@@ -173,6 +173,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       : undefined;
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const app = createApp({
+    model,
     modelId: model.id,
     memo,
     config,

@@ -3,6 +3,7 @@ import { Errors } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import { createDocsHandlers } from './handlers/docs.js';
 import { createHealthHandler } from './handlers/health.js';
+import { createHfInferenceHandler, type HfInferenceDeps } from './handlers/hf-inference.js';
 import { createMetricsHandler } from './handlers/metrics.js';
 import { createPredictHandler, type PredictDeps } from './handlers/predict.js';
 import { answerHead, withoutBody } from './head.js';
@@ -18,7 +19,7 @@ interface Route {
   readonly handler: Handler;
 }
 
-export interface AppDeps extends PredictDeps {
+export interface AppDeps extends PredictDeps, HfInferenceDeps {
   readonly lifecycle: Lifecycle;
   readonly openApi: string;
   /** The body of GET <base>/info, built once (handlers/info.ts). */
@@ -38,6 +39,8 @@ export function createApp(deps: AppDeps): TemplatedApp {
     { method: 'get', path: `${basePath}/docs/`, handler: docs.redirect },
     { method: 'get', path: `${basePath}/docs/*`, handler: docs.asset },
   ];
+  // Other protocols' routes, at the root where their clients send them.
+  routes.push({ method: 'post', path: '/', handler: createHfInferenceHandler(deps) });
   if (deps.metrics.enabled) routes.push({ method: 'get', path: metricsPath, handler: createMetricsHandler(deps.metrics) });
 
   const app = App();
