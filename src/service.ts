@@ -183,6 +183,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     logger,
     openApi: buildOpenApi({ config, labels: model.labels, version }),
     info: buildInfo(model, config, version),
+    version,
   });
 
   const listenSocket = await listen(app, config.host, config.port);

@@ -1,10 +1,13 @@
 import { App, type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
 import { Errors } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
+import type { ModelInfo } from '../model-info.js';
 import { createDocsHandlers } from './handlers/docs.js';
 import { createHealthHandler } from './handlers/health.js';
 import { createHfInferenceHandler, type HfInferenceDeps } from './handlers/hf-inference.js';
 import { createMetricsHandler } from './handlers/metrics.js';
+import { createOipInferHandler } from './handlers/oip-infer.js';
+import { createOipMetadataHandlers, oipModelOf } from './handlers/oip-metadata.js';
 import { createPredictHandler, type PredictDeps } from './handlers/predict.js';
 import { answerHead, withoutBody } from './head.js';
 import { refuseAmbiguousFraming } from './request-framing.js';
@@ -24,6 +27,9 @@ export interface AppDeps extends PredictDeps, HfInferenceDeps {
   readonly openApi: string;
   /** The body of GET <base>/info, built once (handlers/info.ts). */
   readonly info: string;
+  readonly model: ModelInfo;
+  /** The server's version (package.json), for the protocols' server metadata. */
+  readonly version: string;
 }
 
 /** The route table, and FastAPI's 404 and 405 for everything else. No I/O happens here. */
@@ -41,6 +47,14 @@ export function createApp(deps: AppDeps): TemplatedApp {
   ];
   // Other protocols' routes, at the root where their clients send them.
   routes.push({ method: 'post', path: '/', handler: createHfInferenceHandler(deps) });
+  const oipModel = oipModelOf(deps.model);
+  for (const [path, handler] of Object.entries(createOipMetadataHandlers(oipModel, deps.lifecycle, deps.version))) {
+    routes.push({ method: 'get', path, handler });
+  }
+  routes.push(
+    { method: 'post', path: '/v2/models/:name/infer', handler: createOipInferHandler(deps, oipModel, false) },
+    { method: 'post', path: '/v2/models/:name/versions/:version/infer', handler: createOipInferHandler(deps, oipModel, true) },
+  );
   if (deps.metrics.enabled) routes.push({ method: 'get', path: metricsPath, handler: createMetricsHandler(deps.metrics) });
 
   const app = App();

@@ -11,6 +11,7 @@ import type { Config } from '../config.js';
 import { Errors, HttpError } from '../errors.js';
 import { createPredictionFormatter } from '../inference/prediction-format.js';
 import { parseBulkPredictRequest } from '../validation/parse-request.js';
+import { pipelineErrors, protocolOpenApi } from './openapi-protocols.js';
 
 export type OpenApiConfig = Pick<
   Config,
@@ -42,6 +43,7 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
   const bulkPredict = ApiDocs.operations.bulkPredict;
   const health = ApiDocs.operations.health;
   const info = ApiDocs.operations.info;
+  const protocols = protocolOpenApi({ maxBodyBytes: config.maxBodyBytes });
 
   return JSON.stringify({
     openapi: '3.1.0',
@@ -105,6 +107,7 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
           },
         },
       },
+      ...protocols.paths,
     },
     components: {
       schemas: {
@@ -114,6 +117,7 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
         HTTPError: withoutId(HTTPError),
         HTTPValidationError: withoutId(HTTPValidationError),
         InfoResponse: withoutId(InfoResponse),
+        ...protocols.schemas,
       },
       headers: headerComponents(),
     },
@@ -180,14 +184,7 @@ function validationExamples(maxTexts: number): Record<string, { summary: string;
 function errorResponses(config: OpenApiConfig): Record<number, object> {
   const errors: [ErrorCode, HttpError][] = [
     ['INF_ERR_AMBIGUOUS_FRAMING', Errors.AmbiguousFraming()],
-    ['INF_ERR_BODY_ENCODING', Errors.BodyEncoding()],
-    ['INF_ERR_BODY_TOO_LARGE', Errors.BodyTooLarge(config.maxBodyBytes)],
-    ['INF_ERR_MEDIA_TYPE', Errors.UnsupportedMediaType('text/plain')],
-    ['INF_ERR_INFERENCE', Errors.InferenceFailed()],
-    ['INF_ERR_INTERNAL', Errors.Internal()],
-    ['INF_ERR_OVERLOADED', Errors.Overloaded()],
-    ['INF_ERR_NOT_READY', Errors.NotReady()],
-    ['INF_ERR_TIMEOUT', Errors.Timeout()],
+    ...pipelineErrors(config.maxBodyBytes),
   ];
   const responses: Record<number, { description: string; headers: object; content: object }> = {};
   for (const status of [...new Set(errors.map(([, e]) => e.statusCode))].sort((a, b) => a - b)) {

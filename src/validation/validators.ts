@@ -8,3 +8,4 @@ export const validateBulkPredictRequest = requestValidators.validateBulkPredictR
 export const validateBulkPredictResponse = requestValidators.validateBulkPredictResponse as unknown as ValidateFunction;
 export const validateConfig = configValidator.validateConfig as unknown as ValidateFunction;
 export const validateHfTextClassificationRequest = requestValidators.validateHfTextClassificationRequest as unknown as ValidateFunction;
+export const validateOipInferRequest = requestValidators.validateOipInferRequest as unknown as ValidateFunction;
