@@ -81,6 +81,7 @@ t.test('an unknown model or version is a 404 in the error schema, on every model
     conforms(t, 'metadata_model_error_response', res.body, path);
   }
   t.same((await get('/v2/models/other')).body, { error: 'Model other not found' });
+  t.same(await get('/v2/no/such/route').then((r) => [r.status, r.body]), [404, { error: 'Not Found' }], 'any unknown /v2 path');
   for (const path of ['/v2/models/other/infer', `/v2/models/${NAME}/versions/2/infer`]) {
     const res = await infer({ inputs: [textsInput(['x'])] }, path);
     t.equal(res.status, 404, path);

@@ -9,6 +9,7 @@ import { createMetricsHandler } from './handlers/metrics.js';
 import { createOipInferHandler } from './handlers/oip-infer.js';
 import { createOipMetadataHandlers, oipModelOf } from './handlers/oip-metadata.js';
 import { createPredictHandler, type PredictDeps } from './handlers/predict.js';
+import { errorMessageBody } from './error-bodies.js';
 import { answerHead, withoutBody } from './head.js';
 import { refuseAmbiguousFraming } from './request-framing.js';
 import { sendNow } from './respond.js';
@@ -70,6 +71,12 @@ export function createApp(deps: AppDeps): TemplatedApp {
       refuseAmbiguousFraming((res, req) => sendNow(bodyFor(res, req), 405, 'application/json', methodNotAllowed.body, allow, hasBody(req))),
     );
   }
+  // An Open Inference Protocol client reads {"error"}, also on a path that is not the protocol's.
+  const notFoundMessage = errorMessageBody(notFound);
+  app.any(
+    '/v2/*',
+    refuseAmbiguousFraming((res, req) => sendNow(bodyFor(res, req), 404, 'application/json', notFoundMessage, [], hasBody(req))),
+  );
   app.any(
     '/*',
     refuseAmbiguousFraming((res, req) => sendNow(bodyFor(res, req), 404, 'application/json', notFound.body, [], hasBody(req))),
