@@ -1,5 +1,6 @@
 // Every error the service can raise, defined once. HTTP errors carry their status and FastAPI's body shape
-// ({"detail": ...}, the reference's contract); start-up errors carry the fix in their message.
+// ({"detail": ...}, the reference's contract); a route family with another shape renders the error itself
+// (src/http/error-bodies.ts). Start-up errors carry the fix in their message.
 // Each code has a row in docs/api.md's error table (test/internals/errors.test.ts checks it).
 
 /** One item of a 422 body, in FastAPI/pydantic v2's shape. */
@@ -67,6 +68,9 @@ export const Errors = {
   // FastAPI answers a body it cannot decode (e.g. invalid UTF-8) with this 400.
   BodyEncoding: () => new HttpError('INF_ERR_BODY_ENCODING', 400, 'There was an error parsing the body'),
   Validation: (detail: readonly ValidationDetail[]) => new HttpError('INF_ERR_VALIDATION', 422, detail),
+  // The HF and Open Inference Protocol routes: their bodies are {"error": message}, and both protocols answer 400.
+  InvalidInput: (problem: string) => new HttpError('INF_ERR_INVALID_INPUT', 400, problem),
+  ModelNotFound: (name: string) => new HttpError('INF_ERR_MODEL_NOT_FOUND', 404, `Model ${name.slice(0, 100)} not found`),
 
   /** API keys (RFC 6750): the challenge names the realm, and the error only when a key was sent */
   ApiKeyMissing: (realm: string) =>

@@ -178,6 +178,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const apiKeys = createApiKeys(config, logger, (reason) => metrics.apiKeyRefused(reason));
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const app = createApp({
+    model,
     modelId: model.id,
     memo,
     config,
@@ -188,6 +189,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     apiKeys: apiKeys.guard,
     openApi: buildOpenApi({ config, labels: model.labels, version, apiKeys: apiKeys.guard }),
     info: buildInfo(model, config, version),
+    version,
   });
 
   const listenSocket = await listen(app, config.host, config.port);

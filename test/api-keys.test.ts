@@ -143,6 +143,32 @@ t.test('API_KEYS with the default API_KEY_ROUTES=predict', async (t) => {
     await answer.text();
   });
 
+  t.test("the other protocols' prediction routes need the key too, and refuse in their own error shape", async (t) => {
+    const routes = [
+      { path: '/', body: { inputs: 'I love you!' } },
+      {
+        path: '/v2/models/distilbert-sst2-standin/infer',
+        body: { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['I love you!'] }] },
+      },
+    ];
+    for (const { path, body } of routes) {
+      const post = (headers: Record<string, string>) => fetch(`${url}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+      const none = await post(json);
+      t.equal(none.status, 401, `${path} without a key`);
+      t.equal(none.headers.get('www-authenticate'), REALM);
+      t.same(await none.json(), { error: 'Not authenticated' }, `${path}: the {"error"} body its clients read`);
+      const wrong = await post(bearer('wrong-key'));
+      t.equal(wrong.status, 401, `${path} with a wrong key`);
+      t.same(await wrong.json(), { error: 'Invalid API key' });
+      const right = await post(bearer(KEYS[1]!));
+      t.equal(right.status, 200, `${path} with a key`);
+      await right.text();
+    }
+    for (const path of ['/v2/health/live', '/v2/health/ready', '/v2', '/v2/models/distilbert-sst2-standin']) {
+      t.equal((await call(url, path, {})).status, 200, `${path} stays open (health and info groups)`);
+    }
+  });
+
   t.test('health, info, docs and metrics stay open, with or without a key', async (t) => {
     for (const path of [
       '/project/health',
@@ -227,6 +253,8 @@ t.test('API_KEYS_FILE from a Secret volume, API_KEY_ROUTES=all, and a rotation o
       '/project/docs',
       '/project/docs/swagger-ui.css',
       '/metrics',
+      '/v2/health/ready',
+      '/v2/models/distilbert-sst2-standin',
     ];
     for (const path of paths) {
       t.equal((await call(url, path, {})).status, 401, `${path} without a key`);

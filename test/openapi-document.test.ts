@@ -5,6 +5,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
+import Ajv from 'ajv';
 import { ApiDocs } from '../dist/src/generated/schemas.js';
 import { Errors, HttpError } from '../dist/src/errors.js';
 import { buildOpenApi } from '../dist/src/http/openapi.js';
@@ -134,7 +135,8 @@ t.test('operations have tags, summaries and descriptions; 422 says what went wro
 });
 
 t.test('every error of the route is documented under its status, with its real body as the example', async (t) => {
-  const routing = new Set(['INF_ERR_NOT_FOUND', 'INF_ERR_METHOD_NOT_ALLOWED']);
+  // Routing errors, and those of the HF and Open Inference Protocol routes alone.
+  const routing = new Set(['INF_ERR_NOT_FOUND', 'INF_ERR_METHOD_NOT_ALLOWED', 'INF_ERR_INVALID_INPUT', 'INF_ERR_MODEL_NOT_FOUND']);
   // Only with API keys configured (below); this service runs without.
   const apiKey = new Set(['INF_ERR_API_KEY_MISSING', 'INF_ERR_API_KEY_INVALID']);
   for (const [name, factory] of Object.entries(Errors) as [string, (...args: never[]) => Error][]) {
@@ -221,4 +223,32 @@ t.test('/project/docs/ redirects to /project/docs, and the page is made for smal
   t.equal(new URL(followed.url).pathname, '/project/docs');
   t.match(await followed.text(), /<meta name="viewport" content="width=device-width, initial-scale=1">/);
   t.equal((await fetch(`${service.url}/project/docs/`, { method: 'POST' })).status, 405);
+});
+
+t.test('the HF and Open Inference Protocol routes are documented, and real answers match their schemas', async (t) => {
+  const paths = Object.keys(doc.paths);
+  for (const path of ['/', '/v2', '/v2/health/live', '/v2/health/ready', '/v2/models/{name}', '/v2/models/{name}/infer']) {
+    t.ok(paths.includes(path), `${path} is documented`);
+  }
+  const hf = doc.paths['/'].post;
+  const infer = doc.paths['/v2/models/{name}/infer'].post;
+  t.same(hf.responses['400'].content['application/json'].examples.INF_ERR_INVALID_INPUT.value, { error: 'inputs[1] must be string' });
+  t.same(infer.responses['404'].content['application/json'].examples.INF_ERR_MODEL_NOT_FOUND.value, { error: 'Model other not found' });
+  t.match(infer.responses['400'].description, ApiDocs.errors.INF_ERR_INVALID_INPUT);
+  const tagNames = doc.tags.map((tag: { name: string }) => tag.name);
+  for (const op of [hf, infer]) t.ok(tagNames.includes(op.tags[0]), `${op.summary}: tag declared`);
+  // The document's own schemas, resolved against it, accept what the server answers.
+  const ajv = new Ajv.default({ strict: false });
+  ajv.addSchema({ ...doc, $id: 'doc' });
+  const schema = (name: string) => ajv.getSchema(`doc#/components/schemas/${name}`)!;
+  const classified = await postPredict(service.url, { inputs: ['I love you!', 'I hate you!'] }, { path: '/' });
+  t.ok(schema('HfTextClassificationResponse')(classified.body), 'POST / answer');
+  const metadata = await (await fetch(`${service.url}/v2/models/distilbert-sst2-standin`)).json();
+  t.ok(schema('OipModelMetadata')(metadata), 'model metadata');
+  const body = { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['I love you!'] }] };
+  const inferred = await postPredict(service.url, body, { path: '/v2/models/distilbert-sst2-standin/infer' });
+  t.ok(schema('OipInferRequest')(body), 'the request');
+  t.ok(schema('OipInferResponse')(inferred.body), 'the infer answer');
+  const refused = await postPredict(service.url, { inputs: 3 }, { path: '/' });
+  t.ok(schema('ErrorMessage')(refused.body), 'an error');
 });

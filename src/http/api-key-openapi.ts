@@ -14,6 +14,7 @@ export interface OpenApiDocument {
 }
 
 const SCHEME = 'apiKey';
+const METHODS = new Set(['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace']);
 
 /**
  * Adds the bearer scheme, and on each operation whose route needs a key its `security` and 401, so Swagger UI's
@@ -40,7 +41,9 @@ export function addApiKeySecurity(
   for (const [path, operations] of Object.entries(document.paths)) {
     const group = groupOf(path);
     if (group === undefined || !protects(group)) continue;
-    for (const operation of Object.values(operations)) {
+    // A path item also holds `parameters` (the protocols' {name}), which is not an operation.
+    for (const [method, operation] of Object.entries(operations)) {
+      if (!METHODS.has(method)) continue;
       operation.security = [{ [SCHEME]: [] }];
       operation.responses[401] = unauthorized;
     }

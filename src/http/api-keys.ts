@@ -87,19 +87,26 @@ export class ApiKeyGuard {
   }
 }
 
-/** A FastAPI-shaped route that answers 401 ({"detail": ...}) without a valid key, and runs `handler` with one. */
-export function requireApiKey(guard: ApiKeyGuard, handler: Handler): Handler {
+/**
+ * A route that answers 401 without a valid key, in its family's error body (FastAPI's {"detail": ...} unless
+ * told), and runs `handler` with one.
+ */
+export function requireApiKey(guard: ApiKeyGuard, handler: Handler, errorBody = (error: HttpError) => error.body): Handler {
   return (res, req) => {
     const refusal = guard.check(req.getHeader('authorization'));
     if (refusal === undefined) return handler(res, req);
-    sendNow(res, refusal.statusCode, 'application/json', refusal.body, Object.entries(refusal.headers), hasBody(req));
+    sendNow(res, refusal.statusCode, 'application/json', errorBody(refusal), Object.entries(refusal.headers), hasBody(req));
   };
 }
 
-/** The group of one of the service's own routes (undefined for other paths: their family decides). */
+/** The group of a route (undefined for a path the service does not serve). */
 export function routeGroup(path: string, config: Pick<Config, 'basePath' | 'metricsPath'>): ApiKeyRouteGroup | undefined {
   const { basePath, metricsPath } = config;
   if (path === metricsPath) return 'metrics';
+  // The other protocols' routes, at the root: HF's POST / and the Open Inference Protocol's /v2.
+  if (path === '/' || path.endsWith('/infer')) return 'predict';
+  if (path.startsWith('/v2/health/')) return 'health';
+  if (path === '/v2' || path === '/v2/' || path.startsWith('/v2/models/')) return 'info';
   if (!path.startsWith(`${basePath}/`)) return undefined;
   const rest = path.slice(basePath.length);
   if (rest === '/bulk-predict') return 'predict';

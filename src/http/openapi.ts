@@ -13,6 +13,7 @@ import { createPredictionFormatter } from '../inference/prediction-format.js';
 import { parseBulkPredictRequest } from '../validation/parse-request.js';
 import { addApiKeySecurity, type OpenApiDocument } from './api-key-openapi.js';
 import { type ApiKeyGuard, routeGroup } from './api-keys.js';
+import { pipelineErrors, protocolOpenApi } from './openapi-protocols.js';
 
 export type OpenApiConfig = Pick<
   Config,
@@ -51,6 +52,7 @@ export function buildOpenApi(options: {
   const bulkPredict = ApiDocs.operations.bulkPredict;
   const health = ApiDocs.operations.health;
   const info = ApiDocs.operations.info;
+  const protocols = protocolOpenApi({ maxBodyBytes: config.maxBodyBytes });
 
   const document = {
     openapi: '3.1.0',
@@ -114,6 +116,7 @@ export function buildOpenApi(options: {
           },
         },
       },
+      ...protocols.paths,
     },
     components: {
       schemas: {
@@ -123,6 +126,7 @@ export function buildOpenApi(options: {
         HTTPError: withoutId(HTTPError),
         HTTPValidationError: withoutId(HTTPValidationError),
         InfoResponse: withoutId(InfoResponse),
+        ...protocols.schemas,
       },
       headers: headerComponents(),
     },
@@ -195,14 +199,7 @@ function validationExamples(maxTexts: number): Record<string, { summary: string;
 function errorResponses(config: OpenApiConfig): Record<number, object> {
   const errors: [ErrorCode, HttpError][] = [
     ['INF_ERR_AMBIGUOUS_FRAMING', Errors.AmbiguousFraming()],
-    ['INF_ERR_BODY_ENCODING', Errors.BodyEncoding()],
-    ['INF_ERR_BODY_TOO_LARGE', Errors.BodyTooLarge(config.maxBodyBytes)],
-    ['INF_ERR_MEDIA_TYPE', Errors.UnsupportedMediaType('text/plain')],
-    ['INF_ERR_INFERENCE', Errors.InferenceFailed()],
-    ['INF_ERR_INTERNAL', Errors.Internal()],
-    ['INF_ERR_OVERLOADED', Errors.Overloaded()],
-    ['INF_ERR_NOT_READY', Errors.NotReady()],
-    ['INF_ERR_TIMEOUT', Errors.Timeout()],
+    ...pipelineErrors(config.maxBodyBytes),
   ];
   const responses: Record<number, { description: string; headers: object; content: object }> = {};
   for (const status of [...new Set(errors.map(([, e]) => e.statusCode))].sort((a, b) => a - b)) {

@@ -119,6 +119,7 @@ export class Dispatcher {
       this.queue.finish(entry);
       entry.resolve({
         prediction: this.format(result.logits, row),
+        logits: result.logits.slice(row * result.numLabels, (row + 1) * result.numLabels),
         queueMs: entry.startedAt - entry.enqueuedAt,
         inferenceMs: result.inferenceMs,
       });

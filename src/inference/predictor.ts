@@ -49,48 +49,84 @@ export class Predictor {
     let queueMs = 0;
     let inferenceMs = 0;
     if (missing.length > 0) {
-      // Admission before the texts cost a tokenization (at their expected length), then exactly in submit();
-      // cached texts never need admission.
-      if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
-      const reservation = this.queue.reserve(missing.length, scope.deadline);
-      let encoded: Int32Array[];
-      try {
-        encoded = await this.withDeadline(this.tokenizer.encode(missing), scope.deadline, () => {});
-      } finally {
-        reservation.release();
-      }
-      // While the texts were tokenized, another request may have finished scoring some of them; it stored them
-      // in memory when it did, so looking again keeps concurrent requests to one inference per text.
-      const toRun: string[] = [];
-      const ids: Int32Array[] = [];
-      missing.forEach((text, i) => {
-        const late = this.cache.peek(text);
-        if (late !== undefined) byText.set(text, late);
-        else {
-          toRun.push(text);
-          ids.push(encoded[i]);
-        }
-      });
-      const ticket = this.queue.submit(toRun, ids, scope.deadline);
-      scope.onAbort(ticket.cancel);
-      this.cacheAsScored(toRun, ticket.results);
-      let results: TextResult[];
-      try {
-        results = await this.withDeadline(Promise.all(ticket.results), scope.deadline, ticket.cancel);
-      } catch (err) {
-        // A failed text fails the request: its other texts need not run for it.
-        ticket.cancel();
-        throw err;
-      }
-      results.forEach((result, i) => {
-        byText.set(toRun[i], result.prediction);
-        queueMs = Math.max(queueMs, result.queueMs);
-        inferenceMs = Math.max(inferenceMs, result.inferenceMs);
-      });
+      const run = await this.run(missing, scope, byText);
+      run.results.forEach((result, i) => byText.set(run.texts[i], result.prediction));
+      ({ queueMs, inferenceMs } = run);
     }
     const predictions = texts.map((text) => byText.get(text)!);
     const cache: CacheHeader = missing.length === 0 ? 'hit' : missing.length === distinct.length ? 'miss' : 'partial';
     return { predictions, cache, queueMs, inferenceMs };
+  }
+
+  /**
+   * Each text's row of logits, for a score function other than the model's: the cache holds scores, which
+   * (for softmax) do not give the logits back, so every text runs the model (single flight with concurrent
+   * requests still holds). What the runs score is cached as usual, for the model's own function.
+   */
+  async logits(texts: readonly string[], scope: RequestScope): Promise<Prediction & { readonly logits: readonly Float32Array[] }> {
+    const distinct = [...new Set(texts)];
+    if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
+    const run = await this.run(distinct, scope, undefined);
+    const byText = new Map(run.texts.map((text, i) => [text, run.results[i]]));
+    const results = texts.map((text) => byText.get(text)!);
+    return {
+      predictions: results.map((r) => r.prediction),
+      logits: results.map((r) => r.logits),
+      cache: 'miss',
+      queueMs: run.queueMs,
+      inferenceMs: run.inferenceMs,
+    };
+  }
+
+  /**
+   * Tokenizes, admits and scores `missing`. With `late`, a text another request finished scoring while these
+   * were tokenized is taken from the cache into `late` instead of running again.
+   */
+  private async run(
+    missing: readonly string[],
+    scope: RequestScope,
+    late: Map<string, string> | undefined,
+  ): Promise<{ texts: string[]; results: TextResult[]; queueMs: number; inferenceMs: number }> {
+    // Admission before the texts cost a tokenization (at their expected length), then exactly in submit();
+    // cached texts never need admission.
+    if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
+    const reservation = this.queue.reserve(missing.length, scope.deadline);
+    let encoded: Int32Array[];
+    try {
+      encoded = await this.withDeadline(this.tokenizer.encode(missing), scope.deadline, () => {});
+    } finally {
+      reservation.release();
+    }
+    // While the texts were tokenized, another request may have finished scoring some of them; it stored them
+    // in memory when it did, so looking again keeps concurrent requests to one inference per text.
+    const toRun: string[] = [];
+    const ids: Int32Array[] = [];
+    missing.forEach((text, i) => {
+      const cached = late && this.cache.peek(text);
+      if (cached !== undefined) late!.set(text, cached);
+      else {
+        toRun.push(text);
+        ids.push(encoded[i]);
+      }
+    });
+    const ticket = this.queue.submit(toRun, ids, scope.deadline);
+    scope.onAbort(ticket.cancel);
+    this.cacheAsScored(toRun, ticket.results);
+    let results: TextResult[];
+    try {
+      results = await this.withDeadline(Promise.all(ticket.results), scope.deadline, ticket.cancel);
+    } catch (err) {
+      // A failed text fails the request: its other texts need not run for it.
+      ticket.cancel();
+      throw err;
+    }
+    let queueMs = 0;
+    let inferenceMs = 0;
+    for (const result of results) {
+      queueMs = Math.max(queueMs, result.queueMs);
+      inferenceMs = Math.max(inferenceMs, result.inferenceMs);
+    }
+    return { texts: toRun, results, queueMs, inferenceMs };
   }
 
   /**

@@ -17,6 +17,8 @@ export interface QueueOptions {
 export interface TextResult {
   /** The text's prediction as JSON, as the cache stores it. */
   readonly prediction: string;
+  /** The text's row of logits, for answers in another score function than the model's (never cached). */
+  readonly logits: Float32Array;
   readonly queueMs: number;
   /** The model run of its batch (in the worker). */
   readonly inferenceMs: number;

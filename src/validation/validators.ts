@@ -7,3 +7,5 @@ import * as configValidator from '../generated/config-validator.js';
 export const validateBulkPredictRequest = requestValidators.validateBulkPredictRequest as unknown as ValidateFunction;
 export const validateBulkPredictResponse = requestValidators.validateBulkPredictResponse as unknown as ValidateFunction;
 export const validateConfig = configValidator.validateConfig as unknown as ValidateFunction;
+export const validateHfTextClassificationRequest = requestValidators.validateHfTextClassificationRequest as unknown as ValidateFunction;
+export const validateOipInferRequest = requestValidators.validateOipInferRequest as unknown as ValidateFunction;

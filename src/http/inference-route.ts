@@ -1,0 +1,207 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { Logger } from 'pino';
+import { Errors, HttpError } from '../errors.js';
+import { InferenceError } from '../inference/errors.js';
+import type { Config } from '../config.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { Prediction, Predictor } from '../inference/predictor.js';
+import type { Metrics } from '../observability/metrics.js';
+import { httpErrorFor } from './inference-errors.js';
+import { drainBody, readBody } from './body.js';
+import { RequestContext } from './request-context.js';
+import { createRequestIds } from './request-id.js';
+import { sendJson, type Headers } from './respond.js';
+import type { ApiKeyGuard } from './api-keys.js';
+
+/** What every route that runs the pipeline needs, whatever its wire format. */
+export interface InferenceRouteDeps {
+  readonly config: Config;
+  readonly predictor: Predictor;
+  readonly lifecycle: Lifecycle;
+  readonly metrics: Metrics;
+  readonly logger: Logger;
+  /** Undefined when no API keys are configured (api-keys.ts). */
+  readonly apiKeys: ApiKeyGuard | undefined;
+}
+
+/** A finished 200: its body, and the prediction its headers (x-cache, timings) describe. */
+export interface Answer {
+  readonly body: string;
+  readonly prediction: Prediction;
+}
+
+/**
+ * One route family's part of a prediction request; the rest (request id, admission, body, deadline, errors,
+ * metrics, logs) is the same for every family and lives here.
+ */
+export interface InferenceRoute<Params> {
+  /** The `route` label of the request metrics. */
+  readonly name: string;
+  /** The family's error body for an error ({"detail"} for FastAPI's routes, {"error"} for HF's and OIP's). */
+  readonly errorBody: (error: HttpError) => string;
+  /** What the route reads from the request line (uWS allows it only before the handler returns), if anything. */
+  readonly params?: (req: HttpRequest) => Params;
+  /**
+   * The body -> the answer. `body` is valid only until the first await (see readBody). Undefined: the route
+   * answered inside this call, and counted the request itself (the response memo).
+   */
+  readonly answer: (ctx: RequestContext, body: Buffer, params: Params) => Promise<Answer> | undefined;
+}
+
+/** An oversized body up to this many times the limit is drained so the client can read its 413; a larger one is cut off. */
+const DRAIN_FACTOR = 16;
+const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
+/** The FastAPI routes' body: the error as it was defined. */
+export const detailBody = (error: HttpError): string => error.body;
+
+/** No Content-Type (the reference's k6 script sends none), application/json with any charset, or +json. */
+export function isJsonMediaType(contentType: string): boolean {
+  if (contentType === '') return true;
+  const type = contentType.split(';', 1)[0].trim().toLowerCase();
+  return type === 'application/json' || (type.startsWith('application/') && type.endsWith('+json'));
+}
+
+/** A prediction route: headers (synchronously, as uWS requires) -> body -> the route's answer -> response. */
+export function createInferenceHandler<Params>(
+  deps: InferenceRouteDeps,
+  route: InferenceRoute<Params>,
+): (res: HttpResponse, req: HttpRequest) => void {
+  const { config } = deps;
+  // Every route family that runs the model is in API_KEY_ROUTES's `predict` group.
+  const apiKeys = deps.apiKeys?.protects('predict') ? deps.apiKeys : undefined;
+  const nextRequestId = createRequestIds();
+  const answer = (ctx: RequestContext, body: Buffer, params: Params): void => {
+    let work: Promise<Answer> | undefined;
+    try {
+      work = route.answer(ctx, body, params);
+    } catch (err) {
+      work = Promise.reject(err);
+    }
+    if (work !== undefined) void answerWhenDone(deps, route, ctx, work);
+  };
+  // A route without parameters shares one body callback between its requests (no closure per request).
+  const answerWithoutParams = (ctx: RequestContext, body: Buffer): void => answer(ctx, body, undefined as Params);
+  const onBodyError = (ctx: RequestContext, err: Error): void => {
+    refuse(deps, route, ctx, err, false);
+  };
+
+  return (res, req) => {
+    const clientId = req.getHeader('x-request-id');
+    const ctx = new RequestContext(res, clientId !== '' && REQUEST_ID.test(clientId) ? clientId : nextRequestId(), config.requestTimeoutMs);
+    const params = route.params?.(req);
+    const refusal = apiKeys?.check(req.getHeader('authorization'));
+    if (!admit(deps, route, ctx, req.getHeader('content-type'), req.getHeader('content-length'), refusal)) return;
+    const onBody = route.params ? (c: RequestContext, body: Buffer) => answer(c, body, params as Params) : answerWithoutParams;
+    readBody(ctx, config.maxBodyBytes, onBody, onBodyError);
+  };
+}
+
+/** The response headers of a prediction: the request id, the cache outcome and, when enabled, the timings. */
+export function predictionHeaders(config: Config, ctx: RequestContext, prediction: Prediction): Headers {
+  const headers: [string, string][] = [
+    ['x-request-id', ctx.requestId],
+    ['x-cache', prediction.cache],
+  ];
+  if (config.timingHeaders) {
+    headers.push(
+      ['x-queue-time', prediction.queueMs.toFixed(3)],
+      ['x-inference-time', prediction.inferenceMs.toFixed(3)],
+      ['x-total-time', ctx.elapsedMs().toFixed(3)],
+    );
+  }
+  return headers;
+}
+
+export function logRequest(deps: InferenceRouteDeps, ctx: RequestContext, status: number): void {
+  if (deps.logger.isLevelEnabled('debug')) {
+    deps.logger.debug({ reqId: ctx.requestId, status, ms: ctx.elapsedMs() }, 'request');
+  }
+}
+
+async function answerWhenDone<Params>(
+  deps: InferenceRouteDeps,
+  route: InferenceRoute<Params>,
+  ctx: RequestContext,
+  work: Promise<Answer>,
+): Promise<void> {
+  let status = 200;
+  try {
+    const { body, prediction } = await work;
+    sendJson(ctx, 200, body, predictionHeaders(deps.config, ctx, prediction), deps.lifecycle.state === 'draining');
+  } catch (err) {
+    status = answerError(deps, route, ctx, err, true);
+  }
+  finish(deps, route, ctx, status);
+}
+
+/** Counts the request in, and refuses it before its body is read when the headers already decide. */
+function admit<Params>(
+  deps: InferenceRouteDeps,
+  route: InferenceRoute<Params>,
+  ctx: RequestContext,
+  contentType: string,
+  contentLength: string,
+  apiKeyRefusal: HttpError | undefined,
+): boolean {
+  const { config, lifecycle } = deps;
+  lifecycle.requestStarted();
+  // First: a client without a key learns nothing else about the request or the server.
+  if (apiKeyRefusal) return refuse(deps, route, ctx, apiKeyRefusal, false);
+  if (lifecycle.state === 'starting') return refuse(deps, route, ctx, Errors.NotReady(), false);
+  if (!isJsonMediaType(contentType)) return refuse(deps, route, ctx, Errors.UnsupportedMediaType(contentType), false);
+  const declared = Number(contentLength);
+  if (declared > config.maxBodyBytes) {
+    const tooLarge = Errors.BodyTooLarge(config.maxBodyBytes);
+    if (declared > config.maxBodyBytes * DRAIN_FACTOR) return refuse(deps, route, ctx, tooLarge, false);
+    void drainBody(ctx).then(() => refuse(deps, route, ctx, tooLarge, true));
+    return false;
+  }
+  return true;
+}
+
+/** An answer given before or instead of parsing (too large, wrong type, not ready, client left). Returns false. */
+function refuse<Params>(
+  deps: InferenceRouteDeps,
+  route: InferenceRoute<Params>,
+  ctx: RequestContext,
+  err: unknown,
+  bodyRead: boolean,
+): false {
+  finish(deps, route, ctx, answerError(deps, route, ctx, err, bodyRead));
+  return false;
+}
+
+function finish<Params>(deps: InferenceRouteDeps, route: InferenceRoute<Params>, ctx: RequestContext, status: number): void {
+  deps.lifecycle.requestFinished();
+  if (ctx.aborted) status = 499;
+  deps.metrics.observeRequest(route.name, status, ctx.elapsedMs() / 1000);
+  logRequest(deps, ctx, status);
+}
+
+/** Maps any failure to its HTTP answer in the route's error body, counts and logs it by class, and returns the status sent. */
+function answerError<Params>(
+  deps: InferenceRouteDeps,
+  route: InferenceRoute<Params>,
+  ctx: RequestContext,
+  err: unknown,
+  bodyRead: boolean,
+): number {
+  // The client left: nobody to answer, and its withdrawn texts are neither a timeout nor a failure.
+  if (ctx.aborted) return 499;
+  const error = err instanceof HttpError ? err : err instanceof InferenceError ? httpErrorFor(err) : Errors.Internal();
+  // Per request, not per batch: a failed batch of ten requests counts ten.
+  if (error.code === 'INF_ERR_OVERLOADED') deps.metrics.failure('overloaded');
+  if (error.code === 'INF_ERR_TIMEOUT') deps.metrics.failure('timeout');
+  if (error.code === 'INF_ERR_INFERENCE') deps.metrics.failure('worker_failure');
+  if (error.statusCode === 500) {
+    deps.logger.error({ reqId: ctx.requestId, err }, 'prediction failed');
+  } else {
+    deps.logger.debug({ reqId: ctx.requestId, code: error.code }, 'request refused');
+  }
+  const headers: Headers = [...Object.entries(error.headers), ['x-request-id', ctx.requestId]];
+  // An answer given before the whole body was read closes the connection: the rest of the body must not be
+  // taken for the next request.
+  sendJson(ctx, error.statusCode, route.errorBody(error), headers, !bodyRead || deps.lifecycle.state === 'draining');
+  return error.statusCode;
+}

@@ -1,0 +1,166 @@
+import { ApiDocs, ErrorMessage, HfTextClassificationRequest, OipInferRequest } from '../generated/schemas.js';
+import { Errors, type HttpError } from '../errors.js';
+import { errorMessageBody } from './error-bodies.js';
+
+type ErrorCode = keyof typeof ApiDocs.errors;
+
+const withoutId = ({ $id: _id, ...schema }: Record<string, unknown>): Record<string, unknown> => schema;
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: object, extra: object = {}) => ({ 'application/json': { schema, ...extra } });
+const scored = {
+  type: 'object',
+  required: ['label', 'score'],
+  properties: { label: { type: 'string' }, score: { type: 'number' } },
+};
+const tensor = (datatype: string) => ({
+  type: 'object',
+  required: ['name', 'datatype', 'shape', 'data'],
+  properties: {
+    name: { type: 'string' },
+    datatype: { const: datatype },
+    shape: { type: 'array', items: { type: 'integer' } },
+    data: { type: 'array' },
+  },
+});
+
+/**
+ * The paths and schemas of the other protocols' routes (POST /, /v2/...), for the OpenAPI document that
+ * openapi.ts builds: their bodies, their errors in the {"error"} shape, with real bodies as examples.
+ */
+export function protocolOpenApi(options: { maxBodyBytes: number }): {
+  paths: Record<string, object>;
+  schemas: Record<string, object>;
+} {
+  const errors = errorResponses([
+    ['INF_ERR_INVALID_INPUT', Errors.InvalidInput('inputs[1] must be string')],
+    ...pipelineErrors(options.maxBodyBytes),
+  ]);
+  const notFound = errorResponses([['INF_ERR_MODEL_NOT_FOUND', Errors.ModelNotFound('other')]]);
+  const hf = ApiDocs.operations.hfTextClassification;
+  const infer = ApiDocs.operations.oipInfer;
+  const oip = ApiDocs.operations.oipInfer.tag;
+  const pathParameter = (name: string, description: string) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+    description,
+  });
+  const name = pathParameter('name', "The served model's name (GET /v2/models/{name}).");
+  const version = pathParameter('version', "The model's one version: its id.");
+  const get = (summary: string, description: string, schema: string, extra: object = {}) => ({
+    get: { tags: [oip], summary, description, responses: { 200: { description: 'OK', content: json(ref(schema)) }, ...extra } },
+  });
+  const ready = (summary: string, description: string, schema: string, extra: object = {}) =>
+    get(summary, description, schema, { 503: { description: 'Not ready (starting or draining).', content: json(ref(schema)) }, ...extra });
+  const inferOperation = (parameters: object[]) => ({
+    parameters,
+    post: {
+      tags: [oip],
+      summary: infer.summary,
+      description: infer.description,
+      requestBody: { required: true, content: json(ref('OipInferRequest')) },
+      responses: { 200: { description: 'The output tensors.', content: json(ref('OipInferResponse')) }, ...errors, ...notFound },
+    },
+  });
+  const modelMetadata = get(
+    'Model metadata',
+    'The model: name, versions, platform, input and output tensors.',
+    'OipModelMetadata',
+    notFound,
+  );
+  const modelReady = ready('Model ready', '200 once every worker is warm.', 'OipModelReady', notFound);
+  return {
+    paths: {
+      '/': {
+        post: {
+          tags: [hf.tag],
+          summary: hf.summary,
+          description: hf.description,
+          operationId: 'hf_text_classification',
+          requestBody: {
+            required: true,
+            content: json(ref('HfTextClassificationRequest'), { example: { inputs: 'I love you!', parameters: { top_k: 1 } } }),
+          },
+          responses: {
+            200: { description: 'One list per input (a single string is one input).', content: json(ref('HfTextClassificationResponse')) },
+            ...errors,
+          },
+        },
+      },
+      '/v2/health/live': get('Server live', '200 while the process answers.', 'OipLive'),
+      '/v2/health/ready': ready('Server ready', '200 once every worker is warm; 503 while starting and draining.', 'OipReady'),
+      '/v2': get('Server metadata', 'The server: name, version, extensions (none).', 'OipServerMetadata'),
+      '/v2/models/{name}': { parameters: [name], ...modelMetadata },
+      '/v2/models/{name}/versions/{version}': { parameters: [name, version], ...modelMetadata },
+      '/v2/models/{name}/ready': { parameters: [name], ...modelReady },
+      '/v2/models/{name}/versions/{version}/ready': { parameters: [name, version], ...modelReady },
+      '/v2/models/{name}/infer': inferOperation([name]),
+      '/v2/models/{name}/versions/{version}/infer': inferOperation([name, version]),
+    },
+    schemas: {
+      ErrorMessage: withoutId(ErrorMessage),
+      HfTextClassificationRequest: withoutId(HfTextClassificationRequest),
+      HfTextClassificationResponse: { type: 'array', items: { type: 'array', items: scored } },
+      OipInferRequest: withoutId(OipInferRequest),
+      OipInferResponse: {
+        type: 'object',
+        required: ['model_name', 'outputs'],
+        properties: {
+          model_name: { type: 'string' },
+          model_version: { type: 'string' },
+          id: { type: 'string', description: "The request's id, when it had one." },
+          outputs: { type: 'array', items: { oneOf: [tensor('FP32'), tensor('BYTES')] } },
+        },
+      },
+      OipLive: { type: 'object', required: ['live'], properties: { live: { type: 'boolean' } } },
+      OipReady: { type: 'object', required: ['ready'], properties: { ready: { type: 'boolean' } } },
+      OipModelReady: { type: 'object', required: ['name', 'ready'], properties: { name: { type: 'string' }, ready: { type: 'boolean' } } },
+      OipServerMetadata: {
+        type: 'object',
+        required: ['name', 'version', 'extensions'],
+        properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } },
+      },
+      OipModelMetadata: {
+        type: 'object',
+        required: ['name', 'platform', 'inputs', 'outputs'],
+        properties: {
+          name: { type: 'string' },
+          versions: { type: 'array', items: { type: 'string' } },
+          platform: { type: 'string' },
+          inputs: { type: 'array', items: { type: 'object' } },
+          outputs: { type: 'array', items: { type: 'object' } },
+        },
+      },
+    },
+  };
+}
+
+/** The errors of every prediction route, whatever its family: the body's, and the pipeline's. */
+export function pipelineErrors(maxBodyBytes: number): [ErrorCode, HttpError][] {
+  return [
+    ['INF_ERR_BODY_ENCODING', Errors.BodyEncoding()],
+    ['INF_ERR_BODY_TOO_LARGE', Errors.BodyTooLarge(maxBodyBytes)],
+    ['INF_ERR_MEDIA_TYPE', Errors.UnsupportedMediaType('text/plain')],
+    ['INF_ERR_INFERENCE', Errors.InferenceFailed()],
+    ['INF_ERR_INTERNAL', Errors.Internal()],
+    ['INF_ERR_OVERLOADED', Errors.Overloaded()],
+    ['INF_ERR_NOT_READY', Errors.NotReady()],
+    ['INF_ERR_TIMEOUT', Errors.Timeout()],
+  ];
+}
+
+/** Errors grouped by status, each code with its docs/api.md text and its real {"error"} body as the example. */
+function errorResponses(errors: [ErrorCode, HttpError][]): Record<number, object> {
+  const responses: Record<number, object> = {};
+  for (const status of [...new Set(errors.map(([, e]) => e.statusCode))].sort((a, b) => a - b)) {
+    const group = errors.filter(([, e]) => e.statusCode === status);
+    responses[status] = {
+      description: group.map(([code]) => `\`${code}\`: ${ApiDocs.errors[code]}.`).join('\n\n'),
+      content: json(ref('ErrorMessage'), {
+        examples: Object.fromEntries(group.map(([code, e]) => [code, { summary: code, value: JSON.parse(errorMessageBody(e)) }])),
+      }),
+    };
+  }
+  return responses;
+}
