@@ -27,6 +27,8 @@ export interface Config
   readonly redisUrl: string | undefined;
   /** Parsed from REDIS_CLUSTER_NODES; a seed URL's user and password land in redisUsername/redisPassword. */
   readonly redisClusterNodes: RedisClusterSeeds | undefined;
+  /** Where spans are exported, resolved from the OTEL_* settings; undefined means tracing is off. */
+  readonly otelTracesEndpoint: string | undefined;
 }
 
 export interface RedisClusterSeeds {
@@ -80,7 +82,24 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     // As for REDIS_URL, credentials in a seed URL win over REDIS_USERNAME/REDIS_PASSWORD.
     redisUsername: cluster?.username ?? redisUsername,
     redisPassword: cluster?.password ?? redisPassword,
+    otelTracesEndpoint: resolveTracesEndpoint(settings),
   });
+}
+
+/**
+ * Tracing is off unless asked for: OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint with no exporter named.
+ * The traces URL is used as given; the base URL gets the spec's `/v1/traces`.
+ */
+function resolveTracesEndpoint(s: ConfigSettings): string | undefined {
+  const { otelSdkDisabled, otelTracesExporter, otelExporterOtlpEndpoint: base, otelExporterOtlpTracesEndpoint: traces } = s;
+  if (otelSdkDisabled || otelTracesExporter === 'none') return undefined;
+  if (otelTracesExporter === undefined && base === undefined && traces === undefined) return undefined;
+  const url = traces ?? `${(base ?? 'http://localhost:4318').replace(/\/+$/, '')}/v1/traces`;
+  const parsed = URL.parse(url);
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw Errors.Config(`the OTLP traces endpoint must be an http(s) URL, got ${JSON.stringify(url)}`);
+  }
+  return url;
 }
 
 /** `host:port` or `redis[s]://[user:password@]host:port` seeds; TLS, user and password are the cluster's, not a node's. */

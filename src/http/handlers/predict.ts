@@ -8,6 +8,7 @@ import type { Config } from '../../config.js';
 import type { Lifecycle } from '../../lifecycle.js';
 import type { Predictor } from '../../inference/predictor.js';
 import type { Metrics } from '../../observability/metrics.js';
+import type { Tracing } from '../../observability/tracing.js';
 import { parseBulkPredictRequest } from '../../validation/parse-request.js';
 import { drainBody, readBody } from '../body.js';
 import { RequestContext } from '../request-context.js';
@@ -25,6 +26,7 @@ export interface PredictDeps {
   readonly modelId: string;
   /** Undefined when the memo is off. */
   readonly memo: ResponseMemo | undefined;
+  readonly tracing: Tracing;
 }
 
 const ROUTE = 'bulk-predict';
@@ -41,7 +43,8 @@ export function isJsonMediaType(contentType: string): boolean {
 
 /** POST <base>/bulk-predict: headers (synchronously, as uWS requires) -> body -> memo, or parse -> predict -> answer. */
 export function createPredictHandler(deps: PredictDeps): (res: HttpResponse, req: HttpRequest) => void {
-  const { config, memo } = deps;
+  const { config, memo, tracing } = deps;
+  const route = `${config.basePath}/${ROUTE}`;
   const nextRequestId = createRequestIds();
   // A memoized answer's header lines are the same as those predictAndAnswer sends for a request whose texts
   // were all cached (no queue, no model), rendered once around the request id and the total time.
@@ -62,10 +65,12 @@ export function createPredictHandler(deps: PredictDeps): (res: HttpResponse, req
   const answerFromMemo = (ctx: RequestContext, memoized: MemoizedAnswer): void => {
     // onData never runs for a request whose client left, so this answer is always sent.
     const ms = ctx.elapsedMs();
-    const lines = memoLinesBeforeId + ctx.requestId + memoLinesAfterId + (config.timingHeaders ? ms.toFixed(3) : '');
+    let lines = memoLinesBeforeId + ctx.requestId + memoLinesAfterId + (config.timingHeaders ? ms.toFixed(3) : '');
+    if (ctx.trace) lines += `\r\ntraceparent: ${ctx.trace.traceparent}`;
     sendLinesInCallback(ctx, lines, memoized.body, deps.lifecycle.state === 'draining');
     deps.lifecycle.requestFinished();
     deps.metrics.observeMemoAnswer(ROUTE, ms / 1000, memoized.distinctTexts);
+    ctx.trace?.end(200, { 'inference.response_memo': true });
     logRequest(deps, ctx, 200);
   };
   const onBody = (ctx: RequestContext, body: Buffer): void => {
@@ -81,6 +86,9 @@ export function createPredictHandler(deps: PredictDeps): (res: HttpResponse, req
   return (res, req) => {
     const clientId = req.getHeader('x-request-id');
     const ctx = new RequestContext(res, clientId !== '' && REQUEST_ID.test(clientId) ? clientId : nextRequestId(), config.requestTimeoutMs);
+    if (tracing.enabled) {
+      ctx.trace = tracing.startRequest('POST', route, ctx.requestId, req.getHeader('traceparent'), req.getHeader('tracestate'));
+    }
     if (admit(deps, ctx, req.getHeader('content-type'), req.getHeader('content-length')))
       readBody(ctx, config.maxBodyBytes, onBody, onBodyError);
   };
@@ -116,6 +124,7 @@ async function predictAndAnswer(deps: PredictDeps, ctx: RequestContext, body: Bu
       ['x-request-id', ctx.requestId],
       ['x-cache', prediction.cache],
     ];
+    if (ctx.trace) headers.push(['traceparent', ctx.trace.traceparent]);
     if (config.timingHeaders) {
       headers.push(
         ['x-queue-time', prediction.queueMs.toFixed(3)],
@@ -141,6 +150,7 @@ function finish(deps: PredictDeps, ctx: RequestContext, status: number): void {
   if (ctx.aborted) status = 499;
   deps.metrics.observeRequest(ROUTE, status, ctx.elapsedMs() / 1000);
   logRequest(deps, ctx, status);
+  ctx.trace?.end(status);
 }
 
 function logRequest(deps: PredictDeps, ctx: RequestContext, status: number): void {
@@ -163,7 +173,13 @@ function answerError(deps: PredictDeps, ctx: RequestContext, err: unknown, bodyR
   } else {
     deps.logger.debug({ reqId: ctx.requestId, code: error.code }, 'request refused');
   }
-  const headers: Headers = [['x-request-id', ctx.requestId]];
+  ctx.trace?.failed(error.statusCode, error.code, error.message);
+  const headers: Headers = ctx.trace
+    ? [
+        ['x-request-id', ctx.requestId],
+        ['traceparent', ctx.trace.traceparent],
+      ]
+    : [['x-request-id', ctx.requestId]];
   // An answer given before the whole body was read closes the connection: the rest of the body must not be
   // taken for the next request.
   sendError(ctx, error, headers, !bodyRead || deps.lifecycle.state === 'draining');
