@@ -14,7 +14,7 @@ import { validateConfig } from './validation/validators.js';
 export interface Config
   extends Omit<
     ConfigSettings,
-    'modelDir' | 'modelFile' | 'workers' | 'cpuLimit' | 'redisUrl' | 'redisHost' | 'redisPort' | 'redisClusterNodes'
+    'modelDir' | 'modelFile' | 'workers' | 'cpuLimit' | 'redisUrl' | 'redisHost' | 'redisPort' | 'redisClusterNodes' | OtelRawSettings
   > {
   readonly modelDir: string;
   /** True when MODEL_DIR was not given: the service may fetch the model into defaultModelDir. */
@@ -36,6 +36,9 @@ export interface RedisClusterSeeds {
   /** A `rediss://` seed: every node is spoken to over TLS. */
   readonly tls: boolean;
 }
+
+/** The OTEL_* settings that decide whether and where spans go: they live on only in otelTracesEndpoint. */
+type OtelRawSettings = 'otelSdkDisabled' | 'otelTracesExporter' | 'otelExporterOtlpEndpoint' | 'otelExporterOtlpTracesEndpoint';
 
 const toEnvName = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
 
@@ -63,6 +66,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     redisClusterNodes,
     redisUsername,
     redisPassword,
+    otelSdkDisabled,
+    otelTracesExporter,
+    otelExporterOtlpEndpoint,
+    otelExporterOtlpTracesEndpoint,
     ...settings
   } = raw as unknown as ConfigSettings;
   const cpuLimit = cpuLimitSetting ?? readCgroupCpuLimit(cgroupRoot);
@@ -82,7 +89,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     // As for REDIS_URL, credentials in a seed URL win over REDIS_USERNAME/REDIS_PASSWORD.
     redisUsername: cluster?.username ?? redisUsername,
     redisPassword: cluster?.password ?? redisPassword,
-    otelTracesEndpoint: resolveTracesEndpoint(settings),
+    otelTracesEndpoint: resolveTracesEndpoint({
+      otelSdkDisabled,
+      otelTracesExporter,
+      otelExporterOtlpEndpoint,
+      otelExporterOtlpTracesEndpoint,
+    }),
   });
 }
 
@@ -90,7 +102,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
  * Tracing is off unless asked for: OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint with no exporter named.
  * The traces URL is used as given; the base URL gets the spec's `/v1/traces`.
  */
-function resolveTracesEndpoint(s: ConfigSettings): string | undefined {
+function resolveTracesEndpoint(s: Pick<ConfigSettings, OtelRawSettings>): string | undefined {
   const { otelSdkDisabled, otelTracesExporter, otelExporterOtlpEndpoint: base, otelExporterOtlpTracesEndpoint: traces } = s;
   if (otelSdkDisabled || otelTracesExporter === 'none') return undefined;
   if (otelTracesExporter === undefined && base === undefined && traces === undefined) return undefined;
