@@ -47,7 +47,7 @@ defineBench({
       ...(t.endsWith('nomemo') ? { RESPONSE_MEMO_ENTRIES: '0' } : {}),
     });
     const servers = await startAll(
-      TARGETS.map((t) => () => startService(envOf(t), { name: `service-${t}` })),
+      TARGETS.map((t) => () => startService(envOf(t), { name: `service-${t}`, readyTimeoutMs: 300_000 })),
       started,
     );
     const byTarget = Object.fromEntries(TARGETS.map((t, i) => [t, servers[i]!])) as Record<Target, ManagedProcess>;
