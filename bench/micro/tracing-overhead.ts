@@ -34,8 +34,9 @@ defineBench({
   --duration S        seconds per measured window (default 10)
   --warmup S          seconds of warm-up right before each window (default 3)
   --rounds N          measured runs per target (default 3)
-  --baseline-js PATH  also run this build's dist/src/main.js with the defaults (target base), against off`,
-  options: { ...valueFlags('connections', 'duration', 'warmup', 'rounds', 'baseline-js') },
+  --baseline-js PATH  also run this build's dist/src/main.js with the defaults (target base), against off
+  --targets LIST      only these of off,on,off-nomemo,on-nomemo,base (default all)`,
+  options: { ...valueFlags('connections', 'duration', 'warmup', 'rounds', 'baseline-js', 'targets') },
   async run({ values, log, started, track, measure }) {
     const cfg = {
       connections: numberFlag('connections', values.connections, 50),
@@ -44,7 +45,9 @@ defineBench({
       rounds: numberFlag('rounds', values.rounds, 3),
     };
     const baseline = values['baseline-js'] as string | undefined;
-    const targets: Target[] = baseline ? ['base', ...TARGETS] : [...TARGETS];
+    const chosen = values.targets === undefined ? undefined : String(values.targets).split(',');
+    const targets = (baseline ? ['base', ...TARGETS] : [...TARGETS]).filter((t) => !chosen || chosen.includes(t)) as Target[];
+    if (targets.length === 0) throw new Error(`--targets ${values.targets}: none of ${TARGETS.join(',')}${baseline ? ',base' : ''}`);
     const redis = await track(startRedis());
     // One sink per traced service, so each one's spans per request can be told apart.
     const startSink = () => startNodeServer({ name: 'otlp-sink', script: SINK_JS, healthPath: '/', env: {} });
