@@ -26,6 +26,7 @@ export interface Config
     | 'apiKeys'
     | 'apiKeysFile'
     | 'apiKeyRoutes'
+    | OtelRawSettings
   > {
   readonly modelDir: string;
   /** True when MODEL_DIR was not given: the service may fetch the model into defaultModelDir. */
@@ -43,6 +44,8 @@ export interface Config
   readonly apiKeysFile: string | undefined;
   /** Parsed from API_KEY_ROUTES, `all` spelt out. */
   readonly apiKeyRoutes: readonly ApiKeyRouteGroup[];
+  /** Where spans are exported, resolved from the OTEL_* settings; undefined means tracing is off. */
+  readonly otelTracesEndpoint: string | undefined;
 }
 
 export interface RedisClusterSeeds {
@@ -50,6 +53,9 @@ export interface RedisClusterSeeds {
   /** A `rediss://` seed: every node is spoken to over TLS. */
   readonly tls: boolean;
 }
+
+/** The OTEL_* settings that decide whether and where spans go: they live on only in otelTracesEndpoint. */
+type OtelRawSettings = 'otelSdkDisabled' | 'otelTracesExporter' | 'otelExporterOtlpEndpoint' | 'otelExporterOtlpTracesEndpoint';
 
 const toEnvName = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase();
 
@@ -80,6 +86,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     apiKeys,
     apiKeysFile,
     apiKeyRoutes,
+    otelSdkDisabled,
+    otelTracesExporter,
+    otelExporterOtlpEndpoint,
+    otelExporterOtlpTracesEndpoint,
     ...settings
   } = raw as unknown as ConfigSettings;
   const cpuLimit = cpuLimitSetting ?? readCgroupCpuLimit(cgroupRoot);
@@ -105,7 +115,29 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     // As for REDIS_URL, credentials in a seed URL win over REDIS_USERNAME/REDIS_PASSWORD.
     redisUsername: cluster?.username ?? redisUsername,
     redisPassword: cluster?.password ?? redisPassword,
+    otelTracesEndpoint: resolveTracesEndpoint({
+      otelSdkDisabled,
+      otelTracesExporter,
+      otelExporterOtlpEndpoint,
+      otelExporterOtlpTracesEndpoint,
+    }),
   });
+}
+
+/**
+ * Tracing is off unless asked for: OTEL_TRACES_EXPORTER=otlp, or an OTLP endpoint with no exporter named.
+ * The traces URL is used as given; the base URL gets the spec's `/v1/traces`.
+ */
+function resolveTracesEndpoint(s: Pick<ConfigSettings, OtelRawSettings>): string | undefined {
+  const { otelSdkDisabled, otelTracesExporter, otelExporterOtlpEndpoint: base, otelExporterOtlpTracesEndpoint: traces } = s;
+  if (otelSdkDisabled || otelTracesExporter === 'none') return undefined;
+  if (otelTracesExporter === undefined && base === undefined && traces === undefined) return undefined;
+  const url = traces ?? `${(base ?? 'http://localhost:4318').replace(/\/+$/, '')}/v1/traces`;
+  const parsed = URL.parse(url);
+  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) {
+    throw Errors.Config(`the OTLP traces endpoint must be an http(s) URL, got ${JSON.stringify(url)}`);
+  }
+  return url;
 }
 
 /** `host:port` or `redis[s]://[user:password@]host:port` seeds; TLS, user and password are the cluster's, not a node's. */

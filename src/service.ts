@@ -25,6 +25,7 @@ import { createCacheKey } from './cache/cache-key.js';
 import { PredictionCache } from './cache/prediction-cache.js';
 import { createPredictionCheck } from './cache/prediction-check.js';
 import { createMetrics, disabledMetrics, type Metrics } from './observability/metrics.js';
+import { createTracing } from './observability/tracing.js';
 import { createApp } from './http/app.js';
 import { ResponseMemo } from './http/response-memo.js';
 import { buildOpenApi } from './http/openapi.js';
@@ -177,8 +178,11 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       : undefined;
   const apiKeys = createApiKeys(config, logger, (reason) => metrics.apiKeyRefused(reason));
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
+  const tracing = createTracing(config, version);
+  if (tracing.enabled) logger.info({ endpoint: config.otelTracesEndpoint, sampler: config.otelTracesSampler }, 'tracing');
   const app = createApp({
     model,
+    tracing,
     modelId: model.id,
     memo,
     config,
@@ -229,6 +233,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       await pool.close();
       await tokenizer.close();
       await redis?.close();
+      // Last: the Redis writes above end spans too.
+      await tracing.shutdown();
       logger.info('stopped');
       return drained;
     },

@@ -80,8 +80,13 @@ export class PredictionCache {
     this.options.lru.set(text, prediction);
   }
 
-  /** Shares new predictions with the fleet: one Redis pipeline, not awaited. */
-  share(texts: readonly string[], predictions: readonly string[]): void {
-    this.options.redis?.setMany(texts.map(this.options.redisKey), predictions);
+  /** Whether share() writes anywhere: there is a Redis tier. */
+  get shared(): boolean {
+    return this.options.redis !== undefined;
+  }
+
+  /** Shares new predictions with the fleet: one Redis pipeline; resolves whether it landed (for tracing). */
+  async share(texts: readonly string[], predictions: readonly string[]): Promise<boolean> {
+    return (await this.options.redis?.setMany(texts.map(this.options.redisKey), predictions)) ?? false;
   }
 }

@@ -79,13 +79,12 @@ export class RedisTier {
     }
   }
 
-  /** Writes pipelined, not awaited by the request. */
-  setMany(keys: readonly string[], values: readonly string[]): void {
-    if (keys.length === 0 || !this.transport.ready || this.breaker.isOpen) return;
-    this.transport.setEx(keys, values, this.options.ttlSeconds).then(
-      (landed) => landed || this.fail(),
-      () => this.fail(),
-    );
+  /** Writes pipelined, not awaited by the request; resolves whether they landed (false: skipped or failed), never rejects. */
+  async setMany(keys: readonly string[], values: readonly string[]): Promise<boolean> {
+    if (keys.length === 0 || !this.transport.ready || this.breaker.isOpen) return false;
+    const landed = await this.transport.setEx(keys, values, this.options.ttlSeconds).catch(() => false);
+    if (!landed) this.fail();
+    return landed;
   }
 
   async close(): Promise<void> {

@@ -12,6 +12,7 @@ import { RequestContext } from './request-context.js';
 import { createRequestIds } from './request-id.js';
 import { sendJson, type Headers } from './respond.js';
 import type { ApiKeyGuard } from './api-keys.js';
+import type { Tracing } from '../observability/tracing.js';
 
 /** What every route that runs the pipeline needs, whatever its wire format. */
 export interface InferenceRouteDeps {
@@ -22,6 +23,7 @@ export interface InferenceRouteDeps {
   readonly logger: Logger;
   /** Undefined when no API keys are configured (api-keys.ts). */
   readonly apiKeys: ApiKeyGuard | undefined;
+  readonly tracing: Tracing;
 }
 
 /** A finished 200: its body, and the prediction its headers (x-cache, timings) describe. */
@@ -37,6 +39,8 @@ export interface Answer {
 export interface InferenceRoute<Params> {
   /** The `route` label of the request metrics. */
   readonly name: string;
+  /** The route's path template, as the request span's name and `http.route` give it. */
+  readonly path: string;
   /** The family's error body for an error ({"detail"} for FastAPI's routes, {"error"} for HF's and OIP's). */
   readonly errorBody: (error: HttpError) => string;
   /** What the route reads from the request line (uWS allows it only before the handler returns), if anything. */
@@ -67,7 +71,7 @@ export function createInferenceHandler<Params>(
   deps: InferenceRouteDeps,
   route: InferenceRoute<Params>,
 ): (res: HttpResponse, req: HttpRequest) => void {
-  const { config } = deps;
+  const { config, tracing } = deps;
   // Every route family that runs the model is in API_KEY_ROUTES's `predict` group.
   const apiKeys = deps.apiKeys?.protects('predict') ? deps.apiKeys : undefined;
   const nextRequestId = createRequestIds();
@@ -89,6 +93,9 @@ export function createInferenceHandler<Params>(
   return (res, req) => {
     const clientId = req.getHeader('x-request-id');
     const ctx = new RequestContext(res, clientId !== '' && REQUEST_ID.test(clientId) ? clientId : nextRequestId(), config.requestTimeoutMs);
+    if (tracing.enabled) {
+      ctx.trace = tracing.startRequest('POST', route.path, ctx.requestId, req.getHeader('traceparent'), req.getHeader('tracestate'));
+    }
     const params = route.params?.(req);
     const refusal = apiKeys?.check(req.getHeader('authorization'));
     if (!admit(deps, route, ctx, req.getHeader('content-type'), req.getHeader('content-length'), refusal)) return;
@@ -103,6 +110,7 @@ export function predictionHeaders(config: Config, ctx: RequestContext, predictio
     ['x-request-id', ctx.requestId],
     ['x-cache', prediction.cache],
   ];
+  if (ctx.trace) headers.push(['traceparent', ctx.trace.traceparent]);
   if (config.timingHeaders) {
     headers.push(
       ['x-queue-time', prediction.queueMs.toFixed(3)],
@@ -177,6 +185,7 @@ function finish<Params>(deps: InferenceRouteDeps, route: InferenceRoute<Params>,
   if (ctx.aborted) status = 499;
   deps.metrics.observeRequest(route.name, status, ctx.elapsedMs() / 1000);
   logRequest(deps, ctx, status);
+  ctx.trace?.end(status);
 }
 
 /** Maps any failure to its HTTP answer in the route's error body, counts and logs it by class, and returns the status sent. */
@@ -199,7 +208,9 @@ function answerError<Params>(
   } else {
     deps.logger.debug({ reqId: ctx.requestId, code: error.code }, 'request refused');
   }
-  const headers: Headers = [...Object.entries(error.headers), ['x-request-id', ctx.requestId]];
+  ctx.trace?.failed(error.statusCode, error.code, error.message);
+  const headers: [string, string][] = [...Object.entries(error.headers), ['x-request-id', ctx.requestId]];
+  if (ctx.trace) headers.push(['traceparent', ctx.trace.traceparent]);
   // An answer given before the whole body was read closes the connection: the rest of the body must not be
   // taken for the next request.
   sendJson(ctx, error.statusCode, route.errorBody(error), headers, !bodyRead || deps.lifecycle.state === 'draining');

@@ -1,5 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { HttpResponse } from 'uWebSockets.js';
+import type { RequestTrace } from '../observability/tracing.js';
 
 /**
  * One request's state on the uWS edge. uWS demands an abort handler on every response answered
@@ -11,6 +12,8 @@ export class RequestContext {
   readonly startedAt = performance.now();
   /** performance.now() past which the request is answered 504. */
   readonly deadline: number;
+  /** Set by the handler when tracing is on (observability/tracing.ts). */
+  trace: RequestTrace | undefined = undefined;
   /** Most requests have one listener (the body reader), kept without an array. */
   private abortListener: (() => void) | undefined;
   private moreAbortListeners: (() => void)[] | undefined;

@@ -86,6 +86,7 @@ export class Dispatcher {
     const cols = Math.max(...batch.map((e) => e.ids.length));
     const slot = { until: performance.now() + this.costModel.cost(batch.length, cols) };
     this.runningUntil.add(slot);
+    const startedAt = performance.now();
     let outcome: BatchOutcome;
     try {
       outcome = await this.runBatch(batch.map((e) => e.ids));
@@ -107,10 +108,18 @@ export class Dispatcher {
       await this.execute(batch.slice(middle));
       return;
     }
-    this.record(batch, cols, outcome);
+    this.record(batch, cols, outcome, startedAt);
   }
 
-  private record(batch: Entry[], cols: number, result: BatchResult): void {
+  private record(batch: Entry[], cols: number, result: BatchResult, startedAt: number): void {
+    const run = {
+      id: this.stats.modelRuns,
+      size: batch.length,
+      paddedTokens: result.paddedTokens,
+      startedAt,
+      endedAt: performance.now(),
+      inferenceMs: result.inferenceMs,
+    };
     this.stats.modelRuns++;
     this.stats.textsRun += batch.length;
     this.costModel.observe(batch.length, cols, result.inferenceMs);
@@ -122,6 +131,7 @@ export class Dispatcher {
         logits: result.logits.slice(row * result.numLabels, (row + 1) * result.numLabels),
         queueMs: entry.startedAt - entry.enqueuedAt,
         inferenceMs: result.inferenceMs,
+        batch: run,
       });
     });
   }

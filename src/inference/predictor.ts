@@ -1,4 +1,5 @@
 import type { PredictionCache } from '../cache/prediction-cache.js';
+import { type RequestTrace, traced } from '../observability/tracing.js';
 import { InferenceErrors } from './errors.js';
 import type { InferenceQueue, TextResult } from './queue.js';
 import type { TokenizerPool } from './tokenizer-pool.js';
@@ -15,10 +16,11 @@ export interface Prediction {
   readonly inferenceMs: number;
 }
 
-/** What the HTTP edge lends the predictor: a deadline and a way to hear that the client left. */
+/** What the HTTP edge lends the predictor: a deadline, a way to hear that the client left, and its trace if traced. */
 export interface RequestScope {
   readonly deadline: number;
   onAbort(listener: () => void): void;
+  readonly trace?: RequestTrace;
 }
 
 /**
@@ -38,7 +40,8 @@ export class Predictor {
   async predict(texts: readonly string[], scope: RequestScope): Promise<Prediction> {
     const distinct = [...new Set(texts)];
     if (this.queue.full && !(await this.cache.mayHaveAll(distinct))) throw InferenceErrors.overloaded(this.queue.retryAfterS());
-    const cached = await this.cache.lookup(distinct);
+    const { trace } = scope;
+    const cached = await traced(trace, 'cache.lookup', () => this.cache.lookup(distinct), cacheCounts);
     const byText = new Map<string, string>();
     const missing: string[] = [];
     distinct.forEach((text, i) => {
@@ -93,7 +96,8 @@ export class Predictor {
     const reservation = this.queue.reserve(missing.length, scope.deadline);
     let encoded: Int32Array[];
     try {
-      encoded = await this.withDeadline(this.tokenizer.encode(missing), scope.deadline, () => {});
+      const encoding = traced(scope.trace, 'tokenize', () => this.tokenizer.encode(missing), textCount);
+      encoded = await this.withDeadline(encoding, scope.deadline, () => {});
     } finally {
       reservation.release();
     }
@@ -109,9 +113,10 @@ export class Predictor {
         ids.push(encoded[i]);
       }
     });
+    const submittedAt = this.now();
     const ticket = this.queue.submit(toRun, ids, scope.deadline);
     scope.onAbort(ticket.cancel);
-    this.cacheAsScored(toRun, ticket.results);
+    this.cacheAsScored(toRun, ticket.results, scope.trace);
     let results: TextResult[];
     try {
       results = await this.withDeadline(Promise.all(ticket.results), scope.deadline, ticket.cancel);
@@ -120,6 +125,7 @@ export class Predictor {
       ticket.cancel();
       throw err;
     }
+    scope.trace?.batches(submittedAt, results);
     let queueMs = 0;
     let inferenceMs = 0;
     for (const result of results) {
@@ -134,7 +140,7 @@ export class Predictor {
    * memory at once (a request waiting on another batch must not leave a window in which a new request runs
    * the text again), and in Redis in one pipeline once all of them have settled.
    */
-  private cacheAsScored(texts: readonly string[], results: readonly Promise<TextResult>[]): void {
+  private cacheAsScored(texts: readonly string[], results: readonly Promise<TextResult>[], trace: RequestTrace | undefined): void {
     const scored: string[] = [];
     const predictions: string[] = [];
     const settled = results.map((result, i) =>
@@ -147,7 +153,12 @@ export class Predictor {
         () => {},
       ),
     );
-    void Promise.all(settled).then(() => this.cache.share(scored, predictions));
+    void Promise.all(settled).then(() => {
+      if (!trace || !this.cache.shared || scored.length === 0) return void this.cache.share(scored, predictions);
+      // Rejected only for the trace, whose span then shows the failure; Redis counts it in metrics either way.
+      const share = () => this.cache.share(scored, predictions).then((written) => written || Promise.reject(NOT_SHARED));
+      return traced(trace, 'cache.write', share, () => ({ 'inference.texts': scored.length })).catch(() => {});
+    });
   }
 
   private async withDeadline<T>(work: Promise<T>, deadline: number, onTimeout: () => void): Promise<T> {
@@ -168,3 +179,10 @@ export class Predictor {
     }
   }
 }
+
+const cacheCounts = (found: readonly (string | undefined)[]) => {
+  const hits = found.reduce((n, value) => (value === undefined ? n : n + 1), 0);
+  return { 'inference.cache.hits': hits, 'inference.cache.misses': found.length - hits };
+};
+const textCount = (encoded: readonly Int32Array[]) => ({ 'inference.texts': encoded.length });
+const NOT_SHARED = new Error('not written to Redis: disconnected, circuit breaker open, or the write failed');

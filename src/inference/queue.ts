@@ -22,6 +22,20 @@ export interface TextResult {
   readonly queueMs: number;
   /** The model run of its batch (in the worker). */
   readonly inferenceMs: number;
+  /** The batch it ran in, one object for all its texts (for tracing). */
+  readonly batch: BatchRun;
+}
+
+/** One model run, as its requests' traces show it; times are performance.now() values. */
+export interface BatchRun {
+  /** Counts model runs since start: the requests that shared a run carry the same id. */
+  readonly id: number;
+  readonly size: number;
+  /** Rows × longest row, as the worker padded them. */
+  readonly paddedTokens: number;
+  readonly startedAt: number;
+  readonly endedAt: number;
+  readonly inferenceMs: number;
 }
 
 /** A request's share of the queue: one promise per submitted text, and a way to withdraw them. */

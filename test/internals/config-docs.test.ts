@@ -43,8 +43,41 @@ t.test('defaults come from the schema and the result is frozen', async (t) => {
 t.test('the config holds the settings and the derived fields, nothing raw', async (t) => {
   const config = loadConfig({ REDIS_HOST: 'cache', REDIS_PORT: '6380' }, '/nonexistent-cgroup');
   t.equal(config.redisUrl, 'redis://cache:6380');
-  const expected = [...Object.keys(properties).filter((f) => f !== 'redisHost' && f !== 'redisPort'), 'modelDirIsDefault'];
-  t.same(Object.keys(config).sort(), expected.sort(), 'REDIS_HOST and REDIS_PORT live on only in redisUrl');
+  const raw = [
+    'redisHost',
+    'redisPort',
+    'otelSdkDisabled',
+    'otelTracesExporter',
+    'otelExporterOtlpEndpoint',
+    'otelExporterOtlpTracesEndpoint',
+  ];
+  const expected = [...Object.keys(properties).filter((f) => !raw.includes(f)), 'modelDirIsDefault', 'otelTracesEndpoint'];
+  t.same(
+    Object.keys(config).sort(),
+    expected.sort(),
+    'REDIS_HOST and REDIS_PORT live on only in redisUrl, the OTEL_* switches in otelTracesEndpoint',
+  );
+});
+
+t.test('tracing is off unless an exporter or an OTLP endpoint is given, and OTEL_SDK_DISABLED wins', async (t) => {
+  const endpoint = (env: Record<string, string>) => loadConfig(env, '/nonexistent-cgroup').otelTracesEndpoint;
+  t.equal(endpoint({}), undefined, 'off by default');
+  t.equal(endpoint({ OTEL_TRACES_EXPORTER: 'otlp' }), 'http://localhost:4318/v1/traces', "the spec's default endpoint");
+  t.equal(
+    endpoint({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/' }),
+    'http://collector:4318/v1/traces',
+    'the base URL gets /v1/traces',
+  );
+  t.equal(
+    endpoint({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://b/traces' }),
+    'https://b/traces',
+    'the traces URL is used as it is, and wins',
+  );
+  t.equal(endpoint({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://a:4318', OTEL_TRACES_EXPORTER: 'none' }), undefined, 'none');
+  t.equal(endpoint({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_SDK_DISABLED: 'true' }), undefined, 'OTEL_SDK_DISABLED');
+  t.throws(() => endpoint({ OTEL_EXPORTER_OTLP_ENDPOINT: 'collector:4318' }), { code: 'INF_ERR_CONFIG', message: /http\(s\) URL/ });
+  t.throws(() => endpoint({ OTEL_TRACES_EXPORTER: 'zipkin' }), { code: 'INF_ERR_CONFIG', message: /OTEL_TRACES_EXPORTER/ });
+  t.throws(() => endpoint({ OTEL_TRACES_SAMPLER_ARG: '2' }), { code: 'INF_ERR_CONFIG', message: /OTEL_TRACES_SAMPLER_ARG/ });
 });
 
 t.test('an invalid setting is an INF_ERR_CONFIG start-up error naming the variable', async (t) => {

@@ -24,6 +24,7 @@ export function createHfInferenceHandler(deps: HfInferenceDeps): (res: HttpRespo
   const formatters = new Map(SCORE_FUNCTIONS.map((fn) => [fn, createPredictionFormatter(labels, fn)]));
   return createInferenceHandler(deps, {
     name: 'hf-inference',
+    path: '/',
     errorBody: errorMessageBody,
     answer(ctx, body) {
       const request = parseHfTextClassificationRequest(body, deps.config.maxTexts);

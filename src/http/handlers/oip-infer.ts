@@ -25,6 +25,7 @@ export function createOipInferHandler(
   const width = model.labels.length;
   return createInferenceHandler(deps, {
     name: 'oip-infer',
+    path: withVersion ? '/v2/models/{name}/versions/{version}/infer' : '/v2/models/{name}/infer',
     errorBody: errorMessageBody,
     params: (req) => ({ name: req.getParameter(0) ?? '', version: withVersion ? (req.getParameter(1) ?? '') : undefined }),
     answer(ctx, body, { name, version }) {

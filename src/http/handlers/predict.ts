@@ -37,15 +37,18 @@ export function createPredictHandler(deps: PredictDeps): (res: HttpResponse, req
   const answerFromMemo = (ctx: RequestContext, memoized: MemoizedAnswer): void => {
     // onData never runs for a request whose client left, so this answer is always sent.
     const ms = ctx.elapsedMs();
-    const lines = memoLinesBeforeId + ctx.requestId + memoLinesAfterId + (config.timingHeaders ? ms.toFixed(3) : '');
+    let lines = memoLinesBeforeId + ctx.requestId + memoLinesAfterId + (config.timingHeaders ? ms.toFixed(3) : '');
+    if (ctx.trace) lines += `\r\ntraceparent: ${ctx.trace.traceparent}`;
     sendLinesInCallback(ctx, lines, memoized.body, deps.lifecycle.state === 'draining');
     deps.lifecycle.requestFinished();
     deps.metrics.observeMemoAnswer(ROUTE, ms / 1000, memoized.distinctTexts);
+    ctx.trace?.end(200, { 'inference.response_memo': true });
     logRequest(deps, ctx, 200);
   };
 
   return createInferenceHandler(deps, {
     name: ROUTE,
+    path: `${config.basePath}/${ROUTE}`,
     errorBody: detailBody,
     answer(ctx, body) {
       const key = memo?.keyOf(body);
