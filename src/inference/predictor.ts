@@ -1,4 +1,6 @@
+import { inputKey, rawKey, type TextInput } from '../cache/cache-key.js';
 import type { PredictionCache } from '../cache/prediction-cache.js';
+import type { Tokenized, Tokens } from '../../workers/protocol.js';
 import { InferenceErrors } from './errors.js';
 import type { InferenceQueue, TextResult } from './queue.js';
 import type { TokenizerPool } from './tokenizer-pool.js';
@@ -13,6 +15,13 @@ export interface Prediction {
   readonly queueMs: number;
   /** Longest model run (in the worker) among this request's batches, ms. */
   readonly inferenceMs: number;
+}
+
+export interface PredictOptions {
+  /** TEI's raw_scores: the model's logits, in a prediction's shape, instead of its scores. */
+  readonly raw?: boolean;
+  /** TEI's truncate (default true here, as bulk-predict always truncates): false refuses inputs past the limit. */
+  readonly truncate?: boolean;
 }
 
 /** What the HTTP edge lends the predictor: a deadline and a way to hear that the client left. */
@@ -33,11 +42,26 @@ export class Predictor {
     private readonly tokenizer: TokenizerPool,
     private readonly queue: InferenceQueue,
     private readonly now: () => number,
+    /** An output row as raw scores (TEI's raw_scores), in the shape of a prediction. */
+    private readonly formatRaw: (logits: Float32Array, row: number) => string = () => '[]',
   ) {}
 
-  async predict(texts: readonly string[], scope: RequestScope): Promise<Prediction> {
-    const distinct = [...new Set(texts)];
+  /**
+   * Each input's prediction: a text, or a pair (text, text_pair) through the tokenizer's pair template. `raw`
+   * answers (and caches, under their own keys) the logits instead of the scores; `truncate: false` refuses an
+   * input past the model's limit (too_long) instead of cutting it, which needs every input's length, so then
+   * cached inputs are tokenized too (as TEI tokenizes every input).
+   */
+  async predict(inputs: readonly TextInput[], scope: RequestScope, options: PredictOptions = {}): Promise<Prediction> {
+    const raw = options.raw === true;
+    // A plain text is its own key: bulk-predict's texts go through as they came.
+    const keys = inputs.map(inputKey);
+    const cacheKeys = raw ? keys.map(rawKey) : keys;
+    const inputOf = new Map<string, TextInput>();
+    cacheKeys.forEach((key, i) => inputOf.has(key) || inputOf.set(key, inputs[i]));
+    const distinct = [...inputOf.keys()];
     if (this.queue.full && !(await this.cache.mayHaveAll(distinct))) throw InferenceErrors.overloaded(this.queue.retryAfterS());
+    const whole = options.truncate === false ? await this.tokenizeWhole(distinct, inputOf, scope) : undefined;
     const cached = await this.cache.lookup(distinct);
     const byText = new Map<string, string>();
     const missing: string[] = [];
@@ -49,34 +73,44 @@ export class Predictor {
     let queueMs = 0;
     let inferenceMs = 0;
     if (missing.length > 0) {
-      // Admission before the texts cost a tokenization (at their expected length), then exactly in submit();
-      // cached texts never need admission.
-      if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
-      const reservation = this.queue.reserve(missing.length, scope.deadline);
-      let encoded: Int32Array[];
-      try {
-        encoded = await this.withDeadline(this.tokenizer.encode(missing), scope.deadline, () => {});
-      } finally {
-        reservation.release();
+      let encoded: readonly Tokens[];
+      if (whole) encoded = missing.map((key) => whole.get(key)!);
+      else {
+        // Admission before the texts cost a tokenization (at their expected length), then exactly in submit();
+        // cached texts never need admission.
+        if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
+        const reservation = this.queue.reserve(missing.length, scope.deadline);
+        try {
+          encoded = await this.withDeadline(
+            this.tokenizer.encode(missing.map((key) => inputOf.get(key)!)),
+            scope.deadline,
+            () => {},
+          );
+        } finally {
+          reservation.release();
+        }
       }
       // While the texts were tokenized, another request may have finished scoring some of them; it stored them
       // in memory when it did, so looking again keeps concurrent requests to one inference per text.
       const toRun: string[] = [];
-      const ids: Int32Array[] = [];
+      const tokens: (Int32Array | Tokens)[] = [];
       missing.forEach((text, i) => {
         const late = this.cache.peek(text);
         if (late !== undefined) byText.set(text, late);
         else {
           toRun.push(text);
-          ids.push(encoded[i]);
+          // A single text's ids alone: the queue's and the batch's shape for the common case.
+          tokens.push(encoded[i].typeIds ? encoded[i] : encoded[i].ids);
         }
       });
-      const ticket = this.queue.submit(toRun, ids, scope.deadline);
+      // Scores and raw scores of one input are one model run: the queue's single flight is by input.
+      const ticket = this.queue.submit(raw ? toRun.map((key) => key.slice(2)) : toRun, tokens, scope.deadline);
       scope.onAbort(ticket.cancel);
-      this.cacheAsScored(toRun, ticket.results);
+      const outputs = raw ? ticket.results.map((result) => result.then((r) => ({ ...r, prediction: this.formatRaw(r.logits, 0) }))) : ticket.results;
+      this.cacheAsScored(toRun, outputs);
       let results: TextResult[];
       try {
-        results = await this.withDeadline(Promise.all(ticket.results), scope.deadline, ticket.cancel);
+        results = await this.withDeadline(Promise.all(outputs), scope.deadline, ticket.cancel);
       } catch (err) {
         // A failed text fails the request: its other texts need not run for it.
         ticket.cancel();
@@ -88,9 +122,34 @@ export class Predictor {
         inferenceMs = Math.max(inferenceMs, result.inferenceMs);
       });
     }
-    const predictions = texts.map((text) => byText.get(text)!);
+    const predictions = cacheKeys.map((text) => byText.get(text)!);
     const cache: CacheHeader = missing.length === 0 ? 'hit' : missing.length === distinct.length ? 'miss' : 'partial';
     return { predictions, cache, queueMs, inferenceMs };
+  }
+
+  /**
+   * truncate: false: every distinct input tokenized whole (under admission, like new texts), and refused if one
+   * is past the model's limit, before anything is looked up or queued.
+   */
+  private async tokenizeWhole(keys: readonly string[], inputOf: ReadonlyMap<string, TextInput>, scope: RequestScope): Promise<Map<string, Tokenized>> {
+    if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
+    const reservation = this.queue.reserve(keys.length, scope.deadline);
+    let tokenized: Tokenized[];
+    try {
+      tokenized = await this.withDeadline(
+        this.tokenizer.encode(
+          keys.map((key) => inputOf.get(key)!),
+          true,
+        ),
+        scope.deadline,
+        () => {},
+      );
+    } finally {
+      reservation.release();
+    }
+    const tooLong = tokenized.find((t) => (t.length ?? 0) > this.tokenizer.maxTokens);
+    if (tooLong) throw InferenceErrors.tooLong(tooLong.length!, this.tokenizer.maxTokens);
+    return new Map(keys.map((key, i) => [key, tokenized[i]]));
   }
 
   /**
@@ -98,7 +157,7 @@ export class Predictor {
    * memory at once (a request waiting on another batch must not leave a window in which a new request runs
    * the text again), and in Redis in one pipeline once all of them have settled.
    */
-  private cacheAsScored(texts: readonly string[], results: readonly Promise<TextResult>[]): void {
+  private cacheAsScored(texts: readonly string[], results: readonly Promise<{ readonly prediction: string }>[]): void {
     const scored: string[] = [];
     const predictions: string[] = [];
     const settled = results.map((result, i) =>
