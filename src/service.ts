@@ -29,6 +29,7 @@ import { createApp } from './http/app.js';
 import { ResponseMemo } from './http/response-memo.js';
 import { buildOpenApi } from './http/openapi.js';
 import { buildInfo } from './http/handlers/info.js';
+import { buildTeiInfo } from './http/handlers/tei-info.js';
 import { loadManifest } from '../model/manifest.js';
 
 /** A running service: what main and the in-process tests hold. */
@@ -182,6 +183,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     logger,
     openApi: buildOpenApi({ config, labels: model.labels, version }),
     info: buildInfo(model, config, version),
+    teiInfo: buildTeiInfo(model, config, version),
+    numLabels: model.labels.length,
   });
 
   const listenSocket = await listen(app, config.host, config.port);

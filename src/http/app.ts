@@ -8,6 +8,7 @@ import { createPredictHandler, type PredictDeps } from './handlers/predict.js';
 import { answerHead, withoutBody } from './head.js';
 import { refuseAmbiguousFraming } from './request-framing.js';
 import { sendNow } from './respond.js';
+import { teiRoutes, type TeiDeps } from './tei-routes.js';
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
 type Method = 'get' | 'post';
@@ -18,7 +19,7 @@ interface Route {
   readonly handler: Handler;
 }
 
-export interface AppDeps extends PredictDeps {
+export interface AppDeps extends PredictDeps, TeiDeps {
   readonly lifecycle: Lifecycle;
   readonly openApi: string;
   /** The body of GET <base>/info, built once (handlers/info.ts). */
@@ -38,6 +39,7 @@ export function createApp(deps: AppDeps): TemplatedApp {
     { method: 'get', path: `${basePath}/docs/`, handler: docs.redirect },
     { method: 'get', path: `${basePath}/docs/*`, handler: docs.asset },
   ];
+  routes.push(...teiRoutes(deps, new Set(routes.map((route) => route.path))));
   if (deps.metrics.enabled) routes.push({ method: 'get', path: metricsPath, handler: createMetricsHandler(deps.metrics) });
 
   const app = App();
