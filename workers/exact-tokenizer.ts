@@ -16,7 +16,7 @@ import { Tokenizer, type Encoding } from 'tokenizers';
  *
  * A pair (text, text_pair) is cut by transformers' and TEI's default, longest_first, to maxTokens: each text's
  * tokens come from the same probe (longest_first keeps at most `pairContent` tokens of either text, and its
- * split depends on a long text's length only when both texts are long: then both are tokenized whole).
+ * split depends on a long text's length only when both texts are long: then the pair is tokenized whole).
  *
  * encode() runs on libuv's thread pool (the `tokenizers` async API), off the event loop; docs/performance.md
  * ("Answered once") has why it runs on tokenizer threads rather than the main thread's.
@@ -85,12 +85,14 @@ export class ExactTokenizer {
 
   /** A pair's ids and type ids, special tokens included, cut longest_first to at most maxTokens. */
   async encodePair(text: string, pair: string): Promise<{ ids: Int32Array; typeIds: Int32Array }> {
-    let [a, b] = await Promise.all([this.segment(text), this.segment(pair)]);
+    const [a, b] = await Promise.all([this.segment(text), this.segment(pair)]);
     // Both texts longer than the pair keeps: longest_first's split then depends on which is longer, which a
-    // prefix's tokens do not tell.
-    if ((a.prefix || b.prefix) && a.encoding.getLength() > this.pairContent && b.encoding.getLength() > this.pairContent) {
-      if (a.prefix) a = { encoding: await this.whole(text), prefix: false };
-      if (b.prefix) b = { encoding: await this.whole(pair), prefix: false };
+    // prefix's tokens do not tell, and postProcess() splits such a pair unlike encode() (the first text gets the
+    // odd token): the pair is tokenized whole, as TEI and transformers tokenize it.
+    if (a.encoding.getLength() > this.pairContent && b.encoding.getLength() > this.pairContent) {
+      this.charsTokenized += text.length + pair.length;
+      const encoding = await this.truncating.encode(text, pair);
+      return { ids: Int32Array.from(encoding.getIds()), typeIds: Int32Array.from(encoding.getTypeIds()) };
     }
     const encoding = this.truncating.postProcess(a.encoding, b.encoding, true);
     return { ids: Int32Array.from(encoding.getIds()), typeIds: Int32Array.from(encoding.getTypeIds()) };
