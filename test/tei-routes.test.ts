@@ -45,7 +45,9 @@ t.test('inputs as TEI reads them: a string, [text], ONE pair [text, text_pair], 
   isPrediction(t, pair.body, 'a list of two strings: one pair, answered flat');
   t.not(JSON.stringify(pair.body), JSON.stringify(string.body), 'the pair is scored as a pair, not as its first text');
 
-  const batch = await tei(service.url, { inputs: [['I love this movie!'], ['I love this movie!', 'it was terrible'], ['it was terrible']] });
+  const batch = await tei(service.url, {
+    inputs: [['I love this movie!'], ['I love this movie!', 'it was terrible'], ['it was terrible']],
+  });
   t.equal(batch.status, 200);
   t.equal(batch.body.length, 3, 'a batch answers a list per input');
   t.same(batch.body[0], string.body, 'batched text = the text alone');
@@ -69,7 +71,10 @@ t.test('raw_scores answers the logits (their softmax is the scores), cached apar
   t.equal(raw.headers.get('x-cache'), 'miss', 'raw scores are not the cached scores');
   isPrediction(t, raw.body, 'raw');
   const logits = Object.fromEntries((raw.body as Item[]).map((p) => [p.label, p.score]));
-  t.ok(Object.values(logits).some((l) => l < 0 || l > 1), 'logits, not probabilities');
+  t.ok(
+    Object.values(logits).some((l) => l < 0 || l > 1),
+    'logits, not probabilities',
+  );
   const max = Math.max(...Object.values(logits));
   const sum = Object.values(logits).reduce((s, l) => s + Math.exp(l - max), 0);
   for (const { label, score } of scores.body as Item[]) {
@@ -115,7 +120,10 @@ t.test("errors are TEI's: {error, error_type} with TEI's status", async (t) => {
     t.same(Object.keys(res.body ?? {}).sort(), ['error', 'error_type'], `${what}: TEI's shape`);
     t.equal(res.body?.error_type, type, `${what}: ${type}`);
   }
-  t.match((await tei(service.url, { inputs: [['a'], ['b'], ['c'], ['d'], ['e']] })).body.error, 'batch size 5 > maximum allowed batch size 4');
+  t.match(
+    (await tei(service.url, { inputs: [['a'], ['b'], ['c'], ['d'], ['e']] })).body.error,
+    'batch size 5 > maximum allowed batch size 4',
+  );
   t.equal((await tei(service.url, { inputs: ['', 'second only'] })).status, 200, 'a pair with one empty text is not empty');
   const notJson = await postPredict(service.url, '{"inputs": ', { raw: true, path: '/predict' });
   t.equal(notJson.status, 422);
@@ -152,7 +160,8 @@ t.test('GET /info is TEI Info; GET /health is 200 with no body', async (t) => {
     model_dtype: 'int8',
     version: /^\d+\.\d+\.\d+/,
   });
-  for (const field of ['model_id', 'model_sha', 'max_concurrent_requests', 'max_batch_requests', 'sha', 'docker_label']) t.ok(field in info, field);
+  for (const field of ['model_id', 'model_sha', 'max_concurrent_requests', 'max_batch_requests', 'sha', 'docker_label'])
+    t.ok(field in info, field);
   const health = await fetch(`${service.url}/health`);
   t.equal(health.status, 200);
   t.equal(await health.text(), '');
@@ -161,7 +170,11 @@ t.test('GET /info is TEI Info; GET /health is 200 with no body', async (t) => {
 });
 
 t.test('request ids and metrics: each TEI route counted under its own route label', async (t) => {
-  const res = await postPredict(service.url, { inputs: 'metrics text' }, { path: '/predict', headers: { 'content-type': 'application/json', 'x-request-id': 'tei-req-1' } });
+  const res = await postPredict(
+    service.url,
+    { inputs: 'metrics text' },
+    { path: '/predict', headers: { 'content-type': 'application/json', 'x-request-id': 'tei-req-1' } },
+  );
   t.equal(res.headers.get('x-request-id'), 'tei-req-1');
   t.ok(res.headers.get('x-total-time'), 'timing headers as bulk-predict');
   const refused = await tei(service.url, { inputs: '' });

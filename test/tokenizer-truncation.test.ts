@@ -96,26 +96,29 @@ for (const [maxTokens, firstCut] of [
   [64, 40],
   [131, 200],
 ]) {
-  t.test(`pairs, MAX_TOKENS ${maxTokens}, first cut ${firstCut}: ids and type ids equal the whole pair's, truncated longest_first`, async (t) => {
-    const exact = await ExactTokenizer.fromFile(TOKENIZER, maxTokens, firstCut);
-    const whole = Tokenizer.fromFile(TOKENIZER);
-    whole.setTruncation(maxTokens);
-    const generate = hostileTexts(maxTokens * 104_729 + firstCut);
-    let bothCut = 0;
-    for (let i = 0; i < 60; i++) {
-      const a = generate(1 + ((i * 7717) % 6_000));
-      const b = i % 5 === 0 ? a : generate(1 + ((i * 3581) % 6_000));
-      const expected = await whole.encode(a, b);
-      const got = await exact.encodePair(a, b);
-      if (Array.from(got.ids).join() !== expected.getIds().join() || Array.from(got.typeIds).join() !== expected.getTypeIds().join()) {
-        t.fail(`pair ${i} (${a.length} and ${b.length} chars) differs`, { got: Array.from(got.ids), expected: expected.getIds() });
-        return;
+  t.test(
+    `pairs, MAX_TOKENS ${maxTokens}, first cut ${firstCut}: ids and type ids equal the whole pair's, truncated longest_first`,
+    async (t) => {
+      const exact = await ExactTokenizer.fromFile(TOKENIZER, maxTokens, firstCut);
+      const whole = Tokenizer.fromFile(TOKENIZER);
+      whole.setTruncation(maxTokens);
+      const generate = hostileTexts(maxTokens * 104_729 + firstCut);
+      let bothCut = 0;
+      for (let i = 0; i < 60; i++) {
+        const a = generate(1 + ((i * 7717) % 6_000));
+        const b = i % 5 === 0 ? a : generate(1 + ((i * 3581) % 6_000));
+        const expected = await whole.encode(a, b);
+        const got = await exact.encodePair(a, b);
+        if (Array.from(got.ids).join() !== expected.getIds().join() || Array.from(got.typeIds).join() !== expected.getTypeIds().join()) {
+          t.fail(`pair ${i} (${a.length} and ${b.length} chars) differs`, { got: Array.from(got.ids), expected: expected.getIds() });
+          return;
+        }
+        const segments = expected.getTypeIds();
+        if (expected.getLength() === maxTokens && segments.indexOf(1) > maxTokens / 3) bothCut++;
       }
-      const segments = expected.getTypeIds();
-      if (expected.getLength() === maxTokens && segments.indexOf(1) > maxTokens / 3) bothCut++;
-    }
-    t.ok(bothCut > 0, `60 pairs identical, ${bothCut} of them with both texts cut`);
-  });
+      t.ok(bothCut > 0, `60 pairs identical, ${bothCut} of them with both texts cut`);
+    },
+  );
 }
 
 t.test('pair edge cases: empty texts, a tiny and a huge text, in both orders', async (t) => {

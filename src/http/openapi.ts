@@ -11,11 +11,13 @@ import type { Config } from '../config.js';
 import { Errors, HttpError } from '../errors.js';
 import { createPredictionFormatter } from '../inference/prediction-format.js';
 import { parseBulkPredictRequest } from '../validation/parse-request.js';
+import { TEI_TAG, teiPaths, teiSchemas } from './tei-openapi.js';
 
 export type OpenApiConfig = Pick<
   Config,
   'basePath' | 'maxTexts' | 'maxBodyBytes' | 'maxTokens' | 'maxQueueTokens' | 'maxQueueDelayMs' | 'requestTimeoutMs' | 'timingHeaders'
->;
+> &
+  Partial<Pick<Config, 'teiPrefix'>>;
 
 type ErrorCode = keyof typeof ApiDocs.errors;
 type HeaderName = keyof typeof ApiDocs.headers;
@@ -46,8 +48,10 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
   return JSON.stringify({
     openapi: '3.1.0',
     info: { title: ApiDocs.title, version: options.version, description: ApiDocs.description },
-    tags: ApiDocs.tags,
+    tags: [...ApiDocs.tags, TEI_TAG],
     paths: {
+      // First, so that the service's own /info and /health win where TEI_PREFIX equals BASE_PATH (as in app.ts).
+      ...teiPaths(config.teiPrefix ?? '', config.maxTexts, config.maxBodyBytes),
       [`${config.basePath}/bulk-predict`]: {
         post: {
           tags: [bulkPredict.tag],
@@ -114,6 +118,7 @@ export function buildOpenApi(options: { config: OpenApiConfig; labels: readonly 
         HTTPError: withoutId(HTTPError),
         HTTPValidationError: withoutId(HTTPValidationError),
         InfoResponse: withoutId(InfoResponse),
+        ...teiSchemas(config.maxTexts),
       },
       headers: headerComponents(),
     },

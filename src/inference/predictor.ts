@@ -81,11 +81,7 @@ export class Predictor {
         if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
         const reservation = this.queue.reserve(missing.length, scope.deadline);
         try {
-          encoded = await this.withDeadline(
-            this.tokenizer.encode(missing.map((key) => inputOf.get(key)!)),
-            scope.deadline,
-            () => {},
-          );
+          encoded = await this.withDeadline(this.tokenizer.encode(missing.map((key) => inputOf.get(key)!)), scope.deadline, () => {});
         } finally {
           reservation.release();
         }
@@ -106,7 +102,9 @@ export class Predictor {
       // Scores and raw scores of one input are one model run: the queue's single flight is by input.
       const ticket = this.queue.submit(raw ? toRun.map((key) => key.slice(2)) : toRun, tokens, scope.deadline);
       scope.onAbort(ticket.cancel);
-      const outputs = raw ? ticket.results.map((result) => result.then((r) => ({ ...r, prediction: this.formatRaw(r.logits, 0) }))) : ticket.results;
+      const outputs = raw
+        ? ticket.results.map((result) => result.then((r) => ({ ...r, prediction: this.formatRaw(r.logits, 0) })))
+        : ticket.results;
       this.cacheAsScored(toRun, outputs);
       let results: TextResult[];
       try {
@@ -131,7 +129,11 @@ export class Predictor {
    * truncate: false: every distinct input tokenized whole (under admission, like new texts), and refused if one
    * is past the model's limit, before anything is looked up or queued.
    */
-  private async tokenizeWhole(keys: readonly string[], inputOf: ReadonlyMap<string, TextInput>, scope: RequestScope): Promise<Map<string, Tokenized>> {
+  private async tokenizeWhole(
+    keys: readonly string[],
+    inputOf: ReadonlyMap<string, TextInput>,
+    scope: RequestScope,
+  ): Promise<Map<string, Tokenized>> {
     if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
     const reservation = this.queue.reserve(keys.length, scope.deadline);
     let tokenized: Tokenized[];

@@ -37,7 +37,8 @@ export function readPredictInputs(inputs: unknown): { inputs: TextInput[]; batch
     return { inputs: [inputs.length === 1 ? inputs[0] : [inputs[0], inputs[1]]], batch: false };
   }
   const batch = inputs.map((item, i): TextInput => {
-    if (!Array.isArray(item) || item.some((s) => typeof s !== 'string')) throw Errors.InputInvalid(`inputs[${i}]: expected [string] or [string, string]`);
+    if (!Array.isArray(item) || item.some((s) => typeof s !== 'string'))
+      throw Errors.InputInvalid(`inputs[${i}]: expected [string] or [string, string]`);
     if (item.length === 1) return item[0] as string;
     if (item.length === 2) return [item[0] as string, item[1] as string];
     throw Errors.InputInvalid(`inputs[${i}]: invalid length ${item.length}, expected [string] or [string, string]`);
@@ -54,7 +55,8 @@ export function parseTeiPredictRequest(bytes: Uint8Array): TeiPredictRequest {
 
 export function parseTeiRerankRequest(bytes: Uint8Array): TeiRerankRequest {
   const body = parseObject(bytes);
-  if (typeof body.query !== 'string') throw Errors.InputInvalid(`${'query' in body ? 'query: expected a string' : 'missing field `query`'}`);
+  if (typeof body.query !== 'string')
+    throw Errors.InputInvalid(`${'query' in body ? 'query: expected a string' : 'missing field `query`'}`);
   if (!Array.isArray(body.texts) || body.texts.some((s) => typeof s !== 'string')) {
     throw Errors.InputInvalid(`${'texts' in body ? 'texts: expected a list of strings' : 'missing field `texts`'}`);
   }
@@ -94,6 +96,7 @@ function flag(body: Record<string, unknown>, name: string): boolean {
 function direction(body: Record<string, unknown>): Record<string, never> {
   const value = body.truncation_direction;
   if (value === undefined || value === null || value === 'Right' || value === 'right') return {};
-  if (value === 'Left' || value === 'left') throw Errors.InputInvalid('truncation_direction: "Left" is not supported by this server; send "Right" or leave it out');
+  if (value === 'Left' || value === 'left')
+    throw Errors.InputInvalid('truncation_direction: "Left" is not supported by this server; send "Right" or leave it out');
   throw Errors.InputInvalid('truncation_direction: expected "Left" or "Right"');
 }

@@ -49,7 +49,14 @@ export function createTeiRoute(
     if (error.statusCode === 500) deps.logger.error({ reqId: ctx.requestId, route, err }, 'prediction failed');
     else deps.logger.debug({ reqId: ctx.requestId, route, code: error.code }, 'request refused');
     const answer = teiErrorFor(error);
-    send(ctx, answer.status, 'application/json', answer.body, [...answer.headers, ['x-request-id', ctx.requestId]], !bodyRead || lifecycle.state === 'draining');
+    send(
+      ctx,
+      answer.status,
+      'application/json',
+      answer.body,
+      [...answer.headers, ['x-request-id', ctx.requestId]],
+      !bodyRead || lifecycle.state === 'draining',
+    );
     return answer.status;
   };
 
