@@ -101,5 +101,15 @@ t.test('cross-encoder: /rerank scores are the sigmoid of the direct run of (quer
       t.ok(Math.abs(score - want) <= TOLERANCE, `${raw ? 'raw ' : ''}text ${index}: ${score} vs direct ${want}`);
     }
     for (let i = 1; i < res.body.length; i++) t.ok(res.body[i - 1].score >= res.body[i].score, 'by descending score');
+    t.ok(
+      res.body.every((r: object) => !('text' in r)),
+      'no text unless asked',
+    );
   }
+  const withText = await postPredict(service.url, { query, texts, return_text: true, truncate: true }, { path: '/rerank' });
+  for (const rank of withText.body as { index: number; text: string }[]) t.equal(rank.text, texts[rank.index], 'return_text: its text');
+  t.same(Object.keys(withText.body[0]), ['index', 'text', 'score'], "TEI's field order");
+  const tooLong = await postPredict(service.url, { query, texts: [long] }, { path: '/rerank' });
+  t.equal(tooLong.status, 413, 'truncate false (the default): a pair past the limit is refused');
+  t.equal(tooLong.body.error_type, 'validation');
 });

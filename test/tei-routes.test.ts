@@ -236,3 +236,21 @@ t.test('TEI_PREFIX moves the family; with it unset the routes are at the root', 
   t.equal((await fetch(`${prefixed.url}/tei/health`)).status, 200);
   t.equal((await tei(prefixed.url, { inputs: 'a' }, '/predict')).status, 404, 'not at the root then');
 });
+
+t.test("overload on the TEI routes is TEI's 429 overloaded with Retry-After; the others are answered", async (t) => {
+  const small = await startService({ MAX_QUEUE_TOKENS: '512', REQUEST_TIMEOUT_MS: '120000' });
+  t.teardown(() => small.stop());
+  const requests = Array.from({ length: 80 }, (_, r) =>
+    Array.from({ length: 4 }, (_, k): [string, string] => [`overload ${r}.${k}: a fine day`, `and a ${k % 2 ? 'bad' : 'good'} night`]),
+  );
+  const results = await Promise.all(requests.map((inputs) => tei(small.url, { inputs, truncate: true })));
+  const refused = results.filter((r) => r.status === 429);
+  t.ok(refused.length > 0, `${refused.length} refused`);
+  t.equal(refused.length + results.filter((r) => r.status === 200).length, results.length, 'nothing but 200 and 429');
+  for (const res of refused) {
+    t.same(res.body, { error: 'Server overloaded', error_type: 'overloaded' });
+    t.match(res.headers.get('retry-after'), /^[1-9][0-9]*$/);
+  }
+  const [overloaded] = await scrape(small.url, 'inf_request_failures_total{reason="overloaded"}');
+  t.equal(overloaded, refused.length, 'each refusal is counted');
+});
