@@ -73,12 +73,12 @@ export class Predictor {
     let queueMs = 0;
     let inferenceMs = 0;
     if (missing.length > 0) {
+      // Admission before the texts cost a tokenization (at their expected length), then exactly in submit();
+      // cached texts never need admission.
+      if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
       let encoded: readonly Tokens[];
       if (whole) encoded = missing.map((key) => whole.get(key)!);
       else {
-        // Admission before the texts cost a tokenization (at their expected length), then exactly in submit();
-        // cached texts never need admission.
-        if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
         const reservation = this.queue.reserve(missing.length, scope.deadline);
         try {
           encoded = await this.withDeadline(this.tokenizer.encode(missing.map((key) => inputOf.get(key)!)), scope.deadline, () => {});
@@ -126,29 +126,23 @@ export class Predictor {
   }
 
   /**
-   * truncate: false: every distinct input tokenized whole (under admission, like new texts), and refused if one
-   * is past the model's limit, before anything is looked up or queued.
+   * truncate: false: every distinct input tokenized whole, and refused if one is past the model's limit, before
+   * anything is looked up or queued. No admission here: a request whose inputs are all cached needs none, and
+   * the new ones are admitted at their exact cost in submit().
    */
   private async tokenizeWhole(
     keys: readonly string[],
     inputOf: ReadonlyMap<string, TextInput>,
     scope: RequestScope,
   ): Promise<Map<string, Tokenized>> {
-    if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
-    const reservation = this.queue.reserve(keys.length, scope.deadline);
-    let tokenized: Tokenized[];
-    try {
-      tokenized = await this.withDeadline(
-        this.tokenizer.encode(
-          keys.map((key) => inputOf.get(key)!),
-          true,
-        ),
-        scope.deadline,
-        () => {},
-      );
-    } finally {
-      reservation.release();
-    }
+    const tokenized = await this.withDeadline(
+      this.tokenizer.encode(
+        keys.map((key) => inputOf.get(key)!),
+        true,
+      ),
+      scope.deadline,
+      () => {},
+    );
     const tooLong = tokenized.find((t) => (t.length ?? 0) > this.tokenizer.maxTokens);
     if (tooLong) throw InferenceErrors.tooLong(tooLong.length!, this.tokenizer.maxTokens);
     return new Map(keys.map((key, i) => [key, tokenized[i]]));
