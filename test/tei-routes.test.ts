@@ -254,3 +254,24 @@ t.test("overload on the TEI routes is TEI's 429 overloaded with Retry-After; the
   const [overloaded] = await scrape(small.url, 'inf_request_failures_total{reason="overloaded"}');
   t.equal(overloaded, refused.length, 'each refusal is counted');
 });
+
+t.test('while the model loads, the TEI routes answer 503 unhealthy in TEI shape', async (t) => {
+  const starting = await startService({}, { waitHealthy: false });
+  t.teardown(() => starting.stop());
+  // Whether a 503 is seen depends on how fast the workers warm: every answer before the first 200 is checked.
+  let seen = 0;
+  for (;;) {
+    const res = await fetch(`${starting.url}/health`).catch(() => undefined);
+    if (res === undefined) {
+      await new Promise((r) => setTimeout(r, 20));
+      continue;
+    }
+    if (res.status === 200) break;
+    seen++;
+    t.equal(res.status, 503);
+    t.same(await res.json(), { error: 'unhealthy', error_type: 'unhealthy' });
+    const predict = await tei(starting.url, { inputs: 'a' });
+    if (predict.status !== 200) t.same(predict.body, { error: 'Model is loading', error_type: 'unhealthy' });
+  }
+  t.pass(`${seen} answers before ready`);
+});

@@ -43,5 +43,9 @@ export function teiErrorFor(error: HttpError): TeiErrorAnswer {
   return answer;
 }
 
-/** GET /health's answer while not ready: TEI's. */
-export const TEI_UNHEALTHY = teiErrorFor(Errors.NotReady());
+/** GET /health's answer while not ready (loading or draining): TEI's, word for word. */
+export const TEI_UNHEALTHY: TeiErrorAnswer = {
+  status: Errors.NotReady().statusCode,
+  body: JSON.stringify({ error: 'unhealthy', error_type: 'unhealthy' }),
+  headers: [],
+};

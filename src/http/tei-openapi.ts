@@ -2,7 +2,7 @@ import { ApiDocs } from '../generated/schemas.js';
 import { Errors, type HttpError } from '../errors.js';
 import { httpErrorFor } from './inference-errors.js';
 import { InferenceErrors } from '../inference/errors.js';
-import { teiErrorFor } from './tei-errors.js';
+import { TEI_UNHEALTHY, teiErrorFor } from './tei-errors.js';
 
 type ErrorCode = keyof typeof ApiDocs.errors;
 
@@ -165,7 +165,15 @@ export function teiPaths(prefix: string, maxTexts: number, maxBodyBytes: number)
         operationId: 'tei_health',
         responses: {
           200: { description: 'Ready (no body).' },
-          503: errorResponses([['INF_ERR_NOT_READY', Errors.NotReady()]])[503],
+          503: {
+            description: 'Loading the model, or shutting down.',
+            content: {
+              'application/json': {
+                schema: ref('TeiError'),
+                examples: { unhealthy: { summary: 'not ready', value: JSON.parse(TEI_UNHEALTHY.body) } },
+              },
+            },
+          },
         },
       },
     },
