@@ -43,7 +43,7 @@ export class Predictor {
     private readonly queue: InferenceQueue,
     private readonly now: () => number,
     /** An output row as raw scores (TEI's raw_scores), in the shape of a prediction. */
-    private readonly formatRaw: (logits: Float32Array, row: number) => string = () => '[]',
+    private readonly formatRaw: (logits: Float32Array, row: number) => string,
   ) {}
 
   /**
