@@ -80,6 +80,18 @@ export const Errors = {
       'www-authenticate': `Bearer realm="${realm}", error="invalid_token"`,
     }),
 
+  /** Text pairs and the TEI routes (src/http/tei-errors.ts renders these in TEI's body shape, with TEI's status) */
+  // The body is not one of TEI's input forms (TEI answers these from its JSON extractor with 422).
+  InputInvalid: (why: string) => new HttpError('INF_ERR_INPUT_INVALID', 422, why),
+  // TEI's messages, word for word: its clients match them.
+  InputTooLong: (max: number, given: number) =>
+    new HttpError('INF_ERR_INPUT_TOO_LONG', 413, `\`inputs\` must have less than ${max} tokens. Given: ${given}`),
+  InputEmpty: () => new HttpError('INF_ERR_INPUT_EMPTY', 413, '`inputs` cannot be empty'),
+  TextsEmpty: () => new HttpError('INF_ERR_TEXTS_EMPTY', 400, '`texts` cannot be empty'),
+  BatchTooLarge: (size: number, max: number) =>
+    new HttpError('INF_ERR_BATCH_TOO_LARGE', 413, `batch size ${size} > maximum allowed batch size ${max}`),
+  NotReranker: () => new HttpError('INF_ERR_NOT_RERANKER', 424, 'model is not a re-ranker model'),
+
   /** Capacity and lifecycle */
   Overloaded: (retryAfterS = 1) => new HttpError('INF_ERR_OVERLOADED', 503, 'Server overloaded', { 'retry-after': String(retryAfterS) }),
   NotReady: () => new HttpError('INF_ERR_NOT_READY', 503, 'Model is loading', { 'retry-after': '1' }),

@@ -21,7 +21,7 @@ import { RedisTier } from './cache/redis-tier.js';
 import { CoalescedLookups } from './cache/coalesced-lookups.js';
 import { type RedisTransport, SingleRedis } from './cache/redis-transport.js';
 import { RedisCluster } from './cache/redis-cluster.js';
-import { createCacheKey } from './cache/cache-key.js';
+import { createCacheKey, isRawKey } from './cache/cache-key.js';
 import { PredictionCache } from './cache/prediction-cache.js';
 import { createPredictionCheck } from './cache/prediction-check.js';
 import { createMetrics, disabledMetrics, type Metrics } from './observability/metrics.js';
@@ -31,6 +31,7 @@ import { ResponseMemo } from './http/response-memo.js';
 import { buildOpenApi } from './http/openapi.js';
 import { createApiKeys } from './http/api-keys.js';
 import { buildInfo } from './http/handlers/info.js';
+import { buildTeiInfo } from './http/handlers/tei-info.js';
 import { loadManifest } from '../model/manifest.js';
 
 /** A running service: what main and the in-process tests hold. */
@@ -162,11 +163,11 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     lru,
     redis,
     redisKey: createCacheKey(config.cachePrefix, model.id),
-    isValid: createPredictionCheck(model.labels),
+    isValid: validPrediction(model.labels),
     onLookup: (outcome, count) => metrics.cacheLookup(outcome, count),
     onInvalid: (count) => metrics.redisInvalid(count),
   });
-  const predictor = new Predictor(cache, tokenizer, queue, () => performance.now());
+  const predictor = new Predictor(cache, tokenizer, queue, () => performance.now(), createPredictionFormatter(model.labels, 'none'));
   // The memo holds answers the in-process tier gave; with that tier off, every lookup goes to Redis as asked.
   const memo =
     config.responseMemoEntries > 0 && config.responseMemoBytes > 0 && config.cacheLruEntries > 0
@@ -194,6 +195,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     openApi: buildOpenApi({ config, labels: model.labels, version, apiKeys: apiKeys.guard }),
     info: buildInfo(model, config, version),
     version,
+    teiInfo: buildTeiInfo(model, config, version),
+    numLabels: model.labels.length,
   });
 
   const listenSocket = await listen(app, config.host, config.port);
@@ -256,6 +259,13 @@ function createRedisTransport(config: Config): RedisTransport | undefined {
       ? new SingleRedis(config.redisUrl, auth)
       : undefined;
   return transport && new CoalescedLookups(transport);
+}
+
+/** Scores and raw scores (TEI's raw_scores) are checked each by their own rule. */
+function validPrediction(labels: readonly string[]): (value: string, key: string) => boolean {
+  const scores = createPredictionCheck(labels);
+  const raw = createPredictionCheck(labels, true);
+  return (value, key) => (isRawKey(key) ? raw(value) : scores(value));
 }
 
 function redactUrl(url: string): string {

@@ -146,6 +146,7 @@ t.test('API_KEYS with the default API_KEY_ROUTES=predict', async (t) => {
   t.test("the other protocols' prediction routes need the key too, and refuse in their own error shape", async (t) => {
     const routes = [
       { path: '/', body: { inputs: 'I love you!' } },
+      { path: '/predict', body: { inputs: 'I love you!' } },
       {
         path: '/v2/models/distilbert-sst2-standin/infer',
         body: { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['I love you!'] }] },
@@ -156,10 +157,10 @@ t.test('API_KEYS with the default API_KEY_ROUTES=predict', async (t) => {
       const none = await post(json);
       t.equal(none.status, 401, `${path} without a key`);
       t.equal(none.headers.get('www-authenticate'), REALM);
-      t.same(await none.json(), { error: 'Not authenticated' }, `${path}: the {"error"} body its clients read`);
+      t.match(await none.json(), { error: 'Not authenticated' }, `${path}: the {"error"} body its clients read`);
       const wrong = await post(bearer('wrong-key'));
       t.equal(wrong.status, 401, `${path} with a wrong key`);
-      t.same(await wrong.json(), { error: 'Invalid API key' });
+      t.match(await wrong.json(), { error: 'Invalid API key' });
       const right = await post(bearer(KEYS[1]!));
       t.equal(right.status, 200, `${path} with a key`);
       await right.text();
@@ -255,6 +256,8 @@ t.test('API_KEYS_FILE from a Secret volume, API_KEY_ROUTES=all, and a rotation o
       '/metrics',
       '/v2/health/ready',
       '/v2/models/distilbert-sst2-standin',
+      '/info',
+      '/health',
     ];
     for (const path of paths) {
       t.equal((await call(url, path, {})).status, 401, `${path} without a key`);

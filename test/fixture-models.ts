@@ -58,11 +58,39 @@ export const FIXTURE_MODELS: readonly FixtureModel[] = [
   }),
 ];
 
+/**
+ * Pair models: an NLI head whose token_type_ids go through a segment embedding (so the second text's type id 1
+ * changes the scores), and a one-label cross-encoder for /rerank. Separate from FIXTURE_MODELS, whose test
+ * checks single texts against transformers.js.
+ */
+export const PAIR_FIXTURE_MODELS = {
+  nli: fixture('nli-pair', {
+    onnxFile: 'onnx/model.onnx',
+    problemType: 'single_label_classification',
+    labels: ['entailment', 'neutral', 'contradiction'],
+    maxTokens: 24,
+    inputs: ['input_ids', 'attention_mask', 'token_type_ids'],
+  }),
+  // One output and no problem_type: transformers' pipeline (and so bulk-predict) gives its sigmoid.
+  crossEncoder: fixture('cross-encoder', {
+    onnxFile: 'onnx/model.onnx',
+    problemType: 'multi_label_classification',
+    labels: ['LABEL_0'],
+    maxTokens: 32,
+    inputs: ['input_ids', 'attention_mask', 'token_type_ids'],
+  }),
+} as const;
+
 export interface DirectModel {
   /** Scores of `text` run alone, by label, with the head's function (softmax, sigmoid or none). */
   scores(text: string): Promise<Record<string, number>>;
   /** The standard tokenization's ids, truncated to the fixture's maxTokens. */
   ids(text: string): Promise<number[]>;
+  /**
+   * The logits of a text, or of a pair through the tokenizer's pair template (truncated longest_first, its
+   * own type ids; `typeIds: 'zero'` feeds every type id as 0, to show that the model reads them).
+   */
+  logits(text: string, pair?: string, typeIds?: 'tokenizer' | 'zero'): Promise<number[]>;
 }
 
 export async function loadDirectModel(model: FixtureModel): Promise<DirectModel> {
@@ -76,6 +104,17 @@ export async function loadDirectModel(model: FixtureModel): Promise<DirectModel>
       : new ort.Tensor('int64', BigInt64Array.from(values, BigInt), [1, values.length]);
   const head = JSON.parse(readFileSync(join(model.dir, 'config.json'), 'utf8')).problem_type;
   return {
+    async logits(text, pair, typeIds = 'tokenizer') {
+      const e = await tokenizer.encode(text, pair ?? null);
+      const feeds: Record<string, ort.Tensor> = {
+        input_ids: tensor('input_ids', e.getIds()),
+        attention_mask: tensor('attention_mask', e.getAttentionMask()),
+      };
+      if (declared.has('token_type_ids')) {
+        feeds.token_type_ids = tensor('token_type_ids', typeIds === 'zero' ? e.getTypeIds().map(() => 0) : e.getTypeIds());
+      }
+      return Array.from((await session.run(feeds)).logits.data as Float32Array);
+    },
     async ids(text) {
       return (await tokenizer.encode(text)).getIds();
     },

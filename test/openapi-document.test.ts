@@ -139,9 +139,18 @@ t.test('every error of the route is documented under its status, with its real b
   const routing = new Set(['INF_ERR_NOT_FOUND', 'INF_ERR_METHOD_NOT_ALLOWED', 'INF_ERR_INVALID_INPUT', 'INF_ERR_MODEL_NOT_FOUND']);
   // Only with API keys configured (below); this service runs without.
   const apiKey = new Set(['INF_ERR_API_KEY_MISSING', 'INF_ERR_API_KEY_INVALID']);
+  // The TEI routes' own errors (test/tei-routes.test.ts); bulk-predict never raises them.
+  const teiOnly = new Set([
+    'INF_ERR_INPUT_INVALID',
+    'INF_ERR_INPUT_TOO_LONG',
+    'INF_ERR_INPUT_EMPTY',
+    'INF_ERR_TEXTS_EMPTY',
+    'INF_ERR_BATCH_TOO_LARGE',
+    'INF_ERR_NOT_RERANKER',
+  ]);
   for (const [name, factory] of Object.entries(Errors) as [string, (...args: never[]) => Error][]) {
     const error = factory('x' as never, 'y' as never);
-    if (!(error instanceof HttpError) || routing.has(error.code) || apiKey.has(error.code)) continue;
+    if (!(error instanceof HttpError) || routing.has(error.code) || apiKey.has(error.code) || teiOnly.has(error.code)) continue;
     const response = predict.responses[String(error.statusCode)];
     t.ok(response, `${name}: status ${error.statusCode} is declared`);
     t.match(response?.description, `\`${error.code}\``, `${error.code} is named under ${error.statusCode}`);
@@ -156,6 +165,34 @@ t.test('every error of the route is documented under its status, with its real b
   }
   t.same(predict.responses['504'].content['application/json'].examples.INF_ERR_TIMEOUT.value, { detail: 'Prediction timeout' });
   t.same(health.responses['503'].content['application/json'].examples.starting.value, { status: 'starting' });
+});
+
+t.test("the TEI routes are documented with TEI's error shape under TEI's statuses", async (t) => {
+  const tei = doc.paths['/predict'].post;
+  const rerank = doc.paths['/rerank'].post;
+  t.ok(doc.paths['/info'].get && doc.paths['/health'].get, '/info and /health');
+  t.ok(
+    doc.tags.some((tag: { name: string }) => tag.name === tei.tags[0]),
+    'the TEI tag is declared',
+  );
+  t.same(tei.responses['429'].content['application/json'].examples.INF_ERR_OVERLOADED.value, {
+    error: 'Server overloaded',
+    error_type: 'overloaded',
+  });
+  t.match(tei.responses['413'].description, '`INF_ERR_INPUT_TOO_LONG`');
+  t.match(tei.responses['424'].description, '`INF_ERR_INFERENCE`');
+  t.match(rerank.responses['424'].description, '`INF_ERR_NOT_RERANKER`');
+  t.same(rerank.responses['400'].content['application/json'].examples.INF_ERR_TEXTS_EMPTY.value, {
+    error: '`texts` cannot be empty',
+    error_type: 'empty',
+  });
+  // The documented 413 is what the server answers.
+  const res = await postPredict(service.url, { inputs: 'a '.repeat(600) }, { path: '/predict' });
+  t.equal(res.status, 413);
+  t.same(
+    Object.keys(res.body).sort(),
+    Object.keys(tei.responses['413'].content['application/json'].examples.INF_ERR_INPUT_TOO_LONG.value).sort(),
+  );
 });
 
 t.test("the examples follow any model's labels, and the timing headers follow TIMING_HEADERS", async (t) => {

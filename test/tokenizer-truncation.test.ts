@@ -87,3 +87,60 @@ t.test('a huge text costs about what its first tokens cost', async (t) => {
     t.ok(cost <= 512 * 8, `${name}: ${cost} of ${text.length} characters tokenized`);
   }
 });
+
+// Pairs: longest_first, as transformers and TEI cut them. Its split depends on which text is longer, so pairs of
+// every length relation are tried (one long, both long, equal), with odd and even room for the two texts.
+for (const [maxTokens, firstCut] of [
+  [11, 4],
+  [16, 8],
+  [64, 40],
+  [131, 200],
+]) {
+  t.test(
+    `pairs, MAX_TOKENS ${maxTokens}, first cut ${firstCut}: ids and type ids equal the whole pair's, truncated longest_first`,
+    async (t) => {
+      const exact = await ExactTokenizer.fromFile(TOKENIZER, maxTokens, firstCut);
+      const whole = Tokenizer.fromFile(TOKENIZER);
+      whole.setTruncation(maxTokens);
+      const generate = hostileTexts(maxTokens * 104_729 + firstCut);
+      let bothCut = 0;
+      for (let i = 0; i < 60; i++) {
+        const a = generate(1 + ((i * 7717) % 6_000));
+        const b = i % 5 === 0 ? a : generate(1 + ((i * 3581) % 6_000));
+        const expected = await whole.encode(a, b);
+        const got = await exact.encodePair(a, b);
+        if (Array.from(got.ids).join() !== expected.getIds().join() || Array.from(got.typeIds).join() !== expected.getTypeIds().join()) {
+          t.fail(`pair ${i} (${a.length} and ${b.length} chars) differs`, { got: Array.from(got.ids), expected: expected.getIds() });
+          return;
+        }
+        const segments = expected.getTypeIds();
+        if (expected.getLength() === maxTokens && segments.indexOf(1) > maxTokens / 3) bothCut++;
+      }
+      t.ok(bothCut > 0, `60 pairs identical, ${bothCut} of them with both texts cut`);
+    },
+  );
+}
+
+t.test('pair edge cases: empty texts, a tiny and a huge text, in both orders', async (t) => {
+  const exact = await ExactTokenizer.fromFile(TOKENIZER, 16, 8);
+  const whole = Tokenizer.fromFile(TOKENIZER);
+  whole.setTruncation(16);
+  const long = 'a '.repeat(300);
+  for (const [a, b] of [
+    ['', ''],
+    ['', 'x'],
+    ['short', long],
+    [long, 'short'],
+    [long, long],
+    [long, long + 'b'],
+    ['x'.repeat(5000), 'y '.repeat(40)],
+  ]) {
+    const got = await exact.encodePair(a, b);
+    const expected = await whole.encode(a, b);
+    t.same(Array.from(got.ids), expected.getIds(), `${JSON.stringify(a.slice(0, 12))} + ${JSON.stringify(b.slice(0, 12))}: ids`);
+    t.same(Array.from(got.typeIds), expected.getTypeIds(), 'type ids');
+  }
+  const whole16 = await exact.encodeWhole(long, 'short');
+  t.equal(whole16.ids.length, 0, 'truncate false: no ids past the limit');
+  t.equal(whole16.length, (await Tokenizer.fromFile(TOKENIZER).encode(long, 'short')).getLength(), 'and the whole length');
+});

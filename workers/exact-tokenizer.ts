@@ -14,12 +14,18 @@ import { Tokenizer, type Encoding } from 'tokenizers';
  * giant word of no spaces is tokenized whole: it is one [UNK] however long, so no prefix settles it).
  * test/tokenizer-truncation.test.ts checks the result against whole-text tokenization on hostile texts.
  *
+ * A pair (text, text_pair) is cut by transformers' and TEI's default, longest_first, to maxTokens: each text's
+ * tokens come from the same probe (longest_first keeps at most `pairContent` tokens of either text, and its
+ * split depends on a long text's length only when both texts are long: then the pair is tokenized whole).
+ *
  * encode() runs on libuv's thread pool (the `tokenizers` async API), off the event loop; docs/performance.md
  * ("Answered once") has why it runs on tokenizer threads rather than the main thread's.
  */
 export class ExactTokenizer {
   /** Content tokens a text keeps (maxTokens less the special tokens of a single sequence). */
   readonly content: number;
+  /** Content tokens a pair keeps between them (maxTokens less the special tokens of the pair template). */
+  readonly pairContent: number;
   /** UTF-16 code units handed to the native tokenizer so far: what tokenization cost (tests read it). */
   charsTokenized = 0;
   private readonly margin: number;
@@ -33,9 +39,11 @@ export class ExactTokenizer {
     /** First prefix tried, in UTF-16 code units; texts no longer than it are tokenized whole. */
     private readonly firstCut: number,
     specialTokens: number,
+    pairSpecialTokens: number,
     addedTokens: readonly string[],
   ) {
     this.content = maxTokens - specialTokens;
+    this.pairContent = maxTokens - pairSpecialTokens;
     this.margin = 8 + Math.max(0, ...addedTokens.map((t) => [...t].length));
   }
 
@@ -48,6 +56,7 @@ export class ExactTokenizer {
     probing.disableTruncation();
     probing.disablePadding();
     const specialTokens = (await truncating.encode('')).getLength();
+    const pairSpecialTokens = (await truncating.encode('', '')).getLength();
     const added = (JSON.parse(readFileSync(path, 'utf8')) as { added_tokens?: { content: string }[] }).added_tokens ?? [];
     return new ExactTokenizer(
       truncating,
@@ -55,6 +64,7 @@ export class ExactTokenizer {
       maxTokens,
       firstCut,
       specialTokens,
+      pairSpecialTokens,
       added.map((t) => t.content),
     );
   }
@@ -71,6 +81,53 @@ export class ExactTokenizer {
     }
     this.charsTokenized += text.length;
     return Int32Array.from((await this.truncating.encode(text)).getIds());
+  }
+
+  /** A pair's ids and type ids, special tokens included, cut longest_first to at most maxTokens. */
+  async encodePair(text: string, pair: string): Promise<{ ids: Int32Array; typeIds: Int32Array }> {
+    const [a, b] = await Promise.all([this.segment(text), this.segment(pair)]);
+    // Both texts longer than the pair keeps: longest_first's split then depends on which is longer, which a
+    // prefix's tokens do not tell, and postProcess() splits such a pair unlike encode() (the first text gets the
+    // odd token): the pair is tokenized whole, as TEI and transformers tokenize it.
+    if (a.encoding.getLength() > this.pairContent && b.encoding.getLength() > this.pairContent) {
+      this.charsTokenized += text.length + pair.length;
+      const encoding = await this.truncating.encode(text, pair);
+      return { ids: Int32Array.from(encoding.getIds()), typeIds: Int32Array.from(encoding.getTypeIds()) };
+    }
+    const encoding = this.truncating.postProcess(a.encoding, b.encoding, true);
+    return { ids: Int32Array.from(encoding.getIds()), typeIds: Int32Array.from(encoding.getTypeIds()) };
+  }
+
+  /**
+   * TEI's `truncate: false`: the input tokenized whole, and its length. Its ids are those encode() or
+   * encodePair() would give when it fits (they cut nothing then); empty when it does not (it is refused).
+   */
+  async encodeWhole(text: string, pair: string | null): Promise<{ ids: Int32Array; typeIds?: Int32Array; length: number }> {
+    this.charsTokenized += text.length + (pair?.length ?? 0);
+    const encoding = await this.probing.encode(text, pair, { addSpecialTokens: true });
+    const length = encoding.getLength();
+    if (length > this.maxTokens) return { ids: new Int32Array(0), length };
+    const ids = Int32Array.from(encoding.getIds());
+    return pair === null ? { ids, length } : { ids, typeIds: Int32Array.from(encoding.getTypeIds()), length };
+  }
+
+  /**
+   * One text of a pair without special tokens: a settled prefix's tokens (`prefix`: the text has more than
+   * `content` tokens, and these are its first ones), else the whole text's.
+   */
+  private async segment(text: string): Promise<{ encoding: Encoding; prefix: boolean }> {
+    for (let cut = this.firstCut; cut * 2 < text.length; cut *= 2) {
+      const prefix = text.slice(0, safeCut(text, cut));
+      this.charsTokenized += prefix.length;
+      const probe = await this.probing.encode(prefix, null, { addSpecialTokens: false });
+      if (this.isStable(probe, prefix)) return { encoding: probe, prefix: true };
+    }
+    return { encoding: await this.whole(text), prefix: false };
+  }
+
+  private whole(text: string): Promise<Encoding> {
+    this.charsTokenized += text.length;
+    return this.probing.encode(text, null, { addSpecialTokens: false });
   }
 
   /** True when the probe's first `content` tokens are those of any text that starts with `prefix`. */

@@ -32,10 +32,10 @@ export const DISTILBERT_INPUT_SPEC: InputSpec = {
 /**
  * The one place that turns a batch of token ids into the model's input tensors, [rows, longest] each:
  * input_ids padded with the model's pad id, attention_mask (1 on real tokens, 0 on padding) and, when the
- * model takes it, token_type_ids; each in the integer type the model declares. Padding to the batch's longest
+ * model takes it, token_type_ids (a pair's own, else the single-text type id); each in the integer type the model declares. Padding to the batch's longest
  * text, not to maxTokens: attention cost grows with the padded length.
  */
-export function buildModelInputs({ ids, lengths }: BatchTask, spec: InputSpec = DISTILBERT_INPUT_SPEC): ModelInputs {
+export function buildModelInputs({ ids, lengths, typeIds }: BatchTask, spec: InputSpec = DISTILBERT_INPUT_SPEC): ModelInputs {
   const rows = lengths.length;
   let cols = 0;
   for (const length of lengths) cols = Math.max(cols, length);
@@ -51,7 +51,10 @@ export function buildModelInputs({ ids, lengths }: BatchTask, spec: InputSpec = 
     const start = r * cols;
     values.ids.set(ids.subarray(offset, offset + length), start);
     values.attentionMask.fill(1, start, start + length);
-    if (wantsTypes) values.typeIds.fill(spec.typeId, start, start + length);
+    if (wantsTypes) {
+      if (typeIds) values.typeIds.set(typeIds.subarray(offset, offset + length), start);
+      else values.typeIds.fill(spec.typeId, start, start + length);
+    }
     offset += length;
   }
   const feeds: Record<string, ort.Tensor> = {};

@@ -24,6 +24,17 @@ export interface ModelWorkerData {
 export interface BatchTask {
   readonly ids: Int32Array;
   readonly lengths: Int32Array;
+  /**
+   * token_type_ids packed like `ids`, present when some row is a text pair (its tokenizer's type ids, 1 on the
+   * second segment under a BERT template); a single text's row holds the model's single-sequence type id.
+   */
+  readonly typeIds?: Int32Array;
+}
+
+/** One input's tokenization: its ids, and the type ids of a pair (a single text has none: it is one segment). */
+export interface Tokens {
+  readonly ids: Int32Array;
+  readonly typeIds?: Int32Array;
 }
 
 /** What one model run returns; `logits` is transferred, not copied. */
@@ -66,21 +77,44 @@ export interface TokenizerWorkerData {
   readonly maxTokens: number;
 }
 
-/** One request's new texts to tokenize; the answer is one Int32Array of ids per text, transferred. */
+/**
+ * One request's new inputs to tokenize: texts, and for a pair its second text at the same index. The answer is
+ * one Tokenized per input, its buffers transferred.
+ */
 export interface TokenizeTask {
   readonly texts: readonly string[];
+  readonly pairs?: readonly (string | null)[];
+  /**
+   * TEI's `truncate: false`: an input longer than maxTokens is not cut but refused, so each input's whole
+   * length is needed (and the input is tokenized whole).
+   */
+  readonly whole?: boolean;
 }
 
-/** A BatchTask of these texts' ids, packed into fresh buffers that can be transferred. */
-export function packBatch(rows: readonly Int32Array[]): BatchTask {
-  const lengths = new Int32Array(rows.length);
+export interface Tokenized extends Tokens {
+  /** With `whole`: the input's length untruncated, special tokens included (then `ids` are empty when it is over maxTokens). */
+  readonly length?: number;
+}
+
+/**
+ * A BatchTask of these rows' ids (and type ids, when a row has them), packed into fresh buffers that can be
+ * transferred. `singleTypeId` fills the type ids of single texts in a batch that has pairs.
+ */
+export function packBatch(rows: readonly (Int32Array | Tokens)[], singleTypeId = 0): BatchTask {
+  const tokens = rows.map((row) => (row instanceof Int32Array ? { ids: row } : row));
+  const lengths = new Int32Array(tokens.length);
   let total = 0;
-  rows.forEach((row, i) => (total += lengths[i] = row.length));
+  tokens.forEach((row, i) => (total += lengths[i] = row.ids.length));
   const ids = new Int32Array(total);
+  const typeIds = tokens.some((row) => row.typeIds !== undefined) ? new Int32Array(total) : undefined;
   let offset = 0;
-  for (const row of rows) {
-    ids.set(row, offset);
-    offset += row.length;
+  for (const row of tokens) {
+    ids.set(row.ids, offset);
+    if (typeIds) {
+      if (row.typeIds) typeIds.set(row.typeIds, offset);
+      else typeIds.fill(singleTypeId, offset, offset + row.ids.length);
+    }
+    offset += row.ids.length;
   }
-  return { ids, lengths };
+  return typeIds ? { ids, lengths, typeIds } : { ids, lengths };
 }

@@ -4,12 +4,19 @@
 import { workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { ExactTokenizer } from './exact-tokenizer.js';
-import type { TokenizeTask, TokenizerWorkerData } from './protocol.js';
+import type { TokenizeTask, Tokenized, TokenizerWorkerData } from './protocol.js';
 
 const data = workerData as TokenizerWorkerData;
 const tokenizer = await ExactTokenizer.fromFile(data.tokenizerPath, data.maxTokens);
 
+function tokenizeOne(text: string, pair: string | null, whole: boolean): Promise<Tokenized> {
+  if (whole) return tokenizer.encodeWhole(text, pair);
+  if (pair !== null) return tokenizer.encodePair(text, pair);
+  return tokenizer.encode(text).then((ids) => ({ ids }));
+}
+
 export default async function tokenize(task: TokenizeTask): Promise<unknown> {
-  const ids = await Promise.all(task.texts.map((text) => tokenizer.encode(text)));
-  return move({ [transferableSymbol]: ids.map((a) => a.buffer), [valueSymbol]: ids } as never);
+  const out = await Promise.all(task.texts.map((text, i) => tokenizeOne(text, task.pairs?.[i] ?? null, task.whole === true)));
+  const buffers = out.flatMap((t) => (t.typeIds ? [t.ids.buffer, t.typeIds.buffer] : [t.ids.buffer]));
+  return move({ [transferableSymbol]: buffers, [valueSymbol]: out } as never);
 }

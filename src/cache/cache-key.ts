@@ -1,10 +1,42 @@
 import { createHash } from 'node:crypto';
 
+/** What the model scores: one text, or a text pair (text, text_pair) read through the tokenizer's pair template. */
+export type TextInput = string | readonly [string, string];
+
 /**
- * Redis key of a text's prediction: `<prefix>::<model id>::<sha256 of the text>`. The model id is part of
- * every key, so a new model never reads an old model's scores; hashing bounds key length whatever the text.
+ * The one string that names a model input everywhere (the in-process cache, the queue's single flight, Redis),
+ * injective over inputs and output kinds, so that a pair never meets a single text or another pair:
+ * - a single text is its own key (what bulk-predict has always used), unless it starts with NUL: then `\0s` + text;
+ * - a pair is `\0p` + the first text's length + `:` + both texts (the length says where the first one ends);
+ * - its raw logits (TEI's raw_scores) are `\0r` + the input's key.
+ * Every key not of a plain single text starts with NUL and a tag, which no plain single text does.
  */
-export function createCacheKey(prefix: string, modelId: string): (text: string) => string {
+export function inputKey(input: TextInput): string {
+  if (typeof input === 'string') return input.charCodeAt(0) === 0 ? '\0s' + input : input;
+  return `\0p${input[0].length}:${input[0]}${input[1]}`;
+}
+
+export function rawKey(key: string): string {
+  return '\0r' + key;
+}
+
+export function isRawKey(key: string): boolean {
+  return key.charCodeAt(0) === 0 && key[1] === 'r';
+}
+
+/**
+ * Redis key of an input's prediction: `<prefix>::<model id>::<sha256 of the text>` for a single text (as it has
+ * always been), `<prefix>::<model id>::pair::<sha256 of the pair's key>` for a pair and `...::raw::<sha256 of
+ * the input's key>` for raw logits. The model id is part of every key, so a new model never reads an old model's
+ * scores; hashing bounds key length whatever the text.
+ */
+export function createCacheKey(prefix: string, modelId: string): (key: string) => string {
   const head = `${prefix}::${modelId}::`;
-  return (text) => head + createHash('sha256').update(text).digest('hex');
+  const sha = (s: string): string => createHash('sha256').update(s).digest('hex');
+  return (key) => {
+    if (key.charCodeAt(0) !== 0) return head + sha(key);
+    const tag = key[1];
+    if (tag === 's') return head + sha(key.slice(2));
+    return head + (tag === 'p' ? 'pair::' : 'raw::') + sha(key);
+  };
 }

@@ -8,15 +8,15 @@ export interface PredictionCacheOptions {
   /** Undefined: in-process tier only. */
   readonly redis: RedisTier | undefined;
   readonly redisKey: (text: string) => string;
-  /** Whether a value read from Redis is a prediction of this model (see prediction-check.ts). */
-  readonly isValid: (value: string) => boolean;
+  /** Whether a value read from Redis under this key is a prediction of this model (see prediction-check.ts). */
+  readonly isValid: (value: string, key: string) => boolean;
   readonly onLookup: (outcome: CacheOutcome, count: number) => void;
   /** Values read from Redis that failed `isValid`: counted as misses, and overwritten once scored. */
   readonly onInvalid: (count: number) => void;
 }
 
 /**
- * Predictions by text: the in-process LRU first (keyed by the text itself, so a hit costs no hashing), then
+ * Predictions by input key (src/cache/cache-key.ts; a single text is its own key): the in-process LRU first (keyed by the text itself, so a hit costs no hashing), then
  * Redis for what the LRU lacks. Predictions are immutable per model id, so both tiers are always safe.
  */
 export class PredictionCache {
@@ -37,7 +37,7 @@ export class PredictionCache {
     missing.forEach((textIndex, k) => {
       const value = values?.[k];
       if (value !== undefined && value !== null) {
-        if (isValid(value)) {
+        if (isValid(value, texts[textIndex])) {
           found[textIndex] = value;
           this.remember(texts[textIndex], value);
           redisHits++;
@@ -67,7 +67,7 @@ export class PredictionCache {
     const probe = texts.find((text) => lru.get(text) === undefined);
     if (probe === undefined) return true;
     const value = redis ? (await redis.getMany([this.options.redisKey(probe)]))?.[0] : undefined;
-    return value !== undefined && value !== null && isValid(value);
+    return value !== undefined && value !== null && isValid(value, probe);
   }
 
   /** The in-process tier alone: no Redis, no metrics (a second look after other work, e.g. tokenization). */

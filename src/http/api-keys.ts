@@ -100,9 +100,13 @@ export function requireApiKey(guard: ApiKeyGuard, handler: Handler, errorBody = 
 }
 
 /** The group of a route (undefined for a path the service does not serve). */
-export function routeGroup(path: string, config: Pick<Config, 'basePath' | 'metricsPath'>): ApiKeyRouteGroup | undefined {
-  const { basePath, metricsPath } = config;
+export function routeGroup(path: string, config: Pick<Config, 'basePath' | 'metricsPath' | 'teiPrefix'>): ApiKeyRouteGroup | undefined {
+  const { basePath, metricsPath, teiPrefix } = config;
   if (path === metricsPath) return 'metrics';
+  // TEI's routes at TEI_PREFIX (unless BASE_PATH takes the same paths, below).
+  if (path === `${teiPrefix}/predict` || path === `${teiPrefix}/rerank`) return 'predict';
+  if (path === `${teiPrefix}/health` && teiPrefix !== basePath) return 'health';
+  if (path === `${teiPrefix}/info` && teiPrefix !== basePath) return 'info';
   // The other protocols' routes, at the root: HF's POST / and the Open Inference Protocol's /v2.
   if (path === '/' || path.endsWith('/infer')) return 'predict';
   if (path.startsWith('/v2/health/')) return 'health';

@@ -14,6 +14,7 @@ import { answerHead, withoutBody } from './head.js';
 import { type ApiKeyGuard, requireApiKey, routeGroup } from './api-keys.js';
 import { hasBody, refuseAmbiguousFraming } from './request-framing.js';
 import { sendNow } from './respond.js';
+import { teiRoutes, type TeiDeps } from './tei-routes.js';
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
 type Method = 'get' | 'post';
@@ -24,7 +25,7 @@ interface Route {
   readonly handler: Handler;
 }
 
-export interface AppDeps extends PredictDeps, HfInferenceDeps {
+export interface AppDeps extends PredictDeps, HfInferenceDeps, TeiDeps {
   readonly lifecycle: Lifecycle;
   readonly openApi: string;
   /** The body of GET <base>/info, built once (handlers/info.ts). */
@@ -49,6 +50,7 @@ export function createApp(deps: AppDeps): TemplatedApp {
     { method: 'get', path: `${basePath}/docs/`, handler: docs.redirect },
     { method: 'get', path: `${basePath}/docs/*`, handler: docs.asset },
   ];
+  routes.push(...teiRoutes(deps, new Set(routes.map((route) => route.path))));
   // Other protocols' routes, at the root where their clients send them.
   routes.push({ method: 'post', path: '/', handler: createHfInferenceHandler(deps) });
   const oipModel = oipModelOf(deps.model);

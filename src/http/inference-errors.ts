@@ -14,6 +14,7 @@ const TABLE: Record<InferenceErrorKind, (error: InferenceError) => HttpError> = 
   overloaded: (error) => overloaded[Math.min(MAX_RETRY_AFTER_S, Math.max(1, Math.ceil(error.retryAfterS)))],
   timeout: () => timeout,
   failed: () => failed,
+  too_long: (error) => Errors.InputTooLong(error.tokens!.max, error.tokens!.given),
 };
 
 export function httpErrorFor(error: InferenceError): HttpError {

@@ -43,6 +43,8 @@ export interface InferenceRoute<Params> {
   readonly path: string;
   /** The family's error body for an error ({"detail"} for FastAPI's routes, {"error"} for HF's and OIP's). */
   readonly errorBody: (error: HttpError) => string;
+  /** The family's status for an error, where it differs from the error's own (TEI's 429 for overload). */
+  readonly errorStatus?: (error: HttpError) => number;
   /** What the route reads from the request line (uWS allows it only before the handler returns), if anything. */
   readonly params?: (req: HttpRequest) => Params;
   /**
@@ -213,6 +215,7 @@ function answerError<Params>(
   if (ctx.trace) headers.push(['traceparent', ctx.trace.traceparent]);
   // An answer given before the whole body was read closes the connection: the rest of the body must not be
   // taken for the next request.
-  sendJson(ctx, error.statusCode, route.errorBody(error), headers, !bodyRead || deps.lifecycle.state === 'draining');
-  return error.statusCode;
+  const status = route.errorStatus?.(error) ?? error.statusCode;
+  sendJson(ctx, status, route.errorBody(error), headers, !bodyRead || deps.lifecycle.state === 'draining');
+  return status;
 }

@@ -14,12 +14,13 @@ import { parseBulkPredictRequest } from '../validation/parse-request.js';
 import { addApiKeySecurity, type OpenApiDocument } from './api-key-openapi.js';
 import { type ApiKeyGuard, routeGroup } from './api-keys.js';
 import { pipelineErrors, protocolOpenApi } from './openapi-protocols.js';
+import { TEI_TAG, teiPaths, teiSchemas } from './tei-openapi.js';
 
 export type OpenApiConfig = Pick<
   Config,
   'basePath' | 'maxTexts' | 'maxBodyBytes' | 'maxTokens' | 'maxQueueTokens' | 'maxQueueDelayMs' | 'requestTimeoutMs' | 'timingHeaders'
 > &
-  Partial<Pick<Config, 'metricsPath'>>;
+  Partial<Pick<Config, 'metricsPath' | 'teiPrefix'>>;
 
 type ErrorCode = keyof typeof ApiDocs.errors;
 type HeaderName = keyof typeof ApiDocs.headers;
@@ -57,8 +58,10 @@ export function buildOpenApi(options: {
   const document = {
     openapi: '3.1.0',
     info: { title: ApiDocs.title, version: options.version, description: ApiDocs.description },
-    tags: ApiDocs.tags,
+    tags: [...ApiDocs.tags, TEI_TAG],
     paths: {
+      // First, so that the service's own /info and /health win where TEI_PREFIX equals BASE_PATH (as in app.ts).
+      ...teiPaths(config.teiPrefix ?? '', config.maxTexts, config.maxBodyBytes),
       [`${config.basePath}/bulk-predict`]: {
         post: {
           tags: [bulkPredict.tag],
@@ -127,13 +130,15 @@ export function buildOpenApi(options: {
         HTTPValidationError: withoutId(HTTPValidationError),
         InfoResponse: withoutId(InfoResponse),
         ...protocols.schemas,
+        ...teiSchemas(config.maxTexts),
       },
       headers: headerComponents(),
     },
   };
   const { apiKeys } = options;
   if (apiKeys) {
-    const groupOf = (path: string) => routeGroup(path, { basePath: config.basePath, metricsPath: config.metricsPath ?? '/metrics' });
+    const groupOf = (path: string) =>
+      routeGroup(path, { basePath: config.basePath, metricsPath: config.metricsPath ?? '/metrics', teiPrefix: config.teiPrefix ?? '' });
     addApiKeySecurity(document as unknown as OpenApiDocument, groupOf, (group) => apiKeys.protects(group));
   }
   return JSON.stringify(document);

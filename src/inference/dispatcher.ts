@@ -3,7 +3,7 @@ import { chooseBatch } from './batch-policy.js';
 import { InferenceErrors, type InferenceError } from './errors.js';
 import type { CostModel } from './cost-model.js';
 import type { Entry, InferenceQueue } from './queue.js';
-import type { BatchOutcome, BatchResult } from '../../workers/protocol.js';
+import type { BatchOutcome, BatchResult, Tokens } from '../../workers/protocol.js';
 
 export interface DispatcherOptions {
   /** Batches that may run at once: one per worker thread. */
@@ -34,7 +34,7 @@ export class Dispatcher {
 
   constructor(
     private readonly queue: InferenceQueue,
-    private readonly runBatch: (rows: readonly Int32Array[]) => Promise<BatchOutcome>,
+    private readonly runBatch: (rows: readonly (Int32Array | Tokens)[]) => Promise<BatchOutcome>,
     private readonly format: (logits: Float32Array, row: number) => string,
     private readonly costModel: CostModel,
     private readonly options: DispatcherOptions,
@@ -89,7 +89,7 @@ export class Dispatcher {
     const startedAt = performance.now();
     let outcome: BatchOutcome;
     try {
-      outcome = await this.runBatch(batch.map((e) => e.ids));
+      outcome = await this.runBatch(batch.map((e) => (e.typeIds ? { ids: e.ids, typeIds: e.typeIds } : e.ids)));
     } catch {
       // The thread died (piscina replaces it). Retrying could kill the next thread with the same input.
       this.settle(batch, InferenceErrors.failed());

@@ -1,7 +1,7 @@
 // What can go wrong with a prediction, as kinds with no HTTP in them: src/http/inference-errors.ts owns the
 // one table from kind to status, body and headers.
 
-export type InferenceErrorKind = 'overloaded' | 'timeout' | 'failed';
+export type InferenceErrorKind = 'overloaded' | 'timeout' | 'failed' | 'too_long';
 
 export class InferenceError extends Error {
   constructor(
@@ -9,6 +9,8 @@ export class InferenceError extends Error {
     message: string,
     /** For 'overloaded': seconds until the queue is predicted to have drained. */
     readonly retryAfterS = 0,
+    /** For 'too_long': the input's length and the model's limit, in tokens. */
+    readonly tokens?: { readonly given: number; readonly max: number },
   ) {
     super(message);
     this.name = 'InferenceError';
@@ -34,4 +36,6 @@ export const InferenceErrors = {
   timeout: () => new InferenceError('timeout', 'deadline passed'),
   /** The model failed on a batch holding this text. */
   failed: () => new InferenceError('failed', 'model run failed'),
+  /** An input past the model's limit, where the request asked not to truncate (TEI's truncate: false). */
+  tooLong: (given: number, max: number) => new InferenceError('too_long', 'input longer than the model takes', 0, { given, max }),
 } as const;

@@ -11,6 +11,7 @@ import {
   type BatchTask,
   type CalibrationRun,
   type ModelWorkerData,
+  type Tokens,
   type WorkerStatus,
 } from '../../workers/protocol.js';
 
@@ -32,7 +33,7 @@ export interface ModelPool {
    * Runs one batch (the token ids of its texts) on a free thread; the ids are packed into buffers that are
    * transferred, not copied. Rejects only when the thread dies or the pool is closed.
    */
-  run(rows: readonly Int32Array[]): Promise<BatchOutcome>;
+  run(rows: readonly (Int32Array | Tokens)[]): Promise<BatchOutcome>;
   /**
    * Resolves once every thread has loaded and warmed its session, with the timed warm-up runs of all of them
    * (for the cost model); rejects if one could not.
@@ -103,8 +104,9 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
 
   return {
     run: (rows) => {
-      const task = packBatch(rows);
-      return piscina.run(task, { transferList: [task.ids.buffer, task.lengths.buffer] as never });
+      const task = packBatch(rows, options.model.typeId);
+      const transferList = [task.ids.buffer, task.lengths.buffer, ...(task.typeIds ? [task.typeIds.buffer] : [])];
+      return piscina.run(task, { transferList: transferList as never });
     },
     ready,
     size: options.workers,

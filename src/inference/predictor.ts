@@ -1,5 +1,7 @@
+import { inputKey, rawKey, type TextInput } from '../cache/cache-key.js';
 import type { PredictionCache } from '../cache/prediction-cache.js';
 import { type RequestTrace, traced } from '../observability/tracing.js';
+import type { Tokenized, Tokens } from '../../workers/protocol.js';
 import { InferenceErrors } from './errors.js';
 import type { InferenceQueue, TextResult } from './queue.js';
 import type { TokenizerPool } from './tokenizer-pool.js';
@@ -14,6 +16,13 @@ export interface Prediction {
   readonly queueMs: number;
   /** Longest model run (in the worker) among this request's batches, ms. */
   readonly inferenceMs: number;
+}
+
+export interface PredictOptions {
+  /** TEI's raw_scores: the model's logits, in a prediction's shape, instead of its scores. */
+  readonly raw?: boolean;
+  /** TEI's truncate (default true here, as bulk-predict always truncates): false refuses inputs past the limit. */
+  readonly truncate?: boolean;
 }
 
 /** What the HTTP edge lends the predictor: a deadline, a way to hear that the client left, and its trace if traced. */
@@ -35,13 +44,27 @@ export class Predictor {
     private readonly tokenizer: TokenizerPool,
     private readonly queue: InferenceQueue,
     private readonly now: () => number,
+    /** An output row as raw scores (TEI's raw_scores), in the shape of a prediction. */
+    private readonly formatRaw: (logits: Float32Array, row: number) => string,
   ) {}
 
-  async predict(texts: readonly string[], scope: RequestScope): Promise<Prediction> {
-    const distinct = [...new Set(texts)];
+  /**
+   * Each input's prediction: a text, or a pair (text, text_pair) through the tokenizer's pair template. `raw`
+   * answers (and caches, under their own keys) the logits instead of the scores; `truncate: false` refuses an
+   * input past the model's limit (too_long) instead of cutting it, which needs every input's length, so then
+   * cached inputs are tokenized too (as TEI tokenizes every input).
+   */
+  async predict(inputs: readonly TextInput[], scope: RequestScope, options: PredictOptions = {}): Promise<Prediction> {
+    const raw = options.raw === true;
+    // A plain text is its own key: bulk-predict's texts go through as they came.
+    const keys = inputs.map(inputKey);
+    const cacheKeys = raw ? keys.map(rawKey) : keys;
+    const inputOf = new Map<string, TextInput>();
+    cacheKeys.forEach((key, i) => inputOf.has(key) || inputOf.set(key, inputs[i]));
+    const distinct = [...inputOf.keys()];
     if (this.queue.full && !(await this.cache.mayHaveAll(distinct))) throw InferenceErrors.overloaded(this.queue.retryAfterS());
-    const { trace } = scope;
-    const cached = await traced(trace, 'cache.lookup', () => this.cache.lookup(distinct), cacheCounts);
+    const whole = options.truncate === false ? await this.tokenizeWhole(distinct, inputOf, scope) : undefined;
+    const cached = await traced(scope.trace, 'cache.lookup', () => this.cache.lookup(distinct), cacheCounts);
     const byText = new Map<string, string>();
     const missing: string[] = [];
     distinct.forEach((text, i) => {
@@ -52,11 +75,11 @@ export class Predictor {
     let queueMs = 0;
     let inferenceMs = 0;
     if (missing.length > 0) {
-      const run = await this.run(missing, scope, byText);
-      run.results.forEach((result, i) => byText.set(run.texts[i], result.prediction));
+      const run = await this.run(missing, inputOf, scope, { late: byText, whole, raw });
+      run.results.forEach((result, i) => byText.set(run.keys[i], result.prediction));
       ({ queueMs, inferenceMs } = run);
     }
-    const predictions = texts.map((text) => byText.get(text)!);
+    const predictions = cacheKeys.map((text) => byText.get(text)!);
     const cache: CacheHeader = missing.length === 0 ? 'hit' : missing.length === distinct.length ? 'miss' : 'partial';
     return { predictions, cache, queueMs, inferenceMs };
   }
@@ -67,11 +90,12 @@ export class Predictor {
    * requests still holds). What the runs score is cached as usual, for the model's own function.
    */
   async logits(texts: readonly string[], scope: RequestScope): Promise<Prediction & { readonly logits: readonly Float32Array[] }> {
-    const distinct = [...new Set(texts)];
+    const inputOf = new Map<string, TextInput>();
+    for (const text of texts) inputOf.set(inputKey(text), text);
     if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
-    const run = await this.run(distinct, scope, undefined);
-    const byText = new Map(run.texts.map((text, i) => [text, run.results[i]]));
-    const results = texts.map((text) => byText.get(text)!);
+    const run = await this.run([...inputOf.keys()], inputOf, scope, {});
+    const byKey = new Map(run.keys.map((key, i) => [key, run.results[i]!]));
+    const results = texts.map((text) => byKey.get(inputKey(text))!);
     return {
       predictions: results.map((r) => r.prediction),
       logits: results.map((r) => r.logits),
@@ -82,44 +106,54 @@ export class Predictor {
   }
 
   /**
-   * Tokenizes, admits and scores `missing`. With `late`, a text another request finished scoring while these
-   * were tokenized is taken from the cache into `late` instead of running again.
+   * Tokenizes (unless `whole` has the tokens already), admits and scores the inputs of `missing` (cache keys).
+   * With `late`, an input another request finished scoring while these were tokenized is taken from the cache
+   * into `late` instead of running again. With `raw`, the keys are raw keys and the predictions raw scores.
    */
   private async run(
     missing: readonly string[],
+    inputOf: ReadonlyMap<string, TextInput>,
     scope: RequestScope,
-    late: Map<string, string> | undefined,
-  ): Promise<{ texts: string[]; results: TextResult[]; queueMs: number; inferenceMs: number }> {
+    { late, whole, raw = false }: { late?: Map<string, string>; whole?: ReadonlyMap<string, Tokenized>; raw?: boolean },
+  ): Promise<{ keys: string[]; results: TextResult[]; queueMs: number; inferenceMs: number }> {
     // Admission before the texts cost a tokenization (at their expected length), then exactly in submit();
     // cached texts never need admission.
     if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
-    const reservation = this.queue.reserve(missing.length, scope.deadline);
-    let encoded: Int32Array[];
-    try {
-      const encoding = traced(scope.trace, 'tokenize', () => this.tokenizer.encode(missing), textCount);
-      encoded = await this.withDeadline(encoding, scope.deadline, () => {});
-    } finally {
-      reservation.release();
+    let encoded: readonly Tokens[];
+    if (whole) encoded = missing.map((key) => whole.get(key)!);
+    else {
+      const reservation = this.queue.reserve(missing.length, scope.deadline);
+      try {
+        const encoding = traced(scope.trace, 'tokenize', () => this.tokenizer.encode(missing.map((key) => inputOf.get(key)!)), textCount);
+        encoded = await this.withDeadline(encoding, scope.deadline, () => {});
+      } finally {
+        reservation.release();
+      }
     }
     // While the texts were tokenized, another request may have finished scoring some of them; it stored them
     // in memory when it did, so looking again keeps concurrent requests to one inference per text.
     const toRun: string[] = [];
-    const ids: Int32Array[] = [];
-    missing.forEach((text, i) => {
-      const cached = late && this.cache.peek(text);
-      if (cached !== undefined) late!.set(text, cached);
+    const tokens: (Int32Array | Tokens)[] = [];
+    missing.forEach((key, i) => {
+      const cached = late && this.cache.peek(key);
+      if (cached !== undefined) late!.set(key, cached);
       else {
-        toRun.push(text);
-        ids.push(encoded[i]);
+        toRun.push(key);
+        // A single text's ids alone: the queue's and the batch's shape for the common case.
+        tokens.push(encoded[i].typeIds ? encoded[i] : encoded[i].ids);
       }
     });
     const submittedAt = this.now();
-    const ticket = this.queue.submit(toRun, ids, scope.deadline);
+    // Scores and raw scores of one input are one model run: the queue's single flight is by input.
+    const ticket = this.queue.submit(raw ? toRun.map((key) => key.slice(2)) : toRun, tokens, scope.deadline);
     scope.onAbort(ticket.cancel);
-    this.cacheAsScored(toRun, ticket.results, scope.trace);
+    const outputs = raw
+      ? ticket.results.map((result) => result.then((r) => ({ ...r, prediction: this.formatRaw(r.logits, 0) })))
+      : ticket.results;
+    this.cacheAsScored(toRun, outputs, scope.trace);
     let results: TextResult[];
     try {
-      results = await this.withDeadline(Promise.all(ticket.results), scope.deadline, ticket.cancel);
+      results = await this.withDeadline(Promise.all(outputs), scope.deadline, ticket.cancel);
     } catch (err) {
       // A failed text fails the request: its other texts need not run for it.
       ticket.cancel();
@@ -132,7 +166,30 @@ export class Predictor {
       queueMs = Math.max(queueMs, result.queueMs);
       inferenceMs = Math.max(inferenceMs, result.inferenceMs);
     }
-    return { texts: toRun, results, queueMs, inferenceMs };
+    return { keys: toRun, results, queueMs, inferenceMs };
+  }
+
+  /**
+   * truncate: false: every distinct input tokenized whole, and refused if one is past the model's limit, before
+   * anything is looked up or queued. No admission here: a request whose inputs are all cached needs none, and
+   * the new ones are admitted at their exact cost in submit().
+   */
+  private async tokenizeWhole(
+    keys: readonly string[],
+    inputOf: ReadonlyMap<string, TextInput>,
+    scope: RequestScope,
+  ): Promise<Map<string, Tokenized>> {
+    const tokenized = await this.withDeadline(
+      this.tokenizer.encode(
+        keys.map((key) => inputOf.get(key)!),
+        true,
+      ),
+      scope.deadline,
+      () => {},
+    );
+    const tooLong = tokenized.find((t) => (t.length ?? 0) > this.tokenizer.maxTokens);
+    if (tooLong) throw InferenceErrors.tooLong(tooLong.length!, this.tokenizer.maxTokens);
+    return new Map(keys.map((key, i) => [key, tokenized[i]]));
   }
 
   /**
@@ -140,7 +197,11 @@ export class Predictor {
    * memory at once (a request waiting on another batch must not leave a window in which a new request runs
    * the text again), and in Redis in one pipeline once all of them have settled.
    */
-  private cacheAsScored(texts: readonly string[], results: readonly Promise<TextResult>[], trace: RequestTrace | undefined): void {
+  private cacheAsScored(
+    texts: readonly string[],
+    results: readonly Promise<{ readonly prediction: string }>[],
+    trace: RequestTrace | undefined,
+  ): void {
     const scored: string[] = [];
     const predictions: string[] = [];
     const settled = results.map((result, i) =>
@@ -184,5 +245,5 @@ const cacheCounts = (found: readonly (string | undefined)[]) => {
   const hits = found.reduce((n, value) => (value === undefined ? n : n + 1), 0);
   return { 'inference.cache.hits': hits, 'inference.cache.misses': found.length - hits };
 };
-const textCount = (encoded: readonly Int32Array[]) => ({ 'inference.texts': encoded.length });
+const textCount = (encoded: readonly unknown[]) => ({ 'inference.texts': encoded.length });
 const NOT_SHARED = new Error('not written to Redis: disconnected, circuit breaker open, or the write failed');

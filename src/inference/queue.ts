@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { InferenceErrors } from './errors.js';
 import type { CostModel } from './cost-model.js';
+import type { Tokens } from '../../workers/protocol.js';
 
 export interface QueueOptions {
   /** Memory bound: tokens that may wait (MAX_QUEUE_TOKENS). */
@@ -17,7 +18,7 @@ export interface QueueOptions {
 export interface TextResult {
   /** The text's prediction as JSON, as the cache stores it. */
   readonly prediction: string;
-  /** The text's row of logits, for answers in another score function than the model's (never cached). */
+  /** The text's row of logits: TEI's raw_scores, and answers in another score function than the model's. */
   readonly logits: Float32Array;
   readonly queueMs: number;
   /** The model run of its batch (in the worker). */
@@ -48,9 +49,12 @@ export interface Ticket {
 type EntryState = 'queued' | 'running' | 'dropped' | 'done';
 
 export interface Entry {
+  /** The input's key (src/cache/cache-key.ts inputKey: a single text is itself). */
   readonly text: string;
-  /** The text's token ids (special tokens included): its exact cost. */
+  /** The input's token ids (special tokens included): its exact cost. */
   readonly ids: Int32Array;
+  /** A pair's token_type_ids. */
+  readonly typeIds?: Int32Array;
   readonly enqueuedAt: number;
   startedAt: number;
   state: EntryState;
@@ -141,7 +145,8 @@ export class InferenceQueue {
    * Queues a request's texts with their token ids, all or none; throws the 'overloaded' error at once when
    * they do not fit (see the class comment). `deadline` is a performance.now() time.
    */
-  submit(texts: readonly string[], ids: readonly Int32Array[], deadline: number): Ticket {
+  submit(texts: readonly string[], tokens: readonly (Int32Array | Tokens)[], deadline: number): Ticket {
+    const ids = tokens.map((t) => (t instanceof Int32Array ? t : t.ids));
     let freshTexts = 0;
     let freshTokens = 0;
     let freshSquares = 0;
@@ -157,7 +162,7 @@ export class InferenceQueue {
       this.admit(freshTexts, freshTokens, freshSquares, deadline);
     }
     const now = performance.now();
-    const entries = texts.map((text, i) => this.join(text, ids[i], now));
+    const entries = texts.map((text, i) => this.join(text, ids[i], (tokens[i] as Tokens).typeIds, now));
     this.onQueued();
     let cancelled = false;
     return {
@@ -220,7 +225,7 @@ export class InferenceQueue {
     if (this.pending.get(entry.text) === entry) this.pending.delete(entry.text);
   }
 
-  private join(text: string, ids: Int32Array, now: number): Entry {
+  private join(text: string, ids: Int32Array, typeIds: Int32Array | undefined, now: number): Entry {
     const existing = this.pending.get(text);
     if (existing) {
       existing.waiters++;
@@ -234,7 +239,7 @@ export class InferenceQueue {
     });
     // A withdrawn entry may still be rejected by a failing batch after every waiter left.
     promise.catch(() => {});
-    const entry: Entry = { text, ids, enqueuedAt: now, startedAt: 0, state: 'queued', waiters: 1, promise, resolve, reject };
+    const entry: Entry = { text, ids, typeIds, enqueuedAt: now, startedAt: 0, state: 'queued', waiters: 1, promise, resolve, reject };
     this.pending.set(text, entry);
     this.entries.push(entry);
     this.queuedTokens += ids.length;

@@ -1,7 +1,8 @@
 import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { Piscina } from 'piscina';
-import type { TokenizeTask, TokenizerWorkerData } from '../../workers/protocol.js';
+import type { TextInput } from '../cache/cache-key.js';
+import type { TokenizeTask, Tokenized, TokenizerWorkerData } from '../../workers/protocol.js';
 
 // This module runs as dist/src/inference/tokenizer-pool.js; the worker is dist/workers/tokenizer-worker.js.
 const WORKER_FILE = fileURLToPath(new URL('../../workers/tokenizer-worker.js', import.meta.url));
@@ -20,14 +21,19 @@ export interface TokenizerPoolOptions {
  * batching, and the event loop only posts texts and receives ids.
  */
 export interface TokenizerPool {
-  /** The token ids of each text, special tokens included, at most maxTokens each. */
-  encode(texts: readonly string[]): Promise<Int32Array[]>;
+  /**
+   * The tokens of each input (a text, or a pair through the pair template), special tokens included, at most
+   * maxTokens each. `whole` (TEI's truncate: false): tokenized whole, with each one's length, and no ids for
+   * one past maxTokens.
+   */
+  encode(inputs: readonly TextInput[], whole?: boolean): Promise<Tokenized[]>;
+  readonly maxTokens: number;
   close(): Promise<void>;
 }
 
 export function createTokenizerPool(options: TokenizerPoolOptions): TokenizerPool {
   const workerData: TokenizerWorkerData = { tokenizerPath: options.tokenizerPath, maxTokens: options.maxTokens };
-  const piscina = new Piscina<TokenizeTask, Int32Array[]>({
+  const piscina = new Piscina<TokenizeTask, Tokenized[]>({
     filename: WORKER_FILE,
     workerData,
     minThreads: options.threads,
@@ -37,12 +43,21 @@ export function createTokenizerPool(options: TokenizerPoolOptions): TokenizerPoo
     concurrentTasksPerWorker: 8,
   });
   return {
-    async encode(texts) {
+    async encode(inputs, whole = false) {
       const started = performance.now();
-      const ids = await piscina.run({ texts });
+      const hasPairs = inputs.some((input) => typeof input !== 'string');
+      const task: TokenizeTask = hasPairs
+        ? {
+            texts: inputs.map((input) => (typeof input === 'string' ? input : input[0])),
+            pairs: inputs.map((input) => (typeof input === 'string' ? null : input[1])),
+            whole,
+          }
+        : { texts: inputs as readonly string[], whole };
+      const ids = await piscina.run(task);
       options.onTokenize(performance.now() - started);
       return ids;
     },
+    maxTokens: options.maxTokens,
     close: () => piscina.destroy(),
   };
 }

@@ -1,6 +1,7 @@
 // The cache's pure parts: key shape, LRU bounds, circuit breaker transitions, prediction formatting.
 import t from 'tap';
-import { createCacheKey } from '../../dist/src/cache/cache-key.js';
+import { createHash } from 'node:crypto';
+import { createCacheKey, inputKey, rawKey } from '../../dist/src/cache/cache-key.js';
 import { LruCache } from '../../dist/src/cache/lru.js';
 import { CircuitBreaker } from '../../dist/src/cache/circuit-breaker.js';
 import { createPredictionFormatter } from '../../dist/src/inference/prediction-format.js';
@@ -9,6 +10,34 @@ t.test('a cache key is prefix::model id::sha256 of the text', async (t) => {
   const key = createCacheKey('fastapi-cache-project', 'abc123');
   t.equal(key('hello'), 'fastapi-cache-project::abc123::2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824');
   t.not(createCacheKey('p', 'model-a')('x'), createCacheKey('p', 'model-b')('x'), 'the model id changes the key');
+});
+
+t.test('input keys: a plain text is itself; pairs, raw scores and NUL-led texts never meet another input', async (t) => {
+  t.equal(inputKey('hello'), 'hello', "bulk-predict's texts keep their keys");
+  const inputs: (string | [string, string])[] = [
+    'ab',
+    'abc',
+    ['ab', 'c'],
+    ['a', 'bc'],
+    ['abc', ''],
+    ['', 'abc'],
+    ['c', 'ab'],
+    '\0p2:abc',
+    '\0s\0p2:abc',
+    '\0pab',
+    '\0r',
+    '',
+    ['', ''],
+  ];
+  const keys = inputs.flatMap((input) => [inputKey(input), rawKey(inputKey(input))]);
+  t.equal(new Set(keys).size, keys.length, 'every input and its raw scores have a key of their own');
+  const redisKey = createCacheKey('p', 'm');
+  t.equal(new Set(keys.map(redisKey)).size, keys.length, 'and a Redis key of their own');
+  const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+  t.equal(redisKey(inputKey('\0x')), `p::m::${sha('\0x')}`, "a NUL-led text's Redis key is still the sha256 of the text");
+  t.match(redisKey(inputKey(['ab', 'c'])), /^p::m::pair::[0-9a-f]{64}$/);
+  t.match(redisKey(rawKey('ab')), /^p::m::raw::[0-9a-f]{64}$/);
+  t.equal(redisKey('hello'), createCacheKey('p', 'm')('hello'));
 });
 
 t.test('the LRU evicts the least recently used entry past its entry or byte bound', async (t) => {

@@ -32,6 +32,15 @@ t.test("int32 inputs stay int32; token_type_ids carry the tokenizer's type id on
   t.same(Array.from(feeds.attention_mask.data as Int32Array), [1, 1, 1, 1, 1, 0]);
 });
 
+t.test("a text pair's type ids reach token_type_ids; single texts batched with it get the single-text type id", async (t) => {
+  const inputs = modelInputs('m.onnx', [meta('input_ids'), meta('attention_mask'), meta('token_type_ids')] as never);
+  const mixed = packBatch([{ ids: Int32Array.of(101, 7, 102, 8, 102), typeIds: Int32Array.of(0, 0, 0, 1, 1) }, Int32Array.of(101, 102)], 0);
+  const { feeds } = buildModelInputs(mixed, { inputs, padId: 0, typeId: 0 });
+  t.same(Array.from(feeds.token_type_ids.data as BigInt64Array, Number), [0, 0, 0, 1, 1, 0, 0, 0, 0, 0]);
+  t.same(Array.from(feeds.attention_mask.data as BigInt64Array, Number), [1, 1, 1, 1, 1, 1, 1, 0, 0, 0]);
+  t.equal(packBatch([Int32Array.of(1, 2)]).typeIds, undefined, 'a batch of single texts carries no type ids');
+});
+
 t.test('a signature the server cannot fill is refused, naming the input', async (t) => {
   t.throws(
     () => modelInputs('m.onnx', [meta('input_ids'), meta('attention_mask'), meta('position_ids')] as never),

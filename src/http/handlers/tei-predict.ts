@@ -1,0 +1,29 @@
+import { Errors } from '../../errors.js';
+import type { TextInput } from '../../cache/cache-key.js';
+import { parseTeiPredictRequest } from '../../validation/parse-tei-request.js';
+import type { PredictDeps } from './predict.js';
+import { createTeiRoute } from './tei-route.js';
+
+/**
+ * POST <tei prefix>/predict, as TEI answers it: one input (a string, or ONE pair [text, text_pair]) -> a list of
+ * {label, score} by descending score; a batch (a list of [text] / [text, text_pair]) -> a list of such lists.
+ * `raw_scores: true` answers the logits (cached apart from the scores, see src/cache/cache-key.ts); `truncate`
+ * defaults to false, as TEI's does: an input past the model's limit is TEI's 413, not cut. The predictions are
+ * the cached JSON strings, spliced, as bulk-predict's are (each item is {"label", "score"}: TEI's fields).
+ */
+export function createTeiPredictHandler(deps: PredictDeps) {
+  const maxBatch = deps.config.maxTexts;
+  return createTeiRoute(deps, 'tei-predict', `${deps.config.teiPrefix}/predict`, async (body, ctx) => {
+    const request = parseTeiPredictRequest(body);
+    if (request.batch && request.inputs.length > maxBatch) throw Errors.BatchTooLarge(request.inputs.length, maxBatch);
+    if (request.inputs.some(isEmpty)) throw Errors.InputEmpty();
+    const prediction = await deps.predictor.predict(request.inputs, ctx, { raw: request.rawScores, truncate: request.truncate });
+    const json = request.batch ? `[${prediction.predictions.join(',')}]` : prediction.predictions[0];
+    return { body: json, prediction };
+  });
+}
+
+/** TEI refuses an empty text, and a pair of two empty texts ("`inputs` cannot be empty"). */
+function isEmpty(input: TextInput): boolean {
+  return typeof input === 'string' ? input === '' : input[0] === '' && input[1] === '';
+}

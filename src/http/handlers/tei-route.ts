@@ -1,0 +1,26 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import { type Answer, createInferenceHandler } from '../inference-route.js';
+import type { RequestContext } from '../request-context.js';
+import { teiErrorFor } from '../tei-errors.js';
+import type { PredictDeps } from './predict.js';
+
+/**
+ * The POST routes of the TEI family (/predict, /rerank): the shared prediction route (inference-route.ts:
+ * request ids, API keys, admission, body limit, deadlines, draining, tracing, the request metrics under the
+ * route's own label), with every error rendered in TEI's body shape and with TEI's status (tei-errors.ts).
+ * `work` parses the body before it first awaits: the body may be a view of uWS's receive buffer.
+ */
+export function createTeiRoute(
+  deps: PredictDeps,
+  name: string,
+  path: string,
+  work: (body: Buffer, ctx: RequestContext) => Promise<Answer>,
+): (res: HttpResponse, req: HttpRequest) => void {
+  return createInferenceHandler(deps, {
+    name,
+    path,
+    errorBody: (error) => teiErrorFor(error).body,
+    errorStatus: (error) => teiErrorFor(error).status,
+    answer: (ctx, body) => work(body, ctx),
+  });
+}

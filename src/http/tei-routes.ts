@@ -1,0 +1,34 @@
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { Lifecycle } from '../lifecycle.js';
+import type { PredictDeps } from './handlers/predict.js';
+import { createTeiHealthHandler } from './handlers/tei-info.js';
+import { createTeiPredictHandler } from './handlers/tei-predict.js';
+import { createTeiRerankHandler } from './handlers/tei-rerank.js';
+import { sendNow } from './respond.js';
+
+export interface TeiDeps extends PredictDeps {
+  readonly lifecycle: Lifecycle;
+  /** The body of GET <tei prefix>/info, built once (handlers/tei-info.ts). */
+  readonly teiInfo: string;
+  /** The model's outputs per input: /rerank needs exactly one. */
+  readonly numLabels: number;
+}
+
+/**
+ * The Hugging Face text-embeddings-inference routes, at TEI_PREFIX (TEI serves them at the root). A path that
+ * the service's own routes already take (BASE_PATH equal to TEI_PREFIX: both have /info and /health) stays
+ * the service's.
+ */
+export function teiRoutes(
+  deps: TeiDeps,
+  taken: ReadonlySet<string>,
+): { method: 'get' | 'post'; path: string; handler: (res: HttpResponse, req: HttpRequest) => void }[] {
+  const prefix = deps.config.teiPrefix;
+  const routes = [
+    { method: 'post' as const, path: `${prefix}/predict`, handler: createTeiPredictHandler(deps) },
+    { method: 'post' as const, path: `${prefix}/rerank`, handler: createTeiRerankHandler(deps, deps.numLabels) },
+    { method: 'get' as const, path: `${prefix}/info`, handler: (res: HttpResponse) => sendNow(res, 200, 'application/json', deps.teiInfo) },
+    { method: 'get' as const, path: `${prefix}/health`, handler: createTeiHealthHandler(deps.lifecycle) },
+  ];
+  return routes.filter((route) => !taken.has(route.path));
+}
