@@ -210,12 +210,13 @@ function answerError<Params>(
   } else {
     deps.logger.debug({ reqId: ctx.requestId, code: error.code }, 'request refused');
   }
-  ctx.trace?.failed(error.statusCode, error.code, error.message);
+  // The status the client gets (TEI's differ), also on the span.
+  const status = route.errorStatus?.(error) ?? error.statusCode;
+  ctx.trace?.failed(status, error.code, error.message);
   const headers: [string, string][] = [...Object.entries(error.headers), ['x-request-id', ctx.requestId]];
   if (ctx.trace) headers.push(['traceparent', ctx.trace.traceparent]);
   // An answer given before the whole body was read closes the connection: the rest of the body must not be
   // taken for the next request.
-  const status = route.errorStatus?.(error) ?? error.statusCode;
   sendJson(ctx, status, route.errorBody(error), headers, !bodyRead || deps.lifecycle.state === 'draining');
   return status;
 }
