@@ -100,6 +100,28 @@ t.test('truncate: false (the default) refuses an input past the model limit with
   t.equal((await tei(service.url, { inputs: 'fits the model', truncate: false })).status, 200);
 });
 
+t.test('truncate: false tokenizes a cached input once: then the in-process tier knows it fits', async (t) => {
+  const tokenizations = async () => (await scrape(service.url, 'inf_tokenize_duration_seconds_count'))[0];
+  const [a, b] = ['a first text that fits, for the mark', 'a second text that fits, for the mark'];
+  t.equal((await tei(service.url, { inputs: [[a], [b]] })).status, 200);
+  const before = await tokenizations();
+  // Other bodies of the same cached inputs (so not the response memo): a lookup, no tokenization.
+  const again = await tei(service.url, { inputs: [[b], [a]] });
+  t.same([again.status, again.headers.get('x-cache')], [200, 'hit']);
+  t.equal((await tei(service.url, { inputs: a })).headers.get('x-cache'), 'hit');
+  t.equal(await tokenizations(), before, 'known to fit: not tokenized again');
+  // Cached by bulk-predict, which cuts: not known to fit, so tokenized once to find out, then not again.
+  const viaBulk = 'a text only bulk-predict has scored';
+  await postPredict(service.url, { text: [viaBulk] });
+  const beforeBulk = await tokenizations();
+  t.equal((await tei(service.url, { inputs: viaBulk })).headers.get('x-cache'), 'hit');
+  t.equal(await tokenizations(), beforeBulk + 1, 'tokenized whole once');
+  t.equal((await tei(service.url, { inputs: [[viaBulk], [a]] })).status, 200);
+  t.equal(await tokenizations(), beforeBulk + 1, 'and then known to fit');
+  // The long text of the test above is cached (cut), and still never marked as fitting.
+  for (let i = 0; i < 2; i++) t.equal((await tei(service.url, { inputs: long })).status, 413, 'a long cached text is refused every time');
+});
+
 t.test("errors are TEI's: {error, error_type} with TEI's status", async (t) => {
   const cases: [string, unknown, number, string][] = [
     ['three strings', { inputs: ['a', 'b', 'c'] }, 422, 'validation'],

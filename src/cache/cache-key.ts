@@ -8,7 +8,8 @@ export type TextInput = string | readonly [string, string];
  * injective over inputs and output kinds, so that a pair never meets a single text or another pair:
  * - a single text is its own key (what bulk-predict has always used), unless it starts with NUL: then `\0s` + text;
  * - a pair is `\0p` + the first text's length + `:` + both texts (the length says where the first one ends);
- * - its raw logits (TEI's raw_scores) are `\0r` + the input's key.
+ * - its raw logits (TEI's raw_scores) are `\0r` + the input's key;
+ * - the in-process mark that it fits the model untruncated is `\0w` + the input's key (fitsKey, never in Redis).
  * Every key not of a plain single text starts with NUL and a tag, which no plain single text does.
  */
 export function inputKey(input: TextInput): string {
@@ -18,6 +19,14 @@ export function inputKey(input: TextInput): string {
 
 export function rawKey(key: string): string {
   return '\0r' + key;
+}
+
+/**
+ * The in-process tier's mark that an input fits the model whole (`\0w` + the input's key, whatever output kind
+ * asked): what truncate: false needs to know of a cached input, so it is tokenized only once.
+ */
+export function fitsKey(key: string): string {
+  return '\0w' + (isRawKey(key) ? key.slice(2) : key);
 }
 
 export function isRawKey(key: string): boolean {

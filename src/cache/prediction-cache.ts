@@ -1,3 +1,4 @@
+import { fitsKey } from './cache-key.js';
 import type { LruCache } from './lru.js';
 import type { RedisTier } from './redis-tier.js';
 
@@ -78,6 +79,19 @@ export class PredictionCache {
   /** Keeps a new prediction in process, at once, so concurrent requests find it from now on. */
   remember(text: string, prediction: string): void {
     this.options.lru.set(text, prediction);
+  }
+
+  /**
+   * Whether the input was once tokenized whole and fitted the model (truncate: false). Kept in the in-process
+   * tier beside the predictions, so it shares their bounds, and with that tier off every such input is
+   * tokenized again.
+   */
+  knownToFit(key: string): boolean {
+    return this.options.lru.get(fitsKey(key)) !== undefined;
+  }
+
+  rememberFits(key: string): void {
+    this.options.lru.set(fitsKey(key), '');
   }
 
   /** Whether share() writes anywhere: there is a Redis tier. */

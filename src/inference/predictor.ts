@@ -12,6 +12,8 @@ export interface Prediction {
   /** Each input text's prediction as JSON, in input order (src/http joins them into the body). */
   readonly predictions: readonly string[];
   readonly cache: CacheHeader;
+  /** Distinct inputs of the request (what the response memo counts as in-memory hits when it answers it again). */
+  readonly distinctInputs: number;
   /** Longest wait of this request's texts for a thread, ms (0 when all were cached). */
   readonly queueMs: number;
   /** Longest model run (in the worker) among this request's batches, ms. */
@@ -52,7 +54,7 @@ export class Predictor {
    * Each input's prediction: a text, or a pair (text, text_pair) through the tokenizer's pair template. `raw`
    * answers (and caches, under their own keys) the logits instead of the scores; `truncate: false` refuses an
    * input past the model's limit (too_long) instead of cutting it, which needs every input's length, so then
-   * cached inputs are tokenized too (as TEI tokenizes every input).
+   * cached inputs are tokenized too (as TEI tokenizes every input), unless the in-process tier knows they fit.
    */
   async predict(inputs: readonly TextInput[], scope: RequestScope, options: PredictOptions = {}): Promise<Prediction> {
     const raw = options.raw === true;
@@ -63,8 +65,15 @@ export class Predictor {
     cacheKeys.forEach((key, i) => inputOf.has(key) || inputOf.set(key, inputs[i]));
     const distinct = [...inputOf.keys()];
     if (this.queue.full && !(await this.cache.mayHaveAll(distinct))) throw InferenceErrors.overloaded(this.queue.retryAfterS());
-    const whole = options.truncate === false ? await this.tokenizeWhole(distinct, inputOf, scope) : undefined;
     const cached = await traced(scope.trace, 'cache.lookup', () => this.cache.lookup(distinct), cacheCounts);
+    const whole =
+      options.truncate === false
+        ? await this.tokenizeWhole(
+            distinct.filter((key, i) => cached[i] === undefined || !this.cache.knownToFit(key)),
+            inputOf,
+            scope,
+          )
+        : undefined;
     const byText = new Map<string, string>();
     const missing: string[] = [];
     distinct.forEach((text, i) => {
@@ -81,7 +90,7 @@ export class Predictor {
     }
     const predictions = cacheKeys.map((text) => byText.get(text)!);
     const cache: CacheHeader = missing.length === 0 ? 'hit' : missing.length === distinct.length ? 'miss' : 'partial';
-    return { predictions, cache, queueMs, inferenceMs };
+    return { predictions, cache, distinctInputs: distinct.length, queueMs, inferenceMs };
   }
 
   /**
@@ -99,6 +108,7 @@ export class Predictor {
       predictions: results.map((r) => r.prediction),
       logits: results.map((r) => r.logits),
       cache: 'miss',
+      distinctInputs: inputOf.size,
       queueMs: run.queueMs,
       inferenceMs: run.inferenceMs,
     };
@@ -169,15 +179,16 @@ export class Predictor {
   }
 
   /**
-   * truncate: false: every distinct input tokenized whole, and refused if one is past the model's limit, before
-   * anything is looked up or queued. No admission here: a request whose inputs are all cached needs none, and
-   * the new ones are admitted at their exact cost in submit().
+   * truncate: false: the inputs of `keys` (every new one, and the cached ones not known to fit) tokenized whole,
+   * and refused if one is past the model's limit, before anything is queued. No admission here: a request whose
+   * inputs are all cached needs none, and the new ones are admitted at their exact cost in submit().
    */
   private async tokenizeWhole(
     keys: readonly string[],
     inputOf: ReadonlyMap<string, TextInput>,
     scope: RequestScope,
   ): Promise<Map<string, Tokenized>> {
+    if (keys.length === 0) return new Map();
     const tokenized = await this.withDeadline(
       this.tokenizer.encode(
         keys.map((key) => inputOf.get(key)!),
@@ -188,6 +199,7 @@ export class Predictor {
     );
     const tooLong = tokenized.find((t) => (t.length ?? 0) > this.tokenizer.maxTokens);
     if (tooLong) throw InferenceErrors.tooLong(tooLong.length!, this.tokenizer.maxTokens);
+    for (const key of keys) this.cache.rememberFits(key);
     return new Map(keys.map((key, i) => [key, tokenized[i]]));
   }
 
