@@ -146,3 +146,38 @@ t.test('a body that arrives in several chunks is joined before the memo looks it
   t.match(received, /\r\nx-cache: hit\r\n/);
   t.equal((await counters()).memoHits - before.memoHits, 1, 'answered from the memo');
 });
+
+t.test('every route family memoizes under its own key: the same body on another route gets that route’s answer', async (t) => {
+  const send = async (path: string, body: string) => {
+    const res = await fetch(`${memoized.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    return { status: res.status, cache: res.headers.get('x-cache'), text: await res.text() };
+  };
+  const memoHits = async () => metric(await (await fetch(`${memoized.url}/metrics`)).text(), COUNTERS.memoHits);
+  // Two strings: two texts for HF's POST /, one pair (text, text_pair) for TEI's /predict.
+  const inputs = '{"inputs":["I love you!","I hate you!"]}';
+  const oip = '{"inputs":[{"name":"text","shape":[2],"datatype":"BYTES","data":["I love you!","I hate you!"]}]}';
+  const cases: [string, string][] = [
+    ['/', inputs],
+    ['/predict', inputs],
+    ['/predict', '{"inputs":[["I love you!"],["I hate you!"]],"raw_scores":true}'],
+    ['/v2/models/distilbert-sst2-standin/infer', oip],
+  ];
+  for (const [path, body] of cases) {
+    await send(path, body);
+    const cached = await send(path, body);
+    t.equal(cached.cache, 'hit', `${path} ${body}: every input cached`);
+    const before = await memoHits();
+    const fromMemo = await send(path, body);
+    t.equal((await memoHits()) - before, 1, `${path} ${body}: answered from the memo`);
+    t.same([fromMemo.status, fromMemo.cache, fromMemo.text], [200, 'hit', cached.text], 'with the same bytes');
+  }
+  const hf = JSON.parse((await send('/', inputs)).text);
+  const tei = JSON.parse((await send('/predict', inputs)).text);
+  t.equal(hf.length, 2, "HF's answer: a list per text");
+  t.type(tei[0].label, 'string', "TEI's answer to the same bytes: one pair's flat list, not HF's memoized answer");
+
+  const before = await memoHits();
+  const unknown = await send('/v2/models/another-model/infer', oip);
+  t.equal(unknown.status, 404, "a memoized body on another model's path is that path's 404");
+  t.equal(await memoHits(), before, 'not answered from the memo');
+});

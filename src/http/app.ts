@@ -8,7 +8,7 @@ import { createHfInferenceHandler, type HfInferenceDeps } from './handlers/hf-in
 import { createMetricsHandler } from './handlers/metrics.js';
 import { createOipInferHandler } from './handlers/oip-infer.js';
 import { createOipMetadataHandlers, oipModelOf } from './handlers/oip-metadata.js';
-import { createPredictHandler, type PredictDeps } from './handlers/predict.js';
+import { createPredictHandler } from './handlers/predict.js';
 import { errorMessageBody } from './error-bodies.js';
 import { answerHead, withoutBody } from './head.js';
 import { type ApiKeyGuard, requireApiKey, routeGroup } from './api-keys.js';
@@ -25,7 +25,7 @@ interface Route {
   readonly handler: Handler;
 }
 
-export interface AppDeps extends PredictDeps, HfInferenceDeps, TeiDeps {
+export interface AppDeps extends HfInferenceDeps, TeiDeps {
   readonly lifecycle: Lifecycle;
   readonly openApi: string;
   /** The body of GET <base>/info, built once (handlers/info.ts). */

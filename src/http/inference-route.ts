@@ -10,7 +10,8 @@ import { httpErrorFor } from './inference-errors.js';
 import { drainBody, readBody } from './body.js';
 import { RequestContext } from './request-context.js';
 import { createRequestIds } from './request-id.js';
-import { sendJson, type Headers } from './respond.js';
+import { headerLines, sendJson, sendLinesInCallback, type Headers } from './respond.js';
+import type { MemoizedAnswer, ResponseMemo } from './response-memo.js';
 import type { ApiKeyGuard } from './api-keys.js';
 import type { Tracing } from '../observability/tracing.js';
 
@@ -24,6 +25,10 @@ export interface InferenceRouteDeps {
   /** Undefined when no API keys are configured (api-keys.ts). */
   readonly apiKeys: ApiKeyGuard | undefined;
   readonly tracing: Tracing;
+  /** The model the memo's answers belong to. */
+  readonly modelId: string;
+  /** Undefined when the response memo is off. */
+  readonly memo: ResponseMemo | undefined;
 }
 
 /** A finished 200: its body, and the prediction its headers (x-cache, timings) describe. */
@@ -48,10 +53,13 @@ export interface InferenceRoute<Params> {
   /** What the route reads from the request line (uWS allows it only before the handler returns), if anything. */
   readonly params?: (req: HttpRequest) => Params;
   /**
-   * The body -> the answer. `body` is valid only until the first await (see readBody). Undefined: the route
-   * answered inside this call, and counted the request itself (the response memo).
+   * Where the route's answers go in the response memo: a prefix of the body's key, distinct per family (and per
+   * request-line parameter the answer depends on), so one body sent to two routes is two entries. Absent: the
+   * route's answers are not memoized. The answer must depend only on the body, the prefix and the cache.
    */
-  readonly answer: (ctx: RequestContext, body: Buffer, params: Params) => Promise<Answer> | undefined;
+  readonly memoScope?: (params: Params) => string;
+  /** The body -> the answer. `body` is valid only until the first await (see readBody). */
+  readonly answer: (ctx: RequestContext, body: Buffer, params: Params) => Promise<Answer>;
 }
 
 /** An oversized body up to this many times the limit is drained so the client can read its 413; a larger one is cut off. */
@@ -77,14 +85,23 @@ export function createInferenceHandler<Params>(
   // Every route family that runs the model is in API_KEY_ROUTES's `predict` group.
   const apiKeys = deps.apiKeys?.protects('predict') ? deps.apiKeys : undefined;
   const nextRequestId = createRequestIds();
+  const memo = route.memoScope ? deps.memo : undefined;
+  const answerFromMemo = memo ? createMemoAnswerer(deps, route.name) : undefined;
   const answer = (ctx: RequestContext, body: Buffer, params: Params): void => {
-    let work: Promise<Answer> | undefined;
+    // Before anything is awaited: `body` may be a view of uWS's receive buffer (see readBody).
+    const memoKey = memo?.keyOf(body, route.memoScope!(params));
+    const memoized = memoKey === undefined ? undefined : memo!.get(deps.modelId, memoKey);
+    if (memoized !== undefined) {
+      answerFromMemo!(ctx, memoized);
+      return;
+    }
+    let work: Promise<Answer>;
     try {
       work = route.answer(ctx, body, params);
     } catch (err) {
       work = Promise.reject(err);
     }
-    if (work !== undefined) void answerWhenDone(deps, route, ctx, work);
+    void answerWhenDone(deps, route, ctx, work, memoKey);
   };
   // A route without parameters shares one body callback between its requests (no closure per request).
   const answerWithoutParams = (ctx: RequestContext, body: Buffer): void => answer(ctx, body, undefined as Params);
@@ -129,15 +146,50 @@ export function logRequest(deps: InferenceRouteDeps, ctx: RequestContext, status
   }
 }
 
+/**
+ * A memoized answer, sent from inside onData and counted and logged like any other request. Its header lines
+ * are those a request whose texts were all cached (no queue, no model) gets, rendered once around the request
+ * id and the total time.
+ */
+function createMemoAnswerer(deps: InferenceRouteDeps, routeName: string): (ctx: RequestContext, memoized: MemoizedAnswer) => void {
+  const { config } = deps;
+  const linesBeforeId = headerLines('application/json', [['x-request-id', '']]);
+  const linesAfterId = headerLines(
+    '',
+    config.timingHeaders
+      ? [
+          ['x-cache', 'hit'],
+          ['x-queue-time', '0.000'],
+          ['x-inference-time', '0.000'],
+          ['x-total-time', ''],
+        ]
+      : [['x-cache', 'hit']],
+  );
+  return (ctx, memoized) => {
+    // onData never runs for a request whose client left, so this answer is always sent.
+    const ms = ctx.elapsedMs();
+    let lines = linesBeforeId + ctx.requestId + linesAfterId + (config.timingHeaders ? ms.toFixed(3) : '');
+    if (ctx.trace) lines += `\r\ntraceparent: ${ctx.trace.traceparent}`;
+    sendLinesInCallback(ctx, lines, memoized.body, deps.lifecycle.state === 'draining');
+    deps.lifecycle.requestFinished();
+    deps.metrics.observeMemoAnswer(routeName, ms / 1000, memoized.distinctTexts);
+    ctx.trace?.end(200, { 'inference.response_memo': true });
+    logRequest(deps, ctx, 200);
+  };
+}
+
 async function answerWhenDone<Params>(
   deps: InferenceRouteDeps,
   route: InferenceRoute<Params>,
   ctx: RequestContext,
   work: Promise<Answer>,
+  memoKey: string | undefined,
 ): Promise<void> {
   let status = 200;
   try {
     const { body, prediction } = await work;
+    // Only an answer the cache gave whole is memoized: it is what this body will get from now on.
+    if (memoKey !== undefined && prediction.cache === 'hit') deps.memo!.set(deps.modelId, memoKey, body, prediction.distinctInputs);
     sendJson(ctx, 200, body, predictionHeaders(deps.config, ctx, prediction), deps.lifecycle.state === 'draining');
   } catch (err) {
     status = answerError(deps, route, ctx, err, true);

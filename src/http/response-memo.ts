@@ -45,9 +45,13 @@ export class ResponseMemo {
     return this.bytes;
   }
 
-  /** The key of a request body, or undefined when the body is too large to memoize. */
-  keyOf(body: Buffer): string | undefined {
-    return body.length <= this.options.maxBodyBytes ? body.toString('latin1') : undefined;
+  /**
+   * The key of a request body under a route's scope (inference-route.ts' memoScope), or undefined when the body
+   * is too large to memoize. bulk-predict's scope is empty; the others start with a NUL, which no body that
+   * validated (JSON) does, so no two routes share a key.
+   */
+  keyOf(body: Buffer, scope: string): string | undefined {
+    return body.length <= this.options.maxBodyBytes ? scope + body.toString('latin1') : undefined;
   }
 
   get(modelId: string, key: string): MemoizedAnswer | undefined {

@@ -1,12 +1,12 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Lifecycle } from '../lifecycle.js';
-import type { PredictDeps } from './handlers/predict.js';
+import type { InferenceRouteDeps } from './inference-route.js';
 import { createTeiHealthHandler } from './handlers/tei-info.js';
 import { createTeiPredictHandler } from './handlers/tei-predict.js';
 import { createTeiRerankHandler } from './handlers/tei-rerank.js';
 import { sendNow } from './respond.js';
 
-export interface TeiDeps extends PredictDeps {
+export interface TeiDeps extends InferenceRouteDeps {
   readonly lifecycle: Lifecycle;
   /** The body of GET <tei prefix>/info, built once (handlers/tei-info.ts). */
   readonly teiInfo: string;

@@ -8,17 +8,19 @@ const memoOf = (maxEntries: number, maxBytes = 1 << 20, maxBodyBytes = 4096) => 
 
 t.test('a hit needs the same bytes and the same model id', async (t) => {
   const memo = memoOf(8);
-  const key = memo.keyOf(body('{"text":["a","b"]}'))!;
+  const key = memo.keyOf(body('{"text":["a","b"]}'), '')!;
   memo.set('model-a', key, '{"predictions":[1,2]}', 2);
-  const hit = memo.get('model-a', memo.keyOf(body('{"text":["a","b"]}'))!);
+  const hit = memo.get('model-a', memo.keyOf(body('{"text":["a","b"]}'), '')!);
   t.equal(hit?.body.toString(), '{"predictions":[1,2]}', 'the stored answer, as bytes');
   t.equal(hit?.distinctTexts, 2);
   t.equal(memo.get('model-b', key), undefined, 'another model id never gets it');
-  t.equal(memo.get('model-a', memo.keyOf(body('{"text":["b","a"]}'))!), undefined, 'reordered texts are another body');
-  t.equal(memo.get('model-a', memo.keyOf(body('{"text": ["a","b"]}'))!), undefined, 'so is the same JSON spaced differently');
+  t.equal(memo.get('model-a', memo.keyOf(body('{"text":["b","a"]}'), '')!), undefined, 'reordered texts are another body');
+  t.equal(memo.get('model-a', memo.keyOf(body('{"text": ["a","b"]}'), '')!), undefined, 'so is the same JSON spaced differently');
   // Bytes that are not UTF-8 still make distinct keys: one char per byte.
-  t.not(memo.keyOf(Buffer.from([0xc3, 0xa9])), memo.keyOf(Buffer.from([0xe9])));
-  t.not(memo.keyOf(Buffer.from([0xff, 0xfe])), memo.keyOf(Buffer.from([0xfd, 0xfe])));
+  t.not(memo.keyOf(Buffer.from([0xc3, 0xa9]), ''), memo.keyOf(Buffer.from([0xe9]), ''));
+  t.not(memo.keyOf(Buffer.from([0xff, 0xfe]), ''), memo.keyOf(Buffer.from([0xfd, 0xfe]), ''));
+  // Each route family keys under its own scope: one body sent to two routes is two entries.
+  t.equal(memo.get('model-a', memo.keyOf(body('{"text":["a","b"]}'), '\0hf-inference\0')!), undefined, 'another scope is another key');
   memo.set('model-b', key, '{"predictions":[3,4]}', 2);
   t.equal(memo.get('model-b', key)?.body.toString(), '{"predictions":[3,4]}', 'a new model id replaces the entry');
   t.equal(memo.get('model-a', key), undefined, 'and the old one is gone');
@@ -27,8 +29,8 @@ t.test('a hit needs the same bytes and the same model id', async (t) => {
 
 t.test('a body over the size bound has no key, so it is neither kept nor looked up', async (t) => {
   const memo = memoOf(8, 1 << 20, 10);
-  t.type(memo.keyOf(body('0123456789')), 'string', 'at the bound');
-  t.equal(memo.keyOf(body('0123456789x')), undefined, 'one byte over');
+  t.type(memo.keyOf(body('0123456789'), ''), 'string', 'at the bound');
+  t.equal(memo.keyOf(body('0123456789x'), ''), undefined, 'one byte over');
 });
 
 t.test('entries are bounded; the oldest goes first, and a hit in the older half is refreshed', async (t) => {

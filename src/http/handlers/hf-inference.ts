@@ -26,6 +26,8 @@ export function createHfInferenceHandler(deps: HfInferenceDeps): (res: HttpRespo
     name: 'hf-inference',
     path: '/',
     errorBody: errorMessageBody,
+    // Another function_to_apply runs the model (a miss), so only the model's own scores are memoized.
+    memoScope: () => '\0hf-inference\0',
     answer(ctx, body) {
       const request = parseHfTextClassificationRequest(body, deps.config.maxTexts);
       const fn = request.scoreFunction ?? scoreFunction;

@@ -28,6 +28,8 @@ export function createOipInferHandler(
     path: withVersion ? '/v2/models/{name}/versions/{version}/infer' : '/v2/models/{name}/infer',
     errorBody: errorMessageBody,
     params: (req) => ({ name: req.getParameter(0) ?? '', version: withVersion ? (req.getParameter(1) ?? '') : undefined }),
+    // The path's segments as sent (percent-encoded, so without NUL): a body for an unknown model is never memoized.
+    memoScope: ({ name, version }) => `\0oip-infer\0${name}\0${version ?? ''}\0`,
     answer(ctx, body, { name, version }) {
       if (!isServedModel(model, name, version)) throw Errors.ModelNotFound(decodeSegment(name));
       const request = parseOipInferRequest(body, deps.config.maxTexts);

@@ -1,7 +1,7 @@
+import type { InferenceRouteDeps } from '../inference-route.js';
 import { Errors } from '../../errors.js';
 import type { TextInput } from '../../cache/cache-key.js';
 import { parseTeiPredictRequest } from '../../validation/parse-tei-request.js';
-import type { PredictDeps } from './predict.js';
 import { createTeiRoute } from './tei-route.js';
 
 /**
@@ -11,7 +11,7 @@ import { createTeiRoute } from './tei-route.js';
  * defaults to false, as TEI's does: an input past the model's limit is TEI's 413, not cut. The predictions are
  * the cached JSON strings, spliced, as bulk-predict's are (each item is {"label", "score"}: TEI's fields).
  */
-export function createTeiPredictHandler(deps: PredictDeps) {
+export function createTeiPredictHandler(deps: InferenceRouteDeps) {
   const maxBatch = deps.config.maxTexts;
   return createTeiRoute(deps, 'tei-predict', `${deps.config.teiPrefix}/predict`, async (body, ctx) => {
     const request = parseTeiPredictRequest(body);

@@ -1,7 +1,7 @@
+import type { InferenceRouteDeps } from '../inference-route.js';
 import { Errors } from '../../errors.js';
 import type { TextInput } from '../../cache/cache-key.js';
 import { parseTeiRerankRequest } from '../../validation/parse-tei-request.js';
-import type { PredictDeps } from './predict.js';
 import { createTeiRoute } from './tei-route.js';
 
 /**
@@ -10,7 +10,7 @@ import { createTeiRoute } from './tei-route.js';
  * else its sigmoid (whatever the model's config says of its head), so the pairs' raw logits are what is run and
  * cached. A model with more than one label is not a re-ranker: TEI's 424.
  */
-export function createTeiRerankHandler(deps: PredictDeps, numLabels: number) {
+export function createTeiRerankHandler(deps: InferenceRouteDeps, numLabels: number) {
   const maxBatch = deps.config.maxTexts;
   return createTeiRoute(deps, 'tei-rerank', `${deps.config.teiPrefix}/rerank`, async (body, ctx) => {
     const request = parseTeiRerankRequest(body);

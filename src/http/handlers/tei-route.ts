@@ -1,8 +1,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { type Answer, createInferenceHandler } from '../inference-route.js';
+import { type Answer, createInferenceHandler, type InferenceRouteDeps } from '../inference-route.js';
 import type { RequestContext } from '../request-context.js';
 import { teiErrorFor } from '../tei-errors.js';
-import type { PredictDeps } from './predict.js';
 
 /**
  * The POST routes of the TEI family (/predict, /rerank): the shared prediction route (inference-route.ts:
@@ -11,7 +10,7 @@ import type { PredictDeps } from './predict.js';
  * `work` parses the body before it first awaits: the body may be a view of uWS's receive buffer.
  */
 export function createTeiRoute(
-  deps: PredictDeps,
+  deps: InferenceRouteDeps,
   name: string,
   path: string,
   work: (body: Buffer, ctx: RequestContext) => Promise<Answer>,
@@ -21,6 +20,8 @@ export function createTeiRoute(
     path,
     errorBody: (error) => teiErrorFor(error).body,
     errorStatus: (error) => teiErrorFor(error).status,
+    // A body answered once (truncate: false included: it fitted) gets the same answer again.
+    memoScope: () => `\0${name}\0`,
     answer: (ctx, body) => work(body, ctx),
   });
 }
