@@ -2,6 +2,8 @@
 import t from 'tap';
 import { Redis } from 'ioredis';
 import { postPredict, scrape, startRedisCluster, startService, waitFor } from './helper.js';
+import { keySlot } from '../dist/src/cache/key-slot.js';
+import { createCacheKey } from '../dist/src/cache/cache-key.js';
 
 const cluster = await startRedisCluster();
 t.teardown(() => cluster.stop());
@@ -20,6 +22,39 @@ async function keysByMaster(): Promise<Map<string, number>> {
   }
   return found;
 }
+
+t.test("the tier's key slots are the ones Redis computes (CLUSTER KEYSLOT), hash tags and UTF-8 included", async (t) => {
+  const node = new Redis({ host: '127.0.0.1', port: (await cluster.masters())[0] });
+  t.teardown(() => node.disconnect());
+  const cacheKey = createCacheKey('sentiment', 'distilbert@0123abcd');
+  const keys = [
+    '123456789',
+    '',
+    'somekey',
+    'foo{hash_tag}',
+    '{user1000}.following',
+    'a{}b}c',
+    '{}',
+    '}{',
+    'a{b',
+    'a{b}c{d}',
+    '{{a}}',
+    'café',
+    'ключ{тег}x',
+    'emoji 😀 key',
+    'pref{ix::model::abc',
+    ...Array.from({ length: 200 }, (_, i) => cacheKey(`text number ${i}`)),
+    ...Array.from({ length: 50 }, (_, i) => cacheKey(`\0p3:abc${i}`)),
+  ];
+  const pipeline = node.pipeline();
+  for (const key of keys) pipeline.cluster('KEYSLOT', key);
+  const slots = (await pipeline.exec())!.map(([err, slot]) => (err ? err.message : slot));
+  t.same(
+    keys.map((key) => keySlot(key)),
+    slots,
+    `${keys.length} keys`,
+  );
+});
 
 t.test('a request whose keys live on several nodes is stored where the cluster says, and is a hit the second time', async (t) => {
   const service = await startService({ ...REDIS_ONLY, REDIS_CLUSTER_NODES: cluster.seeds });

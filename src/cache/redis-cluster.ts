@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
-import calculateSlot from 'cluster-key-slot';
 import { createHash } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
+import { keySlot } from './key-slot.js';
 import { allSucceeded, CONNECTION_OPTIONS, type RedisTransport, reconnectDelay } from './redis-transport.js';
 
 export interface RedisClusterOptions {
@@ -111,7 +111,7 @@ export class RedisCluster implements RedisTransport {
   private byNode(keys: readonly string[]): Map<string, number[]> {
     const nodes = new Map<string, number[]>();
     keys.forEach((key, i) => {
-      const node = this.cluster.slots[calculateSlot(key)]?.[0] ?? '';
+      const node = this.cluster.slots[keySlot(key)]?.[0] ?? '';
       const indexes = nodes.get(node);
       if (indexes === undefined) nodes.set(node, [i]);
       else indexes.push(i);
