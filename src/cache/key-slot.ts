@@ -14,11 +14,24 @@ for (let byte = 0; byte < 256; byte++) {
  * are ASCII (a prefix, the model id, a hex digest), where a char is its byte; other keys go through UTF-8.
  */
 export function keySlot(key: string): number {
+  // One pass for the common key: ASCII without `{`. Anything else takes the general path below.
+  let crc = 0;
   for (let i = 0; i < key.length; i++) {
-    // One char per UTF-8 byte (latin1), so the loop below reads bytes either way.
-    if (key.charCodeAt(i) > 0x7f) return slotOfBytes(Buffer.from(key, 'utf8').toString('latin1'));
+    const c = key.charCodeAt(i);
+    if (c > 0x7f || c === 0x7b) return slotOfBytes(isAscii(key) ? key : utf8Bytes(key));
+    crc = CRC16[(c ^ (crc >> 8)) & 0xff] ^ ((crc << 8) & 0xffff);
   }
-  return slotOfBytes(key);
+  return crc & 0x3fff;
+}
+
+function isAscii(key: string): boolean {
+  for (let i = 0; i < key.length; i++) if (key.charCodeAt(i) > 0x7f) return false;
+  return true;
+}
+
+/** One char per UTF-8 byte (latin1), so the loop of crc16 reads bytes either way. */
+function utf8Bytes(key: string): string {
+  return Buffer.from(key, 'utf8').toString('latin1');
 }
 
 function slotOfBytes(bytes: string): number {
