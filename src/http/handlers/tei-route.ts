@@ -15,13 +15,14 @@ export function createTeiRoute(
   path: string,
   work: (body: Buffer, ctx: RequestContext) => Promise<Answer>,
 ): (res: HttpResponse, req: HttpRequest) => void {
+  // A body answered once (truncate: false included: it fitted) gets the same answer again.
+  const memoScope = `\0${name}\0`;
   return createInferenceHandler(deps, {
     name,
     path,
     errorBody: (error) => teiErrorFor(error).body,
     errorStatus: (error) => teiErrorFor(error).status,
-    // A body answered once (truncate: false included: it fitted) gets the same answer again.
-    memoScope: () => `\0${name}\0`,
+    memoScope: () => memoScope,
     answer: (ctx, body) => work(body, ctx),
   });
 }
