@@ -10,8 +10,9 @@ for (let byte = 0; byte < 256; byte++) {
  * The Redis Cluster hash slot (0–16383) of a key, as Redis computes it (cluster.c keyHashSlot): CRC16 of the key,
  * or only of the hash tag between the first `{` and the first `}` after it when that is not empty. The cluster
  * tier asks it for every key of every lookup; ioredis's cluster-key-slot builds a byte array per key and took
- * ~2.3 µs a key, as much as a cached answer's whole extra cost on a cluster (bench:cluster). The cache's keys
- * are ASCII (a prefix, the model id, a hex digest), where a char is its byte; other keys go through UTF-8.
+ * 1.4–2.3 µs a key in a micro-benchmark, about half of a cached answer's extra CPU on a cluster in a profile
+ * under bench:cluster (docs/scaling-out.md). The cache's keys are ASCII (a prefix, the model id, a hex digest),
+ * where a char is its byte; other keys go through UTF-8.
  */
 export function keySlot(key: string): number {
   // One pass for the common key: ASCII without `{`. Anything else takes the general path below.
