@@ -2,8 +2,8 @@
 import t from 'tap';
 import { Redis } from 'ioredis';
 import { postPredict, scrape, startRedisCluster, startService, waitFor } from './helper.js';
-import { keySlot } from '../dist/src/cache/key-slot.js';
-import { createCacheKey } from '../dist/src/cache/cache-key.js';
+import { keySlot, keySlotAfter } from '../dist/src/cache/key-slot.js';
+import { cacheKeyHead, createCacheKey } from '../dist/src/cache/cache-key.js';
 
 const cluster = await startRedisCluster();
 t.teardown(() => cluster.stop());
@@ -27,6 +27,7 @@ t.test("the tier's key slots are the ones Redis computes (CLUSTER KEYSLOT), hash
   const node = new Redis({ host: '127.0.0.1', port: (await cluster.masters())[0] });
   t.teardown(() => node.disconnect());
   const cacheKey = createCacheKey('sentiment', 'distilbert@0123abcd');
+  const head = cacheKeyHead('sentiment', 'distilbert@0123abcd');
   const keys = [
     '123456789',
     '',
@@ -45,6 +46,16 @@ t.test("the tier's key slots are the ones Redis computes (CLUSTER KEYSLOT), hash
     'pref{ix::model::abc',
     ...Array.from({ length: 200 }, (_, i) => cacheKey(`text number ${i}`)),
     ...Array.from({ length: 50 }, (_, i) => cacheKey(`\0p3:abc${i}`)),
+    // After the cache's head: odd lengths, a tag, non-ASCII, nothing.
+    head,
+    `${head}a`,
+    `${head}abc`,
+    `${head}x{tag}y`,
+    `${head}{}`,
+    `${head}é`,
+    `${head}ab😀`,
+    head.slice(0, -1),
+    `${head}{${head}}`,
   ];
   const pipeline = node.pipeline();
   for (const key of keys) pipeline.cluster('KEYSLOT', key);
@@ -54,6 +65,15 @@ t.test("the tier's key slots are the ones Redis computes (CLUSTER KEYSLOT), hash
     slots,
     `${keys.length} keys`,
   );
+  // The cluster tier's faster slots for keys with a known head: that head, one with a hash tag, one not ASCII.
+  for (const known of [head, 'pre{fix::m::', 'sentiment::modèle::', '']) {
+    const slotOf = keySlotAfter(known);
+    t.same(
+      keys.map((key) => slotOf(key)),
+      slots,
+      `${keys.length} keys, head ${JSON.stringify(known)}`,
+    );
+  }
 });
 
 t.test('a request whose keys live on several nodes is stored where the cluster says, and is a hit the second time', async (t) => {

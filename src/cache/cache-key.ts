@@ -40,7 +40,7 @@ export function isRawKey(key: string): boolean {
  * scores; hashing bounds key length whatever the text.
  */
 export function createCacheKey(prefix: string, modelId: string): (key: string) => string {
-  const head = `${prefix}::${modelId}::`;
+  const head = cacheKeyHead(prefix, modelId);
   // crypto.hash: one call, ~3x cheaper than createHash().update().digest() for a key's short input.
   const sha = (s: string): string => hash('sha256', s, 'hex');
   return (key) => {
@@ -49,4 +49,9 @@ export function createCacheKey(prefix: string, modelId: string): (key: string) =
     if (tag === 's') return head + sha(key.slice(2));
     return head + (tag === 'p' ? 'pair::' : 'raw::') + sha(key);
   };
+}
+
+/** What every Redis key of a model starts with (the cluster tier computes its hash once: key-slot.ts). */
+export function cacheKeyHead(prefix: string, modelId: string): string {
+  return `${prefix}::${modelId}::`;
 }
