@@ -12,11 +12,13 @@ interface Lookup {
 /**
  * Lookups go to Redis together: one MGET on a single server, one read per master on a cluster, for all of
  * their keys. Those asked for in the same turn of the event loop go as one; and while a read is in flight, the
- * lookups that arrive wait for it and then go as the next one. So the more load, the more requests share each
- * command, and a request no longer pays the client's per-command CPU (~15 µs, most of a cached answer's cost
- * on a cluster, where a request touches every master: bench:cluster). What a lookup can wait for is bounded:
- * one turn (setImmediate) when idle, one read's round trip under load, and RedisTier's budget either way (past
- * it the lookup is served as misses). Writes pass through.
+ * lookups that arrive wait for it and then go as the next one, in the turn after its answer, so that the
+ * requests whose bytes came in the same poll as that answer join them. So the more load, the more requests
+ * share each command, and a request no longer pays the client's per-command CPU (tens of µs on a VM, most of
+ * it the socket's write and read in the kernel: most of a cached answer's extra cost on a cluster, where a
+ * read touches every master: bench:cluster). What a lookup can wait for is bounded: one turn (setImmediate) when
+ * idle, one read's round trip and a turn under load, and RedisTier's budget either way (past it the lookup is
+ * served as misses). Writes pass through.
  */
 export class CoalescedLookups implements RedisTransport {
   private pending: Lookup[] = [];
@@ -65,9 +67,9 @@ export class CoalescedLookups implements RedisTransport {
     );
   };
 
-  /** The read in flight is answered: the lookups that waited for it go now, together. */
+  /** The read in flight is answered: the lookups that waited for it go together, once this turn's I/O is read. */
   private next(): void {
     this.inFlight = false;
-    if (this.pending.length > 0) this.flush();
+    if (this.pending.length > 0) setImmediate(this.flush);
   }
 }
