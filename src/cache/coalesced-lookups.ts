@@ -12,12 +12,12 @@ interface Lookup {
 /**
  * Lookups go to Redis together: one MGET on a single server, one read per master on a cluster, for all of
  * their keys. Those asked for in the same turn of the event loop go as one; and while a read is in flight, the
- * lookups that arrive wait for it and then go as the next one, in the turn after its answer, so that the
- * requests whose bytes came in the same poll as that answer join them. So the more load, the more requests
+ * lookups that arrive wait for it and then go as the next one, after one more poll for I/O, so that the
+ * requests that came while its answers were being written join them. So the more load, the more requests
  * share each command, and a request no longer pays the client's per-command CPU (tens of µs on a VM, most of
  * it the socket's write and read in the kernel: most of a cached answer's extra cost on a cluster, where a
  * read touches every master: bench:cluster). What a lookup can wait for is bounded: one turn (setImmediate) when
- * idle, one read's round trip and a turn under load, and RedisTier's budget either way (past it the lookup is
+ * idle, one read's round trip and two turns under load, and RedisTier's budget either way (past it the lookup is
  * served as misses). Writes pass through.
  */
 export class CoalescedLookups implements RedisTransport {
@@ -67,9 +67,11 @@ export class CoalescedLookups implements RedisTransport {
     );
   };
 
-  /** The read in flight is answered: the lookups that waited for it go together, once this turn's I/O is read. */
+  /** The read in flight is answered: the lookups that waited for it go together, with those of the next poll. */
   private next(): void {
     this.inFlight = false;
-    if (this.pending.length > 0) setImmediate(this.flush);
+    // This turn's check phase, then the next: the flush follows one more poll for I/O, which reads the requests
+    // that came while this read's answers were being written.
+    if (this.pending.length > 0) setImmediate(() => setImmediate(this.flush));
   }
 }
