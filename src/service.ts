@@ -21,7 +21,7 @@ import { RedisTier } from './cache/redis-tier.js';
 import { CoalescedLookups } from './cache/coalesced-lookups.js';
 import { type RedisTransport, SingleRedis } from './cache/redis-transport.js';
 import { RedisCluster } from './cache/redis-cluster.js';
-import { cacheKeyHead, createCacheKey, isRawKey } from './cache/cache-key.js';
+import { createCacheKey, isRawKey } from './cache/cache-key.js';
 import { PredictionCache } from './cache/prediction-cache.js';
 import { createPredictionCheck } from './cache/prediction-check.js';
 import { createMetrics, disabledMetrics, type Metrics } from './observability/metrics.js';
@@ -109,7 +109,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   );
   let dispatcher: Dispatcher | undefined;
   let redis: RedisTier | undefined;
-  const transport = createRedisTransport(config, cacheKeyHead(config.cachePrefix, model.id));
+  const transport = createRedisTransport(config);
   const lru = new LruCache(config.cacheLruEntries, config.cacheLruBytes);
   const metrics = config.metricsEnabled
     ? createMetrics({
@@ -251,10 +251,10 @@ function listen(app: TemplatedApp, host: string, port: number): Promise<us_liste
 }
 
 /** The cache's shared tier: a Redis Cluster, one Redis server, or none; either way one command per turn's lookups. */
-function createRedisTransport(config: Config, keyHead: string): RedisTransport | undefined {
+function createRedisTransport(config: Config): RedisTransport | undefined {
   const auth = { username: config.redisUsername, password: config.redisPassword };
   const transport = config.redisClusterNodes
-    ? new RedisCluster({ ...config.redisClusterNodes, ...auth, keyHead })
+    ? new RedisCluster({ ...config.redisClusterNodes, ...auth })
     : config.redisUrl
       ? new SingleRedis(config.redisUrl, auth)
       : undefined;

@@ -5,6 +5,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { CoalescedLookups } from '../dist/src/cache/coalesced-lookups.js';
 import { RedisCluster } from '../dist/src/cache/redis-cluster.js';
+import { keySlot } from '../dist/src/cache/key-slot.js';
 import { SingleRedis } from '../dist/src/cache/redis-transport.js';
 import { startRedis, startRedisCluster, waitFor } from './helper.js';
 
@@ -84,5 +85,29 @@ t.test('a cluster: lookups of one turn are one read per master for all of their 
     after.map((n, i) => n - before[i]!),
     masters.map(() => 1),
     `one read on each of the ${masters.length} masters for the four lookups' 24 keys`,
+  );
+
+  // Keys may come with their slots (the cache's do: cache-key.ts), in any mix with lookups that have none.
+  const slotsOf = (ks: readonly string[]) => ks.map((key) => keySlot(key));
+  const mixed = await Promise.all([
+    transport.mget(keys(0), slotsOf(keys(0))),
+    transport.mget(keys(1)),
+    transport.mget(keys(2), slotsOf(keys(2))),
+  ]);
+  t.same(
+    mixed,
+    [0, 1, 2].map((r) => keys(r).map(stored)),
+    'lookups with and without their slots, in one turn, get their values',
+  );
+  t.same(await transport.mget(keys(3), slotsOf(keys(3))), keys(3).map(stored), 'a lookup with its slots alone gets its values');
+  // The slots given are the ones used: a key sent to a master that does not own it fails that master's read.
+  const wrong = await transport.mget(
+    keys(3),
+    slotsOf(keys(3)).map((slot) => (slot + 8192) % 16384),
+  );
+  t.ok(wrong.includes(undefined), 'keys under wrong slots are not read (undefined: their node failed)');
+  t.notOk(
+    wrong.some((value, i) => value !== undefined && value !== stored(keys(3)[i]!)),
+    'and none is read as another key',
   );
 });

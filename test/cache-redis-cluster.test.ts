@@ -2,8 +2,8 @@
 import t from 'tap';
 import { Redis } from 'ioredis';
 import { postPredict, scrape, startRedisCluster, startService, waitFor } from './helper.js';
-import { keySlot, keySlotAfter } from '../dist/src/cache/key-slot.js';
-import { cacheKeyHead, createCacheKey } from '../dist/src/cache/cache-key.js';
+import { keySlot } from '../dist/src/cache/key-slot.js';
+import { createCacheKey } from '../dist/src/cache/cache-key.js';
 
 const cluster = await startRedisCluster();
 t.teardown(() => cluster.stop());
@@ -27,7 +27,7 @@ t.test("the tier's key slots are the ones Redis computes (CLUSTER KEYSLOT), hash
   const node = new Redis({ host: '127.0.0.1', port: (await cluster.masters())[0] });
   t.teardown(() => node.disconnect());
   const cacheKey = createCacheKey('sentiment', 'distilbert@0123abcd');
-  const head = cacheKeyHead('sentiment', 'distilbert@0123abcd');
+  const head = 'sentiment::distilbert@0123abcd::';
   const keys = [
     '123456789',
     '',
@@ -65,13 +65,22 @@ t.test("the tier's key slots are the ones Redis computes (CLUSTER KEYSLOT), hash
     slots,
     `${keys.length} keys`,
   );
-  // The cluster tier's faster slots for keys with a known head: that head, one with a hash tag, one not ASCII.
-  for (const known of [head, 'pre{fix::m::', 'sentiment::modèle::', '']) {
-    const slotOf = keySlotAfter(known);
+  // The slots the cache's keys come with (read off the digest): single texts (one NUL-led), pairs, raw logits,
+  // under a plain prefix, one with a hash tag's `{` and one not ASCII.
+  const inputs = [...Array.from({ length: 60 }, (_, i) => `text ${i}`), '\0snul-led', '\0p3:abcdef', '\0rtext 1', '\0r\0p1:ab'];
+  for (const [prefix, model] of [
+    ['sentiment', 'distilbert@0123abcd'],
+    ['pre{fix', 'm}odel'],
+    ['sentiment', 'modèle'],
+  ]) {
+    const slotsOut: number[] = [];
+    const made = inputs.map((input) => createCacheKey(prefix!, model!).withSlot(input, slotsOut));
+    const check = node.pipeline();
+    for (const key of made) check.cluster('KEYSLOT', key);
     t.same(
-      keys.map((key) => slotOf(key)),
-      slots,
-      `${keys.length} keys, head ${JSON.stringify(known)}`,
+      slotsOut,
+      (await check.exec())!.map(([, slot]) => slot),
+      `${made.length} cache keys with their slots, prefix ${JSON.stringify(prefix)}, model ${JSON.stringify(model)}`,
     );
   }
 });

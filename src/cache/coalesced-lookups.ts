@@ -5,6 +5,7 @@ type Values = (string | null | undefined)[];
 
 interface Lookup {
   readonly keys: readonly string[];
+  readonly slots: readonly number[] | undefined;
   resolve(values: Values): void;
   reject(err: unknown): void;
 }
@@ -34,15 +35,19 @@ export class CoalescedLookups implements RedisTransport {
     return this.transport.ready;
   }
 
-  mget(keys: readonly string[]): Promise<Values> {
+  get usesSlots(): boolean {
+    return this.transport.usesSlots;
+  }
+
+  mget(keys: readonly string[], slots?: readonly number[]): Promise<Values> {
     return new Promise((resolve, reject) => {
       if (this.pending.length === 0 && !this.inFlight) setImmediate(this.flush);
-      this.pending.push({ keys, resolve, reject });
+      this.pending.push({ keys, slots, resolve, reject });
     });
   }
 
-  setEx(keys: readonly string[], values: readonly string[], ttlSeconds: number): Promise<boolean> {
-    return this.transport.setEx(keys, values, ttlSeconds);
+  setEx(keys: readonly string[], values: readonly string[], ttlSeconds: number, slots?: readonly number[]): Promise<boolean> {
+    return this.transport.setEx(keys, values, ttlSeconds, slots);
   }
 
   close(): Promise<void> {
@@ -53,8 +58,11 @@ export class CoalescedLookups implements RedisTransport {
     const lookups = this.pending;
     this.pending = [];
     this.inFlight = true;
-    const keys = lookups.length === 1 ? lookups[0]!.keys : lookups.flatMap((lookup) => lookup.keys);
-    this.transport.mget(keys).then(
+    const one = lookups.length === 1 ? lookups[0] : undefined;
+    const keys = one ? one.keys : lookups.flatMap((lookup) => lookup.keys);
+    // The slots go along only if every lookup has them; a cluster computes them otherwise.
+    const slots = one ? one.slots : lookups.every((lookup) => lookup.slots) ? lookups.flatMap((lookup) => lookup.slots!) : undefined;
+    this.transport.mget(keys, slots).then(
       (values) => {
         this.next();
         let at = 0;

@@ -1,4 +1,4 @@
-import { fitsKey } from './cache-key.js';
+import { type CacheKeyOf, fitsKey } from './cache-key.js';
 import type { LruCache } from './lru.js';
 import type { RedisTier } from './redis-tier.js';
 
@@ -8,7 +8,7 @@ export interface PredictionCacheOptions {
   readonly lru: LruCache;
   /** Undefined: in-process tier only. */
   readonly redis: RedisTier | undefined;
-  readonly redisKey: (text: string) => string;
+  readonly redisKey: CacheKeyOf;
   /** Whether a value read from Redis under this key is a prediction of this model (see prediction-check.ts). */
   readonly isValid: (value: string, key: string) => boolean;
   readonly onLookup: (outcome: CacheOutcome, count: number) => void;
@@ -31,7 +31,12 @@ export class PredictionCache {
     found.forEach((value, i) => value === undefined && missing.push(i));
     onLookup('memory_hit', texts.length - missing.length);
     if (missing.length === 0) return found;
-    const values = redis ? await redis.getMany(missing.map((i) => this.options.redisKey(texts[i]))) : undefined;
+    const values = redis
+      ? await this.getFromRedis(
+          redis,
+          missing.map((i) => texts[i]),
+        )
+      : undefined;
     let redisHits = 0;
     let lateMemoryHits = 0;
     let invalid = 0;
@@ -67,7 +72,7 @@ export class PredictionCache {
     const { lru, redis, isValid } = this.options;
     const probe = texts.find((text) => lru.get(text) === undefined);
     if (probe === undefined) return true;
-    const value = redis ? (await redis.getMany([this.options.redisKey(probe)]))?.[0] : undefined;
+    const value = redis ? (await this.getFromRedis(redis, [probe]))?.[0] : undefined;
     return value !== undefined && value !== null && isValid(value, probe);
   }
 
@@ -101,6 +106,20 @@ export class PredictionCache {
 
   /** Shares new predictions with the fleet: one Redis pipeline; resolves whether it landed (for tracing). */
   async share(texts: readonly string[], predictions: readonly string[]): Promise<boolean> {
-    return (await this.options.redis?.setMany(texts.map(this.options.redisKey), predictions)) ?? false;
+    const { redis, redisKey } = this.options;
+    if (redis === undefined) return false;
+    const slots = redis.usesSlots ? [] : undefined;
+    return redis.setMany(
+      texts.map((text) => (slots ? redisKey.withSlot(text, slots) : redisKey(text))),
+      predictions,
+      slots,
+    );
+  }
+
+  private getFromRedis(redis: RedisTier, texts: readonly string[]): Promise<(string | null | undefined)[] | undefined> {
+    const { redisKey } = this.options;
+    const slots = redis.usesSlots ? [] : undefined;
+    const keys = texts.map((text) => (slots ? redisKey.withSlot(text, slots) : redisKey(text)));
+    return redis.getMany(keys, slots);
   }
 }

@@ -1,7 +1,7 @@
 import type { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
-import { keySlotAfter } from './key-slot.js';
+import { keySlot } from './key-slot.js';
 import { allSucceeded, CONNECTION_OPTIONS, type RedisTransport, reconnectDelay } from './redis-transport.js';
 
 export interface RedisClusterOptions {
@@ -9,8 +9,6 @@ export interface RedisClusterOptions {
   readonly tls: boolean;
   readonly username?: string;
   readonly password?: string;
-  /** What the keys start with (cache-key.ts's cacheKeyHead): their slots are computed faster. */
-  readonly keyHead?: string;
 }
 
 /**
@@ -24,10 +22,8 @@ export interface RedisClusterOptions {
 export class RedisCluster implements RedisTransport {
   private readonly cluster: Cluster;
   private mastersByKey: Map<string, Redis> | undefined;
-  private readonly slotOf: (key: string) => number;
 
   constructor(options: RedisClusterOptions) {
-    this.slotOf = keySlotAfter(options.keyHead ?? '');
     this.cluster = new Cluster(
       options.seeds.map(({ host, port }) => ({ host, port })),
       {
@@ -62,12 +58,16 @@ export class RedisCluster implements RedisTransport {
     return this.cluster.status === 'ready';
   }
 
-  async mget(keys: readonly string[]): Promise<(string | null | undefined)[]> {
+  get usesSlots(): boolean {
+    return true;
+  }
+
+  async mget(keys: readonly string[], slots?: readonly number[]): Promise<(string | null | undefined)[]> {
     const values: (string | null | undefined)[] = new Array(keys.length).fill(undefined);
     const masters = this.masters();
     let stale = false;
     await Promise.all(
-      [...this.byNode(keys)].map(async ([nodeKey, indexes]) => {
+      [...this.byNode(keys, slots)].map(async ([nodeKey, indexes]) => {
         const node = masters.get(nodeKey);
         const found = node
           ? await readOnNode(
@@ -85,9 +85,9 @@ export class RedisCluster implements RedisTransport {
     return values;
   }
 
-  async setEx(keys: readonly string[], values: readonly string[], ttlSeconds: number): Promise<boolean> {
+  async setEx(keys: readonly string[], values: readonly string[], ttlSeconds: number, slots?: readonly number[]): Promise<boolean> {
     const landed = await Promise.all(
-      [...this.byNode(keys).values()].map(async (indexes) => {
+      [...this.byNode(keys, slots).values()].map(async (indexes) => {
         const pipeline = this.cluster.pipeline();
         for (const i of indexes) pipeline.set(keys[i], values[i], 'EX', ttlSeconds);
         return allSucceeded(await pipeline.exec().catch(() => null));
@@ -109,13 +109,13 @@ export class RedisCluster implements RedisTransport {
   }
 
   /**
-   * Key indexes by the master of their slot in ioredis's slot map (its first entry). A slot it does not know
-   * yet fails its read (a miss), and the refresh that follows learns it.
+   * Key indexes by the master of their slot (given, or computed) in ioredis's slot map (its first entry). A slot
+   * it does not know yet fails its read (a miss), and the refresh that follows learns it.
    */
-  private byNode(keys: readonly string[]): Map<string, number[]> {
+  private byNode(keys: readonly string[], slots: readonly number[] | undefined): Map<string, number[]> {
     const nodes = new Map<string, number[]>();
     keys.forEach((key, i) => {
-      const node = this.cluster.slots[this.slotOf(key)]?.[0] ?? '';
+      const node = this.cluster.slots[slots ? slots[i] : keySlot(key)]?.[0] ?? '';
       const indexes = nodes.get(node);
       if (indexes === undefined) nodes.set(node, [i]);
       else indexes.push(i);

@@ -43,6 +43,11 @@ export class RedisTier {
     });
   }
 
+  /** Whether keys should come with their cluster slots (cache-key.ts), which a cluster then need not compute. */
+  get usesSlots(): boolean {
+    return this.transport.usesSlots;
+  }
+
   /** Connected, and not skipped by the circuit breaker: lookups go to Redis. */
   get isUp(): boolean {
     return this.transport.ready && !this.breaker.isOpen;
@@ -52,7 +57,7 @@ export class RedisTier {
    * Values for `keys` in order (null = absent, undefined = its node failed), or undefined when Redis was
    * skipped or failed as a whole.
    */
-  async getMany(keys: readonly string[]): Promise<(string | null | undefined)[] | undefined> {
+  async getMany(keys: readonly string[], slots?: readonly number[]): Promise<(string | null | undefined)[] | undefined> {
     if (keys.length === 0) return undefined;
     if (!this.transport.ready || !this.breaker.allow()) {
       this.options.onSkip();
@@ -63,7 +68,7 @@ export class RedisTier {
       timer = setTimeout(resolve, this.options.lookupTimeoutMs, 'timeout');
     });
     try {
-      const result = await Promise.race([this.transport.mget(keys), budget]);
+      const result = await Promise.race([this.transport.mget(keys, slots), budget]);
       if (result === 'timeout') {
         this.fail();
         return undefined;
@@ -80,9 +85,9 @@ export class RedisTier {
   }
 
   /** Writes pipelined, not awaited by the request; resolves whether they landed (false: skipped or failed), never rejects. */
-  async setMany(keys: readonly string[], values: readonly string[]): Promise<boolean> {
+  async setMany(keys: readonly string[], values: readonly string[], slots?: readonly number[]): Promise<boolean> {
     if (keys.length === 0 || !this.transport.ready || this.breaker.isOpen) return false;
-    const landed = await this.transport.setEx(keys, values, this.options.ttlSeconds).catch(() => false);
+    const landed = await this.transport.setEx(keys, values, this.options.ttlSeconds, slots).catch(() => false);
     if (!landed) this.fail();
     return landed;
   }

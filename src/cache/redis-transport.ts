@@ -10,10 +10,15 @@ export interface RedisTransport {
   readonly events: EventEmitter;
   /** Connected and able to take commands now. */
   readonly ready: boolean;
-  /** Values of `keys` in order: null where absent, undefined where the node holding the key failed. */
-  mget(keys: readonly string[]): Promise<(string | null | undefined)[]>;
-  /** Writes with a TTL; resolves false when some of them failed. */
-  setEx(keys: readonly string[], values: readonly string[], ttlSeconds: number): Promise<boolean>;
+  /** Whether it groups keys by Redis Cluster slot: then callers that know the keys' slots pass them along. */
+  readonly usesSlots: boolean;
+  /**
+   * Values of `keys` in order: null where absent, undefined where the node holding the key failed. `slots`,
+   * when given, are the keys' cluster slots (cache-key.ts), which a cluster then need not compute.
+   */
+  mget(keys: readonly string[], slots?: readonly number[]): Promise<(string | null | undefined)[]>;
+  /** Writes with a TTL; resolves false when some of them failed. `slots` as for mget. */
+  setEx(keys: readonly string[], values: readonly string[], ttlSeconds: number, slots?: readonly number[]): Promise<boolean>;
   close(): Promise<void>;
 }
 
@@ -54,6 +59,10 @@ export class SingleRedis implements RedisTransport {
 
   get ready(): boolean {
     return this.client.status === 'ready';
+  }
+
+  get usesSlots(): boolean {
+    return false;
   }
 
   mget(keys: readonly string[]): Promise<(string | null)[]> {
