@@ -44,8 +44,8 @@ export interface CacheKeyOf {
   (key: string): string;
   /**
    * The same key, and its Redis Cluster slot pushed onto `slots`: read off the digest while it is a string of
-   * its own (key-slot.ts slotsAfter), which costs a third of reading it off the finished key. A cluster groups
-   * each lookup's keys by slot.
+   * its own (key-slot.ts slotsAfter), about a third of the cost of reading it off the finished key. A cluster
+   * groups each lookup's keys by slot.
    */
   withSlot(key: string, slots: number[]): string;
 }
