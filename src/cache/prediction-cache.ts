@@ -106,20 +106,22 @@ export class PredictionCache {
 
   /** Shares new predictions with the fleet: one Redis pipeline; resolves whether it landed (for tracing). */
   async share(texts: readonly string[], predictions: readonly string[]): Promise<boolean> {
-    const { redis, redisKey } = this.options;
+    const { redis } = this.options;
     if (redis === undefined) return false;
-    const slots = redis.usesSlots ? [] : undefined;
-    return redis.setMany(
-      texts.map((text) => (slots ? redisKey.withSlot(text, slots) : redisKey(text))),
-      predictions,
-      slots,
-    );
+    const { keys, slots } = this.redisKeys(redis, texts);
+    return redis.setMany(keys, predictions, slots);
   }
 
   private getFromRedis(redis: RedisTier, texts: readonly string[]): Promise<(string | null | undefined)[] | undefined> {
-    const { redisKey } = this.options;
-    const slots = redis.usesSlots ? [] : undefined;
-    const keys = texts.map((text) => (slots ? redisKey.withSlot(text, slots) : redisKey(text)));
+    const { keys, slots } = this.redisKeys(redis, texts);
     return redis.getMany(keys, slots);
+  }
+
+  /** The texts' Redis keys, with their cluster slots when the tier groups by slot. */
+  private redisKeys(redis: RedisTier, texts: readonly string[]): { keys: string[]; slots: number[] | undefined } {
+    const { redisKey } = this.options;
+    if (!redis.usesSlots) return { keys: texts.map((text) => redisKey(text)), slots: undefined };
+    const slots: number[] = [];
+    return { keys: texts.map((text) => redisKey.withSlot(text, slots)), slots };
   }
 }
