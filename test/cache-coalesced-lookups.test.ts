@@ -7,7 +7,7 @@ import { CoalescedLookups } from '../dist/src/cache/coalesced-lookups.js';
 import { RedisCluster } from '../dist/src/cache/redis-cluster.js';
 import { keySlot } from '../dist/src/cache/key-slot.js';
 import { SingleRedis } from '../dist/src/cache/redis-transport.js';
-import { startRedis, startRedisCluster, waitFor } from './helper.js';
+import { commandCalls, startRedis, startRedisCluster, waitFor } from './helper.js';
 
 const run = promisify(execFile);
 const keys = (request: number) => Array.from({ length: 6 }, (_, i) => `coalesce::${request}::${i}`);
@@ -16,7 +16,7 @@ const stored = (key: string) => `value of ${key}`;
 /** Calls of each command named, by one redis-server's INFO commandstats (`redis-cli -p <port>`). */
 async function calls(port: number, ...names: string[]): Promise<number> {
   const { stdout } = await run('redis-cli', ['-p', String(port), 'info', 'commandstats']);
-  return names.reduce((sum, name) => sum + Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(stdout)?.[1] ?? 0), 0);
+  return commandCalls(stdout, ...names);
 }
 
 t.test('one server: three lookups in one turn are one MGET, each answered with its own keys in order', async (t) => {

@@ -1,7 +1,7 @@
 // The result cache against a real local Redis Cluster (3 masters, 3 replicas) that this test starts.
 import t from 'tap';
 import { Redis } from 'ioredis';
-import { postPredict, scrape, startRedisCluster, startService, waitFor } from './helper.js';
+import { commandCalls, postPredict, scrape, startRedisCluster, startService, waitFor } from './helper.js';
 import { keySlot } from '../dist/src/cache/key-slot.js';
 import { createCacheKey } from '../dist/src/cache/cache-key.js';
 
@@ -133,9 +133,8 @@ t.test('a lookup is one command per master it touches, none to replicas', async 
   const calls = new Map<number, number>();
   for (const node of cluster.nodes) {
     const stats = await cluster.cli(node.port, 'info', 'commandstats');
-    const count = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
     // Not GET: commandstats counts the script's own GETs too.
-    calls.set(node.port, count('evalsha') + count('eval') + count('mget'));
+    calls.set(node.port, commandCalls(stats, 'evalsha', 'eval', 'mget'));
   }
   const masters = await cluster.masters();
   const holding = new Set((await keysByMaster()).values());

@@ -1,7 +1,7 @@
 // The result cache against a real redis-server that this test starts on a free port.
 import t from 'tap';
 import { Redis } from 'ioredis';
-import { postPredict, scrape, startRedis, startService, waitFor } from './helper.js';
+import { commandCalls, postPredict, scrape, startRedis, startService, waitFor } from './helper.js';
 
 const redisServer = await startRedis();
 const redis = new Redis(redisServer.url);
@@ -62,10 +62,9 @@ t.test('a request with 10 texts makes exactly one read round trip to Redis', asy
   const res = await postPredict(service.url, { text: texts });
   t.equal(res.headers.get('x-cache'), 'hit');
   const stats = await redis.info('commandstats');
-  const calls = (cmd: string) => Number(new RegExp(`cmdstat_${cmd}:calls=(\\d+)`).exec(stats)?.[1] ?? 0);
-  t.equal(calls('mget'), 1, 'one MGET');
-  t.equal(calls('get'), 0, 'no single GETs');
-  t.equal(calls('set'), 0, 'nothing written for hits');
+  t.equal(commandCalls(stats, 'mget'), 1, 'one MGET');
+  t.equal(commandCalls(stats, 'get'), 0, 'no single GETs');
+  t.equal(commandCalls(stats, 'set'), 0, 'nothing written for hits');
 });
 
 t.test('50 concurrent requests for the same new text cause one inference', async (t) => {

@@ -5,6 +5,7 @@ import type { ManagedProcess, RedisProcess } from '../dist/bench/lib/harness.js'
 export { startRedisCluster, type RedisCluster } from '../dist/bench/lib/redis-cluster.js';
 
 export {
+  commandCalls,
   freePort,
   logRecords,
   metric,

@@ -168,6 +168,11 @@ export function redisPing(port: number): Promise<string | undefined> {
   });
 }
 
+/** Calls of the named commands, summed, in a redis-server's `INFO commandstats` text (0 for one never called). */
+export function commandCalls(commandstats: string, ...names: string[]): number {
+  return names.reduce((sum, name) => sum + Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(commandstats)?.[1] ?? 0), 0);
+}
+
 /**
  * Starts a private redis-server on a free port (or `port`), without persistence and with DEBUG allowed from
  * localhost (tests make it sleep); never uses a server left running. `extraArgs` go last (e.g. cluster mode).

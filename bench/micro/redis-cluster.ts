@@ -7,7 +7,17 @@
 // and a pair that one disturbance hit is an outlier the median over many pairs sets aside. Per target, the
 // least disturbed round (min) and the median are shown beside it.
 import { Redis } from 'ioredis';
-import { delta, type ManagedProcess, modelWork, postPredict, PREDICT_PATH, startAll, startRedis, startService } from '../lib/harness.js';
+import {
+  commandCalls,
+  delta,
+  type ManagedProcess,
+  modelWork,
+  postPredict,
+  PREDICT_PATH,
+  startAll,
+  startRedis,
+  startService,
+} from '../lib/harness.js';
 import { startRedisCluster } from '../lib/redis-cluster.js';
 import { fmtCores, fmtMs, fmtRps, mdTable } from '../lib/format.js';
 import { problems, processCpuSeconds, type LoadResult } from '../lib/load.js';
@@ -72,10 +82,7 @@ defineBench({
       };
       const readsServed = async (target: Target): Promise<number> => {
         const infos = await Promise.all(redisClients[target].map((client) => client.info('commandstats')));
-        return infos.reduce(
-          (sum, info) => sum + [...info.matchAll(/cmdstat_(?:mget|evalsha|eval):calls=(\d+)/g)].reduce((n, m) => n + Number(m[1]), 0),
-          0,
-        );
+        return infos.reduce((sum, info) => sum + commandCalls(info, 'mget', 'evalsha', 'eval'), 0);
       };
       for (const [target, server] of Object.entries(servers)) {
         await postPredict(server.url, body, { raw: true });
