@@ -62,6 +62,16 @@ export const Errors = {
   // Repeated Content-Length (or Content-Length with Transfer-Encoding): a proxy could frame the body otherwise.
   AmbiguousFraming: () =>
     new HttpError('INF_ERR_AMBIGUOUS_FRAMING', 400, 'Conflicting message framing: send one Content-Length, or Transfer-Encoding alone'),
+  // RFC 9112 §6.3: a body whose final coding is not chunked has no known end (and a second header, or chunked
+  // twice, is a desync waiting for a proxy that reads it otherwise).
+  TransferEncoding: () =>
+    new HttpError('INF_ERR_TRANSFER_ENCODING', 400, 'Invalid Transfer-Encoding: send one header whose only coding is chunked'),
+  TransferCodingNotImplemented: (codings: string) =>
+    new HttpError(
+      'INF_ERR_TRANSFER_CODING',
+      501,
+      `Transfer coding not implemented: ${codings.slice(0, 100)}; send the body with Transfer-Encoding: chunked alone`,
+    ),
   BodyTooLarge: (limit: number) => new HttpError('INF_ERR_BODY_TOO_LARGE', 413, `Request body is larger than ${limit} bytes`),
   UnsupportedMediaType: (type: string) =>
     new HttpError('INF_ERR_MEDIA_TYPE', 415, `Unsupported Media Type: ${type.slice(0, 100)}; send application/json`),

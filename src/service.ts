@@ -227,6 +227,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       apiKeys.close();
       const drained = await lifecycle.waitIdle(config.shutdownGraceMs);
       if (!drained) logger.warn({ inFlight: lifecycle.requestsInFlight }, 'grace period over; closing with requests in flight');
+      // Answers that close their connection leave a turn after they are given (respond.ts endClosing).
+      await new Promise((resolve) => setImmediate(resolve));
       // Closes the keep-alive connections that are left; their requests, if any, were answered.
       app.close();
       // Batches of requests that timed out or left still run; a thread must not be terminated mid-run.

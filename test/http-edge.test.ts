@@ -1,73 +1,15 @@
-// The HTTP edge over raw sockets: request framing that could smuggle a request is refused with a JSON 400,
-// HEAD answers every GET route, and the limits of the uWebSockets.js parser (which the application cannot
-// change, docs/architecture.md "HTTP parser limits") are pinned, so a new binary that changes them fails here first.
+// The HTTP edge over raw sockets: request framing that could smuggle a request is refused with a JSON 400 or 501,
+// an answer that closes the connection ends it, HEAD answers every GET route, and the limits of the uWebSockets.js
+// parser (which the application cannot change, docs/api.md "HTTP framing and parser limits") are pinned, so a new
+// binary that changes them fails here first.
 import t from 'tap';
-import { connect } from 'node:net';
 import { startService } from './helper.js';
+import { type Exchange, exchange as exchangeWith, request, type Response, responses } from './raw-http.js';
 
 const service = await startService({ WORKERS: '1' });
 t.teardown(() => service.stop());
 
-interface Exchange {
-  /** Everything the server sent, as latin1. */
-  text: string;
-  /** Whether the server closed the connection within the wait. */
-  closed: boolean;
-}
-
-/**
- * Writes `parts` on one fresh connection, each in its own TCP packet (a pause between them), then collects
- * what the server sends for `waitMs`.
- */
-function exchange(parts: readonly string[], waitMs = 500): Promise<Exchange> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(service.port, '127.0.0.1');
-    socket.setNoDelay(true);
-    let text = '';
-    let closed = false;
-    socket.on('data', (chunk) => (text += chunk.toString('latin1')));
-    socket.on('close', () => (closed = true));
-    socket.on('error', (err) => (closed ? undefined : reject(err)));
-    socket.on('connect', async () => {
-      for (const [i, part] of parts.entries()) {
-        if (i > 0) await new Promise((r) => setTimeout(r, 50));
-        socket.write(part);
-      }
-      setTimeout(() => {
-        socket.destroy();
-        resolve({ text, closed });
-      }, waitMs);
-    });
-  });
-}
-
-interface Response {
-  status: number;
-  headers: Map<string, string[]>;
-  body: string;
-}
-
-/** Splits what a connection received into responses; `bodyless` marks answers to HEAD (no body whatever the length). */
-function responses(text: string, bodyless: readonly boolean[] = []): Response[] {
-  const out: Response[] = [];
-  let rest = text;
-  while (rest.length > 0) {
-    const end = rest.indexOf('\r\n\r\n');
-    if (end < 0) throw new Error(`incomplete response: ${JSON.stringify(rest)}`);
-    const [statusLine, ...lines] = rest.slice(0, end).split('\r\n');
-    const headers = new Map<string, string[]>();
-    for (const line of lines) {
-      const name = line.slice(0, line.indexOf(':')).toLowerCase();
-      headers.set(name, [...(headers.get(name) ?? []), line.slice(line.indexOf(':') + 1).trim()]);
-    }
-    const length = bodyless[out.length] ? 0 : Number(headers.get('content-length')?.[0] ?? rest.length - end - 4);
-    out.push({ status: Number(statusLine!.split(' ')[1]), headers, body: rest.slice(end + 4, end + 4 + length) });
-    rest = rest.slice(end + 4 + length);
-  }
-  return out;
-}
-
-const request = (method: string, path: string, headers = '', body = '') => `${method} ${path} HTTP/1.1\r\nHost: x\r\n${headers}\r\n${body}`;
+const exchange = (parts: readonly string[], waitMs?: number): Promise<Exchange> => exchangeWith(service.port, parts, waitMs);
 const predictBody = '{"text": ["I love you!"]}';
 const healthGet = request('GET', '/project/health');
 
@@ -172,7 +114,7 @@ t.test('HEAD answers every GET route with the GET status and headers and no body
 });
 
 // Each of these is decided inside the uWS parser before any handler runs, so it can only be pinned here and
-// documented (docs/architecture.md "HTTP parser limits"); none of them reaches the logs or the metrics.
+// documented (docs/api.md "HTTP framing and parser limits"); none of them reaches the logs or the metrics.
 t.test('Parser limits of this uWebSockets.js build.', async (t) => {
   const http10 = responses((await exchange(['GET /project/health HTTP/1.0\r\nHost: x\r\n\r\n'])).text)[0];
   t.equal(http10?.status, 505, 'HTTP/1.0: 505');
@@ -213,9 +155,164 @@ t.test('Parser limits of this uWebSockets.js build.', async (t) => {
   for (const [name, line] of [
     ['no colon', 'NoColonHere'],
     ['space in the name', 'Bad Name: 1'],
+    ['space before the colon', 'Foo : 1'],
+    ['obs-fold', 'Foo: 1\r\n  folded'],
+    ['NUL in a value', 'Foo: a\0b'],
+    ['bare CR in a value', 'Foo: a\rb'],
   ] as const) {
     const malformed = await exchange([`GET /project/health HTTP/1.1\r\nHost: x\r\n${line}\r\n\r\n`]);
     t.equal(malformed.text, '', `a malformed header line (${name}): no answer`);
   }
   t.equal(responses((await exchange([healthGet])).text)[0]?.status, 200, 'the service still answers');
+});
+
+// Finding 1 of "A strict edge": uWS parses every request it read in one go, so a request written behind one whose
+// answer closes the connection used to be served, also after a 400 for the very framing that smuggles it.
+t.test('Once an answer says Connection: close, nothing more is read from the connection.', async (t) => {
+  const keyed = await startService({ WORKERS: '1', API_KEYS: 'secret-key-1' });
+  t.teardown(() => keyed.stop());
+  const json = 'Content-Type: application/json\r\n';
+  const length = (body: string) => `Content-Length: ${Buffer.byteLength(body)}\r\n`;
+  const cases: [name: string, port: number, first: string, status: number][] = [
+    [
+      'repeated Content-Length',
+      service.port,
+      request('POST', '/project/bulk-predict', json + length(predictBody) + length(predictBody), predictBody),
+      400,
+    ],
+    ['415', service.port, request('POST', '/project/bulk-predict', `Content-Type: text/plain\r\n${length(predictBody)}`, predictBody), 415],
+    ['404 with a body', service.port, request('POST', '/project/nowhere', json + length(predictBody), predictBody), 404],
+    ['405 with a body', service.port, request('PUT', '/project/bulk-predict', json + length(predictBody), predictBody), 405],
+    [
+      '413 (declared far over the limit)',
+      service.port,
+      request('POST', '/project/bulk-predict', `${json}Content-Length: 99999999\r\n`, predictBody),
+      413,
+    ],
+    ['401 (API keys)', keyed.port, request('POST', '/project/bulk-predict', json + length(predictBody), predictBody), 401],
+    [
+      'Transfer-Encoding: gzip',
+      service.port,
+      request('POST', '/project/bulk-predict', `${json}Transfer-Encoding: gzip\r\n`, '0\r\n\r\n'),
+      400,
+    ],
+    [
+      'a chunked body (served)',
+      service.port,
+      request(
+        'POST',
+        '/project/bulk-predict',
+        `${json}Transfer-Encoding: chunked\r\n`,
+        `${predictBody.length.toString(16)}\r\n${predictBody}\r\n0\r\n\r\n`,
+      ),
+      200,
+    ],
+  ];
+  for (const [name, port, first, status] of cases) {
+    // The request meant to be smuggled: one the server would answer 200 at once.
+    const smuggled = request('GET', '/project/info');
+    const together = await exchangeWith(port, [first + smuggled], 2_000);
+    t.notMatch(together.text, /"model_sha256"/, `${name}, in one write: the request behind it is never answered`);
+    t.ok(together.closed, `${name}, in one write: the connection is closed`);
+    const apart = await exchangeWith(port, [first, smuggled], 2_000);
+    const [answer, ...more] = responses(apart.text);
+    t.equal(answer?.status, status, `${name}, in two packets: ${status}`);
+    t.equal(answer?.headers.get('connection')?.[0]?.toLowerCase(), 'close', `${name}: Connection: close`);
+    if (status !== 200) t.ok(JSON.parse(answer!.body), `${name}: a JSON body`);
+    t.same(more, [], `${name}, in two packets: the request behind it is never answered`);
+    t.ok(apart.closed, `${name}, in two packets: the connection is closed`);
+  }
+});
+
+t.test(
+  'Transfer-Encoding is served only as one final chunked; any other value is a 400, other codings a 501, and each closes.',
+  async (t) => {
+    const chunkedBody = `${predictBody.length.toString(16)}\r\n${predictBody}\r\n0\r\n\r\n`;
+    const post = (headers: string) => request('POST', '/project/bulk-predict', `Content-Type: application/json\r\n${headers}`, chunkedBody);
+    const invalid = { detail: 'Invalid Transfer-Encoding: send one header whose only coding is chunked' };
+    for (const [headers, status] of [
+      ['Transfer-Encoding: chunked\r\n', 200],
+      ['Transfer-Encoding: CHUNKED\r\n', 200],
+      ['Transfer-Encoding:  Chunked \r\n', 200],
+      ['Transfer-Encoding: gzip\r\n', 400],
+      ['Transfer-Encoding: xchunked\r\n', 400],
+      ['Transfer-Encoding: chunked, identity\r\n', 400],
+      ['Transfer-Encoding: chunked, chunked\r\n', 400],
+      ['Transfer-Encoding: chunked;q=1\r\n', 400],
+      ['Transfer-Encoding: ,chunked\r\n', 400],
+      ['Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n', 400],
+      ['Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n', 400],
+      ['Transfer-Encoding: gzip, chunked\r\n', 501],
+      ['Transfer-Encoding: br, chunked\r\n', 501],
+    ] as const) {
+      const name = JSON.stringify(headers);
+      const { text, closed } = await exchange([post(headers)], 2_000);
+      const [answer, ...more] = responses(text);
+      t.equal(answer?.status, status, `${name}: ${status}`);
+      if (status === 400) t.same(JSON.parse(answer!.body), invalid, `${name}: the JSON error`);
+      if (status === 501) t.match(JSON.parse(answer!.body), { detail: /^Transfer coding not implemented: / }, `${name}: the JSON error`);
+      t.same(more, [], `${name}: nothing else`);
+      t.ok(closed, `${name}: the connection is closed`);
+    }
+    // On a route that takes no body too: the framing is checked before any route runs.
+    const { text } = await exchange([request('GET', '/project/health', 'Transfer-Encoding: gzip\r\n', '0\r\n\r\n')]);
+    t.equal(responses(text)[0]?.status, 400, 'GET with Transfer-Encoding: gzip: 400');
+  },
+);
+
+// uWS decodes chunks itself and hands the application only their data, so the application cannot refuse a chunk
+// line that ends in a bare LF, or a body without its last CRLF (docs/api.md "HTTP framing"). What it can do: close
+// the connection after every chunked request, so bytes that a proxy framed otherwise are never read as a request.
+t.test(
+  'Lenient chunk framing (bare LF, a missing last CRLF) never smuggles a request: a chunked request closes its connection.',
+  async (t) => {
+    const hex = predictBody.length.toString(16);
+    const post = (chunks: string) =>
+      request('POST', '/project/bulk-predict', 'Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n', chunks);
+    const smuggled = request('GET', '/project/info');
+    for (const [name, chunks] of [
+      ['bare LF line ends', `${hex}\n${predictBody}\n0\n\n`],
+      ['no CRLF after the last chunk', `${hex}\r\n${predictBody}\r\n0\r\n`],
+      ['no CRLF after the data of a chunk', `${hex}\r\n${predictBody}0\r\n\r\n`],
+    ] as const) {
+      for (const parts of [[post(chunks) + smuggled], [post(chunks), smuggled]]) {
+        const { text, closed } = await exchange(parts, 2_000);
+        const where = parts.length === 1 ? 'one write' : 'two packets';
+        t.notMatch(text, /"model_sha256"/, `${name}, ${where}: the request behind it is never answered`);
+        t.ok(closed, `${name}, ${where}: the connection is closed`);
+        for (const answer of responses(text)) t.not(answer.status, 500, `${name}, ${where}: no 500`);
+      }
+    }
+  },
+);
+
+t.test('Every status line carries its reason phrase, 424 (TEI) included.', async (t) => {
+  const rerank = JSON.stringify({ query: 'q', texts: ['a'] });
+  const { text } = await exchange(
+    [request('POST', '/rerank', `Content-Type: application/json\r\nContent-Length: ${rerank.length}\r\n`, rerank)],
+    2_000,
+  );
+  const [answer] = responses(text);
+  t.equal(answer?.status, 424, 'rerank on a two-label model: 424');
+  t.equal(answer?.reason, 'Failed Dependency', 'HTTP/1.1 424 Failed Dependency');
+  for (const [path, status, reason] of [
+    ['/project/nowhere', 404, 'Not Found'],
+    ['/project/health', 200, 'OK'],
+  ] as const) {
+    const [got] = responses((await exchange([request('GET', path)])).text);
+    t.equal(got?.status, status, `${path}: ${status}`);
+    t.equal(got?.reason, reason, `${path}: ${reason}`);
+  }
+});
+
+// RFC 9112 §3.2 asks a 400 for a request without Host. uWS answers it itself when the request has other header
+// lines, and not at all when it has none (docs/api.md "HTTP framing"): pinned, so a new binary that changes it shows.
+t.test('A request without Host: the parser refuses it (400 HTML), or with no header at all leaves it unanswered.', async (t) => {
+  const withOthers = await exchange(['GET /project/health HTTP/1.1\r\nAccept: */*\r\n\r\n'], 1_000);
+  t.equal(responses(withOthers.text)[0]?.status, 400, 'no Host among other headers: 400');
+  t.ok(withOthers.closed, 'and closed');
+  const bare = await exchange(['GET /project/health HTTP/1.1\r\n\r\n'], 1_000);
+  t.equal(bare.text, '', 'no header at all: no answer');
+  const empty = await exchange(['GET /project/health HTTP/1.1\r\nHost:\r\n\r\n'], 1_000);
+  t.equal(responses(empty.text)[0]?.status, 200, 'an empty Host (RFC 9112 §3.2 allows it): served');
 });

@@ -12,7 +12,7 @@ import { createPredictHandler } from './handlers/predict.js';
 import { errorMessageBody } from './error-bodies.js';
 import { answerHead, withoutBody } from './head.js';
 import { type ApiKeyGuard, requireApiKey, routeGroup } from './api-keys.js';
-import { hasBody, refuseAmbiguousFraming } from './request-framing.js';
+import { hasBody, checkFraming } from './request-framing.js';
 import { sendNow } from './respond.js';
 import { teiRoutes, type TeiDeps } from './tei-routes.js';
 
@@ -68,24 +68,24 @@ export function createApp(deps: AppDeps): TemplatedApp {
   const notFound = Errors.NotFound();
   for (const route of routes) {
     const handler = guarded(route, deps);
-    app[route.method](route.path, refuseAmbiguousFraming(handler));
-    if (route.method === 'get') app.head(route.path, refuseAmbiguousFraming(answerHead(handler)));
+    app[route.method](route.path, checkFraming(handler));
+    if (route.method === 'get') app.head(route.path, checkFraming(answerHead(handler)));
     const allow: [string, string][] = [['allow', route.method === 'get' ? 'GET, HEAD' : route.method.toUpperCase()]];
     // uWS prefers a method's own handler to `any` on the same pattern, so this only sees other methods.
     app.any(
       route.path,
-      refuseAmbiguousFraming((res, req) => sendNow(bodyFor(res, req), 405, 'application/json', methodNotAllowed.body, allow, hasBody(req))),
+      checkFraming((res, req) => sendNow(bodyFor(res, req), 405, 'application/json', methodNotAllowed.body, allow, hasBody(req))),
     );
   }
   // An Open Inference Protocol client reads {"error"}, also on a path that is not the protocol's.
   const notFoundMessage = errorMessageBody(notFound);
   app.any(
     '/v2/*',
-    refuseAmbiguousFraming((res, req) => sendNow(bodyFor(res, req), 404, 'application/json', notFoundMessage, [], hasBody(req))),
+    checkFraming((res, req) => sendNow(bodyFor(res, req), 404, 'application/json', notFoundMessage, [], hasBody(req))),
   );
   app.any(
     '/*',
-    refuseAmbiguousFraming((res, req) => sendNow(bodyFor(res, req), 404, 'application/json', notFound.body, [], hasBody(req))),
+    checkFraming((res, req) => sendNow(bodyFor(res, req), 404, 'application/json', notFound.body, [], hasBody(req))),
   );
   return app;
 }

@@ -20,9 +20,14 @@ export function withoutBody(res: HttpResponse): HttpResponse {
     get(target, property) {
       if (property === 'end') {
         return (body: Body = '', closeConnection = false) => {
+          if (closeConnection) {
+            // Writes `Connection: close` and the length; uWS then holds the response open for body bytes that
+            // never come, so it serves nothing more on this connection (a next request closes it), and the
+            // client, told to close, does.
+            target.endWithoutBody(byteLength(body), true);
+            return wrapper;
+          }
           target.writeHeader('content-length', String(byteLength(body)));
-          // uWS closes only on `end(..., true)`; here the client is told to, as HTTP/1.1 lets it.
-          if (closeConnection) target.writeHeader('connection', 'close');
           target.endWithoutBody();
           return wrapper;
         };

@@ -204,6 +204,8 @@ function validationExamples(maxTexts: number): Record<string, { summary: string;
 function errorResponses(config: OpenApiConfig): Record<number, object> {
   const errors: [ErrorCode, HttpError][] = [
     ['INF_ERR_AMBIGUOUS_FRAMING', Errors.AmbiguousFraming()],
+    ['INF_ERR_TRANSFER_ENCODING', Errors.TransferEncoding()],
+    ['INF_ERR_TRANSFER_CODING', Errors.TransferCodingNotImplemented('gzip')],
     ...pipelineErrors(config.maxBodyBytes),
   ];
   const responses: Record<number, { description: string; headers: object; content: object }> = {};

@@ -1,37 +1,63 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { Errors } from '../errors.js';
-import { sendNow } from './respond.js';
+import { Errors, type HttpError } from '../errors.js';
+import { closeAfterAnswer, sendNow } from './respond.js';
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
-const refused = Errors.AmbiguousFraming();
-
 /**
- * Refuses a request whose body length two parsers could read differently: the uWS parser frames the body by
- * the first Content-Length, a proxy in front may take the last one, and the bytes in between would then be
- * read as a second, smuggled request. uWS itself refuses Content-Length with Transfer-Encoding and a list
- * value ("5, 5"); only repeated headers reach the application, and `getHeader` shows just the first.
+ * Framing by RFC 9112 §6, for what the uWS parser lets through to the application: a body is framed by one
+ * Content-Length, or by Transfer-Encoding whose only coding is `chunked`. Anything else is refused before the
+ * route runs, and the refusal closes the connection, since where the body ends is what cannot be known.
+ *
+ * uWS itself refuses Content-Length with Transfer-Encoding and a list value ("5, 5"); repeated headers reach the
+ * application, and `getHeader` shows just the first. Its chunk parser is lenient (a bare LF ends a chunk-size
+ * line, the two bytes after a chunk's data are skipped unread) and the application sees only the decoded body,
+ * so it cannot refuse such chunks; instead every chunked request's answer closes the connection, and whatever a
+ * proxy and uWS framed differently after such a body is never read as a request.
  */
-export function refuseAmbiguousFraming(handler: Handler): Handler {
+export function checkFraming(handler: Handler): Handler {
   return (res, req) => {
-    // Without any Content-Length there is nothing to repeat; this keeps forEach off bodiless GETs.
-    if (req.getHeader('content-length') !== '' && isAmbiguous(req)) {
-      // The connection is closed: where this body ends is exactly what cannot be known.
-      sendNow(res, refused.statusCode, 'application/json', refused.body, [], true);
-      return;
+    // Without either header there is nothing to check; this keeps forEach off bodiless GETs.
+    if (req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== '') {
+      const refusal = framingError(req);
+      if (refusal) {
+        sendNow(res, refusal.statusCode, 'application/json', refusal.body, [], true);
+        return;
+      }
+      if (req.getHeader('transfer-encoding') !== '') closeAfterAnswer(res);
     }
     handler(res, req);
   };
 }
 
-function isAmbiguous(req: HttpRequest): boolean {
+function framingError(req: HttpRequest): HttpError | undefined {
   let lengths = 0;
-  let transferEncoding = false;
-  req.forEach((name) => {
+  let encodings = 0;
+  let encoding = '';
+  req.forEach((name, value) => {
     if (name === 'content-length') lengths++;
-    else if (name === 'transfer-encoding') transferEncoding = true;
+    else if (name === 'transfer-encoding') {
+      encodings++;
+      encoding = value;
+    }
   });
-  return lengths > 1 || (lengths === 1 && transferEncoding);
+  if (lengths > 1 || (lengths === 1 && encodings > 0)) return Errors.AmbiguousFraming();
+  if (encodings === 0) return undefined;
+  if (encodings > 1) return Errors.TransferEncoding();
+  return transferCodingError(encoding);
+}
+
+/**
+ * A Transfer-Encoding value: `chunked` alone (any case) is served; a final coding other than `chunked` leaves
+ * the body's end unknown (400, RFC 9112 §6.3); `chunked` after other codings asks for codings this server does
+ * not implement (501, §6.1).
+ */
+export function transferCodingError(value: string): HttpError | undefined {
+  const codings = value.split(',').map((coding) => coding.trim().toLowerCase());
+  const chunked = codings.filter((coding) => coding === 'chunked').length;
+  if (codings.length === 1 && chunked === 1) return undefined;
+  if (codings[codings.length - 1] !== 'chunked' || chunked > 1 || codings.includes('')) return Errors.TransferEncoding();
+  return Errors.TransferCodingNotImplemented(codings.slice(0, -1).join(', '));
 }
 
 /** Whether the request declares a body (answers that leave it unread close the connection, not to read it as the next request). */

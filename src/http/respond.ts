@@ -1,23 +1,27 @@
+import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from 'uWebSockets.js';
 import type { HttpError } from '../errors.js';
 import type { RequestContext } from './request-context.js';
 
-const STATUS_LINES: Record<number, string> = {
-  200: '200 OK',
-  301: '301 Moved Permanently',
-  400: '400 Bad Request',
-  401: '401 Unauthorized',
-  404: '404 Not Found',
-  405: '405 Method Not Allowed',
-  413: '413 Payload Too Large',
-  415: '415 Unsupported Media Type',
-  422: '422 Unprocessable Entity',
-  500: '500 Internal Server Error',
-  503: '503 Service Unavailable',
-  504: '504 Gateway Timeout',
-};
+/**
+ * `<code> <reason>` for every status a response can carry: RFC 9112 §4 requires the space after the code, and
+ * a table of the service's own statuses missed some (424 and 429, TEI's). Node's table has every registered code.
+ */
+const STATUS_LINES: readonly string[] = Array.from({ length: 600 }, (_, code) => `${code} ${STATUS_CODES[code] ?? 'Unknown'}`);
+
+export function statusLine(status: number): string {
+  return STATUS_LINES[status] ?? `${status} Unknown`;
+}
 
 export type Headers = readonly (readonly [string, string])[];
+
+/** Responses whose connection closes after them whatever the caller asks (request-framing.ts: chunked bodies). */
+const closingResponses = new WeakSet<HttpResponse>();
+
+/** The answer to this request will close its connection. */
+export function closeAfterAnswer(res: HttpResponse): void {
+  closingResponses.add(res);
+}
 
 /**
  * The only code that writes responses: skips a response whose client left (touching it would crash uWS),
@@ -34,7 +38,8 @@ export function send(
 ): void {
   if (ctx.aborted || ctx.responded) return;
   ctx.responded = true;
-  ctx.res.cork(() => write(ctx.res, status, contentType, body, headers, closeConnection));
+  if (closeConnection || closingResponses.has(ctx.res)) endClosing(ctx.res, () => ctx.aborted, status, contentType, body, headers);
+  else ctx.res.cork(() => write(ctx.res, status, contentType, body, headers, false));
 }
 
 /**
@@ -44,8 +49,12 @@ export function send(
 export function sendLinesInCallback(ctx: RequestContext, lines: string, body: string | Uint8Array, closeConnection = false): void {
   if (ctx.aborted || ctx.responded) return;
   ctx.responded = true;
+  if (closeConnection || closingResponses.has(ctx.res)) {
+    endClosing(ctx.res, () => ctx.aborted, 200, lines, body, []);
+    return;
+  }
   ctx.res.writeHeader('content-type', lines);
-  ctx.res.end(body, closeConnection);
+  ctx.res.end(body);
 }
 
 export function sendJson(ctx: RequestContext, status: number, body: string, headers: Headers = [], closeConnection = false): void {
@@ -65,7 +74,38 @@ export function sendNow(
   headers: Headers = [],
   closeConnection = false,
 ): void {
-  write(res, status, contentType, body, headers, closeConnection);
+  if (!closeConnection && !closingResponses.has(res)) {
+    write(res, status, contentType, body, headers, false);
+    return;
+  }
+  // The answer now leaves after the handler returns, and uWS requires an abort handler for that.
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+  });
+  endClosing(res, () => aborted, status, contentType, body, headers);
+}
+
+/**
+ * An answer that closes the connection leaves in a later turn of the event loop, never from inside a uWS
+ * callback. uWS parses every request it has read from a socket in one go, calling a handler for each; one
+ * that answered `end(body, true)` inside its callback has its close forgotten as the parser starts the next
+ * request in the same read, which is then served: a request smuggled behind an answer that said
+ * `Connection: close` (CL.CL behind a proxy that frames by the last Content-Length). Left pending until the
+ * read is parsed, the answer makes uWS close the connection at the next buffered request instead (it refuses
+ * pipelining behind a pending response), and nothing after it is read.
+ */
+function endClosing(
+  res: HttpResponse,
+  gone: () => boolean,
+  status: number,
+  contentType: string,
+  body: string | Uint8Array,
+  headers: Headers,
+): void {
+  setImmediate(() => {
+    if (!gone()) res.cork(() => write(res, status, contentType, body, headers, true));
+  });
 }
 
 /**
@@ -83,7 +123,7 @@ function write(
   headers: Headers,
   closeConnection: boolean,
 ): void {
-  if (status !== 200) res.writeStatus(STATUS_LINES[status] ?? String(status));
+  if (status !== 200) res.writeStatus(statusLine(status));
   res.writeHeader('content-type', headerLines(contentType, headers));
   res.end(body, closeConnection);
 }
