@@ -196,6 +196,7 @@ t.test('Once an answer says Connection: close, nothing more is read from the con
       request('POST', '/project/bulk-predict', `${json}Transfer-Encoding: gzip\r\n`, '0\r\n\r\n'),
       400,
     ],
+    ['Connection: close asked by the client (served)', service.port, request('GET', '/project/health', 'Connection: close\r\n'), 200],
     [
       'a chunked body (served)',
       service.port,
@@ -217,7 +218,9 @@ t.test('Once an answer says Connection: close, nothing more is read from the con
     const apart = await exchangeWith(port, [first, smuggled], 2_000);
     const [answer, ...more] = responses(apart.text);
     t.equal(answer?.status, status, `${name}, in two packets: ${status}`);
-    t.equal(answer?.headers.get('connection')?.[0]?.toLowerCase(), 'close', `${name}: Connection: close`);
+    // uWS does not repeat `Connection: close` to a client that sent it (RFC 9112 §9.6 says SHOULD).
+    if (!/^Connection: close/im.test(first))
+      t.equal(answer?.headers.get('connection')?.[0]?.toLowerCase(), 'close', `${name}: Connection: close`);
     if (status !== 200) t.ok(JSON.parse(answer!.body), `${name}: a JSON body`);
     t.same(more, [], `${name}, in two packets: the request behind it is never answered`);
     t.ok(apart.closed, `${name}, in two packets: the connection is closed`);

@@ -4,6 +4,8 @@ import { closeAfterAnswer, sendNow } from './respond.js';
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
+const CLOSE_OPTION = /(^|,)\s*close\s*(,|$)/i;
+
 /**
  * Framing by RFC 9112 §6, for what the uWS parser lets through to the application: a body is framed by one
  * Content-Length, or by Transfer-Encoding whose only coding is `chunked`. Anything else is refused before the
@@ -26,6 +28,9 @@ export function checkFraming(handler: Handler): Handler {
       }
       if (req.getHeader('transfer-encoding') !== '') closeAfterAnswer(res);
     }
+    // RFC 9112 §9.6: after a request that says `close`, no further request on the connection is processed.
+    const connection = req.getHeader('connection');
+    if (connection !== '' && CLOSE_OPTION.test(connection)) closeAfterAnswer(res);
     handler(res, req);
   };
 }
