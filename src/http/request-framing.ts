@@ -57,7 +57,7 @@ function framingError(req: HttpRequest): HttpError | undefined {
  * the body's end unknown (400, RFC 9112 §6.3); `chunked` after other codings asks for codings this server does
  * not implement (501, §6.1).
  */
-export function transferCodingError(value: string): HttpError | undefined {
+function transferCodingError(value: string): HttpError | undefined {
   const codings = value.split(',').map((coding) => coding.trim().toLowerCase());
   const chunked = codings.filter((coding) => coding === 'chunked').length;
   if (codings.length === 1 && chunked === 1) return undefined;

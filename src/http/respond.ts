@@ -15,7 +15,7 @@ export function statusLine(status: number): string {
 
 export type Headers = readonly (readonly [string, string])[];
 
-/** Responses whose connection closes after them whatever the caller asks (request-framing.ts: chunked bodies). */
+/** Responses whose connection closes after them whatever the caller asks (request-framing.ts: a chunked body, `Connection: close`). */
 const closingResponses = new WeakSet<HttpResponse>();
 
 /** The answer to this request will close its connection. */
