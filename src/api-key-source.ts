@@ -1,6 +1,7 @@
 // Where the API keys come from: API_KEYS (a list, read with the rest of the configuration) or API_KEYS_FILE (one
 // key a line, e.g. a mounted Kubernetes Secret), which is checked for a change while the service runs, so a
 // rotated Secret takes effect without a restart. The keys themselves never reach a message or a log line.
+// The file reading, the watch and the redaction serve the cache's signing keys too (src/cache/signing-keys.ts).
 import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import { inspect } from 'node:util';
 import { Errors } from './errors.js';
@@ -37,14 +38,26 @@ export function apiKeysFromList(items: readonly string[], source: string, what =
 
 /** Reads API_KEYS_FILE: one key a line; blank lines and lines starting with `#` are skipped. */
 export function readApiKeysFile(path: string): string[] {
+  return readKeyFile(path, 'API_KEYS_FILE', apiKeysFromList);
+}
+
+/**
+ * A file of keys (`setting` names it in errors): its lines, with those starting with `#` blanked, go to
+ * `fromList` with the source `<setting> <path>`, which trims them, skips blanks and checks each key.
+ */
+export function readKeyFile(
+  path: string,
+  setting: string,
+  fromList: (lines: readonly string[], source: string, what: string) => string[],
+): string[] {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw Errors.Config(`API_KEYS_FILE: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+    throw Errors.Config(`${setting}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
   }
   const lines = text.split(/\r?\n/).map((line) => (line.trimStart().startsWith('#') ? '' : line));
-  return apiKeysFromList(lines, `API_KEYS_FILE ${path}`, 'line');
+  return fromList(lines, `${setting} ${path}`, 'line');
 }
 
 /**
@@ -58,11 +71,12 @@ export function watchApiKeysFile(
   intervalMs: number,
   onChange: (keys: string[]) => void,
   onError: (err: Error) => void,
+  read: (path: string) => string[] = readApiKeysFile,
 ): () => void {
   const listener = (current: Stats, previous: Stats): void => {
     if (current.mtimeMs === previous.mtimeMs && current.ino === previous.ino && current.size === previous.size) return;
     try {
-      onChange(readApiKeysFile(path));
+      onChange(read(path));
     } catch (err) {
       onError(err as Error);
     }
@@ -73,8 +87,8 @@ export function watchApiKeysFile(
 }
 
 /** The keys, frozen, printed (JSON or inspect) as their count only: a logged config shows no key. */
-export function redactedKeys(keys: string[]): readonly string[] {
-  const shown = `[${keys.length} API key${keys.length === 1 ? '' : 's'}, redacted]`;
+export function redactedKeys(keys: string[], what = 'API key'): readonly string[] {
+  const shown = `[${keys.length} ${what}${keys.length === 1 ? '' : 's'}, redacted]`;
   Object.defineProperty(keys, 'toJSON', { value: () => shown });
   Object.defineProperty(keys, inspect.custom, { value: () => shown });
   return Object.freeze(keys);

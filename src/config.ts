@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { defaultModelDir } from '../model/paths.js';
 import { type ApiKeyRouteGroup, apiKeysFromList, parseApiKeyRoutes, redactedKeys } from './api-key-source.js';
+import { signingKeysFromList } from './cache/signing-keys.js';
 import { readCgroupCpuLimit, workersForCpuLimit } from './cpu-limit.js';
 import { Errors } from './errors.js';
 import type { ConfigSettings } from './generated/config-settings.js';
@@ -26,6 +27,8 @@ export interface Config
     | 'apiKeys'
     | 'apiKeysFile'
     | 'apiKeyRoutes'
+    | 'cacheSigningKeys'
+    | 'cacheSigningKeysFile'
     | OtelRawSettings
   > {
   readonly modelDir: string;
@@ -44,6 +47,9 @@ export interface Config
   readonly apiKeysFile: string | undefined;
   /** Parsed from API_KEY_ROUTES, `all` spelt out. */
   readonly apiKeyRoutes: readonly ApiKeyRouteGroup[];
+  /** Parsed from CACHE_SIGNING_KEYS (the first signs); serializes as a count, so a logged config shows no key. */
+  readonly cacheSigningKeys: readonly string[] | undefined;
+  readonly cacheSigningKeysFile: string | undefined;
   /** Where spans are exported, resolved from the OTEL_* settings; undefined means tracing is off. */
   readonly otelTracesEndpoint: string | undefined;
 }
@@ -86,6 +92,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     apiKeys,
     apiKeysFile,
     apiKeyRoutes,
+    cacheSigningKeys,
+    cacheSigningKeysFile,
     otelSdkDisabled,
     otelTracesExporter,
     otelExporterOtlpEndpoint,
@@ -100,11 +108,19 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
   if (apiKeys !== undefined && apiKeysFile !== undefined) {
     throw Errors.Config('API_KEYS and API_KEYS_FILE are exclusive: the keys come from one of them');
   }
+  if (cacheSigningKeys !== undefined && cacheSigningKeysFile !== undefined) {
+    throw Errors.Config('CACHE_SIGNING_KEYS and CACHE_SIGNING_KEYS_FILE are exclusive: the keys come from one of them');
+  }
   return Object.freeze({
     ...settings,
     apiKeys: apiKeys === undefined ? undefined : redactedKeys(apiKeysFromList(apiKeys.split(','), 'API_KEYS')),
     apiKeysFile,
     apiKeyRoutes: parseApiKeyRoutes(apiKeyRoutes),
+    cacheSigningKeys:
+      cacheSigningKeys === undefined
+        ? undefined
+        : redactedKeys(signingKeysFromList(cacheSigningKeys.split(','), 'CACHE_SIGNING_KEYS'), 'cache signing key'),
+    cacheSigningKeysFile,
     modelDir: modelDir === undefined ? defaultModelDir : resolve(modelDir),
     modelDirIsDefault: modelDir === undefined,
     modelFile,

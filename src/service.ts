@@ -24,6 +24,7 @@ import { RedisCluster } from './cache/redis-cluster.js';
 import { createCacheKey, isRawKey } from './cache/cache-key.js';
 import { PredictionCache } from './cache/prediction-cache.js';
 import { createPredictionCheck } from './cache/prediction-check.js';
+import { createCacheSigning } from './cache/signing-keys.js';
 import { createMetrics, disabledMetrics, type Metrics } from './observability/metrics.js';
 import { createTracing } from './observability/tracing.js';
 import { createApp } from './http/app.js';
@@ -122,6 +123,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
         stats: () => dispatcher?.stats ?? { modelRuns: 0, textsRun: 0 },
         redisUp: transport ? () => redis?.isUp ?? false : undefined,
         apiKeys: config.apiKeys !== undefined || config.apiKeysFile !== undefined,
+        cacheSigning: config.cacheSigningKeys !== undefined || config.cacheSigningKeysFile !== undefined,
       })
     : disabledMetrics;
   const tokenizer = createTokenizerPool({
@@ -159,6 +161,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       ? redactUrl(config.redisUrl)
       : 'none (in-process cache only)';
   logger.info({ redis: redisTarget, prefix: config.cachePrefix }, 'cache');
+  const signing = createCacheSigning(config, logger, redis !== undefined);
   const cache = new PredictionCache({
     lru,
     redis,
@@ -166,6 +169,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     isValid: validPrediction(model.labels),
     onLookup: (outcome, count) => metrics.cacheLookup(outcome, count),
     onInvalid: (count) => metrics.redisInvalid(count),
+    signer: signing.signer,
+    onUnverified: (count) => metrics.redisUnverified(count),
   });
   const predictor = new Predictor(cache, tokenizer, queue, () => performance.now(), createPredictionFormatter(model.labels, 'none'));
   // The memo holds answers the in-process tier gave; with that tier off, every lookup goes to Redis as asked.
@@ -225,6 +230,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       logger.info({ inFlight: lifecycle.requestsInFlight, graceMs: config.shutdownGraceMs }, 'draining');
       us_listen_socket_close(listenSocket);
       apiKeys.close();
+      signing.close();
       const drained = await lifecycle.waitIdle(config.shutdownGraceMs);
       if (!drained) logger.warn({ inFlight: lifecycle.requestsInFlight }, 'grace period over; closing with requests in flight');
       // Answers that close their connection leave a turn after they are given (respond.ts endClosing).

@@ -21,6 +21,8 @@ export interface Metrics extends BatchObserver {
   redisError(): void;
   redisSkipped(): void;
   redisInvalid(count: number): void;
+  /** Values read from Redis whose signature did not verify (CACHE_SIGNING_KEYS); also counted by redisInvalid. */
+  redisUnverified(count: number): void;
   failure(reason: FailureReason): void;
   /** A request refused for its API key: none sent, or one that is not a configured key. */
   apiKeyRefused(reason: 'missing' | 'invalid'): void;
@@ -44,6 +46,8 @@ export interface MetricsSources {
   redisUp?: () => boolean;
   /** Whether API keys are configured; without them the refusal counter is not exported. */
   apiKeys?: boolean;
+  /** Whether cache values are signed (CACHE_SIGNING_KEYS); without it the unverified counter is not exported. */
+  cacheSigning?: boolean;
 }
 
 // Sub-millisecond resolution for cached requests, up to the 10 s default deadline.
@@ -61,6 +65,7 @@ export const disabledMetrics: Metrics = {
   redisError() {},
   redisSkipped() {},
   redisInvalid() {},
+  redisUnverified() {},
   failure() {},
   apiKeyRefused() {},
   onBatch() {},
@@ -191,6 +196,10 @@ export function createMetrics(sources: MetricsSources): Metrics {
     'inf_cache_redis_invalid_total',
     'Values read from Redis that are not a prediction of this model: served as misses and overwritten.',
   );
+  const redisUnverifieds = new CounterFamily(
+    'inf_cache_redis_unverified_total',
+    'Values read from Redis whose signature did not verify (altered, unsigned, moved from another key, unknown key): also in inf_cache_redis_invalid_total.',
+  );
   const failures = new CounterFamily('inf_request_failures_total', 'Requests refused or failed, by reason.', ['reason']);
   const apiKeyRefusals = new CounterFamily('inf_api_key_refusals_total', 'Requests refused 401 for their API key, by reason.', ['reason']);
   const memoHits = new CounterFamily(
@@ -212,6 +221,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
     failures,
     memoHits,
     ...(sources.apiKeys ? [apiKeyRefusals] : []),
+    ...(sources.cacheSigning ? [redisUnverifieds] : []),
   ];
 
   const byRoute = new Map<string, Map<number, { count: CounterChild; seconds: HistogramChild }>>();
@@ -229,6 +239,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const redisError = redisErrors.child();
   const redisSkip = redisSkips.child();
   const redisInvalid = redisInvalids.child();
+  const redisUnverified = redisUnverifieds.child();
   const memoHit = memoHits.child();
   const requestChildren = (route: string, status: number): { count: CounterChild; seconds: HistogramChild } => {
     let byStatus = byRoute.get(route);
@@ -277,6 +288,9 @@ export function createMetrics(sources: MetricsSources): Metrics {
     },
     redisInvalid(count) {
       redisInvalid.inc(count);
+    },
+    redisUnverified(count) {
+      redisUnverified.inc(count);
     },
     failure(reason) {
       reasons[reason].inc();
