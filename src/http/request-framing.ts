@@ -19,14 +19,16 @@ const CLOSE_OPTION = /(^|,)\s*close\s*(,|$)/i;
  */
 export function checkFraming(handler: Handler): Handler {
   return (res, req) => {
+    const encoded = req.getHeader('transfer-encoding') !== '';
     // Without either header there is nothing to check; this keeps forEach off bodiless GETs.
-    if (req.getHeader('content-length') !== '' || req.getHeader('transfer-encoding') !== '') {
+    if (encoded || req.getHeader('content-length') !== '') {
       const refusal = framingError(req);
       if (refusal) {
         sendNow(res, refusal.statusCode, 'application/json', refusal.body, [], true);
         return;
       }
-      if (req.getHeader('transfer-encoding') !== '') closeAfterAnswer(res);
+      // Valid now, so `chunked` alone.
+      if (encoded) closeAfterAnswer(res);
     }
     // RFC 9112 §9.6: after a request that says `close`, no further request on the connection is processed.
     const connection = req.getHeader('connection');
