@@ -39,6 +39,14 @@ export class CoalescedLookups implements RedisTransport {
     return this.transport.usesSlots;
   }
 
+  /**
+   * The read in flight, if any: lookups waiting for their turn wait for it too. Lookups not yet sent while no
+   * read is in flight wait for the event loop (their flush), not for Redis.
+   */
+  get unansweredSince(): number | undefined {
+    return this.transport.unansweredSince;
+  }
+
   mget(keys: readonly string[], slots?: readonly number[]): Promise<Values> {
     return new Promise((resolve, reject) => {
       if (this.pending.length === 0 && !this.inFlight) setImmediate(this.flush);

@@ -2,7 +2,7 @@ import type { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
 import { Cluster, type Redis } from 'ioredis';
 import { keySlot } from './key-slot.js';
-import { allSucceeded, CONNECTION_OPTIONS, type RedisTransport, reconnectDelay } from './redis-transport.js';
+import { allSucceeded, CONNECTION_OPTIONS, type RedisTransport, reconnectDelay, UnansweredReads } from './redis-transport.js';
 
 export interface RedisClusterOptions {
   readonly seeds: readonly { readonly host: string; readonly port: number }[];
@@ -22,6 +22,7 @@ export interface RedisClusterOptions {
 export class RedisCluster implements RedisTransport {
   private readonly cluster: Cluster;
   private mastersByKey: Map<string, Redis> | undefined;
+  private readonly reads = new UnansweredReads();
 
   constructor(options: RedisClusterOptions) {
     this.cluster = new Cluster(
@@ -62,7 +63,16 @@ export class RedisCluster implements RedisTransport {
     return true;
   }
 
-  async mget(keys: readonly string[], slots?: readonly number[]): Promise<(string | null | undefined)[]> {
+  get unansweredSince(): number | undefined {
+    return this.reads.since;
+  }
+
+  mget(keys: readonly string[], slots?: readonly number[]): Promise<(string | null | undefined)[]> {
+    return this.reads.track(this.readAll(keys, slots));
+  }
+
+  /** One read per master holding some of the keys, sent together; a failed node's keys are undefined. */
+  private async readAll(keys: readonly string[], slots?: readonly number[]): Promise<(string | null | undefined)[]> {
     const values: (string | null | undefined)[] = new Array(keys.length).fill(undefined);
     const masters = this.masters();
     let stale = false;

@@ -1,4 +1,5 @@
 import type { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { Redis, type RedisOptions } from 'ioredis';
 
 /**
@@ -17,6 +18,12 @@ export interface RedisTransport {
    * when given, are the keys' cluster slots (cache-key.ts), which a cluster then need not compute.
    */
   mget(keys: readonly string[], slots?: readonly number[]): Promise<(string | null | undefined)[]>;
+  /**
+   * performance.now() when the oldest read still unanswered was sent (its command written to the socket);
+   * undefined when every read sent has its answer. How long Redis has owed an answer, on Redis's clock: a
+   * lookup that waited for the event loop, not for Redis, does not show in it (RedisTier's breaker reads it).
+   */
+  readonly unansweredSince: number | undefined;
   /** Writes with a TTL; resolves false when some of them failed. `slots` as for mget. */
   setEx(keys: readonly string[], values: readonly string[], ttlSeconds: number, slots?: readonly number[]): Promise<boolean>;
   close(): Promise<void>;
@@ -36,9 +43,35 @@ export const reconnectDelay = (attempt: number): number => Math.min(100 * 2 ** a
 /** Whether a pipeline ran and none of its commands failed. */
 export const allSucceeded = (results: [Error | null, unknown][] | null): boolean => results?.every(([err]) => err === null) === true;
 
+/**
+ * The reads a transport has sent and not yet had answered, by when each was sent (unansweredSince). ioredis
+ * writes a command to the socket in the call that sends it, while connected (there is no offline queue).
+ */
+export class UnansweredReads {
+  private readonly sentAt = new Set<{ readonly at: number }>();
+
+  /** `read` was sent just now; it counts until it settles. */
+  track<T>(read: Promise<T>): Promise<T> {
+    const entry = { at: performance.now() };
+    this.sentAt.add(entry);
+    const settled = (): void => {
+      this.sentAt.delete(entry);
+    };
+    read.then(settled, settled);
+    return read;
+  }
+
+  get since(): number | undefined {
+    let oldest: number | undefined;
+    for (const { at } of this.sentAt) if (oldest === undefined || at < oldest) oldest = at;
+    return oldest;
+  }
+}
+
 /** One server: one MGET per lookup, writes in one pipeline. */
 export class SingleRedis implements RedisTransport {
   private readonly client: Redis;
+  private readonly reads = new UnansweredReads();
 
   constructor(url: string, auth: { username?: string; password?: string }) {
     this.client = new Redis(url, {
@@ -66,7 +99,11 @@ export class SingleRedis implements RedisTransport {
   }
 
   mget(keys: readonly string[]): Promise<(string | null)[]> {
-    return this.client.mget(...keys);
+    return this.reads.track(this.client.mget(...keys));
+  }
+
+  get unansweredSince(): number | undefined {
+    return this.reads.since;
   }
 
   async setEx(keys: readonly string[], values: readonly string[], ttlSeconds: number): Promise<boolean> {

@@ -122,7 +122,9 @@ export class Dispatcher {
     };
     this.stats.modelRuns++;
     this.stats.textsRun += batch.length;
-    this.costModel.observe(batch.length, cols, result.inferenceMs);
+    // The thread time the run took, as the queue drains at: transfer, the worker's run, and the event loop's
+    // lag before it read the answer (the thread stays idle until then), not the worker's inference time alone.
+    this.costModel.observe(batch.length, cols, run.endedAt - startedAt);
     this.observer.onBatch(batch.length, result.paddedTokens, result.inferenceMs);
     batch.forEach((entry, row) => {
       this.queue.finish(entry);

@@ -10,7 +10,10 @@ export interface QueueOptions {
   readonly maxQueueDelayMs: number;
   /** Threads that drain the queue in parallel. */
   readonly concurrency: number;
-  /** Rows of a typical batch under load, for the predicted drain time. */
+  /**
+   * Rows of a typical batch under load, for the predicted drain time (corrected by the cost model's packing
+   * factor, learnt from the batches this queue gives out while backed up).
+   */
   readonly typicalBatchRows: number;
 }
 
@@ -206,16 +209,29 @@ export class InferenceQueue {
     return out;
   }
 
-  /** Takes the queued texts at these positions (from lengths()) out of the queue, as running. */
+  /**
+   * Takes the queued texts at these positions (from lengths()) out of the queue, as running. A batch that
+   * leaves texts queued is one of those the queue's drain time is made of: the cost model learns from it how
+   * the queue packs into batches (CostModel.packed()).
+   */
   take(positions: readonly number[]): Entry[] {
     const started = performance.now();
     const batch = positions.map((p) => this.entries[p]);
+    let cols = 0;
+    let tokens = 0;
+    let squares = 0;
     for (const entry of batch) {
+      const n = entry.ids.length;
+      cols = Math.max(cols, n);
+      tokens += n;
+      squares += n * n;
       entry.state = 'running';
       entry.startedAt = started;
       this.forget(entry);
     }
     this.entries = this.entries.filter((e) => e.state === 'queued');
+    if (this.entries.length > 0 && batch.length > 0)
+      this.costModel.packed(batch.length, cols, tokens, squares, this.options.typicalBatchRows);
     return batch;
   }
 
