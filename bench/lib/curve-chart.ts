@@ -1,5 +1,5 @@
 // Latency against throughput as a self-contained SVG (no chart library, like chart.ts): one line per curve, each
-// point labelled (e.g. with its concurrency), both axes from zero.
+// point labelled (e.g. with its concurrency); x from zero, y on a log scale (latencies span milliseconds to seconds).
 import { escapeXml, SVG_FONT, svgText } from './format.js';
 
 export interface Curve {
@@ -18,13 +18,14 @@ const COLORS = ['#111827', '#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c'
 export function renderCurves(chart: { title: string; xLabel: string; yLabel: string; curves: readonly Curve[] }): string {
   const finite = (v: number) => Number.isFinite(v);
   const xs = chart.curves.flatMap((c) => c.points.map((p) => p.x)).filter(finite);
-  const ys = chart.curves.flatMap((c) => c.points.map((p) => p.y)).filter(finite);
+  const ys = chart.curves.flatMap((c) => c.points.map((p) => p.y)).filter((v) => finite(v) && v > 0);
   const maxX = Math.max(1e-9, ...xs) * 1.05;
-  const maxY = Math.max(1e-9, ...ys) * 1.05;
+  const minY = Math.max(1e-3, Math.min(...ys) / 1.2);
+  const maxY = Math.max(minY * 10, ...ys) * 1.2;
   const w = WIDTH - LEFT - RIGHT;
   const h = HEIGHT - TOP - BOTTOM;
   const x = (v: number): number => LEFT + (v / maxX) * w;
-  const y = (v: number): number => TOP + h - (v / maxY) * h;
+  const y = (v: number): number => TOP + h - (Math.log(v / minY) / Math.log(maxY / minY)) * h;
   const parts = [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" ${SVG_FONT}>`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>`,
@@ -35,13 +36,13 @@ export function renderCurves(chart: { title: string; xLabel: string; yLabel: str
   ];
   for (let i = 0; i <= 4; i++) {
     const vx = (maxX * i) / 4;
-    const vy = (maxY * i) / 4;
+    const vy = minY * (maxY / minY) ** (i / 4);
     parts.push(svgText(x(vx), TOP + h + 16, vx.toPrecision(3), 'font-size="10" text-anchor="middle" fill="#6b7280"'));
     parts.push(svgText(LEFT - 6, y(vy) + 3, vy.toPrecision(3), 'font-size="10" text-anchor="end" fill="#6b7280"'));
   }
   chart.curves.forEach((curve, i) => {
     const color = COLORS[i % COLORS.length]!;
-    const points = curve.points.filter((p) => finite(p.x) && finite(p.y));
+    const points = curve.points.filter((p) => finite(p.x) && finite(p.y) && p.y > 0);
     const dash = curve.label.startsWith('direct') ? ' stroke-dasharray="5 4"' : '';
     parts.push(`<g class="curve" data-label="${escapeXml(curve.label)}">`);
     parts.push(

@@ -198,7 +198,12 @@ defineBench({
       data: { config: { ...cfg, cores, env }, runs, summary },
       markdown,
       extra: {
-        svg: renderCurves({ title: 'p50 latency against sentences/s, by concurrency', xLabel: 'sentences/s', yLabel: 'p50 ms', curves }),
+        svg: renderCurves({
+          title: 'p50 latency against sentences/s, by concurrency',
+          xLabel: 'sentences/s',
+          yLabel: 'p50 ms (log scale)',
+          curves,
+        }),
       },
     };
   },
