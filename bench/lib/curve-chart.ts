@@ -27,7 +27,8 @@ export function renderCurves(chart: { title: string; xLabel: string; yLabel: str
   const x = (v: number): number => LEFT + (v / maxX) * w;
   const y = (v: number): number => TOP + h - (Math.log(v / minY) / Math.log(maxY / minY)) * h;
   const parts = [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" ${SVG_FONT}>`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${HEIGHT}" viewBox="0 0 ${WIDTH} ${HEIGHT}" ${SVG_FONT} role="img">`,
+    `<title>${escapeXml(chart.title)}</title>`,
     `<rect width="${WIDTH}" height="${HEIGHT}" fill="#fff"/>`,
     svgText(LEFT, 28, chart.title, 'font-size="16" font-weight="600" fill="#111827"'),
     `<rect x="${LEFT}" y="${TOP}" width="${w}" height="${h}" fill="none" stroke="#e5e7eb"/>`,
