@@ -59,15 +59,18 @@ export class CeilingPool {
     return this.workers.length;
   }
 
-  /** Every thread loops over batches of `batchSize` for `durationS`; optionally beside a CPU burner. */
-  async run(batchSize: number, durationS: number, tokenize: boolean, burnerShare = 0): Promise<CeilingResult> {
+  /**
+   * Every thread loops over batches of `batchSize` for `durationS`; optionally beside a CPU burner. Without
+   * tokenization each thread runs `distinct` batches packed up front, in turn.
+   */
+  async run(batchSize: number, durationS: number, tokenize: boolean, burnerShare = 0, distinct = 1): Promise<CeilingResult> {
     const stop = new SharedArrayBuffer(4);
     const burner =
       burnerShare > 0 ? new Worker(BURNER_URL, { workerData: { share: burnerShare, stop } satisfies BurnerWorkerData }) : undefined;
     if (burner) await once(burner, 'online');
     const cpu0 = process.cpuUsage();
     const t0 = process.hrtime.bigint();
-    const command: CeilingCommand = { type: 'run', batchSize, durationMs: durationS * 1000, tokenize };
+    const command: CeilingCommand = { type: 'run', batchSize, durationMs: durationS * 1000, tokenize, distinct };
     let replies: CeilingReply[];
     try {
       replies = await Promise.all(

@@ -9,7 +9,19 @@ export interface CeilingWorkerData {
   texts: string[];
 }
 
-export type CeilingCommand = { type: 'run'; batchSize: number; durationMs: number; tokenize: boolean } | { type: 'exit' };
+export type CeilingCommand =
+  | {
+      type: 'run';
+      batchSize: number;
+      durationMs: number;
+      tokenize: boolean;
+      /**
+       * Without tokenization: how many distinct batches are packed up front and run in turn (default 1, the same
+       * batch again and again). One batch measures one set of lengths; several measure the pool's.
+       */
+      distinct?: number;
+    }
+  | { type: 'exit' };
 
 export type CeilingReply =
   | { type: 'ready' }

@@ -29,14 +29,15 @@ async function tensors(texts: string[]): Promise<Record<string, Tensor>> {
 }
 
 async function run(cmd: Extract<CeilingCommand, { type: 'run' }>): Promise<CeilingReply> {
-  // Without tokenization one batch is packed once and run again and again: the model's cost alone.
-  const fixed = cmd.tokenize ? undefined : await tensors(take(cmd.batchSize));
+  // Without tokenization batches are packed once and run in turn: the model's cost alone.
+  const packed: Record<string, Tensor>[] = [];
+  if (!cmd.tokenize) for (let i = 0; i < (cmd.distinct ?? 1); i++) packed.push(await tensors(take(cmd.batchSize)));
   const batchMs: number[] = [];
   let sentences = 0;
   const t0 = performance.now();
   while (performance.now() - t0 < cmd.durationMs) {
     const b0 = performance.now();
-    await session.run(fixed ?? (await tensors(take(cmd.batchSize))), RUN_OPTIONS);
+    await session.run(cmd.tokenize ? await tensors(take(cmd.batchSize)) : packed[batchMs.length % packed.length]!, RUN_OPTIONS);
     batchMs.push(performance.now() - b0);
     sentences += cmd.batchSize;
   }
