@@ -7,6 +7,7 @@
 // Content-Length with Transfer-Encoding, HTTP/1.0, ...): their answers are uWS's own HTML page or none, pinned
 // one by one in test/http-edge.test.ts and listed in docs/api.md "HTTP framing and parser limits".
 import { connect } from 'node:net';
+import { seededRandom } from './corpus.js';
 
 export const ROUTE_FAMILIES = ['bulk-predict', 'tei', 'hf', 'oip'] as const;
 export type RouteFamily = (typeof ROUTE_FAMILIES)[number];
@@ -32,18 +33,6 @@ export interface FuzzOutcome {
   readonly hung: boolean;
   /** Bytes after the last complete answer. */
   readonly rest: Buffer;
-}
-
-/** mulberry32: small, fast and the same on every machine. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 type Random = () => number;
@@ -214,7 +203,7 @@ function framed(random: Random, body: Buffer): { headers: string; payload: Buffe
 
 /** Case `index` of `family` under `seed`: the same bytes on every run. */
 export function fuzzCase(seed: number, family: RouteFamily, index: number): FuzzCase {
-  const random = prng((seed * 1_000_003 + ROUTE_FAMILIES.indexOf(family) * 7_919 + index) >>> 0);
+  const random = seededRandom((seed * 1_000_003 + ROUTE_FAMILIES.indexOf(family) * 7_919 + index) >>> 0);
   const method = chance(random, 0.06) ? pick(random, ['GET', 'PUT', 'DELETE', 'PATCH', 'OPTIONS']) : 'POST';
   const body = bodyOf(random, family, index);
   const { headers, payload } = framed(random, body);
