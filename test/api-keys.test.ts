@@ -4,7 +4,7 @@
 // with the RFC 6750 challenge, counted by reason, and no key ever appears in the service's output.
 import t, { type Test } from 'tap';
 import { connect } from 'node:net';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { secretMount } from './secret-mount.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { logRecords, metric, postPredict, startService, waitFor, type ServiceProcess } from './helper.js';
@@ -219,22 +219,14 @@ t.test('API_KEYS with the default API_KEY_ROUTES=predict', async (t) => {
 });
 
 t.test('API_KEYS_FILE from a Secret volume, API_KEY_ROUTES=all, and a rotation of the Secret', async (t) => {
-  // The kubelet's layout: keys -> ..data/keys, ..data -> ..<timestamp>/; an update swaps ..data in one rename.
-  const mount = mkdtempSync(join(tmpdir(), 'api-keys-secret-'));
-  t.teardown(() => rmSync(mount, { recursive: true, force: true }));
-  let version = 0;
-  const publish = (content: string): void => {
-    const dir = `..v${++version}`;
-    mkdirSync(join(mount, dir));
-    writeFileSync(join(mount, dir, 'keys'), content);
-    symlinkSync(dir, join(mount, '..data_tmp'));
-    renameSync(join(mount, '..data_tmp'), join(mount, '..data'));
-  };
-  publish(`# project-api keys, one a line\n\n${FILE_KEYS[0]}\n  # the next one is the CI's\n${FILE_KEYS[1]}\r\n\n`);
-  symlinkSync('..data/keys', join(mount, 'keys'));
+  const { file: keysFile, publish } = secretMount(
+    t,
+    'api-keys-secret-',
+    `# project-api keys, one a line\n\n${FILE_KEYS[0]}\n  # the next one is the CI's\n${FILE_KEYS[1]}\r\n\n`,
+  );
 
   const service = await startService(
-    { API_KEYS_FILE: join(mount, 'keys'), API_KEY_ROUTES: 'all', API_KEYS_FILE_CHECK_MS: '100' },
+    { API_KEYS_FILE: keysFile, API_KEY_ROUTES: 'all', API_KEYS_FILE_CHECK_MS: '100' },
     { waitHealthy: false },
   );
   t.teardown(() => service.stop());
@@ -305,7 +297,7 @@ t.test('API_KEYS_FILE from a Secret volume, API_KEY_ROUTES=all, and a rotation o
 
   t.test('no key in any log line', async (t) => {
     const line = logRecords(service.output()).find((r) => r.msg === 'api keys');
-    t.same([line?.keys, line?.from], [2, join(mount, 'keys')]);
+    t.same([line?.keys, line?.from], [2, keysFile]);
     assertNoKeyLogged(t, service, [...FILE_KEYS, ROTATED_KEY]);
   });
 });

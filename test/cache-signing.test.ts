@@ -8,7 +8,7 @@
 // service whose values are unsigned, and no key in any output.
 import t, { type Test } from 'tap';
 import { hash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { secretMount } from './secret-mount.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -216,21 +216,14 @@ t.test('without keys, the cache works as before: unsigned values, the structural
 
 t.test('CACHE_SIGNING_KEYS_FILE, mounted as the kubelet mounts a Secret, with the in-process tier on', async (t) => {
   await redis.flushall();
-  const mount = mkdtempSync(join(tmpdir(), 'cache-signing-secret-'));
-  t.teardown(() => rmSync(mount, { recursive: true, force: true }));
-  let version = 0;
-  const publish = (content: string): void => {
-    const dir = `..v${++version}`;
-    mkdirSync(join(mount, dir));
-    writeFileSync(join(mount, dir, 'keys'), content);
-    symlinkSync(dir, join(mount, '..data_tmp'));
-    renameSync(join(mount, '..data_tmp'), join(mount, '..data'));
-  };
-  publish(`# cache signing keys: the first signs\n\n${NEW}\n  # the old one, until its values expire\n${OLD}\r\n`);
-  symlinkSync('..data/keys', join(mount, 'keys'));
+  const { file: keysFile, publish } = secretMount(
+    t,
+    'cache-signing-secret-',
+    `# cache signing keys: the first signs\n\n${NEW}\n  # the old one, until its values expire\n${OLD}\r\n`,
+  );
   const service = await startService({
     REDIS_URL: redisServer.url,
-    CACHE_SIGNING_KEYS_FILE: join(mount, 'keys'),
+    CACHE_SIGNING_KEYS_FILE: keysFile,
     CACHE_SIGNING_KEYS_FILE_CHECK_MS: '100',
     ...BUDGET,
   });
@@ -292,7 +285,7 @@ t.test('CACHE_SIGNING_KEYS_FILE, mounted as the kubelet mounts a Secret, with th
   t.test('no key in any output', async (t) => {
     assertNoKeyInOutput(t, service);
     const line = logRecords(service.output()).find((r) => r.msg === 'cache signing keys');
-    t.same([line?.keys, line?.from], [2, join(mount, 'keys')]);
+    t.same([line?.keys, line?.from], [2, keysFile]);
   });
 });
 

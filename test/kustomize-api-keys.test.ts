@@ -6,36 +6,22 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { loadConfig } from '../dist/src/config.js';
 import { readApiKeysFile } from '../dist/src/api-key-source.js';
-import { find, kustomizeRoot, ofKind, renderBaseWith, renderDir, type K8sObject } from './fixtures/k8s-render.js';
+import { find, keyFileWiring, kustomizeRoot, ofKind, renderBaseWith, renderDir, type K8sObject } from './fixtures/k8s-render.js';
 
 const API = 'project-api-deployment';
 const COMPONENT = join(kustomizeRoot, 'components', 'api-keys');
 
-interface Wiring {
-  env: { name: string; value?: string }[];
-  mount: { name: string; mountPath: string; readOnly?: boolean; subPath?: string };
-  volume: { name: string; secret: { secretName: string; items: { key: string; path: string }[]; optional?: boolean } };
-}
-
-function wiringOf(objects: K8sObject[]): Wiring {
-  const spec = find(objects, 'Deployment', API).spec.template.spec;
-  const container = spec.containers.find((c: { name: string }) => c.name === 'project-api');
-  // By name: the base mounts a Secret of its own (the cache signing keys, test/kustomize-cache-signing.test.ts).
-  const volume = spec.volumes.find((v: { name: string; secret?: unknown }) => v.secret && v.name === 'api-keys');
-  const mount = container.volumeMounts.find((m: { name: string }) => m.name === volume?.name);
-  return { env: container.env, mount, volume };
-}
+const wiringOf = (objects: K8sObject[]) => keyFileWiring(objects, 'api-keys', 'API_KEYS_FILE');
 
 t.test('the Secret is mounted as a directory and API_KEYS_FILE names its key file', async (t) => {
   const objects = renderBaseWith(['api-keys']);
-  const { env, mount, volume } = wiringOf(objects);
+  const { env, mount, volume, file } = wiringOf(objects);
   t.equal(volume.secret.secretName, 'project-api-keys');
   t.same(volume.secret.items, [{ key: 'keys', path: 'keys' }], 'the Secret key `keys`, as the file `keys`');
   t.notOk(volume.secret.optional, 'not optional: no Secret, no pod, rather than an API without keys');
   t.ok(mount, 'the container mounts it');
   t.equal(mount.subPath, undefined, 'no subPath: a subPath mount never sees a rotated Secret');
   t.equal(mount.readOnly, true);
-  const file = env.find((e) => e.name === 'API_KEYS_FILE')?.value;
   t.equal(file, `${mount.mountPath}/${volume.secret.items[0].path}`, 'API_KEYS_FILE is the mounted key file');
   t.equal(
     env.find((e) => e.name === 'API_KEYS'),

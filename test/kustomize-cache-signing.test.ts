@@ -10,22 +10,14 @@ import { join, relative } from 'node:path';
 import { parse } from 'yaml';
 import { loadConfig } from '../dist/src/config.js';
 import { readSigningKeysFile } from '../dist/src/cache/signing-keys.js';
-import { VARIANTS, find, kustomizeRoot, ofKind, render, renderDir, type K8sObject } from './fixtures/k8s-render.js';
+import { VARIANTS, keyFileWiring, kustomizeRoot, ofKind, render, renderDir, type K8sObject } from './fixtures/k8s-render.js';
 
-const API = 'project-api-deployment';
 const SECRET = 'project-cache-signing-keys';
 const prodSecretName = () =>
   (parse(readFileSync(join(kustomizeRoot, 'overlays', 'prod', 'cache-signing-parameters.yaml'), 'utf8')).data as Record<string, string>)
     .secretName;
 
-function wiringOf(objects: K8sObject[]) {
-  const spec = find(objects, 'Deployment', API).spec.template.spec;
-  const container = spec.containers.find((c: { name: string }) => c.name === 'project-api');
-  const volume = spec.volumes.find((v: { name: string }) => v.name === 'cache-signing-keys');
-  const mount = container.volumeMounts.find((m: { name: string }) => m.name === 'cache-signing-keys');
-  const env = (container.env ?? []) as { name: string; value?: string }[];
-  return { volume, mount, env, file: env.find((e) => e.name === 'CACHE_SIGNING_KEYS_FILE')?.value };
-}
+const wiringOf = (objects: K8sObject[]) => keyFileWiring(objects, 'cache-signing-keys', 'CACHE_SIGNING_KEYS_FILE');
 
 const signingSecrets = (objects: K8sObject[]) => ofKind(objects, 'Secret').filter((s) => s.metadata.name.startsWith(SECRET));
 
