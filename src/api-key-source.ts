@@ -19,21 +19,33 @@ export function parseApiKeyRoutes(setting: string): readonly ApiKeyRouteGroup[] 
 }
 
 /**
- * The keys of a list (API_KEYS' items, or a file's lines), trimmed, blanks dropped, duplicates merged. Throws
- * INF_ERR_CONFIG naming the item by its position, never by its value.
+ * The keys of a list (a setting's comma-separated items, or a file's lines), trimmed, blanks dropped, duplicates
+ * merged, in order. `problemOf` says what is wrong with a key, if anything; INF_ERR_CONFIG then names the item by
+ * its position, never by its value.
  */
-export function apiKeysFromList(items: readonly string[], source: string, what = 'item'): string[] {
+export function keysFromList(
+  items: readonly string[],
+  source: string,
+  what: string,
+  problemOf: (key: string) => string | undefined,
+): string[] {
   const keys = new Set<string>();
   items.forEach((item, i) => {
     const key = item.trim();
     if (key === '') return;
-    if (!TOKEN68.test(key)) {
-      throw Errors.Config(`${source}: ${what} ${i + 1} is not a bearer token (letters, digits and -._~+/, then = padding only)`);
-    }
+    const problem = problemOf(key);
+    if (problem !== undefined) throw Errors.Config(`${source}: ${what} ${i + 1} ${problem}`);
     keys.add(key);
   });
   if (keys.size === 0) throw Errors.Config(`${source} holds no key`);
   return [...keys];
+}
+
+/** API_KEYS' items, or API_KEYS_FILE's lines: bearer tokens (keysFromList). */
+export function apiKeysFromList(items: readonly string[], source: string, what = 'item'): string[] {
+  return keysFromList(items, source, what, (key) =>
+    TOKEN68.test(key) ? undefined : 'is not a bearer token (letters, digits and -._~+/, then = padding only)',
+  );
 }
 
 /** Reads API_KEYS_FILE: one key a line; blank lines and lines starting with `#` are skipped. */

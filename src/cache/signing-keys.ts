@@ -3,9 +3,8 @@
 // changes, as API_KEYS and API_KEYS_FILE are (src/api-key-source.ts). The first key signs, every key verifies.
 // The keys never reach a message or a log line: errors name a key by its position, logs give their count.
 import type { Logger } from 'pino';
-import { readKeyFile, watchApiKeysFile } from '../api-key-source.js';
+import { keysFromList, readKeyFile, watchApiKeysFile } from '../api-key-source.js';
 import type { Config } from '../config.js';
-import { Errors } from '../errors.js';
 import { ValueSigner } from './value-signing.js';
 
 /**
@@ -20,27 +19,15 @@ export const MAX_SIGNING_KEY_LENGTH = 64;
 // Base64, base64url and hex keys fit; no space, comma (the list's separator) or `#` (a comment in the file).
 const KEY_CHARS = /^[A-Za-z0-9\-._~+/=]+$/;
 
-/**
- * The keys of a list (CACHE_SIGNING_KEYS' items, or a file's lines), trimmed, blanks skipped, duplicates merged,
- * in order (the first signs). Throws INF_ERR_CONFIG naming the item by its position, never by its value.
- */
+/** CACHE_SIGNING_KEYS' items, or CACHE_SIGNING_KEYS_FILE's lines, in order (the first signs): keysFromList. */
 export function signingKeysFromList(items: readonly string[], source: string, what = 'item'): string[] {
-  const keys = new Set<string>();
-  items.forEach((item, i) => {
-    const key = item.trim();
-    if (key === '') return;
-    if (!KEY_CHARS.test(key)) {
-      throw Errors.Config(`${source}: ${what} ${i + 1} is not a signing key (letters, digits and -._~+/=)`);
-    }
+  return keysFromList(items, source, what, (key) => {
+    if (!KEY_CHARS.test(key)) return 'is not a signing key (letters, digits and -._~+/=)';
     if (key.length < MIN_SIGNING_KEY_LENGTH || key.length > MAX_SIGNING_KEY_LENGTH) {
-      throw Errors.Config(
-        `${source}: ${what} ${i + 1} has ${key.length} characters; a signing key has ${MIN_SIGNING_KEY_LENGTH} to ${MAX_SIGNING_KEY_LENGTH} (e.g. openssl rand -base64 32)`,
-      );
+      return `has ${key.length} characters; a signing key has ${MIN_SIGNING_KEY_LENGTH} to ${MAX_SIGNING_KEY_LENGTH} (e.g. openssl rand -base64 32)`;
     }
-    keys.add(key);
+    return undefined;
   });
-  if (keys.size === 0) throw Errors.Config(`${source} holds no key`);
-  return [...keys];
 }
 
 /** Reads CACHE_SIGNING_KEYS_FILE: one key a line; blank lines and lines starting with `#` are skipped. */
