@@ -78,7 +78,7 @@ export function readKeyFile(
  * directory, and the stat of the path then shows another inode. A changed file that cannot be read or holds no
  * key goes to `onError`, and the keys in use stay: a half-written file must not lock every client out.
  */
-export function watchApiKeysFile(
+export function watchKeyFile(
   path: string,
   intervalMs: number,
   onChange: (keys: string[]) => void,

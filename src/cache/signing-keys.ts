@@ -3,7 +3,7 @@
 // changes, as API_KEYS and API_KEYS_FILE are (src/api-key-source.ts). The first key signs, every key verifies.
 // The keys never reach a message or a log line: errors name a key by its position, logs give their count.
 import type { Logger } from 'pino';
-import { keysFromList, readKeyFile, watchApiKeysFile } from '../api-key-source.js';
+import { keysFromList, readKeyFile, watchKeyFile } from '../api-key-source.js';
 import type { Config } from '../config.js';
 import { ValueSigner } from './value-signing.js';
 
@@ -65,7 +65,7 @@ export function createCacheSigning(
   const signer = new ValueSigner(cacheSigningKeys ?? readSigningKeysFile(file!));
   logger.info({ keys: signer.keyCount, from: file ?? 'CACHE_SIGNING_KEYS', redis: shared }, 'cache signing keys');
   if (file === undefined || cacheSigningKeysFileCheckMs === 0) return { signer, close() {} };
-  const stop = watchApiKeysFile(
+  const stop = watchKeyFile(
     file,
     cacheSigningKeysFileCheckMs,
     (keys) => {

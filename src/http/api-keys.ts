@@ -8,7 +8,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { type ApiKeyRouteGroup, readApiKeysFile, watchApiKeysFile } from '../api-key-source.js';
+import { type ApiKeyRouteGroup, readApiKeysFile, watchKeyFile } from '../api-key-source.js';
 import type { Config } from '../config.js';
 import { Errors, type HttpError } from '../errors.js';
 import { hasBody } from './request-framing.js';
@@ -141,7 +141,7 @@ export function createApiKeys(
   const guard = new ApiKeyGuard(apiKeys ?? readApiKeysFile(apiKeysFile!), new Set(config.apiKeyRoutes), onRefused);
   logger.info({ keys: guard.keyCount, from: apiKeysFile ?? 'API_KEYS', routes: config.apiKeyRoutes }, 'api keys');
   if (apiKeysFile === undefined || apiKeysFileCheckMs === 0) return { guard, close() {} };
-  const stop = watchApiKeysFile(
+  const stop = watchKeyFile(
     apiKeysFile,
     apiKeysFileCheckMs,
     (keys) => {
