@@ -62,9 +62,8 @@ export class UnansweredReads {
   }
 
   get since(): number | undefined {
-    let oldest: number | undefined;
-    for (const { at } of this.sentAt) if (oldest === undefined || at < oldest) oldest = at;
-    return oldest;
+    // A Set iterates in insertion order, and reads are added as they are sent: the first is the oldest.
+    return this.sentAt.values().next().value?.at;
   }
 }
 
