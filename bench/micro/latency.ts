@@ -91,7 +91,7 @@ defineBench({
       split: await CeilingPool.start({ ...base, intraOpThreads: 1 }, Array.from({ length: cores }, threadTexts)),
       single: await CeilingPool.start({ ...base, intraOpThreads: 1 }, [threadTexts()]),
     };
-    const meanTokens = median(await lengthsOf(Array.from({ length: 500 }, next)));
+    const medianTokens = median(await lengthsOf(Array.from({ length: 500 }, next)));
     log(`service(s): ${Object.keys(services).join(', ')} (${envLine(env)}); direct: 1 × ${cores} threads, ${cores} × 1 thread`);
 
     const direct = async (c: number, k: number): Promise<DirectPoint> => {
@@ -157,7 +157,7 @@ defineBench({
       };
     };
     const markdown: string[] = [
-      `Never-seen SST-2 sentences (median ${meanTokens} tokens), ${cfg.durationS} s windows, median of ${cfg.rounds} rounds. ` +
+      `Never-seen SST-2 sentences (median ${medianTokens} tokens), ${cfg.durationS} s windows, median of ${cfg.rounds} rounds. ` +
         `Direct: the C requests' texts as one batch on ${cores} threads (all) or split over ${cores} one-thread sessions (split), whichever is faster; its latency is the batch's time.`,
       '',
     ];
