@@ -82,6 +82,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     modelDir,
     modelFile,
     workers,
+    intraOpThreads,
     cpuLimit: cpuLimitSetting,
     redisUrl,
     redisHost,
@@ -125,6 +126,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
     modelDirIsDefault: modelDir === undefined,
     modelFile,
     workers: workers ?? workersForCpuLimit(cpuLimit),
+    // Unset: the thread layout follows the queue (src/inference/thread-layout.ts).
+    intraOpThreads,
     cpuLimit,
     redisUrl: resolveRedisUrl(redisUrl, redisHost, redisPort),
     redisClusterNodes: cluster && { seeds: cluster.seeds, tls: cluster.tls },

@@ -14,6 +14,7 @@ import { createTokenizerPool } from './inference/tokenizer-pool.js';
 import { CostModel } from './inference/cost-model.js';
 import { InferenceQueue } from './inference/queue.js';
 import { Dispatcher } from './inference/dispatcher.js';
+import { initialSession, ThreadLayout, threadLayoutOptions } from './inference/thread-layout.js';
 import { createPredictionFormatter } from './inference/prediction-format.js';
 import { Predictor } from './inference/predictor.js';
 import { LruCache } from './cache/lru.js';
@@ -43,6 +44,7 @@ export interface Service {
   readonly pool: ModelPool;
   readonly queue: InferenceQueue;
   readonly dispatcher: Dispatcher;
+  readonly layout: ThreadLayout;
   readonly costModel: CostModel;
   readonly metrics: Metrics;
   /** Resolves when every worker is warm and health turns 200. */
@@ -88,14 +90,24 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     'model',
   );
 
+  const layoutOptions = threadLayoutOptions(config.workers, config.intraOpThreads);
   const pool = createModelPool({
     workers: config.workers,
-    intraOpThreads: config.intraOpThreads,
+    session: initialSession(layoutOptions),
     model,
     logger,
     workerFile: overrides.workerFile,
   });
-  logger.info({ workers: config.workers, intraOpThreads: config.intraOpThreads, cpuLimit: config.cpuLimit }, 'worker pool starting');
+  const layout = new ThreadLayout(
+    layoutOptions,
+    (slot, session, calibrate) => pool.load(slot, session, calibrate),
+    logger,
+    () => performance.now(),
+  );
+  logger.info(
+    { workers: config.workers, layout: layout.layout, intraOpThreads: config.intraOpThreads, cpuLimit: config.cpuLimit },
+    'worker pool starting',
+  );
   const lifecycle = new Lifecycle();
   // A prior until the workers' warm-up runs calibrate it (no request is admitted before: health is 503).
   const costModel = CostModel.of([2, 0.1, 0.0005]);
@@ -119,6 +131,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
         predictedWaitMs: () => queue.predictedDrainMs(),
         busyWorkers: () => dispatcher?.busyWorkers ?? 0,
         workers: () => pool.size,
+        layout: () => layout.layout,
         memoryTier: () => ({ entries: lru.size, bytes: lru.sizeBytes }),
         stats: () => dispatcher?.stats ?? { modelRuns: 0, textsRun: 0 },
         redisUp: transport ? () => redis?.isUp ?? false : undefined,
@@ -134,7 +147,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   });
   dispatcher = new Dispatcher(
     queue,
-    (rows) => pool.run(rows),
+    (rows, slot, session) => pool.run(slot, rows, session),
     createPredictionFormatter(model.labels, model.scoreFunction),
     costModel,
     {
@@ -143,7 +156,13 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       maxBatchTokens: config.maxBatchTokens,
     },
     metrics,
+    layout,
   );
+  // The cost model and the queue's drain time follow the layout that runs (its own timed warm-up runs).
+  layout.onChange = (change) => {
+    if (change.calibration.length > 0) costModel.calibrate(change.calibration);
+    queue.setConcurrency(change.concurrency);
+  };
 
   redis = transport
     ? new RedisTier({
@@ -209,7 +228,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   logger.info({ host: config.host, port, basePath: config.basePath }, 'listening');
 
   const ready = pool.ready.then((calibration) => {
-    costModel.calibrate(calibration);
+    costModel.calibrate(layout.started(calibration).calibration);
     if (lifecycle.state !== 'starting') return;
     lifecycle.state = 'ready';
     logger.info({ workers: config.workers, costModel: costModel.coefficientsAndDrift }, 'ready');
@@ -222,6 +241,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     pool,
     queue,
     dispatcher,
+    layout,
     costModel,
     metrics,
     ready,
@@ -239,6 +259,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       app.close();
       // Batches of requests that timed out or left still run; a thread must not be terminated mid-run.
       await dispatcher.whenIdle();
+      // A session's load (a change of thread layout) is native code too.
+      await layout.stop();
       // A stop during start-up: the warm-up is an inference too, and must finish before its thread ends.
       await pool.ready.catch(() => {});
       await pool.close();

@@ -1,5 +1,6 @@
-// piscina worker: each thread owns one ONNX Runtime session, created and warmed once when the thread starts
-// (piscina imports this module at thread start and awaits it before the first task). Texts arrive as token
+// piscina worker: each thread owns at most one ONNX Runtime session, created and warmed when the thread starts
+// (piscina imports this module at thread start and awaits it before the first task) and re-created when the
+// pool's thread layout changes (src/inference/thread-layout.ts). Texts arrive as token
 // ids (tokenized on arrival by the tokenizer threads), so the main thread knows every batch's exact size.
 import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -13,7 +14,10 @@ import {
   type BatchResult,
   type BatchTask,
   type CalibrationRun,
+  type LoadResult,
+  type ModelTask,
   type ModelWorkerData,
+  type SessionShape,
   type WorkerStatus,
 } from './protocol.js';
 
@@ -43,34 +47,42 @@ const CALIBRATION_SHAPES = [
   [4, 128],
 ] as const;
 
-async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
+/** What the thread holds: one session, of one shape, or none (a layout that does not run this thread). */
+let held: { readonly shape: SessionShape; readonly session: RecyclingSession } | undefined;
+/** The model's inputs; the signature is the file's, the same for every session of it. */
+let spec: ModelSpec | undefined;
+let numLabels = 0;
+
+type ModelSpec = Parameters<typeof buildModelInputs>[1];
+
+/**
+ * Holds a session of `shape` (none for null), releasing the one held before, so a thread never holds two. A new
+ * session is warmed (the first run loads kernels; doing it here keeps it off the first request) and, with
+ * `calibrate`, timed on each calibration shape three times, the fastest run counting (the least disturbed by
+ * other threads).
+ */
+async function hold(shape: SessionShape | null, calibrate: boolean): Promise<CalibrationRun[]> {
+  if (held && shape && held.shape.threads === shape.threads && held.shape.spin === shape.spin) return [];
+  if (held) {
+    const released = held.session;
+    held = undefined;
+    await released.release();
+  }
+  if (!shape) return [];
   const session = new RecyclingSession(
-    () => createSession(data.modelPath, data.intraOpThreads, data.modelBytes),
+    () => createSession(data.modelPath, shape.threads, data.modelBytes, shape.spin),
     LARGE_BATCH,
     RECYCLE_IDLE_MS,
   );
-  // The signature is the file's: a re-created session has the same one.
-  const spec = { inputs: modelInputs(data.modelPath, (await session.current()).inputMetadata), padId: data.padId, typeId: data.typeId };
-
-  async function runBatch(task: BatchTask): Promise<BatchResult> {
-    const { feeds, rows, cols } = buildModelInputs(task, spec);
-    const t0 = performance.now();
-    const outputs = await session.run(feeds, rows, cols, RUN_OPTIONS);
-    const t1 = performance.now();
-    const logitsTensor = outputs[OUTPUT_NAME];
-    return {
-      // A fresh buffer of exactly this batch's logits, so transferring it hands over nothing else.
-      logits: new Float32Array(logitsTensor.data as Float32Array),
-      numLabels: logitsTensor.dims[1] ?? 0,
-      paddedTokens: rows * cols,
-      inferenceMs: t1 - t0,
-    };
-  }
-
-  // Warm-up: the first run loads kernels; doing it here keeps it off the first request. Then each calibration
-  // shape runs three times and the fastest run counts (the least disturbed by the other threads starting).
-  const warmUp = await runBatch(WARM_UP);
-  numLabels = warmUp.numLabels;
+  spec ??= {
+    inputs: modelInputs(data.modelPath, (await session.current()).inputMetadata),
+    padId: data.padId,
+    typeId: data.typeId,
+  };
+  held = { shape, session };
+  numLabels = (await runBatch(WARM_UP)).numLabels;
+  const calibration: CalibrationRun[] = [];
+  if (!calibrate) return calibration;
   for (const [rows, shapeCols] of CALIBRATION_SHAPES) {
     // A model with fewer positions (a small fine-tune) cannot run the longer shapes at all.
     const cols = Math.min(shapeCols, data.maxTokens);
@@ -79,26 +91,43 @@ async function load(): Promise<(task: BatchTask) => Promise<unknown>> {
     for (let i = 0; i < 3; i++) ms = Math.min(ms, (await runBatch(task())).inferenceMs);
     calibration.push({ rows, cols, ms });
   }
-  return async (task) => {
-    let result: BatchResult;
-    try {
-      result = await runBatch(task);
-    } catch (err) {
-      return { error: err instanceof Error ? err.message : String(err) } satisfies BatchFailure;
-    }
-    return move({ [transferableSymbol]: [result.logits.buffer], [valueSymbol]: result } as never);
+  return calibration;
+}
+
+async function runBatch(task: BatchTask): Promise<BatchResult> {
+  const { feeds, rows, cols } = buildModelInputs(task, spec!);
+  const t0 = performance.now();
+  const outputs = await held!.session.run(feeds, rows, cols, RUN_OPTIONS);
+  const t1 = performance.now();
+  const logitsTensor = outputs[OUTPUT_NAME];
+  return {
+    // A fresh buffer of exactly this batch's logits, so transferring it hands over nothing else.
+    logits: new Float32Array(logitsTensor.data as Float32Array),
+    numLabels: logitsTensor.dims[1] ?? 0,
+    paddedTokens: rows * cols,
+    inferenceMs: t1 - t0,
   };
 }
 
-let numLabels = 0;
-const calibration: CalibrationRun[] = [];
-let handler: (task: BatchTask) => Promise<unknown>;
+async function handle(task: ModelTask): Promise<unknown> {
+  if ('load' in task) return { calibration: await hold(task.load, task.calibrate) } satisfies LoadResult;
+  let result: BatchResult;
+  try {
+    // A thread started anew (after a crash) holds the pool's first layout, maybe not the one that runs now.
+    await hold(task.session, false);
+    result = await runBatch(task.run);
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) } satisfies BatchFailure;
+  }
+  return move({ [transferableSymbol]: [result.logits.buffer], [valueSymbol]: result } as never);
+}
+
 try {
-  handler = await load();
+  const calibration = await hold(data.session, true);
   report({ type: 'ready', threadId, numLabels, calibration });
 } catch (err) {
   report({ type: 'failed', threadId, message: err instanceof Error ? err.message : String(err) });
   throw err;
 }
 
-export default handler;
+export default handle;

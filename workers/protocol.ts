@@ -12,9 +12,34 @@ export interface ModelWorkerData {
   readonly typeId: number;
   /** The model's token limit (src/hf-config.ts resolveMaxTokens): warm-up shapes stay within its positions. */
   readonly maxTokens: number;
-  readonly intraOpThreads: number;
+  /** The session the thread loads at start (the pool's first layout). */
+  readonly session: SessionShape;
   /** Name of the BroadcastChannel on which each thread reports that it is warm, or why it failed. */
   readonly statusChannel: string;
+}
+
+/**
+ * A session's intra-op threads, and whether they spin between a run's operators: only a session that runs alone
+ * does (workers/session.ts sessionOptions).
+ */
+export interface SessionShape {
+  readonly threads: number;
+  readonly spin: boolean;
+}
+
+/**
+ * What the main thread asks of a model worker: run a batch on a session of this shape (the thread re-creates
+ * its session first if it holds another), or load a session of this shape now (warm, and with `calibrate` timed
+ * for the cost model), or, with `load: null`, release the one it holds. Every run names its shape, so a thread that piscina
+ * started anew after a crash takes the layout that runs now.
+ */
+export type ModelTask =
+  | { readonly run: BatchTask; readonly session: SessionShape }
+  | { readonly load: SessionShape | null; readonly calibrate: boolean };
+
+/** A load's answer: the timed warm-up runs of the new session (none for a release). */
+export interface LoadResult {
+  readonly calibration: readonly CalibrationRun[];
 }
 
 /**

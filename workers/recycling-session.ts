@@ -50,6 +50,12 @@ export class RecyclingSession {
     return this.session;
   }
 
+  /** Gives the session back for good (the thread's layout no longer holds it). */
+  async release(): Promise<void> {
+    clearTimeout(this.timer);
+    await (await this.session).release();
+  }
+
   private recycle(): void {
     this.grown = false;
     this.recycled++;

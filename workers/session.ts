@@ -15,26 +15,41 @@ export interface ModelInput {
 }
 
 /**
- * The options of every worker's session. Intra- and inter-op threads are budgeted by the pool (workers x
- * intraOp <= CPU limit), and spinning is off so idle threads give their core back to the other workers and to
- * the HTTP thread instead of burning it while waiting for work. Benches that vary one option start from these.
+ * The options of every worker's session. Intra- and inter-op threads are budgeted by the pool (the sessions that
+ * run at once have at most the CPU limit's threads between them). `spin`: a session that runs alone (the wide
+ * layout, src/inference/thread-layout.ts) lets its threads spin between the operators of a run, which is what
+ * makes a second thread pay off for one text (one sentence: ~6 ms against ~8.3 ms without spinning, no faster
+ * than one thread, in bench:latency's direct run), and stops them when the run ends (force_spinning_stop), so an
+ * idle session burns no core. Sessions that run side by side never spin: a spinning thread takes the core another
+ * session's run needs (two 2-thread spinning sessions ran 16-text batches at 0.66x of two 1-thread ones).
  */
-export function sessionOptions(intraOpThreads: number): ort.InferenceSession.SessionOptions {
+export function sessionOptions(intraOpThreads: number, spin = false): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: ['cpu'],
     graphOptimizationLevel: 'all',
     executionMode: 'sequential',
     intraOpNumThreads: intraOpThreads,
     interOpNumThreads: 1,
-    extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    extra: {
+      session: {
+        intra_op: { allow_spinning: spin ? '1' : '0' },
+        inter_op: { allow_spinning: '0' },
+        force_spinning_stop: '1',
+      },
+    },
   };
 }
 
 /** One session per worker thread, with sessionOptions. */
-export async function createSession(modelPath: string, intraOpThreads: number, modelBytes?: Uint8Array): Promise<ort.InferenceSession> {
+export async function createSession(
+  modelPath: string,
+  intraOpThreads: number,
+  modelBytes?: Uint8Array,
+  spin = false,
+): Promise<ort.InferenceSession> {
   // modelBytes: a rewrite of the file at modelPath (PER_ROW_QUANTIZATION); modelPath still names it in errors.
   // The binding takes no SharedArrayBuffer, hence the copy (ORT parses the bytes into its own memory anyway).
-  const options = sessionOptions(intraOpThreads);
+  const options = sessionOptions(intraOpThreads, spin);
   const session = modelBytes
     ? await ort.InferenceSession.create(new Uint8Array(modelBytes), options)
     : await ort.InferenceSession.create(modelPath, options);

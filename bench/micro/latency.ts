@@ -87,7 +87,8 @@ defineBench({
     const threadTexts = (): string[] => Array.from({ length: TEXTS_PER_THREAD }, next);
     const base = { modelPath, tokenizerPath: join(STANDIN_MODEL_DIR, 'tokenizer.json'), maxTokens: 512 };
     const pools = {
-      all: await CeilingPool.start({ ...base, intraOpThreads: cores }, [threadTexts()]),
+      // One session on every core runs alone: its threads spin during a run, as the service's wide layout's do.
+      all: await CeilingPool.start({ ...base, intraOpThreads: cores, spin: true }, [threadTexts()]),
       split: await CeilingPool.start({ ...base, intraOpThreads: 1 }, Array.from({ length: cores }, threadTexts)),
       single: await CeilingPool.start({ ...base, intraOpThreads: 1 }, [threadTexts()]),
     };

@@ -3,10 +3,11 @@ import { chooseBatch } from './batch-policy.js';
 import { InferenceErrors, type InferenceError } from './errors.js';
 import type { CostModel } from './cost-model.js';
 import type { Entry, InferenceQueue } from './queue.js';
-import type { BatchOutcome, BatchResult, Tokens } from '../../workers/protocol.js';
+import { ThreadLayout } from './thread-layout.js';
+import type { BatchOutcome, BatchResult, SessionShape, Tokens } from '../../workers/protocol.js';
 
 export interface DispatcherOptions {
-  /** Batches that may run at once: one per worker thread. */
+  /** Batches that may run at once, one per worker thread, when no ThreadLayout is given (a fixed layout). */
   readonly concurrency: number;
   readonly maxBatchSize: number;
   /** Hard limit on padded tokens (rows x longest) per batch. */
@@ -19,10 +20,14 @@ export interface BatchObserver {
   onQueueWait(ms: number): void;
 }
 
+/** Runs one batch on thread `slot`, on a session of this shape (ModelPool.run). */
+export type RunBatch = (rows: readonly (Int32Array | Tokens)[], slot: number, session: SessionShape) => Promise<BatchOutcome>;
+
 /**
- * Runs batches on the worker threads: when a thread is free it asks the batch policy what to run from the
- * queue (no fixed wait while threads idle; while all are busy the queue grows), runs it, settles its texts,
- * feeds the measured run time back to the cost model, and splits a batch that failed in a healthy thread.
+ * Runs batches on the worker threads: when a thread that the layout serves with is free it asks the batch policy
+ * what to run from the queue (no fixed wait while threads idle; while all are busy the queue grows), runs it,
+ * settles its texts, feeds the measured run time back to the cost model, and splits a batch that failed in a
+ * healthy thread. After each round it tells the layout what it left waiting (ThreadLayout.observe).
  */
 export class Dispatcher {
   private running = 0;
@@ -34,11 +39,12 @@ export class Dispatcher {
 
   constructor(
     private readonly queue: InferenceQueue,
-    private readonly runBatch: (rows: readonly (Int32Array | Tokens)[]) => Promise<BatchOutcome>,
+    private readonly runBatch: RunBatch,
     private readonly format: (logits: Float32Array, row: number) => string,
     private readonly costModel: CostModel,
     private readonly options: DispatcherOptions,
     private readonly observer: BatchObserver,
+    private readonly layout = ThreadLayout.fixed(options.concurrency),
   ) {
     queue.onQueued = () => this.dispatch();
     queue.runningMs = () => {
@@ -62,8 +68,10 @@ export class Dispatcher {
   private dispatch(): void {
     // Each idle thread takes its share of the queue, not all of it: otherwise the first thread to free up
     // takes every waiting text while the others idle. Under saturation the share reaches maxBatchSize.
-    const share = Math.ceil(this.queue.length / this.options.concurrency);
-    while (this.running < this.options.concurrency && this.queue.length > 0) {
+    const share = Math.ceil(this.queue.length / this.layout.concurrency);
+    while (this.queue.length > 0) {
+      const thread = this.layout.acquire();
+      if (thread === undefined) break;
       const lengths = this.queue.lengths(this.options.maxBatchSize * 4);
       const positions = chooseBatch(lengths, (rows, cols) => this.costModel.cost(rows, cols), {
         maxRows: Math.min(this.options.maxBatchSize, share),
@@ -73,29 +81,35 @@ export class Dispatcher {
       const batch = this.queue.take(positions);
       for (const entry of batch) this.observer.onQueueWait(entry.startedAt - entry.enqueuedAt);
       this.running++;
-      void this.execute(batch).finally(() => {
+      void this.execute(batch, thread.slot, thread.session).finally(() => {
+        this.layout.release(thread.slot);
         this.running--;
         this.dispatch();
         if (this.running === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
       });
     }
+    this.layout.observe(this.queue.length);
   }
 
   /** Runs a batch and settles its entries; never throws. */
-  private async execute(batch: Entry[]): Promise<void> {
+  private async execute(batch: Entry[], slot: number, session: SessionShape): Promise<void> {
     const cols = Math.max(...batch.map((e) => e.ids.length));
-    const slot = { until: performance.now() + this.costModel.cost(batch.length, cols) };
-    this.runningUntil.add(slot);
+    const predicted = { until: performance.now() + this.costModel.cost(batch.length, cols) };
+    this.runningUntil.add(predicted);
     const startedAt = performance.now();
     let outcome: BatchOutcome;
     try {
-      outcome = await this.runBatch(batch.map((e) => (e.typeIds ? { ids: e.ids, typeIds: e.typeIds } : e.ids)));
+      outcome = await this.runBatch(
+        batch.map((e) => (e.typeIds ? { ids: e.ids, typeIds: e.typeIds } : e.ids)),
+        slot,
+        session,
+      );
     } catch {
       // The thread died (piscina replaces it). Retrying could kill the next thread with the same input.
       this.settle(batch, InferenceErrors.failed());
       return;
     } finally {
-      this.runningUntil.delete(slot);
+      this.runningUntil.delete(predicted);
     }
     if ('error' in outcome) {
       // A healthy thread threw: run the halves apart so only the request that sent the bad text fails.
@@ -104,8 +118,8 @@ export class Dispatcher {
         return;
       }
       const middle = Math.ceil(batch.length / 2);
-      await this.execute(batch.slice(0, middle));
-      await this.execute(batch.slice(middle));
+      await this.execute(batch.slice(0, middle), slot, session);
+      await this.execute(batch.slice(middle), slot, session);
       return;
     }
     this.record(batch, cols, outcome, startedAt);

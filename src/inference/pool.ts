@@ -8,9 +8,11 @@ import type { ModelInfo } from '../model-info.js';
 import {
   packBatch,
   type BatchOutcome,
-  type BatchTask,
   type CalibrationRun,
+  type LoadResult,
+  type ModelTask,
   type ModelWorkerData,
+  type SessionShape,
   type Tokens,
   type WorkerStatus,
 } from '../../workers/protocol.js';
@@ -20,20 +22,30 @@ const WORKER_FILE = fileURLToPath(new URL('../../workers/onnx-worker.js', import
 
 export interface ModelPoolOptions {
   readonly workers: number;
-  readonly intraOpThreads: number;
+  /** The session each thread loads at start. */
+  readonly session: SessionShape;
   readonly model: ModelInfo;
   readonly logger: Logger;
   /** The worker module; tests substitute a fixture that wraps the real one. */
   readonly workerFile?: string;
 }
 
-/** The worker threads, each with its own ONNX session. */
+/**
+ * The worker threads, each with at most one ONNX session. Each thread is its own piscina pool of one, so a batch
+ * or a load goes to the thread the caller names (src/inference/thread-layout.ts decides which holds what).
+ */
 export interface ModelPool {
   /**
-   * Runs one batch (the token ids of its texts) on a free thread; the ids are packed into buffers that are
-   * transferred, not copied. Rejects only when the thread dies or the pool is closed.
+   * Runs one batch (the token ids of its texts) on thread `slot`, on a session of `session`'s shape (the thread
+   * re-creates its own if it holds another); the ids are packed into buffers that are transferred, not copied.
+   * Rejects only when the thread dies or the pool is closed.
    */
-  run(rows: readonly (Int32Array | Tokens)[]): Promise<BatchOutcome>;
+  run(slot: number, rows: readonly (Int32Array | Tokens)[], session: SessionShape): Promise<BatchOutcome>;
+  /**
+   * Makes thread `slot` hold a warm session of this shape (null: none), with the new session's timed warm-up
+   * runs if `calibrate`. Only call it while the thread runs no batch.
+   */
+  load(slot: number, session: SessionShape | null, calibrate: boolean): Promise<LoadResult>;
   /**
    * Resolves once every thread has loaded and warmed its session, with the timed warm-up runs of all of them
    * (for the cost model); rejects if one could not.
@@ -57,26 +69,29 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
     padId: options.model.padId,
     typeId: options.model.typeId,
     maxTokens: options.model.maxTokens,
-    intraOpThreads: options.intraOpThreads,
+    session: options.session,
     statusChannel,
   };
-  const piscina = new Piscina<BatchTask, BatchOutcome>({
-    filename: options.workerFile ?? WORKER_FILE,
-    workerData,
-    // Threads hold a loaded model: start them all now and never retire them for being idle.
-    minThreads: options.workers,
-    maxThreads: options.workers,
-    idleTimeout: 2 ** 31 - 1,
-    // The dispatcher never has more batches out than threads, so this queue only guards against misuse.
-    maxQueue: options.workers,
-    concurrentTasksPerWorker: 1,
-    // 'sync' (the default) parks an idle thread in Atomics.wait, which also stops its timers; the session's
-    // re-creation after a large batch (workers/recycling-session.ts) runs on a timer of the idle thread.
-    atomics: 'async',
+  const slots = Array.from({ length: options.workers }, () => {
+    const piscina = new Piscina<ModelTask, BatchOutcome | LoadResult>({
+      filename: options.workerFile ?? WORKER_FILE,
+      workerData,
+      // The thread holds a loaded model: start it now and never retire it for being idle.
+      minThreads: 1,
+      maxThreads: 1,
+      idleTimeout: 2 ** 31 - 1,
+      // The dispatcher and the layout never give a thread more than one task at once; this only guards misuse.
+      maxQueue: 1,
+      concurrentTasksPerWorker: 1,
+      // 'sync' (the default) parks an idle thread in Atomics.wait, which also stops its timers; the session's
+      // re-creation after a large batch (workers/recycling-session.ts) runs on a timer of the idle thread.
+      atomics: 'async',
+    });
+    // A thread that dies is replaced by piscina; its task rejects. Without a listener the 'error' event
+    // would crash the process.
+    piscina.on('error', (err: Error) => options.logger.error({ err }, 'model worker failed'));
+    return piscina;
   });
-  // A thread that dies is replaced by piscina; its task rejects. Without a listener the 'error' event
-  // would crash the process.
-  piscina.on('error', (err: Error) => options.logger.error({ err }, 'model worker failed'));
 
   const status = new BroadcastChannel(statusChannel);
   status.unref();
@@ -103,16 +118,19 @@ export function createModelPool(options: ModelPoolOptions): ModelPool {
   ready.catch(() => {}).finally(() => status.close());
 
   return {
-    run: (rows) => {
-      const task = packBatch(rows, options.model.typeId);
-      const transferList = [task.ids.buffer, task.lengths.buffer, ...(task.typeIds ? [task.typeIds.buffer] : [])];
-      return piscina.run(task, { transferList: transferList as never });
+    run: (slot, rows, session) => {
+      const batch = packBatch(rows, options.model.typeId);
+      const transferList = [batch.ids.buffer, batch.lengths.buffer, ...(batch.typeIds ? [batch.typeIds.buffer] : [])];
+      return slots[slot]!.run({ run: batch, session }, { transferList: transferList as never }) as Promise<BatchOutcome>;
     },
+    load: (slot, session, calibrate) => slots[slot]!.run({ load: session, calibrate }) as Promise<LoadResult>,
     ready,
     size: options.workers,
     get threads() {
-      return piscina.threads;
+      return slots.flatMap((piscina) => piscina.threads);
     },
-    close: () => piscina.destroy(),
+    close: async () => {
+      await Promise.all(slots.map((piscina) => piscina.destroy()));
+    },
   };
 }

@@ -8,7 +8,7 @@ export interface QueueOptions {
   readonly maxQueueTokens: number;
   /** A request whose new texts are predicted to wait longer than this is refused (MAX_QUEUE_DELAY_MS). */
   readonly maxQueueDelayMs: number;
-  /** Threads that drain the queue in parallel. */
+  /** Threads that drain the queue in parallel at start (the thread layout may change it: setConcurrency). */
   readonly concurrency: number;
   /**
    * Rows of a typical batch under load, for the predicted drain time (corrected by the cost model's packing
@@ -90,10 +90,19 @@ export class InferenceQueue {
   /** Called when texts were queued (the dispatcher starts batches). */
   onQueued: () => void = () => {};
 
+  private concurrency: number;
+
   constructor(
     private readonly options: QueueOptions,
     private readonly costModel: CostModel,
-  ) {}
+  ) {
+    this.concurrency = options.concurrency;
+  }
+
+  /** Threads that drain the queue now (src/inference/thread-layout.ts changes them). */
+  setConcurrency(threads: number): void {
+    this.concurrency = threads;
+  }
 
   /** Texts waiting for a thread. */
   get length(): number {
@@ -117,7 +126,7 @@ export class InferenceQueue {
     const tokens = this.queuedTokens + reserved * this.meanTokens + extraTokens;
     const squares = this.queuedTokenSquares + reserved * this.meanTokens * this.meanTokens + extraSquares;
     const work = this.costModel.workOf(texts, tokens, squares, this.options.typicalBatchRows);
-    return (work + this.runningMs()) / this.options.concurrency;
+    return (work + this.runningMs()) / this.concurrency;
   }
 
   /** Seconds a refused client should wait: until the queue as it is now is predicted to have drained. */

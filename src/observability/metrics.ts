@@ -39,6 +39,8 @@ export interface MetricsSources {
   predictedWaitMs(): number;
   busyWorkers(): number;
   workers(): number;
+  /** The model threads' layout now (src/inference/thread-layout.ts). */
+  layout(): string;
   /** The in-process tier's entries and bytes (its own count, see lru.ts): it fills up to its bounds, then stays. */
   memoryTier(): { entries: number; bytes: number };
   stats(): { modelRuns: number; textsRun: number };
@@ -118,6 +120,16 @@ export function createMetrics(sources: MetricsSources): Metrics {
     registers,
     collect() {
       this.set(sources.busyWorkers());
+    },
+  });
+  new Gauge({
+    name: 'inf_worker_layout',
+    help: "The model threads' layout, 1 on the one that runs: wide (one session on every core, for texts that come one at a time), narrow (a single-thread session per thread, for a queue), or fixed (INTRA_OP_THREADS set).",
+    labelNames: ['layout'],
+    registers,
+    collect() {
+      this.reset();
+      this.set({ layout: sources.layout() }, 1);
     },
   });
   new Gauge({

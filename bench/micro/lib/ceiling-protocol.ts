@@ -4,6 +4,8 @@ export interface CeilingWorkerData {
   modelPath: string;
   tokenizerPath: string;
   intraOpThreads: number;
+  /** Spinning threads (a session that runs alone: workers/session.ts sessionOptions); off when absent. */
+  spin?: boolean;
   maxTokens: number;
   /** This thread's pool of texts, used round robin. */
   texts: string[];

@@ -13,7 +13,7 @@ import type { CeilingCommand, CeilingReply, CeilingWorkerData } from './ceiling-
 const data = workerData as CeilingWorkerData;
 const port = parentPort!;
 const tokenizer = await ExactTokenizer.fromFile(data.tokenizerPath, data.maxTokens);
-const session = await createSession(data.modelPath, data.intraOpThreads);
+const session = await createSession(data.modelPath, data.intraOpThreads, undefined, data.spin === true);
 let next = 0;
 
 /** The next `n` texts of this thread's pool, round robin (ONNX Runtime does not care that they repeat). */

@@ -1,0 +1,223 @@
+import type { Logger } from 'pino';
+import type { CalibrationRun, LoadResult, SessionShape } from '../../workers/protocol.js';
+import { LayoutPolicy, type LayoutName, type LayoutPolicyOptions } from './layout-policy.js';
+
+export interface ThreadLayoutOptions extends LayoutPolicyOptions {
+  /** The pool's model threads (the CPU limit's cores): the wide session's intra-op threads too. */
+  readonly threads: number;
+  /** Every thread's session when the layout is fixed (INTRA_OP_THREADS set); adaptive when undefined. */
+  readonly fixed?: SessionShape;
+}
+
+/** What the pool runs now: the layout, how many threads take batches, and the timed runs its cost model fits. */
+export interface LayoutChange {
+  readonly layout: LayoutName | 'fixed';
+  readonly concurrency: number;
+  readonly calibration: readonly CalibrationRun[];
+}
+
+/** Makes a thread hold a session of this shape (null: none); with `calibrate`, times the new one (ModelPool.load). */
+export type LoadSession = (slot: number, session: SessionShape | null, calibrate: boolean) => Promise<LoadResult>;
+
+const NARROW: SessionShape = { threads: 1, spin: false };
+/** Wide turns narrow after ~8 lone texts' worth of unbroken work; narrow turns wide after 2 s without a queue. */
+const DELAYS: LayoutPolicyOptions = { narrowAfterMs: 50, wideAfterMs: 2_000 };
+
+/**
+ * The pool's layout: adaptive when INTRA_OP_THREADS is unset and there are two threads or more; fixed otherwise,
+ * a single thread's session spinning when it has several threads (it runs alone).
+ */
+export function threadLayoutOptions(threads: number, intraOpThreads: number | undefined): ThreadLayoutOptions {
+  if (intraOpThreads !== undefined)
+    return { threads, fixed: { threads: intraOpThreads, spin: threads === 1 && intraOpThreads > 1 }, ...DELAYS };
+  return { threads, fixed: threads < 2 ? NARROW : undefined, ...DELAYS };
+}
+
+/** The session every thread loads at start: the fixed one, or the adaptive layout's first (narrow). */
+export function initialSession(options: ThreadLayoutOptions): SessionShape {
+  return options.fixed ?? NARROW;
+}
+
+/**
+ * Which session each model thread holds and which threads take batches. Fixed (INTRA_OP_THREADS set): every
+ * thread holds the same session, always. Adaptive (the default with two cores or more): `narrow` (one
+ * single-thread session per thread) or `wide` (thread 0 holds one session with a thread per core, spinning
+ * during its runs; the others hold none), as LayoutPolicy decides from the dispatcher's observations.
+ *
+ * A change never holds more sessions than the pool has threads (memory stays bounded as before) and never stops
+ * serving: to go wide, thread 0 leaves service and loads the wide session while the others keep serving, then the
+ * others release theirs; to go narrow, the others load theirs while the wide one serves, then thread 0 reloads.
+ * The dispatcher asks for a free serving thread (acquire) and gives it back (release); each batch names the
+ * session's shape, so a thread that piscina replaced after a crash re-creates the right one itself.
+ */
+export class ThreadLayout {
+  private name: LayoutName | 'fixed';
+  /** The session each thread holds (null: none). */
+  private readonly held: (SessionShape | null)[];
+  private readonly serving = new Set<number>();
+  private readonly busy = new Set<number>();
+  private readonly freeWaiters = new Map<number, () => void>();
+  private readonly calibrations = new Map<LayoutName | 'fixed', readonly CalibrationRun[]>();
+  private readonly policy: LayoutPolicy;
+  private changing: Promise<void> | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+  /** Changes of layout so far (tests and logs). */
+  changes = 0;
+  /** Told of every change of what runs (the service re-fits the cost model and the queue's concurrency). */
+  onChange: (change: LayoutChange) => void = () => {};
+
+  constructor(
+    private readonly options: ThreadLayoutOptions,
+    private readonly load: LoadSession,
+    /** Only an adaptive layout logs (its changes). */
+    private readonly logger: Logger | undefined,
+    private readonly now: () => number,
+  ) {
+    this.name = options.fixed ? 'fixed' : 'narrow';
+    this.held = Array.from({ length: options.threads }, () => initialSession(options));
+    for (let slot = 0; slot < options.threads; slot++) this.serving.add(slot);
+    this.policy = new LayoutPolicy(options, now());
+  }
+
+  /** A layout that never changes: `threads` threads, each with a session of `shape` (tests, and INTRA_OP_THREADS). */
+  static fixed(threads: number, shape: SessionShape = NARROW): ThreadLayout {
+    const neverLoads: LoadSession = () => Promise.reject(new Error('a fixed layout loads no session'));
+    return new ThreadLayout({ threads, fixed: shape, narrowAfterMs: 0, wideAfterMs: 0 }, neverLoads, undefined, () => 0);
+  }
+
+  get layout(): LayoutName | 'fixed' {
+    return this.name;
+  }
+
+  /** Threads that take batches now. */
+  get concurrency(): number {
+    return this.serving.size;
+  }
+
+  /** The sessions held now (for the memory bound's tests): their shapes, null for a thread holding none. */
+  get sessions(): readonly (SessionShape | null)[] {
+    return this.held;
+  }
+
+  /** The warm-up runs of the first layout, once every thread is warm: what its cost model fits. */
+  started(calibration: readonly CalibrationRun[]): LayoutChange {
+    this.calibrations.set(this.name, calibration);
+    return { layout: this.name, concurrency: this.serving.size, calibration };
+  }
+
+  /** A serving thread with no batch, marked busy, and the session a batch on it runs on; undefined if none. */
+  acquire(): { slot: number; session: SessionShape } | undefined {
+    for (const slot of this.serving) {
+      if (!this.busy.has(slot)) {
+        this.busy.add(slot);
+        return { slot, session: this.held[slot]! };
+      }
+    }
+    return undefined;
+  }
+
+  /** The batch on `slot` ended. */
+  release(slot: number): void {
+    this.busy.delete(slot);
+    const waiter = this.freeWaiters.get(slot);
+    this.freeWaiters.delete(slot);
+    waiter?.();
+  }
+
+  /** After each of the dispatcher's rounds: `waiting` texts were left in the queue. May start a change. */
+  observe(waiting: number): void {
+    if (this.name === 'fixed' || this.changing || this.stopped) return;
+    const wanted = this.policy.observe(this.name, this.now(), this.busy.size, waiting);
+    clearTimeout(this.idleTimer);
+    if (wanted !== this.name) {
+      this.change(wanted);
+      return;
+    }
+    // An idle narrow pool sees no more rounds: look again once it would have been idle long enough.
+    if (this.name === 'narrow' && this.busy.size === 0 && waiting === 0) {
+      this.idleTimer = setTimeout(() => this.observe(0), this.options.wideAfterMs);
+      this.idleTimer.unref();
+    }
+  }
+
+  /** No more changes; resolves once the one under way (a session's load, native code) has ended. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.idleTimer);
+    await this.changing;
+  }
+
+  private change(to: LayoutName): void {
+    const from = this.name;
+    const started = this.now();
+    this.changing = (to === 'wide' ? this.toWide() : this.toNarrow())
+      .then(() => this.logger?.info({ from, to, ms: Math.round(this.now() - started) }, 'thread layout changed'))
+      .catch((err: unknown) => this.logger?.error({ err, from, to }, 'thread layout change failed'))
+      .finally(() => {
+        this.changes++;
+        this.changing = undefined;
+        this.policy.reset(this.now());
+      });
+  }
+
+  private async toWide(): Promise<void> {
+    const wide: SessionShape = { threads: this.options.threads, spin: true };
+    const others = [...this.held.keys()].filter((slot) => slot !== 0);
+    // Thread 0 leaves service and loads the wide session while the others keep serving.
+    await this.leave(0);
+    const calibration = await this.hold(0, wide, 'wide');
+    this.serving.clear();
+    this.serving.add(0);
+    this.name = 'wide';
+    this.report(calibration);
+    // The others release theirs once their batches end: the wide session runs alone.
+    await Promise.all(others.map(async (slot) => this.whenFree(slot).then(() => this.hold(slot, null, 'wide'))));
+  }
+
+  private async toNarrow(): Promise<void> {
+    const others = [...this.held.keys()].filter((slot) => slot !== 0);
+    // The others load theirs while the wide session serves.
+    const loaded = await Promise.all(others.map((slot) => this.hold(slot, NARROW, 'narrow')));
+    // Thread 0 leaves service for its own narrow session while the others serve.
+    this.name = 'narrow';
+    this.serving.clear();
+    for (const slot of others) this.serving.add(slot);
+    this.report(loaded[0]!);
+    await this.whenFree(0);
+    await this.hold(0, NARROW, 'narrow');
+    this.serving.add(0);
+    this.report(loaded[0]!);
+  }
+
+  /** Takes `slot` out of service and waits for its batch to end. */
+  private async leave(slot: number): Promise<void> {
+    this.serving.delete(slot);
+    await this.whenFree(slot);
+  }
+
+  private whenFree(slot: number): Promise<void> {
+    return this.busy.has(slot) ? new Promise((resolve) => this.freeWaiters.set(slot, resolve)) : Promise.resolve();
+  }
+
+  /**
+   * Loads `shape` on `slot`, timed if `layout` has no calibration yet (each layout is timed once: its first
+   * load). A failed load is logged and the thread counted as holding the shape anyway: its next batch names the
+   * shape, and the thread creates it then.
+   */
+  private async hold(slot: number, shape: SessionShape | null, layout: LayoutName): Promise<readonly CalibrationRun[]> {
+    const calibrate = shape !== null && !this.calibrations.has(layout);
+    this.held[slot] = shape;
+    try {
+      const { calibration } = await this.load(slot, shape, calibrate);
+      if (calibrate && calibration.length > 0) this.calibrations.set(layout, calibration);
+    } catch (err) {
+      this.logger?.error({ err, slot, threads: shape?.threads ?? 0 }, 'model thread could not load its session');
+    }
+    return this.calibrations.get(layout) ?? [];
+  }
+
+  private report(calibration: readonly CalibrationRun[]): void {
+    this.onChange({ layout: this.name, concurrency: this.serving.size, calibration });
+  }
+}

@@ -1,0 +1,232 @@
+// What the thread layout decides (src/inference/layout-policy.ts, thread-layout.ts), on a fake clock and a fake
+// pool that records every session load: which layout runs for one waiting text and for a full queue, that a
+// change never holds more sessions than threads and never takes a busy thread, and what the cost model is told.
+import t from 'tap';
+import { LayoutPolicy } from '../../dist/src/inference/layout-policy.js';
+import { ThreadLayout, threadLayoutOptions, initialSession, type LayoutChange } from '../../dist/src/inference/thread-layout.js';
+import type { SessionShape } from '../../dist/workers/protocol.js';
+
+const DELAYS = { narrowAfterMs: 50, wideAfterMs: 2_000 };
+const NARROW = { threads: 1, spin: false };
+const WIDE = { threads: 2, spin: true };
+
+t.test('policy: wide stays wide while its thread has breaks, and turns narrow after 50 ms without one', async (t) => {
+  const policy = new LayoutPolicy(DELAYS, 0);
+  // One client: a text runs ~6 ms, then the thread idles until the next one arrives.
+  for (let now = 0; now < 1_000; now += 8) {
+    t.equal(policy.observe('wide', now, 1, 0), 'wide');
+    t.equal(policy.observe('wide', now + 6, 0, 0), 'wide', 'a break');
+  }
+  // Two clients: a text always waits when a batch ends.
+  t.equal(policy.observe('wide', 1_000, 1, 1), 'wide');
+  t.equal(policy.observe('wide', 1_049, 1, 1), 'wide', '49 ms without a break');
+  t.equal(policy.observe('wide', 1_050, 1, 0), 'narrow', '50 ms without a break');
+});
+
+t.test('policy: narrow turns wide after 2 s with one batch at most and nothing waiting', async (t) => {
+  const policy = new LayoutPolicy(DELAYS, 0);
+  t.equal(policy.observe('narrow', 1_999, 1, 0), 'narrow');
+  t.equal(policy.observe('narrow', 2_000, 1, 0), 'wide', 'one batch at a time for 2 s');
+  policy.reset(2_000);
+  t.equal(policy.observe('narrow', 3_000, 2, 0), 'narrow', 'two batches at once');
+  t.equal(policy.observe('narrow', 4_999, 0, 0), 'narrow', 'counted from the second batch');
+  t.equal(policy.observe('narrow', 5_000, 1, 3), 'narrow', 'texts waiting');
+  t.equal(policy.observe('narrow', 7_000, 0, 0), 'wide');
+});
+
+t.test('options: adaptive by default with two threads or more; INTRA_OP_THREADS fixes the layout', async (t) => {
+  t.equal(threadLayoutOptions(2, undefined).fixed, undefined, 'two cores, nothing set: adaptive');
+  t.same(threadLayoutOptions(1, undefined).fixed, NARROW, 'one core: one single-thread session');
+  t.same(threadLayoutOptions(2, 1).fixed, NARROW, 'INTRA_OP_THREADS=1: always narrow');
+  t.same(threadLayoutOptions(2, 2).fixed, { threads: 2, spin: false }, 'sessions side by side never spin');
+  t.same(threadLayoutOptions(1, 2).fixed, { threads: 2, spin: true }, 'a session that runs alone spins');
+  t.same(initialSession(threadLayoutOptions(2, undefined)), NARROW, 'adaptive starts narrow');
+});
+
+/** A pool whose loads take a turn, recording each; `failing` makes a slot's load reject. */
+function fakePool(sessions: (SessionShape | null)[], failing = new Set<number>()) {
+  const loads: { slot: number; session: SessionShape | null; calibrate: boolean; held: number }[] = [];
+  let pending = 0;
+  const load = async (slot: number, session: SessionShape | null, calibrate: boolean) => {
+    pending++;
+    // What the threads hold while this one loads: its old session is released before the new one is made.
+    const held = sessions.filter((s, i) => s !== null && i !== slot).length + (session ? 1 : 0);
+    loads.push({ slot, session, calibrate, held });
+    await new Promise((resolve) => setImmediate(resolve));
+    pending--;
+    if (failing.has(slot)) throw new Error('thread died');
+    sessions[slot] = session;
+    return { calibration: calibrate ? [{ rows: 1, cols: 8, ms: session!.threads === 2 ? 3 : 5 }] : [] };
+  };
+  return { load, loads, pending: () => pending };
+}
+
+const silent = { info() {}, error() {} } as never;
+const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
+
+t.test('one waiting text at a time: narrow turns wide; thread 0 loads the wide session while thread 1 serves', async (t) => {
+  let now = 0;
+  const sessions: (SessionShape | null)[] = [NARROW, NARROW];
+  const pool = fakePool(sessions);
+  const layout = new ThreadLayout(threadLayoutOptions(2, undefined), pool.load, silent, () => now);
+  const changes: LayoutChange[] = [];
+  layout.onChange = (change) => changes.push(change);
+  t.same(layout.started([{ rows: 1, cols: 8, ms: 5 }]), { layout: 'narrow', concurrency: 2, calibration: [{ rows: 1, cols: 8, ms: 5 }] });
+
+  // A lone client: one batch at a time.
+  for (; now < 2_000; now += 10) {
+    const thread = layout.acquire()!;
+    t.equal(thread.slot, 0);
+    layout.observe(0);
+    layout.release(thread.slot);
+    layout.observe(0);
+  }
+  t.equal(layout.layout, 'narrow', 'not before 2 s');
+  const running = layout.acquire()!; // a batch on thread 0 when the change starts
+  layout.observe(0);
+  await settle();
+  t.same(pool.loads, [], 'thread 0 is not reloaded under a running batch');
+  t.equal(layout.acquire()?.slot, 1, 'thread 1 serves meanwhile');
+  layout.release(1);
+  layout.release(running.slot);
+  await settle();
+  t.same(
+    pool.loads.map(({ slot, session, calibrate }) => ({ slot, session, calibrate })),
+    [
+      { slot: 0, session: WIDE, calibrate: true },
+      { slot: 1, session: null, calibrate: false },
+    ],
+    'thread 0 loads the wide session (timed: the first wide one), then thread 1 releases its own',
+  );
+  t.ok(
+    pool.loads.every((l) => l.held <= 2),
+    'never more sessions than threads',
+  );
+  t.equal(layout.layout, 'wide');
+  t.same(sessions, [WIDE, null]);
+  t.equal(layout.concurrency, 1, 'one thread takes batches');
+  const wide = layout.acquire()!;
+  t.same(wide, { slot: 0, session: WIDE }, 'a batch runs on the wide session');
+  t.equal(layout.acquire(), undefined, 'and no other');
+  layout.release(0);
+  t.same(
+    changes,
+    [{ layout: 'wide', concurrency: 1, calibration: [{ rows: 1, cols: 8, ms: 3 }] }],
+    "the cost model is fitted to the wide session's runs",
+  );
+  t.equal(layout.changes, 1);
+});
+
+t.test('a full queue: wide turns narrow; thread 1 loads while the wide session serves, then thread 0 reloads', async (t) => {
+  let now = 0;
+  const sessions: (SessionShape | null)[] = [NARROW, NARROW];
+  const pool = fakePool(sessions);
+  const layout = new ThreadLayout(threadLayoutOptions(2, undefined), pool.load, silent, () => now);
+  const changes: LayoutChange[] = [];
+  layout.onChange = (change) => changes.push(change);
+  layout.started([{ rows: 1, cols: 8, ms: 5 }]);
+  now = 2_000;
+  layout.observe(0);
+  await settle();
+  t.equal(layout.layout, 'wide');
+  pool.loads.length = 0;
+  changes.length = 0;
+
+  // Texts keep waiting: the wide thread never idles.
+  let held: { slot: number; session: SessionShape } | undefined;
+  while (now < 2_100) {
+    const thread = layout.acquire()!;
+    layout.observe(4);
+    if (pool.pending() > 0) {
+      held = thread;
+      break;
+    }
+    layout.release(thread.slot);
+    now += 10;
+  }
+  t.equal(now, 2_050, 'changing once the wide thread had run 50 ms without a break');
+  layout.release(held!.slot);
+  t.same(layout.acquire(), { slot: 0, session: WIDE }, 'the wide session serves while thread 1 loads');
+  await settle();
+  t.same(
+    pool.loads.map(({ slot, session }) => ({ slot, session })),
+    [{ slot: 1, session: NARROW }],
+  );
+  t.equal(layout.acquire()?.slot, 1, 'thread 1 serves once loaded');
+  t.equal(layout.acquire(), undefined, 'thread 0 left service');
+  layout.release(1);
+  layout.release(0);
+  await settle();
+  t.same(
+    pool.loads.map(({ slot, session, calibrate }) => ({ slot, session, calibrate })),
+    [
+      { slot: 1, session: NARROW, calibrate: false },
+      { slot: 0, session: NARROW, calibrate: false },
+    ],
+    'narrow was timed at start: not again',
+  );
+  t.ok(
+    pool.loads.every((l) => l.held <= 2),
+    'never more sessions than threads',
+  );
+  t.same(sessions, [NARROW, NARROW]);
+  t.equal(layout.concurrency, 2);
+  t.same(
+    changes.map((c) => [c.layout, c.concurrency, c.calibration[0]?.ms]),
+    [
+      ['narrow', 1, 5],
+      ['narrow', 2, 5],
+    ],
+    "the cost model is fitted to the narrow sessions' runs again, and the queue drains on one thread, then two",
+  );
+});
+
+t.test('a load that fails is logged and the change completes: the next batch names the session, and the thread makes it', async (t) => {
+  let now = 0;
+  const sessions: (SessionShape | null)[] = [NARROW, NARROW];
+  const pool = fakePool(sessions, new Set([0]));
+  const errors: string[] = [];
+  const logger = { info() {}, error: (_: unknown, msg: string) => errors.push(msg) } as never;
+  const layout = new ThreadLayout(threadLayoutOptions(2, undefined), pool.load, logger, () => now);
+  layout.started([{ rows: 1, cols: 8, ms: 5 }]);
+  now = 2_000;
+  layout.observe(0);
+  await settle();
+  t.same(errors, ['model thread could not load its session']);
+  t.equal(layout.layout, 'wide');
+  t.same(layout.acquire(), { slot: 0, session: WIDE });
+});
+
+t.test('stop() waits for the change under way, and no change starts after it', async (t) => {
+  let now = 0;
+  const sessions: (SessionShape | null)[] = [NARROW, NARROW];
+  const pool = fakePool(sessions);
+  const layout = new ThreadLayout(threadLayoutOptions(2, undefined), pool.load, silent, () => now);
+  layout.started([]);
+  now = 2_000;
+  layout.observe(0);
+  t.same(pool.loads, [], 'the change has started, its loads not yet');
+  await layout.stop();
+  t.equal(pool.loads.length, 2, 'both loads of the change ran before stop() resolved');
+  t.equal(pool.pending(), 0);
+  now = 10_000;
+  layout.acquire();
+  layout.observe(5);
+  now = 20_000;
+  layout.observe(5);
+  await settle();
+  t.equal(layout.changes, 1, 'no change after stop');
+});
+
+t.test('a fixed layout never changes', async (t) => {
+  let now = 0;
+  const sessions: (SessionShape | null)[] = [NARROW, NARROW];
+  const pool = fakePool(sessions);
+  const layout = new ThreadLayout(threadLayoutOptions(2, 1), pool.load, silent, () => now);
+  layout.started([]);
+  for (; now < 10_000; now += 100) layout.observe(0);
+  await settle();
+  t.same(pool.loads, []);
+  t.equal(layout.layout, 'fixed');
+  t.same([layout.acquire()?.slot, layout.acquire()?.slot, layout.acquire()], [0, 1, undefined]);
+});
