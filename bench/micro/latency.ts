@@ -36,6 +36,33 @@ interface Point {
   p99Ms: number;
 }
 
+/**
+ * Where one text's time went (C = 1, one text per request), in ms: the client's mean round trip, and the means
+ * of the service's own histograms over the window: its whole answer, the tokenization (with its thread hop), the
+ * queue wait and the model run (in the worker); the rest is parsing, lookups, the hops to and from the model
+ * thread and the answer's JSON.
+ */
+interface Breakdown {
+  clientMs: number;
+  serverMs: number;
+  tokenizeMs: number;
+  queueMs: number;
+  modelMs: number;
+  restMs: number;
+}
+
+/** The mean (ms) of a histogram family's samples whose labels contain `match`, between two scrapes. */
+function meanMs(before: Map<string, number>, after: Map<string, number>, family: string, match = ''): number {
+  let sum = 0;
+  let count = 0;
+  for (const [key, value] of after) {
+    if (!key.includes(match)) continue;
+    if (key.startsWith(`${family}_sum`)) sum += value - (before.get(key) ?? 0);
+    else if (key.startsWith(`${family}_count`)) count += value - (before.get(key) ?? 0);
+  }
+  return count > 0 ? (sum / count) * 1000 : Number.NaN;
+}
+
 interface DirectPoint extends Point {
   /** Which layout gave more sentences/s: `all` (one session on every core) or `split` (one-thread sessions). */
   layout: 'all' | 'split';
@@ -47,7 +74,7 @@ defineBench({
   usage: `  --concurrency LIST    closed-loop clients (default 1,2,4,8,16,32)
   --texts LIST          texts per request (default 1,8)
   --duration S          seconds of each measured window (default 6)
-  --warmup S            seconds of warm-up before each service window (default 2)
+  --warmup S            seconds of warm-up before each service window (default 6: the layout changes after 2 s, then loads)
   --rounds N            rounds; each point's median is reported (default 2)
   --seed N              corpus seed (default 1)
   --baseline-js PATH    also measure this build's dist/src/main.js (target baseline), e.g. the commit before a change
@@ -61,7 +88,7 @@ defineBench({
       concurrency: listFlag('concurrency', values.concurrency, [1, 2, 4, 8, 16, 32]),
       texts: listFlag('texts', values.texts, [1, 8]),
       durationS: numberFlag('duration', values.duration, 6),
-      warmupS: numberFlag('warmup', values.warmup, 2),
+      warmupS: numberFlag('warmup', values.warmup, 6),
       rounds: numberFlag('rounds', values.rounds, 2),
       seed: numberFlag('seed', values.seed, 1),
     };
@@ -114,17 +141,27 @@ defineBench({
     };
     const served = async (name: string, c: number, k: number): Promise<Point> => {
       const body = (): string => JSON.stringify({ text: Array.from({ length: k }, next) });
-      const { load } = await measure(
+      const single = c === 1 && k === 1;
+      const { load, before, after } = await measure(
         services[name]!,
         { connections: c, pipelining: 1, warmupS: cfg.warmupS, durationS: cfg.durationS, path: PREDICT_PATH, body },
-        false,
+        single,
       );
       if (load.non2xx > 0 || load.errors > 0) log(`${name} C=${c} k=${k}: ${load.non2xx} non-2xx, ${load.errors} errors`);
+      if (single && before && after) {
+        const serverMs = meanMs(before, after, 'inf_http_request_duration_seconds', 'route="bulk-predict"');
+        const tokenizeMs = meanMs(before, after, 'inf_tokenize_duration_seconds');
+        const queueMs = meanMs(before, after, 'inf_queue_wait_seconds');
+        const modelMs = meanMs(before, after, 'inf_inference_duration_seconds');
+        const restMs = serverMs - tokenizeMs - queueMs - modelMs;
+        breakdowns[name]!.push({ clientMs: load.meanMs, serverMs, tokenizeMs, queueMs, modelMs, restMs });
+      }
       return { c, k, sentencesPerS: load.okRps * k, p50Ms: load.p50, p99Ms: load.p99 };
     };
 
     const targets = ['direct', ...Object.keys(services)];
     const runs: Record<string, Point[]> = Object.fromEntries(targets.map((t) => [t, []]));
+    const breakdowns: Record<string, Breakdown[]> = Object.fromEntries(Object.keys(services).map((name) => [name, []]));
     try {
       for (let round = 0; round < cfg.rounds; round++) {
         for (const k of cfg.texts) {
@@ -193,6 +230,26 @@ defineBench({
         header.push(`${name} sentences/s`, `${name} p50 ms`, `${name} p99 ms`, `${name}/direct sentences/s`, `${name}/direct p50`);
       markdown.push(`### ${k} text${k === 1 ? '' : 's'} per request`, '', ...mdTable(header, rows), '');
     }
+    if (Object.values(breakdowns).some((b) => b.length > 0)) {
+      const stages: [keyof Breakdown, string][] = [
+        ['clientMs', "client's round trip (mean)"],
+        ['serverMs', 'service: request to answer'],
+        ['tokenizeMs', '… tokenization (thread hop included)'],
+        ['queueMs', '… queue wait'],
+        ['modelMs', '… model run (in the worker)'],
+        ['restMs', '… the rest: parsing, lookups, hops to and from the model thread, JSON'],
+      ];
+      const names = Object.keys(services);
+      const rows = stages.map(([key, label]) => [label, ...names.map((name) => median(breakdowns[name]!.map((b) => b[key])).toFixed(2))]);
+      markdown.push(
+        "### Where a single text's time goes (C = 1, one text per request)",
+        '',
+        `Means over each window, from the service's own histograms, median of the rounds (ms). The model run directly at C = 1: p50 ${medianPoint('direct', 1, 1).p50Ms.toFixed(2)} ms.`,
+        '',
+        ...mdTable(['stage', ...names.map((name) => `${name} ms`)], rows),
+        '',
+      );
+    }
     const curves = cfg.texts.flatMap((k) =>
       targets.map((target) => ({
         label: `${target}, ${k} text${k === 1 ? '' : 's'}/request`,
@@ -203,7 +260,7 @@ defineBench({
       })),
     );
     return {
-      data: { config: { ...cfg, cores, env }, runs, summary },
+      data: { config: { ...cfg, cores, env }, runs, summary, breakdowns },
       markdown,
       extra: {
         svg: renderCurves({

@@ -103,6 +103,9 @@ export class ThreadLayout {
   /** The warm-up runs of the first layout, once every thread is warm: what its cost model fits. */
   started(calibration: readonly CalibrationRun[]): LayoutChange {
     this.calibrations.set(this.name, calibration);
+    // Counted from now: a pool that stays idle goes wide (one session: less memory) as one that serves lone texts.
+    this.policy.reset(this.now());
+    this.observe(0);
     return { layout: this.name, concurrency: this.serving.size, calibration };
   }
 
