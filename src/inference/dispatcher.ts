@@ -122,10 +122,10 @@ export class Dispatcher {
       await this.execute(batch.slice(middle), slot, session);
       return;
     }
-    this.record(batch, cols, outcome, startedAt);
+    this.record(batch, cols, outcome, startedAt, session);
   }
 
-  private record(batch: Entry[], cols: number, result: BatchResult, startedAt: number): void {
+  private record(batch: Entry[], cols: number, result: BatchResult, startedAt: number, session: SessionShape): void {
     const run = {
       id: this.stats.modelRuns,
       size: batch.length,
@@ -140,6 +140,7 @@ export class Dispatcher {
     // lag before it read the answer (the thread stays idle until then), not the worker's inference time alone.
     this.costModel.observe(batch.length, cols, run.endedAt - startedAt);
     this.observer.onBatch(batch.length, result.paddedTokens, result.inferenceMs);
+    this.layout.ran(session, batch.length, cols, result.inferenceMs);
     batch.forEach((entry, row) => {
       this.queue.finish(entry);
       entry.resolve({

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { CalibrationRun, LoadResult, SessionShape } from '../../workers/protocol.js';
+import { CostModel } from './cost-model.js';
 import { LayoutPolicy, type LayoutName, type LayoutPolicyOptions } from './layout-policy.js';
 
 export interface ThreadLayoutOptions extends LayoutPolicyOptions {
@@ -22,6 +23,15 @@ export type LoadSession = (slot: number, session: SessionShape | null, calibrate
 const NARROW: SessionShape = { threads: 1, spin: false };
 /** Wide turns narrow after ~8 lone texts' worth of unbroken work; narrow turns wide after 2 s without a queue. */
 const DELAYS: LayoutPolicyOptions = { narrowAfterMs: 50, wideAfterMs: 2_000 };
+/**
+ * The wide session's runs against what one thread was timed at for the same shapes: 0.7 on an idle machine
+ * (6 against 8.3 ms for a sentence), 2.4 while other processes kept both cores busy (a spinning thread waits
+ * for its partner, descheduled mid-operator). Above 1 (a moving mean over ~5 runs) the wide session is slower
+ * than a single thread, and the pool goes narrow and stays so for WIDE_BACKOFF_MS.
+ */
+const WIDE_SLOWER = 1;
+const WIDE_RATIO_WEIGHT = 0.2;
+const WIDE_BACKOFF_MS = 30_000;
 
 /**
  * The pool's layout: adaptive when INTRA_OP_THREADS is unset and there are two threads or more; fixed otherwise,
@@ -62,6 +72,12 @@ export class ThreadLayout {
   private changing: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** One thread's timed cost (the narrow warm-up), against which the wide session's runs are judged. */
+  private oneThread: CostModel | undefined;
+  /** Moving mean of the wide session's run time over oneThread's for the same shape. */
+  private wideRatio = 0;
+  /** Wide is not tried again before this time, after it was found slower than one thread. */
+  private wideBlockedUntil = -Infinity;
   /** Changes of layout so far (tests and logs). */
   changes = 0;
   /** Told of every change of what runs (the service re-fits the cost model and the queue's concurrency). */
@@ -103,6 +119,7 @@ export class ThreadLayout {
   /** The warm-up runs of the first layout, once every thread is warm: what its cost model fits. */
   started(calibration: readonly CalibrationRun[]): LayoutChange {
     this.calibrations.set(this.name, calibration);
+    if (this.name === 'narrow') this.oneThread = fitOrUndefined(calibration);
     // Counted from now: a pool that stays idle goes wide (one session: less memory) as one that serves lone texts.
     this.policy.reset(this.now());
     this.observe(0);
@@ -128,11 +145,27 @@ export class ThreadLayout {
     waiter?.();
   }
 
+  /**
+   * A batch of `rows` texts padded to `cols` ran in `inferenceMs` (the worker's own time) on a session of this
+   * shape. A wide session found slower than one thread (WIDE_SLOWER) turns the pool narrow for WIDE_BACKOFF_MS.
+   */
+  ran(session: SessionShape, rows: number, cols: number, inferenceMs: number): void {
+    if (this.name !== 'wide' || !session.spin || this.oneThread === undefined || this.changing || this.stopped) return;
+    const ratio = inferenceMs / this.oneThread.cost(rows, cols);
+    this.wideRatio = this.wideRatio === 0 ? ratio : this.wideRatio + WIDE_RATIO_WEIGHT * (ratio - this.wideRatio);
+    if (this.wideRatio <= WIDE_SLOWER) return;
+    this.logger?.warn({ ratio: Number(this.wideRatio.toFixed(2)) }, 'the wide session runs slower than one thread; going narrow');
+    this.wideBlockedUntil = this.now() + WIDE_BACKOFF_MS;
+    this.change('narrow');
+  }
+
   /** After each of the dispatcher's rounds: `waiting` texts were left in the queue. May start a change. */
   observe(waiting: number): void {
     if (this.name === 'fixed' || this.changing || this.stopped) return;
-    const wanted = this.policy.observe(this.name, this.now(), this.busy.size, waiting);
+    const now = this.now();
+    const wanted = this.policy.observe(this.name, now, this.busy.size, waiting);
     clearTimeout(this.idleTimer);
+    if (wanted === 'wide' && now < this.wideBlockedUntil) return;
     if (wanted !== this.name) {
       this.change(wanted);
       return;
@@ -154,6 +187,7 @@ export class ThreadLayout {
   private change(to: LayoutName): void {
     const from = this.name;
     const started = this.now();
+    this.wideRatio = 0;
     this.changing = (to === 'wide' ? this.toWide() : this.toNarrow())
       .then(() => this.logger?.info({ from, to, ms: Math.round(this.now() - started) }, 'thread layout changed'))
       .catch((err: unknown) => this.logger?.error({ err, from, to }, 'thread layout change failed'))
@@ -222,5 +256,14 @@ export class ThreadLayout {
 
   private report(calibration: readonly CalibrationRun[]): void {
     this.onChange({ layout: this.name, concurrency: this.serving.size, calibration });
+  }
+}
+
+/** The cost model of these timed runs; undefined if they do not determine one (fewer than three shapes). */
+function fitOrUndefined(calibration: readonly CalibrationRun[]): CostModel | undefined {
+  try {
+    return CostModel.fit(calibration);
+  } catch {
+    return undefined;
   }
 }
