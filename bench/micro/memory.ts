@@ -6,22 +6,15 @@
 //      --rounds rounds and the means' ratio is reported.
 // --main-js runs another build of the service (e.g. main's, for "before"), with the same inputs. The pod's
 // memory arithmetic in kustomize/base/project-api-deployment.yaml comes from these runs.
-import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readSentences, uniqueTexts } from '../lib/corpus.js';
+import { memoryOf } from '../lib/process-memory.js';
 import { HEALTH_PATH, type ManagedProcess, PREDICT_PATH, SERVICE_MAIN_JS, SST2_DEV_TSV, STANDIN_MODEL_DIR } from '../lib/harness.js';
 import { startNodeServer } from '../lib/harness.js';
 import { runLoad } from '../lib/load.js';
 import { defineBench, valueFlags, envFlags, envLine, numberFlag } from '../lib/runner.js';
 import { MEMORY_INPUTS } from './lib/memory-inputs.js';
 import { exactLengthTexts } from './lib/texts.js';
-
-/** VmRSS and VmHWM (peak) of a process, in MiB. */
-function memoryOf(pid: number): { rss: number; peak: number } {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  const kib = (key: string): number => Number(new RegExp(`${key}:\\s+(\\d+)`).exec(status)![1]);
-  return { rss: kib('VmRSS') / 1024, peak: kib('VmHWM') / 1024 };
-}
 
 const startBuild = (mainJs: string, env: Record<string, string>): Promise<ManagedProcess> =>
   startNodeServer({
