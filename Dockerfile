@@ -82,7 +82,12 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
 
 FROM ${NODE_IMAGE}${NODE_DIGEST} AS runtime
 ARG MODEL_FILE=
+# MALLOC_MMAP_THRESHOLD_: glibc serves allocations of 64 KiB and more with their own mmap and gives them back on
+# free. Its default threshold rises to the largest block freed, so after ONNX Runtime released a session (a
+# change of thread layout, a re-created arena) the next one's blocks came from the heap and stayed resident:
+# +100-200 MiB per change (docs/performance.md, "Latency at every load").
 ENV NODE_ENV=production \
+    MALLOC_MMAP_THRESHOLD_=65536 \
     MODEL_DIR=/app/model/distilbert-base-uncased-finetuned-sst-2-english \
     MODEL_FILE=${MODEL_FILE}
 WORKDIR /app

@@ -251,6 +251,12 @@ export interface ServiceOptions {
 }
 
 /**
+ * The process environment the service runs with as the image and `npm start` run it (Dockerfile): glibc's
+ * fixed mmap threshold, so memory ONNX Runtime releases goes back to the system.
+ */
+export const SERVICE_PROCESS_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '65536' };
+
+/**
  * Runs our service (`node dist/src/main.js`) on a free port with the stand-in model, one worker and
  * LOG_LEVEL=info unless `env` says otherwise, and waits until its health answers 200.
  */
@@ -258,7 +264,7 @@ export function startService(env: Record<string, string> = {}, opts: ServiceOpti
   return startNodeServer({
     name: opts.name ?? 'service',
     script: opts.script ?? SERVICE_MAIN_JS,
-    env: { MODEL_DIR: STANDIN_MODEL_DIR, WORKERS: '1', LOG_LEVEL: 'info', ...env },
+    env: { ...SERVICE_PROCESS_ENV, MODEL_DIR: STANDIN_MODEL_DIR, WORKERS: '1', LOG_LEVEL: 'info', ...env },
     healthPath: `${env.BASE_PATH ?? '/project'}/health`,
     waitHealthy: opts.waitHealthy,
     readyTimeoutMs: opts.readyTimeoutMs,

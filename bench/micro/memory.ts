@@ -9,7 +9,15 @@
 import { join, resolve } from 'node:path';
 import { readSentences, uniqueTexts } from '../lib/corpus.js';
 import { memoryOf } from '../lib/process-memory.js';
-import { HEALTH_PATH, type ManagedProcess, PREDICT_PATH, SERVICE_MAIN_JS, SST2_DEV_TSV, STANDIN_MODEL_DIR } from '../lib/harness.js';
+import {
+  HEALTH_PATH,
+  type ManagedProcess,
+  PREDICT_PATH,
+  SERVICE_MAIN_JS,
+  SERVICE_PROCESS_ENV,
+  SST2_DEV_TSV,
+  STANDIN_MODEL_DIR,
+} from '../lib/harness.js';
 import { startNodeServer } from '../lib/harness.js';
 import { runLoad } from '../lib/load.js';
 import { defineBench, valueFlags, envFlags, envLine, numberFlag } from '../lib/runner.js';
@@ -20,7 +28,7 @@ const startBuild = (mainJs: string, env: Record<string, string>): Promise<Manage
   startNodeServer({
     name: 'service',
     script: mainJs,
-    env: { MODEL_DIR: STANDIN_MODEL_DIR, LOG_LEVEL: 'warn', ...env },
+    env: { ...SERVICE_PROCESS_ENV, MODEL_DIR: STANDIN_MODEL_DIR, LOG_LEVEL: 'warn', ...env },
     healthPath: HEALTH_PATH,
   });
 

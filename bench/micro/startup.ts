@@ -4,7 +4,7 @@
 // session). With --baseline-js the two builds alternate start by start; the report gives medians and ratios.
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { HEALTH_PATH, SERVICE_MAIN_JS, STANDIN_MODEL_DIR, startNodeServer } from '../lib/harness.js';
+import { HEALTH_PATH, SERVICE_MAIN_JS, SERVICE_PROCESS_ENV, STANDIN_MODEL_DIR, startNodeServer } from '../lib/harness.js';
 import { fmtRps, mdTable } from '../lib/format.js';
 import { memoryOf } from '../lib/process-memory.js';
 import { defineBench, envFlags, envLine, numberFlag, valueFlags } from '../lib/runner.js';
@@ -47,7 +47,7 @@ defineBench({
         const service = await startNodeServer({
           name: build,
           script: builds[build]!,
-          env: { MODEL_DIR: STANDIN_MODEL_DIR, ...env },
+          env: { ...SERVICE_PROCESS_ENV, MODEL_DIR: STANDIN_MODEL_DIR, ...env },
           healthPath: HEALTH_PATH,
         });
         try {
