@@ -6,16 +6,15 @@
 // its own body shape and closes the connection if a body was sent (it is left unread). The FastAPI-shaped GET
 // routes get it from requireApiKey below; POST bulk-predict checks it in its admission (handlers/predict.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { type ApiKeyRouteGroup, readApiKeysFile, watchKeyFile } from '../api-key-source.js';
 import type { Config } from '../config.js';
 import { Errors, type HttpError } from '../errors.js';
+import type { RouteHandler } from './pipeline.js';
 import { hasBody } from './request-framing.js';
 import { sendNow } from './respond.js';
 
 export type ApiKeyRefusal = 'missing' | 'invalid';
-type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
 export const API_KEY_REALM = 'sentiment-inference';
 
@@ -91,11 +90,11 @@ export class ApiKeyGuard {
  * A route that answers 401 without a valid key, in its family's error body (FastAPI's {"detail": ...} unless
  * told), and runs `handler` with one.
  */
-export function requireApiKey(guard: ApiKeyGuard, handler: Handler, errorBody = (error: HttpError) => error.body): Handler {
-  return (res, req) => {
+export function requireApiKey(guard: ApiKeyGuard, handler: RouteHandler, errorBody = (error: HttpError) => error.body): RouteHandler {
+  return (ctx, req) => {
     const refusal = guard.check(req.getHeader('authorization'));
-    if (refusal === undefined) return handler(res, req);
-    sendNow(res, refusal.statusCode, 'application/json', errorBody(refusal), Object.entries(refusal.headers), hasBody(req));
+    if (refusal === undefined) return handler(ctx, req);
+    sendNow(ctx, refusal.statusCode, 'application/json', errorBody(refusal), Object.entries(refusal.headers), hasBody(req));
   };
 }
 

@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { Errors, type HttpError } from '../errors.js';
+import { RequestContext } from './request-context.js';
 import { closeAfterAnswer, sendNow } from './respond.js';
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
@@ -24,7 +25,8 @@ export function checkFraming(handler: Handler): Handler {
     if (encoded || req.getHeader('content-length') !== '') {
       const refusal = framingError(req);
       if (refusal) {
-        sendNow(res, refusal.statusCode, 'application/json', refusal.body, [], true);
+        // Before the route's pipeline: a request whose end is unknown is no route's (docs/architecture.md).
+        sendNow(new RequestContext(res, '', 0), refusal.statusCode, 'application/json', refusal.body, [], true);
         return;
       }
       // Valid now, so `chunked` alone.
