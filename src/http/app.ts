@@ -30,16 +30,16 @@ export interface AppDeps extends HfInferenceDeps, TeiDeps {
   readonly version: string;
 }
 
-/** The OIP metadata routes' labels in the request metrics, by path pattern. */
-const OIP_METADATA_ROUTES: Record<string, string> = {
-  '/v2/health/live': 'oip-live',
-  '/v2/health/ready': 'oip-ready',
-  '/v2': 'oip-server-metadata',
-  '/v2/': 'oip-server-metadata',
-  '/v2/models/:name': 'oip-model-metadata',
-  '/v2/models/:name/versions/:version': 'oip-model-metadata',
-  '/v2/models/:name/ready': 'oip-model-ready',
-  '/v2/models/:name/versions/:version/ready': 'oip-model-ready',
+/** The OIP metadata routes' labels in the request metrics, by path pattern, and whether each is a probe (not traced). */
+const OIP_METADATA_ROUTES: Record<string, { readonly name: string; readonly probe?: true }> = {
+  '/v2/health/live': { name: 'oip-live', probe: true },
+  '/v2/health/ready': { name: 'oip-ready', probe: true },
+  '/v2': { name: 'oip-server-metadata' },
+  '/v2/': { name: 'oip-server-metadata' },
+  '/v2/models/:name': { name: 'oip-model-metadata' },
+  '/v2/models/:name/versions/:version': { name: 'oip-model-metadata' },
+  '/v2/models/:name/ready': { name: 'oip-model-ready', probe: true },
+  '/v2/models/:name/versions/:version/ready': { name: 'oip-model-ready', probe: true },
 };
 
 /**
@@ -55,7 +55,7 @@ export function createApp(deps: AppDeps): TemplatedApp {
       sendNow(ctx, 200, 'application/json', body);
   const routes: Route[] = [
     { method: 'POST', path: `${basePath}/bulk-predict`, name: 'bulk-predict', handler: createPredictHandler(deps) },
-    { method: 'GET', path: `${basePath}/health`, name: 'health', handler: createHealthHandler(deps.lifecycle) },
+    { method: 'GET', path: `${basePath}/health`, name: 'health', traced: false, handler: createHealthHandler(deps.lifecycle) },
     { method: 'GET', path: `${basePath}/info`, name: 'info', handler: json(deps.info) },
     { method: 'GET', path: `${basePath}/openapi.json`, name: 'openapi', handler: json(deps.openApi) },
     { method: 'GET', path: `${basePath}/docs`, name: 'docs', handler: docs.page },
@@ -67,7 +67,8 @@ export function createApp(deps: AppDeps): TemplatedApp {
   routes.push({ method: 'POST', path: '/', name: 'hf-inference', handler: createHfInferenceHandler(deps) });
   const oipModel = oipModelOf(deps.model);
   for (const [path, handler] of Object.entries(createOipMetadataHandlers(oipModel, deps.lifecycle, deps.version))) {
-    routes.push({ method: 'GET', path, name: OIP_METADATA_ROUTES[path]!, handler });
+    const { name, probe } = OIP_METADATA_ROUTES[path]!;
+    routes.push({ method: 'GET', path, name, traced: !probe, handler });
   }
   routes.push(
     { method: 'POST', path: '/v2/models/:name/infer', name: 'oip-infer', handler: createOipInferHandler(deps, oipModel, false) },
@@ -79,7 +80,14 @@ export function createApp(deps: AppDeps): TemplatedApp {
     },
   );
   if (deps.metrics.enabled) {
-    routes.push({ method: 'GET', path: metricsPath, name: 'metrics', observed: false, handler: createMetricsHandler(deps.metrics) });
+    routes.push({
+      method: 'GET',
+      path: metricsPath,
+      name: 'metrics',
+      counted: false,
+      traced: false,
+      handler: createMetricsHandler(deps.metrics),
+    });
   }
 
   const app = App();

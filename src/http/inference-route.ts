@@ -215,7 +215,10 @@ function answerError<Params>(
   bodyRead: boolean,
 ): void {
   // The client left: nobody to answer, and its withdrawn texts are neither a timeout nor a failure.
-  if (ctx.aborted) return ctx.finish(499);
+  if (ctx.aborted) {
+    ctx.finish(499);
+    return;
+  }
   const error = err instanceof HttpError ? err : err instanceof InferenceError ? httpErrorFor(err) : Errors.Internal();
   // Per request, not per batch: a failed batch of ten requests counts ten.
   if (error.code === 'INF_ERR_OVERLOADED') deps.metrics.failure('overloaded');

@@ -40,10 +40,15 @@ export interface RouteStages {
   /** The uWS pattern; the span's name and `http.route` give it as a template (`:name` -> `{name}`). */
   readonly path: string;
   /**
-   * False for the metrics exposition: it is neither counted nor traced (a scrape that counted itself would change
-   * the counter it reads, and Prometheus times its scrapes itself); it is still drained and logged.
+   * False for the metrics exposition (default true): a scrape that counted itself would change the counter it
+   * reads, and Prometheus times its scrapes itself. It is still drained and logged.
    */
-  readonly observed?: boolean;
+  readonly counted?: boolean;
+  /**
+   * False for the probes and the metrics exposition (default true): polled every few seconds by the orchestrator
+   * and by Prometheus, their spans would fill the trace store and say nothing.
+   */
+  readonly traced?: boolean;
 }
 
 /** A route of the app's table (app.ts): a GET route also answers HEAD. */
@@ -60,7 +65,7 @@ export function createPipeline(deps: PipelineDeps): (route: RouteStages, handler
   const nextRequestId = createRequestIds();
   return (route, handler) => {
     const onResponse = createOnResponse(deps, route);
-    const traced = tracing.enabled && route.observed !== false;
+    const traced = tracing.enabled && route.traced !== false;
     const template = route.path.replace(/:(\w+)/g, '{$1}');
     const any = route.method === 'ANY';
     return (res, req) => {
@@ -88,11 +93,11 @@ export function createPipeline(deps: PipelineDeps): (route: RouteStages, handler
  */
 function createOnResponse(deps: PipelineDeps, route: RouteStages): OnResponse {
   const { lifecycle, metrics, logger } = deps;
-  const observed = route.observed !== false;
+  const counted = route.counted !== false;
   return (ctx, status) => {
     lifecycle.requestFinished();
     const ms = ctx.elapsedMs();
-    if (observed) {
+    if (counted) {
       if (ctx.memoizedTexts === undefined) metrics.observeRequest(route.name, status, ms / 1000);
       else metrics.observeMemoAnswer(route.name, ms / 1000, ctx.memoizedTexts);
     }

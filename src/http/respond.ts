@@ -37,7 +37,10 @@ export function send(
   headers: Headers = [],
   closeConnection = false,
 ): void {
-  if (ctx.aborted) return ctx.finish(499);
+  if (ctx.aborted) {
+    ctx.finish(499);
+    return;
+  }
   if (ctx.responded) return;
   ctx.responded = true;
   if (closeConnection || closingResponses.has(ctx.res)) endClosing(ctx, status, contentType, body, headers);
@@ -49,7 +52,10 @@ export function send(
  * rendered ahead by headerLines(): for an answer whose headers barely change between requests.
  */
 export function sendLinesInCallback(ctx: RequestContext, lines: string, body: string | Uint8Array, closeConnection = false): void {
-  if (ctx.aborted) return ctx.finish(499);
+  if (ctx.aborted) {
+    ctx.finish(499);
+    return;
+  }
   if (ctx.responded) return;
   ctx.responded = true;
   if (closeConnection || closingResponses.has(ctx.res)) {
@@ -95,7 +101,10 @@ export function sendNow(
  */
 function endClosing(ctx: RequestContext, status: number, contentType: string, body: string | Uint8Array, headers: Headers): void {
   setImmediate(() => {
-    if (ctx.aborted) return ctx.finish(499);
+    if (ctx.aborted) {
+      ctx.finish(499);
+      return;
+    }
     ctx.res.cork(() => {
       writeHead(ctx.res, status, contentType, headers);
       ctx.res.end(body, true);
@@ -135,10 +144,14 @@ function end(ctx: RequestContext, status: number, body: string | Uint8Array): vo
   const bytes = typeof body === 'string' && body.length * 3 >= LARGE_BODY_BYTES ? Buffer.from(body) : body;
   if (typeof bytes === 'string' || bytes.byteLength < LARGE_BODY_BYTES) {
     res.end(bytes);
-    return ctx.finish(status);
+    ctx.finish(status);
+    return;
   }
   const total = bytes.byteLength;
-  if (res.tryEnd(bytes, total)[1]) return ctx.finish(status);
+  if (res.tryEnd(bytes, total)[1]) {
+    ctx.finish(status);
+    return;
+  }
   // The rest leaves as the client reads; the context's abort handler finishes the request if it leaves first.
   res.onWritable((offset) => {
     const [ok, done] = res.tryEnd(bytes.subarray(offset), total);

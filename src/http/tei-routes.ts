@@ -25,7 +25,7 @@ export function teiRoutes(deps: TeiDeps, taken: ReadonlySet<string>): Route[] {
     { method: 'POST', path: `${prefix}/predict`, name: 'tei-predict', handler: createTeiPredictHandler(deps) },
     { method: 'POST', path: `${prefix}/rerank`, name: 'tei-rerank', handler: createTeiRerankHandler(deps, deps.numLabels) },
     { method: 'GET', path: `${prefix}/info`, name: 'tei-info', handler: (ctx) => sendNow(ctx, 200, 'application/json', deps.teiInfo) },
-    { method: 'GET', path: `${prefix}/health`, name: 'tei-health', handler: createTeiHealthHandler(deps.lifecycle) },
+    { method: 'GET', path: `${prefix}/health`, name: 'tei-health', traced: false, handler: createTeiHealthHandler(deps.lifecycle) },
   ];
   return routes.filter((route) => !taken.has(route.path));
 }
