@@ -10,7 +10,7 @@ import { createMetricsHandler } from './handlers/metrics.js';
 import { createOipInferHandler } from './handlers/oip-infer.js';
 import { createOipMetadataHandlers, oipModelOf } from './handlers/oip-metadata.js';
 import { createPredictHandler } from './handlers/predict.js';
-import { errorMessageBody } from './error-bodies.js';
+import { errorAnswer } from './error-answers.js';
 import { type ApiKeyGuard, requireApiKey, routeGroup } from './api-keys.js';
 import { createPipeline, type Route, type RouteHandler } from './pipeline.js';
 import { hasBody, checkFraming } from './request-framing.js';
@@ -92,8 +92,8 @@ export function createApp(deps: AppDeps): TemplatedApp {
 
   const app = App();
   const stages = createPipeline(deps);
-  const methodNotAllowed = Errors.MethodNotAllowed();
-  const notFound = Errors.NotFound();
+  const methodNotAllowed = errorAnswer(Errors.MethodNotAllowed(), 'bulk-predict');
+  const notFound = errorAnswer(Errors.NotFound(), 'bulk-predict');
   for (const route of routes) {
     const handler = guarded(route, deps);
     if (route.method === 'GET') {
@@ -108,18 +108,18 @@ export function createApp(deps: AppDeps): TemplatedApp {
       route.path,
       checkFraming(
         stages({ ...route, method: 'ANY' }, (ctx, req) =>
-          sendNow(ctx, 405, 'application/json', methodNotAllowed.body, allow, hasBody(req)),
+          sendNow(ctx, methodNotAllowed.status, 'application/json', methodNotAllowed.body, allow, hasBody(req)),
         ),
       ),
     );
   }
   // An Open Inference Protocol client reads {"error"}, also on a path that is not the protocol's.
-  const notFoundMessage = errorMessageBody(notFound);
+  const notFoundMessage = errorAnswer(Errors.NotFound(), 'oip');
   app.any(
     '/v2/*',
     checkFraming(
       stages({ name: 'not-found', method: 'ANY', path: '/v2/*' }, (ctx, req) =>
-        sendNow(ctx, 404, 'application/json', notFoundMessage, [], hasBody(req)),
+        sendNow(ctx, notFoundMessage.status, 'application/json', notFoundMessage.body, [], hasBody(req)),
       ),
     ),
   );
@@ -127,7 +127,7 @@ export function createApp(deps: AppDeps): TemplatedApp {
     '/*',
     checkFraming(
       stages({ name: 'not-found', method: 'ANY', path: '/*' }, (ctx, req) =>
-        sendNow(ctx, 404, 'application/json', notFound.body, [], hasBody(req)),
+        sendNow(ctx, notFound.status, 'application/json', notFound.body, [], hasBody(req)),
       ),
     ),
   );
@@ -141,5 +141,5 @@ export function createApp(deps: AppDeps): TemplatedApp {
 function guarded(route: Route, deps: AppDeps): RouteHandler {
   const group = routeGroup(route.path, deps.config);
   if (!deps.apiKeys || group === undefined || group === 'predict' || !deps.apiKeys.protects(group)) return route.handler;
-  return requireApiKey(deps.apiKeys, route.handler, route.path.startsWith('/v2') ? errorMessageBody : undefined);
+  return requireApiKey(deps.apiKeys, route.handler, route.path.startsWith('/v2') ? 'oip' : undefined);
 }

@@ -1,12 +1,11 @@
 import type { HttpRequest } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { Errors, HttpError } from '../errors.js';
-import { InferenceError } from '../inference/errors.js';
+import { Errors, type RequestError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Prediction, Predictor } from '../inference/predictor.js';
 import type { Metrics } from '../observability/metrics.js';
-import { httpErrorFor } from './inference-errors.js';
+import { type ApiFamily, errorAnswer, isFault, requestErrorOf } from './error-answers.js';
 import { drainBody, readBody } from './body.js';
 import type { RequestContext } from './request-context.js';
 import type { RouteHandler } from './pipeline.js';
@@ -41,10 +40,8 @@ export interface Answer {
  * in the pipeline (pipeline.ts).
  */
 export interface InferenceRoute<Params> {
-  /** The family's error body for an error ({"detail"} for FastAPI's routes, {"error"} for HF's and OIP's). */
-  readonly errorBody: (error: HttpError) => string;
-  /** The family's status for an error, where it differs from the error's own (TEI's 429 for overload). */
-  readonly errorStatus?: (error: HttpError) => number;
+  /** Whose status and body its errors are answered with (error-answers.ts). */
+  readonly errorFamily: ApiFamily;
   /** What the route reads from the request line (uWS allows it only before the handler returns), if anything. */
   readonly params?: (req: HttpRequest) => Params;
   /**
@@ -59,9 +56,6 @@ export interface InferenceRoute<Params> {
 
 /** An oversized body up to this many times the limit is drained so the client can read its 413; a larger one is cut off. */
 const DRAIN_FACTOR = 16;
-
-/** The FastAPI routes' body: the error as it was defined. */
-export const detailBody = (error: HttpError): string => error.body;
 
 /** No Content-Type (the reference's k6 script sends none), application/json with any charset, or +json. */
 export function isJsonMediaType(contentType: string): boolean {
@@ -177,7 +171,7 @@ function admit<Params>(
   ctx: RequestContext,
   contentType: string,
   contentLength: string,
-  apiKeyRefusal: HttpError | undefined,
+  apiKeyRefusal: RequestError | undefined,
 ): boolean {
   const { config, lifecycle } = deps;
   // First: a client without a key learns nothing else about the request or the server.
@@ -219,22 +213,22 @@ function answerError<Params>(
     ctx.finish(499);
     return;
   }
-  const error = err instanceof HttpError ? err : err instanceof InferenceError ? httpErrorFor(err) : Errors.Internal();
+  const error = requestErrorOf(err);
   // Per request, not per batch: a failed batch of ten requests counts ten.
   if (error.code === 'INF_ERR_OVERLOADED') deps.metrics.failure('overloaded');
   if (error.code === 'INF_ERR_TIMEOUT') deps.metrics.failure('timeout');
   if (error.code === 'INF_ERR_INFERENCE') deps.metrics.failure('worker_failure');
-  if (error.statusCode === 500) {
+  if (isFault(error)) {
     deps.logger.error({ reqId: ctx.requestId, err }, 'prediction failed');
   } else {
     deps.logger.debug({ reqId: ctx.requestId, code: error.code }, 'request refused');
   }
   // The status the client gets (TEI's differ), also on the span.
-  const status = route.errorStatus?.(error) ?? error.statusCode;
+  const { status, body, headers: errorHeaders } = errorAnswer(error, route.errorFamily);
   ctx.trace?.failed(status, error.code, error.message);
-  const headers: [string, string][] = [...Object.entries(error.headers), ['x-request-id', ctx.requestId]];
+  const headers: (readonly [string, string])[] = [...errorHeaders, ['x-request-id', ctx.requestId]];
   if (ctx.trace) headers.push(['traceparent', ctx.trace.traceparent]);
   // An answer given before the whole body was read closes the connection: the rest of the body must not be
   // taken for the next request.
-  sendJson(ctx, status, route.errorBody(error), headers, !bodyRead || deps.lifecycle.state === 'draining');
+  sendJson(ctx, status, body, headers, !bodyRead || deps.lifecycle.state === 'draining');
 }

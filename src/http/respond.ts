@@ -1,6 +1,5 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from 'uWebSockets.js';
-import type { HttpError } from '../errors.js';
 import type { RequestContext } from './request-context.js';
 
 /**
@@ -68,10 +67,6 @@ export function sendLinesInCallback(ctx: RequestContext, lines: string, body: st
 
 export function sendJson(ctx: RequestContext, status: number, body: string, headers: Headers = [], closeConnection = false): void {
   send(ctx, status, 'application/json', body, headers, closeConnection);
-}
-
-export function sendError(ctx: RequestContext, error: HttpError, headers: Headers = [], closeConnection = false): void {
-  sendJson(ctx, error.statusCode, error.body, [...Object.entries(error.headers), ...headers], closeConnection);
 }
 
 /** For synchronous handlers that answer inside the route callback (already corked by uWS). */

@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Errors } from '../../errors.js';
+import { errorAnswer } from '../error-answers.js';
 import type { RouteHandler } from '../pipeline.js';
 import { sendNow } from '../respond.js';
 
@@ -28,7 +29,7 @@ export function createDocsHandlers(basePath: string): {
 <link rel="stylesheet" href="${basePath}/docs/swagger-ui.css"><link rel="icon" href="${basePath}/docs/favicon-32x32.png"></head>
 <body><div id="swagger-ui"></div><script src="${basePath}/docs/swagger-ui-bundle.js"></script>
 <script>window.ui = SwaggerUIBundle({ url: '${basePath}/openapi.json', dom_id: '#swagger-ui' });</script></body></html>`;
-  const notFound = Errors.NotFound();
+  const notFound = errorAnswer(Errors.NotFound(), 'bulk-predict');
   return {
     page: (ctx) => sendNow(ctx, 200, 'text/html; charset=utf-8', page),
     redirect: (ctx, req) => {

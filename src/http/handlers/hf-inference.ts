@@ -2,7 +2,6 @@ import type { ScoreFunction } from '../../hf-config.js';
 import type { ModelInfo } from '../../model-info.js';
 import { createPredictionFormatter } from '../../inference/prediction-format.js';
 import { parseHfTextClassificationRequest, type HfTextClassificationRequest } from '../../validation/parse-hf-request.js';
-import { errorMessageBody } from '../error-bodies.js';
 import { createInferenceHandler, type Answer, type InferenceRouteDeps } from '../inference-route.js';
 import type { RequestContext } from '../request-context.js';
 import type { RouteHandler } from '../pipeline.js';
@@ -23,7 +22,7 @@ export function createHfInferenceHandler(deps: HfInferenceDeps): RouteHandler {
   const { labels, scoreFunction } = deps.model;
   const formatters = new Map(SCORE_FUNCTIONS.map((fn) => [fn, createPredictionFormatter(labels, fn)]));
   return createInferenceHandler(deps, {
-    errorBody: errorMessageBody,
+    errorFamily: 'hf',
     // Another function_to_apply runs the model (a miss), so only the model's own scores are memoized.
     memoScope: () => '\0hf-inference\0',
     answer(ctx, body) {

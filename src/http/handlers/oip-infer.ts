@@ -1,6 +1,5 @@
 import { Errors } from '../../errors.js';
 import { parseOipInferRequest, type OipOutputName } from '../../validation/parse-oip-request.js';
-import { errorMessageBody } from '../error-bodies.js';
 import { createInferenceHandler, type InferenceRouteDeps } from '../inference-route.js';
 import { decodeSegment, isServedModel, type OipModel } from './oip-metadata.js';
 import type { RouteHandler } from '../pipeline.js';
@@ -20,7 +19,7 @@ export function createOipInferHandler(deps: InferenceRouteDeps, model: OipModel,
   const labelIndex = new Map(model.labels.map((label, i) => [label, i]));
   const width = model.labels.length;
   return createInferenceHandler(deps, {
-    errorBody: errorMessageBody,
+    errorFamily: 'oip',
     params: (req) => ({ name: req.getParameter(0) ?? '', version: withVersion ? (req.getParameter(1) ?? '') : undefined }),
     // The path's segments as sent (percent-encoded, so without NUL): a body for an unknown model is never memoized.
     memoScope: ({ name, version }) => `\0oip-infer\0${name}\0${version ?? ''}\0`,

@@ -1,8 +1,8 @@
 import { basename } from 'node:path';
 import { Errors } from '../../errors.js';
+import { errorAnswer } from '../error-answers.js';
 import type { Lifecycle } from '../../lifecycle.js';
 import type { ModelInfo } from '../../model-info.js';
-import { errorMessageBody } from '../error-bodies.js';
 import type { RouteHandler } from '../pipeline.js';
 import type { RequestContext } from '../request-context.js';
 import { sendNow } from '../respond.js';
@@ -58,7 +58,7 @@ export function createOipMetadataHandlers(model: OipModel, lifecycle: Lifecycle,
     (ctx, req) => {
       const name = req.getParameter(0) ?? '';
       if (isServedModel(model, name, withVersion ? (req.getParameter(1) ?? '') : undefined)) answer(ctx);
-      else json(ctx, 404, errorMessageBody(Errors.ModelNotFound(decodeSegment(name))));
+      else json(ctx, 404, errorAnswer(Errors.ModelNotFound(decodeSegment(name)), 'oip').body);
     };
   const modelReady = (ctx: RequestContext): void => json(ctx, ready() ? 200 : 503, JSON.stringify({ name: model.name, ready: ready() }));
   const metadata = (ctx: RequestContext): void => json(ctx, 200, modelMetadata);

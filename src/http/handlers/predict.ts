@@ -1,13 +1,13 @@
 import { predictionsBody } from '../prediction-body.js';
 import { parseBulkPredictRequest } from '../../validation/parse-request.js';
-import { createInferenceHandler, detailBody, type InferenceRouteDeps } from '../inference-route.js';
+import { createInferenceHandler, type InferenceRouteDeps } from '../inference-route.js';
 import type { RouteHandler } from '../pipeline.js';
 
 /** POST <base>/bulk-predict: the shared prediction route (inference-route.ts), with the response memo in front of parsing. */
 export function createPredictHandler(deps: InferenceRouteDeps): RouteHandler {
   const { config } = deps;
   return createInferenceHandler(deps, {
-    errorBody: detailBody,
+    errorFamily: 'bulk-predict',
     // The bare body: the reference's route, and the common case, pays for no prefix.
     memoScope: () => '',
     async answer(ctx, body) {

@@ -3,7 +3,7 @@ import type { Lifecycle } from '../../lifecycle.js';
 import type { ModelInfo } from '../../model-info.js';
 import type { RouteHandler } from '../pipeline.js';
 import { sendNow } from '../respond.js';
-import { TEI_UNHEALTHY } from '../tei-errors.js';
+import { TEI_UNHEALTHY } from '../error-answers.js';
 
 /**
  * The body of GET <tei prefix>/info in TEI's Info shape (router/src/lib.rs), built once at start. TEI calls a

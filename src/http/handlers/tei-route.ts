@@ -1,12 +1,11 @@
 import { type Answer, createInferenceHandler, type InferenceRouteDeps } from '../inference-route.js';
 import type { RequestContext } from '../request-context.js';
-import { teiErrorFor } from '../tei-errors.js';
 import type { RouteHandler } from '../pipeline.js';
 
 /**
  * The POST routes of the TEI family (/predict, /rerank): the shared prediction route (inference-route.ts:
- * API keys, admission, body limit, deadlines, draining), with every error rendered in TEI's body shape and with
- * TEI's status (tei-errors.ts). `name` is the route's, so one body sent to two routes is two memo entries.
+ * API keys, admission, body limit, deadlines, draining), with every error in TEI's body shape and with TEI's
+ * status (error-answers.ts). `name` is the route's, so one body sent to two routes is two memo entries.
  * `work` parses the body before it first awaits: the body may be a view of uWS's receive buffer.
  */
 export function createTeiRoute(
@@ -17,8 +16,7 @@ export function createTeiRoute(
   // A body answered once (truncate: false included: it fitted) gets the same answer again.
   const memoScope = `\0${name}\0`;
   return createInferenceHandler(deps, {
-    errorBody: (error) => teiErrorFor(error).body,
-    errorStatus: (error) => teiErrorFor(error).status,
+    errorFamily: 'tei',
     memoScope: () => memoScope,
     answer: (ctx, body) => work(body, ctx),
   });
