@@ -2,7 +2,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Errors, ModelFetchError } from './errors.js';
+import { FetchErrors, ModelFetchError } from './errors.js';
 import type { ManifestFile } from './manifest.js';
 import type { FetchEvent } from './progress.js';
 import { sha256File } from './sha256.js';
@@ -48,7 +48,7 @@ export async function download(target: DownloadTarget): Promise<void> {
   const { entry, dest, onEvent } = target;
   const part = `${dest}.part`;
   await mkdir(dirname(dest), { recursive: true }).catch((err) => {
-    throw Errors.Disk(dirname(dest), err);
+    throw FetchErrors.Disk(dirname(dest), err);
   });
   let offset = (await sizeOf(part)) ?? 0;
   if (entry.size !== null && offset > entry.size) offset = await discard(part);
@@ -57,18 +57,18 @@ export async function download(target: DownloadTarget): Promise<void> {
     entry.size !== null && offset === entry.size ? { length: offset, hash: await sha256File(part) } : await fetchInto(target, part, offset);
   if (entry.size !== null && length !== entry.size) {
     await discard(part);
-    throw Errors.Size(entry.path, entry.size, length);
+    throw FetchErrors.Size(entry.path, entry.size, length);
   }
   if (entry.sha256 !== null) {
     const actual = hash.digest('hex');
     if (actual !== entry.sha256) {
       await discard(part);
-      throw Errors.Checksum(entry.path, entry.sha256, actual);
+      throw FetchErrors.Checksum(entry.path, entry.sha256, actual);
     }
   } else if (entry.path.endsWith('.json') && !(await isJson(part))) {
     // An unpinned file has nothing to check against; at least refuse an HTML error page saved as config.json.
     await discard(part);
-    throw Errors.NotJson(entry.path);
+    throw FetchErrors.NotJson(entry.path);
   }
   await commit(part, dest);
   onEvent({ kind: 'done', file: entry.path, bytes: length, verified: entry.sha256 !== null });
@@ -96,7 +96,7 @@ async function fetchInto(target: DownloadTarget, part: string, offset: number): 
     }
     if (res.status !== 200 && res.status !== 206) {
       await res.body?.cancel();
-      throw Errors.HttpStatus(entry.path, url, res.status);
+      throw FetchErrors.HttpStatus(entry.path, url, res.status);
     }
     if (res.status === 200) offset = 0;
     const length = Number(res.headers.get('content-length') ?? NaN);
@@ -105,7 +105,7 @@ async function fetchInto(target: DownloadTarget, part: string, offset: number): 
     if (entry.size !== null && total !== undefined && total !== entry.size) {
       await res.body?.cancel();
       await discard(part);
-      throw Errors.Size(entry.path, entry.size, total);
+      throw FetchErrors.Size(entry.path, entry.size, total);
     }
     // The hash covers the whole file: on a resume, the prefix already on disk is hashed first.
     const hash = offset > 0 ? await sha256File(part) : createHash('sha256');
@@ -119,7 +119,7 @@ async function request(file: string, url: string, headers: Record<string, string
     return await fetch(url, { headers, signal, redirect: 'follow' });
   } catch (err) {
     if (signal?.aborted) throw err;
-    throw Errors.Network(file, url, err);
+    throw FetchErrors.Network(file, url, err);
   }
 }
 
@@ -138,26 +138,26 @@ async function append(
   const { entry, url, signal, onEvent } = target;
   const chunks = (res.body ?? new ReadableStream<Uint8Array>())[Symbol.asyncIterator]();
   const handle = await open(part, offset === 0 ? 'w' : 'a').catch((err) => {
-    throw Errors.Disk(part, err);
+    throw FetchErrors.Disk(part, err);
   });
   let received = offset;
   try {
     for (;;) {
       // Only a failure to read the body is a network failure; a failed write is the disk's (ENOSPC, EIO).
       const next = await chunks.next().catch((err) => {
-        throw signal?.aborted ? err : Errors.Network(entry.path, url, err);
+        throw signal?.aborted ? err : FetchErrors.Network(entry.path, url, err);
       });
       if (next.done) break;
       received += next.value.byteLength;
-      if (entry.size !== null && received > entry.size) throw Errors.Size(entry.path, entry.size, received);
+      if (entry.size !== null && received > entry.size) throw FetchErrors.Size(entry.path, entry.size, received);
       hash.update(next.value);
       await handle.write(next.value).catch((err) => {
-        throw Errors.Disk(part, err);
+        throw FetchErrors.Disk(part, err);
       });
       onEvent({ kind: 'data', file: entry.path, received, total });
     }
     await handle.sync().catch((err) => {
-      throw Errors.Disk(part, err);
+      throw FetchErrors.Disk(part, err);
     });
   } catch (err) {
     await chunks.return?.();

@@ -38,7 +38,7 @@ function statusHint(status: number): string {
   return '';
 }
 
-export const Errors = {
+export const FetchErrors = {
   Network: (file: string, url: string, cause: unknown) =>
     new ModelFetchError('MODEL_ERR_NETWORK', `${file}: network failure fetching ${url}: ${describe(cause)}`, { cause }),
   HttpStatus: (file: string, url: string, status: number) =>

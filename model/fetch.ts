@@ -6,7 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { download, isInPlace } from './download.js';
-import { Errors, ModelFetchError } from './errors.js';
+import { FetchErrors, ModelFetchError } from './errors.js';
 import { filesOf, loadManifest, parseManifest, type Manifest, type ManifestFile } from './manifest.js';
 import { defaultManifestPath, defaultModelDir } from './paths.js';
 import { createProgressReporter, type FetchEvent } from './progress.js';
@@ -57,7 +57,7 @@ async function manifestOf(options: FetchOptions): Promise<Manifest> {
 function hubEndpoint(option: string | undefined): string {
   const endpoint = (option || process.env.HF_ENDPOINT || 'https://huggingface.co').replace(/\/+$/, '');
   if (!URL.canParse(endpoint) || !/^https?:$/.test(new URL(endpoint).protocol)) {
-    throw Errors.Usage(`the hub endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)} (option endpoint or HF_ENDPOINT)`);
+    throw FetchErrors.Usage(`the hub endpoint must be an http(s) URL, got ${JSON.stringify(endpoint)} (option endpoint or HF_ENDPOINT)`);
   }
   return endpoint;
 }
@@ -157,7 +157,7 @@ function parseFlags(argv: string[]) {
   try {
     return parseArgs({ args: argv, options: OPTIONS }).values;
   } catch (err) {
-    throw Errors.Usage(`${(err as Error).message}\n${USAGE}`);
+    throw FetchErrors.Usage(`${(err as Error).message}\n${USAGE}`);
   }
 }
 
@@ -171,7 +171,7 @@ async function main(argv: string[]): Promise<void> {
   const manifest = values.manifest === undefined ? await loadManifest(defaultManifestPath) : await loadManifest(resolve(values.manifest));
   if (values.repo !== undefined && values.repo !== manifest.repo) {
     if (values.variant !== undefined || values.manifest !== undefined)
-      throw Errors.Usage(`--repo takes no --variant or --manifest\n${USAGE}`);
+      throw FetchErrors.Usage(`--repo takes no --variant or --manifest\n${USAGE}`);
     // Imported here: repo-fetch.ts imports this module.
     const { fetchRepo } = await import('./repo-fetch.js');
     const result = await fetchRepo({ repo: values.repo, revision: values.revision, file: values.file, destDir: values.dest, onProgress });
@@ -179,7 +179,7 @@ async function main(argv: string[]): Promise<void> {
     process.stderr.write(`${result.lock.repo}@${result.lock.revision} ready in ${result.destDir}: ${lockNote}\n`);
     return;
   }
-  if (values.file !== undefined) throw Errors.Usage(`--file goes with --repo; the pinned model's files are its variants\n${USAGE}`);
+  if (values.file !== undefined) throw FetchErrors.Usage(`--file goes with --repo; the pinned model's files are its variants\n${USAGE}`);
   const result = await fetchModel({ variant: values.variant, revision: values.revision, destDir: values.dest, manifest, onProgress });
   process.stderr.write(
     `model (${result.variant}) ready in ${result.destDir}: ${result.downloaded.length} downloaded, ${result.present.length} already present\n`,

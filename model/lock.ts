@@ -5,7 +5,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Errors } from './errors.js';
+import { FetchErrors } from './errors.js';
 import { parseManifest, type Manifest, type ManifestFile } from './manifest.js';
 
 export const LOCK_FILE = 'model.lock.json';
@@ -33,22 +33,22 @@ export async function readLock(dir: string): Promise<ModelLock | undefined> {
     text = await readFile(file, 'utf8');
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw Errors.Lock(file, (err as Error).message);
+    throw FetchErrors.Lock(file, (err as Error).message);
   }
   let raw: Record<string, unknown>;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw Errors.Lock(file, `is not JSON (${(err as Error).message})`);
+    throw FetchErrors.Lock(file, `is not JSON (${(err as Error).message})`);
   }
   // The same path, size and sha256 rules as the pinned manifest, and every entry must be pinned.
   const manifest = parseManifest({ ...raw, defaultVariant: 'locked', variants: { locked: [] } }, file);
   const files = manifest.files.map(({ path, size, sha256 }) => {
-    if (size === null || sha256 === null) throw Errors.Lock(file, `${path} has no size or sha256`);
+    if (size === null || sha256 === null) throw FetchErrors.Lock(file, `${path} has no size or sha256`);
     return { path, size, sha256 };
   });
   if (typeof raw.onnxFile !== 'string' || !files.some((f) => f.path === raw.onnxFile)) {
-    throw Errors.Lock(file, 'onnxFile must name one of its files');
+    throw FetchErrors.Lock(file, 'onnxFile must name one of its files');
   }
   return { repo: manifest.repo, revision: manifest.revision, onnxFile: raw.onnxFile, files };
 }

@@ -1,6 +1,6 @@
 // The pin of the model on the hub: which files to fetch, and the size and sha256 each must have.
 import { readFile } from 'node:fs/promises';
-import { Errors } from './errors.js';
+import { FetchErrors } from './errors.js';
 
 /** One file of the repo. size/sha256 are null when not pinned: then only its presence is checked. */
 export interface ManifestFile {
@@ -21,7 +21,7 @@ export interface Manifest {
 const SHA256 = /^[0-9a-f]{64}$/;
 
 function checkFile(value: unknown, where: string, source: string): ManifestFile {
-  const fail = (problem: string) => Errors.Manifest(source, `${where}: ${problem}`);
+  const fail = (problem: string) => FetchErrors.Manifest(source, `${where}: ${problem}`);
   if (typeof value !== 'object' || value === null) throw fail('must be an object');
   const { path, size, sha256 } = value as Record<string, unknown>;
   // The path is joined onto the destination directory, so it must not be able to leave it.
@@ -35,21 +35,21 @@ function checkFile(value: unknown, where: string, source: string): ManifestFile 
 
 /** Validates a parsed manifest; `source` names it in error messages. Unknown top-level keys are allowed. */
 export function parseManifest(value: unknown, source = 'manifest'): Manifest {
-  if (typeof value !== 'object' || value === null) throw Errors.Manifest(source, 'must be a JSON object');
+  if (typeof value !== 'object' || value === null) throw FetchErrors.Manifest(source, 'must be a JSON object');
   const raw = value as Record<string, unknown>;
   for (const key of ['repo', 'revision', 'defaultVariant'] as const) {
-    if (typeof raw[key] !== 'string' || raw[key] === '') throw Errors.Manifest(source, `${key} must be a non-empty string`);
+    if (typeof raw[key] !== 'string' || raw[key] === '') throw FetchErrors.Manifest(source, `${key} must be a non-empty string`);
   }
-  if (!/^[\w.-]+\/[\w.-]+$/.test(raw.repo as string)) throw Errors.Manifest(source, 'repo must look like "owner/name"');
-  if (!Array.isArray(raw.files)) throw Errors.Manifest(source, 'files must be an array');
-  if (typeof raw.variants !== 'object' || raw.variants === null) throw Errors.Manifest(source, 'variants must be an object');
+  if (!/^[\w.-]+\/[\w.-]+$/.test(raw.repo as string)) throw FetchErrors.Manifest(source, 'repo must look like "owner/name"');
+  if (!Array.isArray(raw.files)) throw FetchErrors.Manifest(source, 'files must be an array');
+  if (typeof raw.variants !== 'object' || raw.variants === null) throw FetchErrors.Manifest(source, 'variants must be an object');
   const variants: Record<string, ManifestFile[]> = {};
   for (const [name, files] of Object.entries(raw.variants)) {
-    if (!Array.isArray(files)) throw Errors.Manifest(source, `variants.${name} must be an array`);
+    if (!Array.isArray(files)) throw FetchErrors.Manifest(source, `variants.${name} must be an array`);
     variants[name] = files.map((f, i) => checkFile(f, `variants.${name}[${i}]`, source));
   }
   if (!((raw.defaultVariant as string) in variants))
-    throw Errors.Manifest(source, `defaultVariant "${raw.defaultVariant}" is not in variants`);
+    throw FetchErrors.Manifest(source, `defaultVariant "${raw.defaultVariant}" is not in variants`);
   return {
     repo: raw.repo as string,
     revision: raw.revision as string,
@@ -64,12 +64,12 @@ export async function loadManifest(file: string): Promise<Manifest> {
   try {
     text = await readFile(file, 'utf8');
   } catch (err) {
-    throw Errors.Manifest(file, (err as Error).message);
+    throw FetchErrors.Manifest(file, (err as Error).message);
   }
   try {
     return parseManifest(JSON.parse(text), file);
   } catch (err) {
-    if (err instanceof SyntaxError) throw Errors.Manifest(file, err.message);
+    if (err instanceof SyntaxError) throw FetchErrors.Manifest(file, err.message);
     throw err;
   }
 }
@@ -78,7 +78,7 @@ export async function loadManifest(file: string): Promise<Manifest> {
 export function filesOf(manifest: Manifest, variant = manifest.defaultVariant): readonly ManifestFile[] {
   const own = Object.hasOwn(manifest.variants, variant) ? manifest.variants[variant] : undefined;
   if (own === undefined) {
-    throw Errors.Usage(`unknown variant "${variant}"; this manifest has: ${Object.keys(manifest.variants).join(', ')}`);
+    throw FetchErrors.Usage(`unknown variant "${variant}"; this manifest has: ${Object.keys(manifest.variants).join(', ')}`);
   }
   return [...manifest.files, ...own];
 }

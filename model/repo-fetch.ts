@@ -2,7 +2,7 @@
 // ONNX export, not only the pinned one. Nothing is pinned in advance, so the first fetch writes model.lock.json
 // (trust on first use) and every later fetch, and the service at start, verify the files against it.
 import { join, resolve } from 'node:path';
-import { Errors, ModelFetchError } from './errors.js';
+import { FetchErrors, ModelFetchError } from './errors.js';
 import { packageRoot } from './paths.js';
 import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js';
 import { lockAsManifest, readLock, writeLock, type ModelLock } from './lock.js';
@@ -45,7 +45,7 @@ export async function fetchRepo(options: RepoFetchOptions): Promise<RepoFetchRes
   const lock = await readLock(destDir);
   if (lock !== undefined) {
     if (lock.repo !== repo || lock.revision !== revision || lock.onnxFile !== file) {
-      throw Errors.Lock(
+      throw FetchErrors.Lock(
         join(destDir, 'model.lock.json'),
         `pins ${lock.repo}@${lock.revision} (${lock.onnxFile}), not ${repo}@${revision} (${file}); fetch into another --dest, or delete the lock to re-pin`,
       );

@@ -1,7 +1,7 @@
-// Every error the service can raise, defined once. HTTP errors carry their status and FastAPI's body shape
-// ({"detail": ...}, the reference's contract); a route family with another shape renders the error itself
-// (src/http/error-bodies.ts). Start-up errors carry the fix in their message.
-// Each code has a row in docs/api.md's error table (test/internals/errors.test.ts checks it).
+// Every error the service can raise, defined once: its code (the kind) and its message. What HTTP makes of a
+// request's error, its status, headers and body in each API family, is one table: src/http/error-answers.ts.
+// Start-up errors carry the fix in their message. Each code has a row in docs/api.md's error table
+// (test/internals/errors.test.ts checks it).
 
 /** One item of a 422 body, in FastAPI/pydantic v2's shape. */
 export interface ValidationDetail {
@@ -12,30 +12,51 @@ export interface ValidationDetail {
   readonly ctx?: Record<string, unknown>;
 }
 
-export class HttpError extends Error {
-  /** The serialized response body, built once per error. */
-  readonly body: string;
-  constructor(
-    readonly code: string,
-    readonly statusCode: number,
-    readonly detail: string | readonly ValidationDetail[],
-    readonly headers: Readonly<Record<string, string>> = {},
-  ) {
-    super(typeof detail === 'string' ? detail : `${detail.length} validation error(s)`);
-    this.name = 'HttpError';
-    this.body = serialize(detail);
-  }
+/** What an answer's headers need of its error, beyond the code. */
+export interface RequestErrorParams {
+  /** Seconds until a retry may succeed (Retry-After). */
+  readonly retryAfterS?: number;
+  /** The API key challenge's realm, and whether a key was sent (RFC 6750's `invalid_token`). */
+  readonly challenge?: { readonly realm: string; readonly invalidToken: boolean };
 }
 
-/**
- * FastAPI echoes the offending input in a 422; an input nested thousands deep cannot be serialized (the
- * stack runs out), and then the error is still given, without the echo.
- */
-function serialize(detail: string | readonly ValidationDetail[]): string {
-  try {
-    return JSON.stringify({ detail });
-  } catch {
-    return JSON.stringify({ detail: (detail as readonly ValidationDetail[]).map(({ input: _input, ...rest }) => rest) });
+/** The codes of the errors a request is answered with: src/http/error-answers.ts has a row for each. */
+export type RequestErrorCode =
+  | 'INF_ERR_NOT_FOUND'
+  | 'INF_ERR_METHOD_NOT_ALLOWED'
+  | 'INF_ERR_AMBIGUOUS_FRAMING'
+  | 'INF_ERR_TRANSFER_ENCODING'
+  | 'INF_ERR_TRANSFER_CODING'
+  | 'INF_ERR_BODY_TOO_LARGE'
+  | 'INF_ERR_MEDIA_TYPE'
+  | 'INF_ERR_BODY_ENCODING'
+  | 'INF_ERR_VALIDATION'
+  | 'INF_ERR_INVALID_INPUT'
+  | 'INF_ERR_MODEL_NOT_FOUND'
+  | 'INF_ERR_API_KEY_MISSING'
+  | 'INF_ERR_API_KEY_INVALID'
+  | 'INF_ERR_INPUT_INVALID'
+  | 'INF_ERR_INPUT_TOO_LONG'
+  | 'INF_ERR_INPUT_EMPTY'
+  | 'INF_ERR_TEXTS_EMPTY'
+  | 'INF_ERR_BATCH_TOO_LARGE'
+  | 'INF_ERR_NOT_RERANKER'
+  | 'INF_ERR_OVERLOADED'
+  | 'INF_ERR_NOT_READY'
+  | 'INF_ERR_TIMEOUT'
+  | 'INF_ERR_INFERENCE'
+  | 'INF_ERR_INTERNAL';
+
+/** An error a request is answered with. */
+export class RequestError extends Error {
+  constructor(
+    readonly code: RequestErrorCode,
+    /** The message, or FastAPI's 422 list. */
+    readonly detail: string | readonly ValidationDetail[],
+    readonly params: RequestErrorParams = {},
+  ) {
+    super(typeof detail === 'string' ? detail : `${detail.length} validation error(s)`);
+    this.name = 'RequestError';
   }
 }
 
@@ -55,61 +76,58 @@ const MODEL_HELP =
 
 export const Errors = {
   /** Routing */
-  NotFound: () => new HttpError('INF_ERR_NOT_FOUND', 404, 'Not Found'),
-  MethodNotAllowed: () => new HttpError('INF_ERR_METHOD_NOT_ALLOWED', 405, 'Method Not Allowed'),
+  NotFound: () => new RequestError('INF_ERR_NOT_FOUND', 'Not Found'),
+  MethodNotAllowed: () => new RequestError('INF_ERR_METHOD_NOT_ALLOWED', 'Method Not Allowed'),
 
   /** Request framing and body */
   // Repeated Content-Length (or Content-Length with Transfer-Encoding): a proxy could frame the body otherwise.
   AmbiguousFraming: () =>
-    new HttpError('INF_ERR_AMBIGUOUS_FRAMING', 400, 'Conflicting message framing: send one Content-Length, or Transfer-Encoding alone'),
+    new RequestError('INF_ERR_AMBIGUOUS_FRAMING', 'Conflicting message framing: send one Content-Length, or Transfer-Encoding alone'),
   // RFC 9112 §6.3: a body whose final coding is not chunked has no known end (and a second header, or chunked
   // twice, is a desync waiting for a proxy that reads it otherwise).
   TransferEncoding: () =>
-    new HttpError('INF_ERR_TRANSFER_ENCODING', 400, 'Invalid Transfer-Encoding: send one header whose only coding is chunked'),
+    new RequestError('INF_ERR_TRANSFER_ENCODING', 'Invalid Transfer-Encoding: send one header whose only coding is chunked'),
   TransferCodingNotImplemented: (codings: string) =>
-    new HttpError(
+    new RequestError(
       'INF_ERR_TRANSFER_CODING',
-      501,
       `Transfer coding not implemented: ${codings.slice(0, 100)}; send the body with Transfer-Encoding: chunked alone`,
     ),
-  BodyTooLarge: (limit: number) => new HttpError('INF_ERR_BODY_TOO_LARGE', 413, `Request body is larger than ${limit} bytes`),
+  BodyTooLarge: (limit: number) => new RequestError('INF_ERR_BODY_TOO_LARGE', `Request body is larger than ${limit} bytes`),
   UnsupportedMediaType: (type: string) =>
-    new HttpError('INF_ERR_MEDIA_TYPE', 415, `Unsupported Media Type: ${type.slice(0, 100)}; send application/json`),
+    new RequestError('INF_ERR_MEDIA_TYPE', `Unsupported Media Type: ${type.slice(0, 100)}; send application/json`),
   // FastAPI answers a body it cannot decode (e.g. invalid UTF-8) with this 400.
-  BodyEncoding: () => new HttpError('INF_ERR_BODY_ENCODING', 400, 'There was an error parsing the body'),
-  Validation: (detail: readonly ValidationDetail[]) => new HttpError('INF_ERR_VALIDATION', 422, detail),
+  BodyEncoding: () => new RequestError('INF_ERR_BODY_ENCODING', 'There was an error parsing the body'),
+  Validation: (detail: readonly ValidationDetail[]) => new RequestError('INF_ERR_VALIDATION', detail),
   // The HF and Open Inference Protocol routes: their bodies are {"error": message}, and both protocols answer 400.
-  InvalidInput: (problem: string) => new HttpError('INF_ERR_INVALID_INPUT', 400, problem),
-  ModelNotFound: (name: string) => new HttpError('INF_ERR_MODEL_NOT_FOUND', 404, `Model ${name.slice(0, 100)} not found`),
+  InvalidInput: (problem: string) => new RequestError('INF_ERR_INVALID_INPUT', problem),
+  ModelNotFound: (name: string) => new RequestError('INF_ERR_MODEL_NOT_FOUND', `Model ${name.slice(0, 100)} not found`),
 
   /** API keys (RFC 6750): the challenge names the realm, and the error only when a key was sent */
   ApiKeyMissing: (realm: string) =>
-    new HttpError('INF_ERR_API_KEY_MISSING', 401, 'Not authenticated', { 'www-authenticate': `Bearer realm="${realm}"` }),
+    new RequestError('INF_ERR_API_KEY_MISSING', 'Not authenticated', { challenge: { realm, invalidToken: false } }),
   ApiKeyInvalid: (realm: string) =>
-    new HttpError('INF_ERR_API_KEY_INVALID', 401, 'Invalid API key', {
-      'www-authenticate': `Bearer realm="${realm}", error="invalid_token"`,
-    }),
+    new RequestError('INF_ERR_API_KEY_INVALID', 'Invalid API key', { challenge: { realm, invalidToken: true } }),
 
-  /** Text pairs and the TEI routes (src/http/tei-errors.ts renders these in TEI's body shape, with TEI's status) */
+  /** Text pairs and the TEI routes (src/http/error-answers.ts gives them TEI's body shape and status) */
   // The body is not one of TEI's input forms (TEI answers these from its JSON extractor with 422).
-  InputInvalid: (why: string) => new HttpError('INF_ERR_INPUT_INVALID', 422, why),
+  InputInvalid: (why: string) => new RequestError('INF_ERR_INPUT_INVALID', why),
   // TEI's messages, word for word: its clients match them.
   InputTooLong: (max: number, given: number) =>
-    new HttpError('INF_ERR_INPUT_TOO_LONG', 413, `\`inputs\` must have less than ${max} tokens. Given: ${given}`),
-  InputEmpty: () => new HttpError('INF_ERR_INPUT_EMPTY', 413, '`inputs` cannot be empty'),
-  TextsEmpty: () => new HttpError('INF_ERR_TEXTS_EMPTY', 400, '`texts` cannot be empty'),
+    new RequestError('INF_ERR_INPUT_TOO_LONG', `\`inputs\` must have less than ${max} tokens. Given: ${given}`),
+  InputEmpty: () => new RequestError('INF_ERR_INPUT_EMPTY', '`inputs` cannot be empty'),
+  TextsEmpty: () => new RequestError('INF_ERR_TEXTS_EMPTY', '`texts` cannot be empty'),
   BatchTooLarge: (size: number, max: number) =>
-    new HttpError('INF_ERR_BATCH_TOO_LARGE', 413, `batch size ${size} > maximum allowed batch size ${max}`),
-  NotReranker: () => new HttpError('INF_ERR_NOT_RERANKER', 424, 'model is not a re-ranker model'),
+    new RequestError('INF_ERR_BATCH_TOO_LARGE', `batch size ${size} > maximum allowed batch size ${max}`),
+  NotReranker: () => new RequestError('INF_ERR_NOT_RERANKER', 'model is not a re-ranker model'),
 
   /** Capacity and lifecycle */
-  Overloaded: (retryAfterS = 1) => new HttpError('INF_ERR_OVERLOADED', 503, 'Server overloaded', { 'retry-after': String(retryAfterS) }),
-  NotReady: () => new HttpError('INF_ERR_NOT_READY', 503, 'Model is loading', { 'retry-after': '1' }),
-  Timeout: () => new HttpError('INF_ERR_TIMEOUT', 504, 'Prediction timeout'),
+  Overloaded: (retryAfterS = 1) => new RequestError('INF_ERR_OVERLOADED', 'Server overloaded', { retryAfterS }),
+  NotReady: () => new RequestError('INF_ERR_NOT_READY', 'Model is loading', { retryAfterS: 1 }),
+  Timeout: () => new RequestError('INF_ERR_TIMEOUT', 'Prediction timeout'),
 
   /** Inference */
-  InferenceFailed: () => new HttpError('INF_ERR_INFERENCE', 500, 'Prediction failed'),
-  Internal: () => new HttpError('INF_ERR_INTERNAL', 500, 'Internal Server Error'),
+  InferenceFailed: () => new RequestError('INF_ERR_INFERENCE', 'Prediction failed'),
+  Internal: () => new RequestError('INF_ERR_INTERNAL', 'Internal Server Error'),
 
   /** Start-up */
   Config: (problem: string) => new StartupError('INF_ERR_CONFIG', `invalid configuration: ${problem}`),

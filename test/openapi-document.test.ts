@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import Ajv from 'ajv';
 import { ApiDocs } from '../dist/src/generated/schemas.js';
-import { Errors, HttpError } from '../dist/src/errors.js';
+import { Errors, HttpError } from './http-errors.js';
 import { buildOpenApi } from '../dist/src/http/openapi.js';
 import { ApiKeyGuard } from '../dist/src/http/api-keys.js';
 import { loadConfig } from '../dist/src/config.js';

@@ -1,5 +1,6 @@
 import type { ApiKeyRouteGroup } from '../api-key-source.js';
 import { Errors } from '../errors.js';
+import { errorAnswer } from './error-answers.js';
 import { ApiDocs } from '../generated/schemas.js';
 import { API_KEY_REALM } from './api-keys.js';
 
@@ -34,7 +35,9 @@ export function addApiKeySecurity(
     content: {
       'application/json': {
         schema: { $ref: '#/components/schemas/HTTPError' },
-        examples: Object.fromEntries(refusals.map((e) => [e.code, { summary: e.code, value: JSON.parse(e.body) }])),
+        examples: Object.fromEntries(
+          refusals.map((e) => [e.code, { summary: e.code, value: JSON.parse(errorAnswer(e, 'bulk-predict').body) }]),
+        ),
       },
     },
   };

@@ -2,20 +2,20 @@
 // `Authorization: Bearer <key>` with one of the configured keys, else 401 with an RFC 6750 challenge.
 //
 // A route family applies it in its handler, synchronously (uWS' request object lives only that long) and before
-// the body is read: `const refusal = guard.check(req.getHeader('authorization'))`, then renders the HttpError in
+// the body is read: `const refusal = guard.check(req.getHeader('authorization'))`, then renders the RequestError in
 // its own body shape and closes the connection if a body was sent (it is left unread). The FastAPI-shaped GET
 // routes get it from requireApiKey below; POST bulk-predict checks it in its admission (handlers/predict.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { type ApiKeyRouteGroup, readApiKeysFile, watchKeyFile } from '../api-key-source.js';
 import type { Config } from '../config.js';
-import { Errors, type HttpError } from '../errors.js';
+import { Errors, type RequestError } from '../errors.js';
+import { type ApiFamily, errorAnswer } from './error-answers.js';
+import type { RouteHandler } from './pipeline.js';
 import { hasBody } from './request-framing.js';
 import { sendNow } from './respond.js';
 
 export type ApiKeyRefusal = 'missing' | 'invalid';
-type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
 export const API_KEY_REALM = 'sentiment-inference';
 
@@ -75,7 +75,7 @@ export class ApiKeyGuard {
   }
 
   /** The refusal for this Authorization header value, counted by reason; undefined when it carries a valid key. */
-  check(authorization: string): HttpError | undefined {
+  check(authorization: string): RequestError | undefined {
     const token = bearerToken(authorization);
     if (token === undefined) {
       this.onRefused('missing');
@@ -91,11 +91,12 @@ export class ApiKeyGuard {
  * A route that answers 401 without a valid key, in its family's error body (FastAPI's {"detail": ...} unless
  * told), and runs `handler` with one.
  */
-export function requireApiKey(guard: ApiKeyGuard, handler: Handler, errorBody = (error: HttpError) => error.body): Handler {
-  return (res, req) => {
+export function requireApiKey(guard: ApiKeyGuard, handler: RouteHandler, family: ApiFamily = 'bulk-predict'): RouteHandler {
+  return (ctx, req) => {
     const refusal = guard.check(req.getHeader('authorization'));
-    if (refusal === undefined) return handler(res, req);
-    sendNow(res, refusal.statusCode, 'application/json', errorBody(refusal), Object.entries(refusal.headers), hasBody(req));
+    if (refusal === undefined) return handler(ctx, req);
+    const { status, body, headers } = errorAnswer(refusal, family);
+    sendNow(ctx, status, 'application/json', body, headers, hasBody(req));
   };
 }
 

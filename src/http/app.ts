@@ -1,7 +1,8 @@
-import { App, type HttpRequest, type HttpResponse, type TemplatedApp } from 'uWebSockets.js';
+import { App, type TemplatedApp } from 'uWebSockets.js';
 import { Errors } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { ModelInfo } from '../model-info.js';
+import type { Tracing } from '../observability/tracing.js';
 import { createDocsHandlers } from './handlers/docs.js';
 import { createHealthHandler } from './handlers/health.js';
 import { createHfInferenceHandler, type HfInferenceDeps } from './handlers/hf-inference.js';
@@ -9,24 +10,16 @@ import { createMetricsHandler } from './handlers/metrics.js';
 import { createOipInferHandler } from './handlers/oip-infer.js';
 import { createOipMetadataHandlers, oipModelOf } from './handlers/oip-metadata.js';
 import { createPredictHandler } from './handlers/predict.js';
-import { errorMessageBody } from './error-bodies.js';
-import { answerHead, withoutBody } from './head.js';
+import { errorAnswer } from './error-answers.js';
 import { type ApiKeyGuard, requireApiKey, routeGroup } from './api-keys.js';
+import { createPipeline, type Route, type RouteHandler } from './pipeline.js';
 import { hasBody, checkFraming } from './request-framing.js';
 import { sendNow } from './respond.js';
 import { teiRoutes, type TeiDeps } from './tei-routes.js';
 
-type Handler = (res: HttpResponse, req: HttpRequest) => void;
-type Method = 'get' | 'post';
-
-interface Route {
-  readonly method: Method;
-  readonly path: string;
-  readonly handler: Handler;
-}
-
 export interface AppDeps extends HfInferenceDeps, TeiDeps {
   readonly lifecycle: Lifecycle;
+  readonly tracing: Tracing;
   readonly openApi: string;
   /** The body of GET <base>/info, built once (handlers/info.ts). */
   readonly info: string;
@@ -37,55 +30,106 @@ export interface AppDeps extends HfInferenceDeps, TeiDeps {
   readonly version: string;
 }
 
-/** The route table, and FastAPI's 404 and 405 for everything else. No I/O happens here. */
+/** The OIP metadata routes' labels in the request metrics, by path pattern, and whether each is a probe (not traced). */
+const OIP_METADATA_ROUTES: Record<string, { readonly name: string; readonly probe?: true }> = {
+  '/v2/health/live': { name: 'oip-live', probe: true },
+  '/v2/health/ready': { name: 'oip-ready', probe: true },
+  '/v2': { name: 'oip-server-metadata' },
+  '/v2/': { name: 'oip-server-metadata' },
+  '/v2/models/:name': { name: 'oip-model-metadata' },
+  '/v2/models/:name/versions/:version': { name: 'oip-model-metadata' },
+  '/v2/models/:name/ready': { name: 'oip-model-ready', probe: true },
+  '/v2/models/:name/versions/:version/ready': { name: 'oip-model-ready', probe: true },
+};
+
+/**
+ * The route table, and FastAPI's 404 and 405 for everything else; every one of them runs the request pipeline
+ * (pipeline.ts). No I/O happens here.
+ */
 export function createApp(deps: AppDeps): TemplatedApp {
   const { basePath, metricsPath } = deps.config;
   const docs = createDocsHandlers(basePath);
+  const json =
+    (body: string): RouteHandler =>
+    (ctx) =>
+      sendNow(ctx, 200, 'application/json', body);
   const routes: Route[] = [
-    { method: 'post', path: `${basePath}/bulk-predict`, handler: createPredictHandler(deps) },
-    { method: 'get', path: `${basePath}/health`, handler: createHealthHandler(deps.lifecycle) },
-    { method: 'get', path: `${basePath}/info`, handler: (res) => sendNow(res, 200, 'application/json', deps.info) },
-    { method: 'get', path: `${basePath}/openapi.json`, handler: (res) => sendNow(res, 200, 'application/json', deps.openApi) },
-    { method: 'get', path: `${basePath}/docs`, handler: docs.page },
-    { method: 'get', path: `${basePath}/docs/`, handler: docs.redirect },
-    { method: 'get', path: `${basePath}/docs/*`, handler: docs.asset },
+    { method: 'POST', path: `${basePath}/bulk-predict`, name: 'bulk-predict', handler: createPredictHandler(deps) },
+    { method: 'GET', path: `${basePath}/health`, name: 'health', traced: false, handler: createHealthHandler(deps.lifecycle) },
+    { method: 'GET', path: `${basePath}/info`, name: 'info', handler: json(deps.info) },
+    { method: 'GET', path: `${basePath}/openapi.json`, name: 'openapi', handler: json(deps.openApi) },
+    { method: 'GET', path: `${basePath}/docs`, name: 'docs', handler: docs.page },
+    { method: 'GET', path: `${basePath}/docs/`, name: 'docs', handler: docs.redirect },
+    { method: 'GET', path: `${basePath}/docs/*`, name: 'docs-asset', handler: docs.asset },
   ];
   routes.push(...teiRoutes(deps, new Set(routes.map((route) => route.path))));
   // Other protocols' routes, at the root where their clients send them.
-  routes.push({ method: 'post', path: '/', handler: createHfInferenceHandler(deps) });
+  routes.push({ method: 'POST', path: '/', name: 'hf-inference', handler: createHfInferenceHandler(deps) });
   const oipModel = oipModelOf(deps.model);
   for (const [path, handler] of Object.entries(createOipMetadataHandlers(oipModel, deps.lifecycle, deps.version))) {
-    routes.push({ method: 'get', path, handler });
+    const { name, probe } = OIP_METADATA_ROUTES[path]!;
+    routes.push({ method: 'GET', path, name, traced: !probe, handler });
   }
   routes.push(
-    { method: 'post', path: '/v2/models/:name/infer', handler: createOipInferHandler(deps, oipModel, false) },
-    { method: 'post', path: '/v2/models/:name/versions/:version/infer', handler: createOipInferHandler(deps, oipModel, true) },
+    { method: 'POST', path: '/v2/models/:name/infer', name: 'oip-infer', handler: createOipInferHandler(deps, oipModel, false) },
+    {
+      method: 'POST',
+      path: '/v2/models/:name/versions/:version/infer',
+      name: 'oip-infer',
+      handler: createOipInferHandler(deps, oipModel, true),
+    },
   );
-  if (deps.metrics.enabled) routes.push({ method: 'get', path: metricsPath, handler: createMetricsHandler(deps.metrics) });
+  if (deps.metrics.enabled) {
+    routes.push({
+      method: 'GET',
+      path: metricsPath,
+      name: 'metrics',
+      counted: false,
+      traced: false,
+      handler: createMetricsHandler(deps.metrics),
+    });
+  }
 
   const app = App();
-  const methodNotAllowed = Errors.MethodNotAllowed();
-  const notFound = Errors.NotFound();
+  const stages = createPipeline(deps);
+  const methodNotAllowed = errorAnswer(Errors.MethodNotAllowed(), 'bulk-predict');
+  const notFound = errorAnswer(Errors.NotFound(), 'bulk-predict');
   for (const route of routes) {
     const handler = guarded(route, deps);
-    app[route.method](route.path, checkFraming(handler));
-    if (route.method === 'get') app.head(route.path, checkFraming(answerHead(handler)));
-    const allow: [string, string][] = [['allow', route.method === 'get' ? 'GET, HEAD' : route.method.toUpperCase()]];
+    if (route.method === 'GET') {
+      app.get(route.path, checkFraming(stages(route, handler)));
+      app.head(route.path, checkFraming(stages({ ...route, method: 'HEAD' }, handler)));
+    } else {
+      app.post(route.path, checkFraming(stages(route, handler)));
+    }
+    const allow: [string, string][] = [['allow', route.method === 'GET' ? 'GET, HEAD' : route.method]];
     // uWS prefers a method's own handler to `any` on the same pattern, so this only sees other methods.
     app.any(
       route.path,
-      checkFraming((res, req) => sendNow(bodyFor(res, req), 405, 'application/json', methodNotAllowed.body, allow, hasBody(req))),
+      checkFraming(
+        stages({ ...route, method: 'ANY' }, (ctx, req) =>
+          sendNow(ctx, methodNotAllowed.status, 'application/json', methodNotAllowed.body, allow, hasBody(req)),
+        ),
+      ),
     );
   }
   // An Open Inference Protocol client reads {"error"}, also on a path that is not the protocol's.
-  const notFoundMessage = errorMessageBody(notFound);
+  const notFoundMessage = errorAnswer(Errors.NotFound(), 'oip');
   app.any(
     '/v2/*',
-    checkFraming((res, req) => sendNow(bodyFor(res, req), 404, 'application/json', notFoundMessage, [], hasBody(req))),
+    checkFraming(
+      stages({ name: 'not-found', method: 'ANY', path: '/v2/*' }, (ctx, req) =>
+        sendNow(ctx, notFoundMessage.status, 'application/json', notFoundMessage.body, [], hasBody(req)),
+      ),
+    ),
   );
   app.any(
     '/*',
-    checkFraming((res, req) => sendNow(bodyFor(res, req), 404, 'application/json', notFound.body, [], hasBody(req))),
+    checkFraming(
+      stages({ name: 'not-found', method: 'ANY', path: '/*' }, (ctx, req) =>
+        sendNow(ctx, notFound.status, 'application/json', notFound.body, [], hasBody(req)),
+      ),
+    ),
   );
   return app;
 }
@@ -94,13 +138,8 @@ export function createApp(deps: AppDeps): TemplatedApp {
  * The route behind its API key check when API_KEY_ROUTES names its group; the prediction routes check in their
  * own admission (inference-route.ts).
  */
-function guarded(route: Route, deps: AppDeps): Handler {
+function guarded(route: Route, deps: AppDeps): RouteHandler {
   const group = routeGroup(route.path, deps.config);
   if (!deps.apiKeys || group === undefined || group === 'predict' || !deps.apiKeys.protects(group)) return route.handler;
-  return requireApiKey(deps.apiKeys, route.handler, route.path.startsWith('/v2') ? errorMessageBody : undefined);
-}
-
-/** A HEAD request must get no body, also on the paths that have no GET. */
-function bodyFor(res: HttpResponse, req: HttpRequest): HttpResponse {
-  return req.getMethod() === 'head' ? withoutBody(res) : res;
+  return requireApiKey(deps.apiKeys, route.handler, route.path.startsWith('/v2') ? 'oip' : undefined);
 }

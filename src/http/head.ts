@@ -1,6 +1,5 @@
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { HttpResponse } from 'uWebSockets.js';
 
-type Handler = (res: HttpResponse, req: HttpRequest) => void;
 /** What uWS' `end` takes. */
 type Body = string | ArrayBuffer | ArrayBufferView;
 
@@ -10,10 +9,6 @@ type Body = string | ArrayBuffer | ArrayBufferView;
  * no body. uWS itself would send the body (`end`), and its `endWithoutBody(length)` waits for body bytes
  * that never come; so the length is written as a header and the response ends without one.
  */
-export function answerHead(getHandler: Handler): Handler {
-  return (res, req) => getHandler(withoutBody(res), req);
-}
-
 /** `res` with `end` replaced; every other call goes to `res`, and calls that return `res` return the wrapper. */
 export function withoutBody(res: HttpResponse): HttpResponse {
   const wrapper: HttpResponse = new Proxy(res, {
@@ -30,6 +25,14 @@ export function withoutBody(res: HttpResponse): HttpResponse {
           target.writeHeader('content-length', String(byteLength(body)));
           target.endWithoutBody();
           return wrapper;
+        };
+      }
+      // A large body is sent with tryEnd (respond.ts); without a body it is all sent at once.
+      if (property === 'tryEnd') {
+        return (_body: Body, totalSize: number): [boolean, boolean] => {
+          target.writeHeader('content-length', String(totalSize));
+          target.endWithoutBody();
+          return [true, true];
         };
       }
       const value: unknown = Reflect.get(target, property);

@@ -1,19 +1,17 @@
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
+import type { HttpRequest } from 'uWebSockets.js';
 import type { Logger } from 'pino';
-import { Errors, HttpError } from '../errors.js';
-import { InferenceError } from '../inference/errors.js';
+import { Errors, type RequestError } from '../errors.js';
 import type { Config } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Prediction, Predictor } from '../inference/predictor.js';
 import type { Metrics } from '../observability/metrics.js';
-import { httpErrorFor } from './inference-errors.js';
+import { type ApiFamily, errorAnswer, isFault, requestErrorOf } from './error-answers.js';
 import { drainBody, readBody } from './body.js';
-import { RequestContext } from './request-context.js';
-import { createRequestIds } from './request-id.js';
+import type { RequestContext } from './request-context.js';
+import type { RouteHandler } from './pipeline.js';
 import { headerLines, sendJson, sendLinesInCallback, type Headers } from './respond.js';
 import type { MemoizedAnswer, ResponseMemo } from './response-memo.js';
 import type { ApiKeyGuard } from './api-keys.js';
-import type { Tracing } from '../observability/tracing.js';
 
 /** What every route that runs the pipeline needs, whatever its wire format. */
 export interface InferenceRouteDeps {
@@ -24,7 +22,6 @@ export interface InferenceRouteDeps {
   readonly logger: Logger;
   /** Undefined when no API keys are configured (api-keys.ts). */
   readonly apiKeys: ApiKeyGuard | undefined;
-  readonly tracing: Tracing;
   /** The model the memo's answers belong to. */
   readonly modelId: string;
   /** Undefined when the response memo is off. */
@@ -38,18 +35,13 @@ export interface Answer {
 }
 
 /**
- * One route family's part of a prediction request; the rest (request id, admission, body, deadline, errors,
- * metrics, logs) is the same for every family and lives here.
+ * One route family's part of a prediction request; the rest (admission, body, deadline, errors) is the same
+ * for every family and lives here, and what every route shares (request id, metrics, logs, spans, the drain)
+ * in the pipeline (pipeline.ts).
  */
 export interface InferenceRoute<Params> {
-  /** The `route` label of the request metrics. */
-  readonly name: string;
-  /** The route's path template, as the request span's name and `http.route` give it. */
-  readonly path: string;
-  /** The family's error body for an error ({"detail"} for FastAPI's routes, {"error"} for HF's and OIP's). */
-  readonly errorBody: (error: HttpError) => string;
-  /** The family's status for an error, where it differs from the error's own (TEI's 429 for overload). */
-  readonly errorStatus?: (error: HttpError) => number;
+  /** Whose status and body its errors are answered with (error-answers.ts). */
+  readonly errorFamily: ApiFamily;
   /** What the route reads from the request line (uWS allows it only before the handler returns), if anything. */
   readonly params?: (req: HttpRequest) => Params;
   /**
@@ -64,10 +56,6 @@ export interface InferenceRoute<Params> {
 
 /** An oversized body up to this many times the limit is drained so the client can read its 413; a larger one is cut off. */
 const DRAIN_FACTOR = 16;
-const REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
-
-/** The FastAPI routes' body: the error as it was defined. */
-export const detailBody = (error: HttpError): string => error.body;
 
 /** No Content-Type (the reference's k6 script sends none), application/json with any charset, or +json. */
 export function isJsonMediaType(contentType: string): boolean {
@@ -77,16 +65,12 @@ export function isJsonMediaType(contentType: string): boolean {
 }
 
 /** A prediction route: headers (synchronously, as uWS requires) -> body -> the route's answer -> response. */
-export function createInferenceHandler<Params>(
-  deps: InferenceRouteDeps,
-  route: InferenceRoute<Params>,
-): (res: HttpResponse, req: HttpRequest) => void {
-  const { config, tracing } = deps;
+export function createInferenceHandler<Params>(deps: InferenceRouteDeps, route: InferenceRoute<Params>): RouteHandler {
+  const { config } = deps;
   // Every route family that runs the model is in API_KEY_ROUTES's `predict` group.
   const apiKeys = deps.apiKeys?.protects('predict') ? deps.apiKeys : undefined;
-  const nextRequestId = createRequestIds();
   const memo = route.memoScope ? deps.memo : undefined;
-  const answerFromMemo = memo ? createMemoAnswerer(deps, route.name) : undefined;
+  const answerFromMemo = memo ? createMemoAnswerer(deps) : undefined;
   const answer = (ctx: RequestContext, body: Buffer, params: Params): void => {
     // Before anything is awaited: `body` may be a view of uWS's receive buffer (see readBody).
     const memoKey = memo?.keyOf(body, route.memoScope!(params));
@@ -109,12 +93,7 @@ export function createInferenceHandler<Params>(
     refuse(deps, route, ctx, err, false);
   };
 
-  return (res, req) => {
-    const clientId = req.getHeader('x-request-id');
-    const ctx = new RequestContext(res, clientId !== '' && REQUEST_ID.test(clientId) ? clientId : nextRequestId(), config.requestTimeoutMs);
-    if (tracing.enabled) {
-      ctx.trace = tracing.startRequest('POST', route.path, ctx.requestId, req.getHeader('traceparent'), req.getHeader('tracestate'));
-    }
+  return (ctx, req) => {
     const params = route.params?.(req);
     const refusal = apiKeys?.check(req.getHeader('authorization'));
     if (!admit(deps, route, ctx, req.getHeader('content-type'), req.getHeader('content-length'), refusal)) return;
@@ -140,18 +119,12 @@ export function predictionHeaders(config: Config, ctx: RequestContext, predictio
   return headers;
 }
 
-export function logRequest(deps: InferenceRouteDeps, ctx: RequestContext, status: number): void {
-  if (deps.logger.isLevelEnabled('debug')) {
-    deps.logger.debug({ reqId: ctx.requestId, status, ms: ctx.elapsedMs() }, 'request');
-  }
-}
-
 /**
- * A memoized answer, sent from inside onData and counted and logged like any other request. Its header lines
- * are those a request whose texts were all cached (no queue, no model) gets, rendered once around the request
- * id and the total time.
+ * A memoized answer, sent from inside onData and counted and logged like any other request (its distinct texts
+ * as in-memory cache hits). Its header lines are those a request whose texts were all cached (no queue, no
+ * model) gets, rendered once around the request id and the total time.
  */
-function createMemoAnswerer(deps: InferenceRouteDeps, routeName: string): (ctx: RequestContext, memoized: MemoizedAnswer) => void {
+function createMemoAnswerer(deps: InferenceRouteDeps): (ctx: RequestContext, memoized: MemoizedAnswer) => void {
   const { config } = deps;
   const linesBeforeId = headerLines('application/json', [['x-request-id', '']]);
   const linesAfterId = headerLines(
@@ -167,14 +140,10 @@ function createMemoAnswerer(deps: InferenceRouteDeps, routeName: string): (ctx: 
   );
   return (ctx, memoized) => {
     // onData never runs for a request whose client left, so this answer is always sent.
-    const ms = ctx.elapsedMs();
-    let lines = linesBeforeId + ctx.requestId + linesAfterId + (config.timingHeaders ? ms.toFixed(3) : '');
+    let lines = linesBeforeId + ctx.requestId + linesAfterId + (config.timingHeaders ? ctx.elapsedMs().toFixed(3) : '');
     if (ctx.trace) lines += `\r\ntraceparent: ${ctx.trace.traceparent}`;
+    ctx.memoizedTexts = memoized.distinctTexts;
     sendLinesInCallback(ctx, lines, memoized.body, deps.lifecycle.state === 'draining');
-    deps.lifecycle.requestFinished();
-    deps.metrics.observeMemoAnswer(routeName, ms / 1000, memoized.distinctTexts);
-    ctx.trace?.end(200, { 'inference.response_memo': true });
-    logRequest(deps, ctx, 200);
   };
 }
 
@@ -185,29 +154,26 @@ async function answerWhenDone<Params>(
   work: Promise<Answer>,
   memoKey: string | undefined,
 ): Promise<void> {
-  let status = 200;
   try {
     const { body, prediction } = await work;
     // Only an answer the cache gave whole is memoized: it is what this body will get from now on.
     if (memoKey !== undefined && prediction.cache === 'hit') deps.memo!.set(deps.modelId, memoKey, body, prediction.distinctInputs);
     sendJson(ctx, 200, body, predictionHeaders(deps.config, ctx, prediction), deps.lifecycle.state === 'draining');
   } catch (err) {
-    status = answerError(deps, route, ctx, err, true);
+    answerError(deps, route, ctx, err, true);
   }
-  finish(deps, route, ctx, status);
 }
 
-/** Counts the request in, and refuses it before its body is read when the headers already decide. */
+/** Refuses the request before its body is read when the headers already decide. */
 function admit<Params>(
   deps: InferenceRouteDeps,
   route: InferenceRoute<Params>,
   ctx: RequestContext,
   contentType: string,
   contentLength: string,
-  apiKeyRefusal: HttpError | undefined,
+  apiKeyRefusal: RequestError | undefined,
 ): boolean {
   const { config, lifecycle } = deps;
-  lifecycle.requestStarted();
   // First: a client without a key learns nothing else about the request or the server.
   if (apiKeyRefusal) return refuse(deps, route, ctx, apiKeyRefusal, false);
   if (lifecycle.state === 'starting') return refuse(deps, route, ctx, Errors.NotReady(), false);
@@ -230,45 +196,39 @@ function refuse<Params>(
   err: unknown,
   bodyRead: boolean,
 ): false {
-  finish(deps, route, ctx, answerError(deps, route, ctx, err, bodyRead));
+  answerError(deps, route, ctx, err, bodyRead);
   return false;
 }
 
-function finish<Params>(deps: InferenceRouteDeps, route: InferenceRoute<Params>, ctx: RequestContext, status: number): void {
-  deps.lifecycle.requestFinished();
-  if (ctx.aborted) status = 499;
-  deps.metrics.observeRequest(route.name, status, ctx.elapsedMs() / 1000);
-  logRequest(deps, ctx, status);
-  ctx.trace?.end(status);
-}
-
-/** Maps any failure to its HTTP answer in the route's error body, counts and logs it by class, and returns the status sent. */
+/** Maps any failure to its HTTP answer in the route's error body, and counts and logs it by class. */
 function answerError<Params>(
   deps: InferenceRouteDeps,
   route: InferenceRoute<Params>,
   ctx: RequestContext,
   err: unknown,
   bodyRead: boolean,
-): number {
+): void {
   // The client left: nobody to answer, and its withdrawn texts are neither a timeout nor a failure.
-  if (ctx.aborted) return 499;
-  const error = err instanceof HttpError ? err : err instanceof InferenceError ? httpErrorFor(err) : Errors.Internal();
+  if (ctx.aborted) {
+    ctx.finish(499);
+    return;
+  }
+  const error = requestErrorOf(err);
   // Per request, not per batch: a failed batch of ten requests counts ten.
   if (error.code === 'INF_ERR_OVERLOADED') deps.metrics.failure('overloaded');
   if (error.code === 'INF_ERR_TIMEOUT') deps.metrics.failure('timeout');
   if (error.code === 'INF_ERR_INFERENCE') deps.metrics.failure('worker_failure');
-  if (error.statusCode === 500) {
+  if (isFault(error)) {
     deps.logger.error({ reqId: ctx.requestId, err }, 'prediction failed');
   } else {
     deps.logger.debug({ reqId: ctx.requestId, code: error.code }, 'request refused');
   }
   // The status the client gets (TEI's differ), also on the span.
-  const status = route.errorStatus?.(error) ?? error.statusCode;
+  const { status, body, headers: errorHeaders } = errorAnswer(error, route.errorFamily);
   ctx.trace?.failed(status, error.code, error.message);
-  const headers: [string, string][] = [...Object.entries(error.headers), ['x-request-id', ctx.requestId]];
+  const headers: (readonly [string, string])[] = [...errorHeaders, ['x-request-id', ctx.requestId]];
   if (ctx.trace) headers.push(['traceparent', ctx.trace.traceparent]);
   // An answer given before the whole body was read closes the connection: the rest of the body must not be
   // taken for the next request.
-  sendJson(ctx, status, route.errorBody(error), headers, !bodyRead || deps.lifecycle.state === 'draining');
-  return status;
+  sendJson(ctx, status, body, headers, !bodyRead || deps.lifecycle.state === 'draining');
 }

@@ -1,6 +1,6 @@
 import { ApiDocs, ErrorMessage, HfTextClassificationRequest, OipInferRequest } from '../generated/schemas.js';
-import { Errors, type HttpError } from '../errors.js';
-import { errorMessageBody } from './error-bodies.js';
+import { Errors, type RequestError } from '../errors.js';
+import { errorAnswer } from './error-answers.js';
 
 type ErrorCode = keyof typeof ApiDocs.errors;
 
@@ -137,7 +137,7 @@ export function protocolOpenApi(options: { maxBodyBytes: number }): {
 }
 
 /** The errors of every prediction route, whatever its family: the body's, and the pipeline's. */
-export function pipelineErrors(maxBodyBytes: number): [ErrorCode, HttpError][] {
+export function pipelineErrors(maxBodyBytes: number): [ErrorCode, RequestError][] {
   return [
     ['INF_ERR_BODY_ENCODING', Errors.BodyEncoding()],
     ['INF_ERR_BODY_TOO_LARGE', Errors.BodyTooLarge(maxBodyBytes)],
@@ -151,14 +151,15 @@ export function pipelineErrors(maxBodyBytes: number): [ErrorCode, HttpError][] {
 }
 
 /** Errors grouped by status, each code with its docs/api.md text and its real {"error"} body as the example. */
-function errorResponses(errors: [ErrorCode, HttpError][]): Record<number, object> {
+function errorResponses(errors: [ErrorCode, RequestError][]): Record<number, object> {
+  const answers = errors.map(([code, error]) => [code, errorAnswer(error, 'oip')] as const);
   const responses: Record<number, object> = {};
-  for (const status of [...new Set(errors.map(([, e]) => e.statusCode))].sort((a, b) => a - b)) {
-    const group = errors.filter(([, e]) => e.statusCode === status);
+  for (const status of [...new Set(answers.map(([, e]) => e.status))].sort((a, b) => a - b)) {
+    const group = answers.filter(([, e]) => e.status === status);
     responses[status] = {
       description: group.map(([code]) => `\`${code}\`: ${ApiDocs.errors[code]}.`).join('\n\n'),
       content: json(ref('ErrorMessage'), {
-        examples: Object.fromEntries(group.map(([code, e]) => [code, { summary: code, value: JSON.parse(errorMessageBody(e)) }])),
+        examples: Object.fromEntries(group.map(([code, e]) => [code, { summary: code, value: JSON.parse(e.body) }])),
       }),
     };
   }

@@ -8,7 +8,8 @@ import {
   InfoResponse,
 } from '../generated/schemas.js';
 import type { Config } from '../config.js';
-import { Errors, HttpError } from '../errors.js';
+import { Errors, RequestError } from '../errors.js';
+import { errorAnswer } from './error-answers.js';
 import { createPredictionFormatter } from '../inference/prediction-format.js';
 import { parseBulkPredictRequest } from '../validation/parse-request.js';
 import { addApiKeySecurity, type OpenApiDocument } from './api-key-openapi.js';
@@ -192,7 +193,7 @@ function validationExamples(maxTexts: number): Record<string, { summary: string;
       try {
         parseBulkPredictRequest(new TextEncoder().encode(body), maxTexts);
       } catch (err) {
-        if (err instanceof HttpError) return [name, { summary, value: JSON.parse(err.body) }];
+        if (err instanceof RequestError) return [name, { summary, value: JSON.parse(errorAnswer(err, 'bulk-predict').body) }];
         throw err;
       }
       throw new Error(`example body ${body} is valid`);
@@ -202,17 +203,19 @@ function validationExamples(maxTexts: number): Record<string, { summary: string;
 
 /** Every other error of the route, grouped by status: each code with its docs/api.md text, and its real body. */
 function errorResponses(config: OpenApiConfig): Record<number, object> {
-  const errors: [ErrorCode, HttpError][] = [
-    ['INF_ERR_AMBIGUOUS_FRAMING', Errors.AmbiguousFraming()],
-    ['INF_ERR_TRANSFER_ENCODING', Errors.TransferEncoding()],
-    ['INF_ERR_TRANSFER_CODING', Errors.TransferCodingNotImplemented('gzip')],
-    ...pipelineErrors(config.maxBodyBytes),
-  ];
+  const errors = (
+    [
+      ['INF_ERR_AMBIGUOUS_FRAMING', Errors.AmbiguousFraming()],
+      ['INF_ERR_TRANSFER_ENCODING', Errors.TransferEncoding()],
+      ['INF_ERR_TRANSFER_CODING', Errors.TransferCodingNotImplemented('gzip')],
+      ...pipelineErrors(config.maxBodyBytes),
+    ] as const
+  ).map(([code, error]) => [code, errorAnswer(error, 'bulk-predict')] as const);
   const responses: Record<number, { description: string; headers: object; content: object }> = {};
-  for (const status of [...new Set(errors.map(([, e]) => e.statusCode))].sort((a, b) => a - b)) {
-    const group = errors.filter(([, e]) => e.statusCode === status);
+  for (const status of [...new Set(errors.map(([, e]) => e.status))].sort((a, b) => a - b)) {
+    const group = errors.filter(([, e]) => e.status === status);
     const headers: HeaderName[] = ['x-request-id'];
-    if (group.some(([, e]) => 'retry-after' in e.headers)) headers.push('Retry-After');
+    if (group.some(([, e]) => e.headers.some(([name]) => name === 'retry-after'))) headers.push('Retry-After');
     responses[status] = {
       description: group.map(([code]) => errorDescription(code)).join('\n\n'),
       headers: headerRefs(headers),

@@ -1,5 +1,7 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
-import { Errors, type HttpError } from '../errors.js';
+import { Errors, type RequestError } from '../errors.js';
+import { errorAnswer } from './error-answers.js';
+import { RequestContext } from './request-context.js';
 import { closeAfterAnswer, sendNow } from './respond.js';
 
 type Handler = (res: HttpResponse, req: HttpRequest) => void;
@@ -24,7 +26,9 @@ export function checkFraming(handler: Handler): Handler {
     if (encoded || req.getHeader('content-length') !== '') {
       const refusal = framingError(req);
       if (refusal) {
-        sendNow(res, refusal.statusCode, 'application/json', refusal.body, [], true);
+        // Before the route's pipeline: a request whose end is unknown is no route's (docs/architecture.md).
+        const { status, body } = errorAnswer(refusal, 'bulk-predict');
+        sendNow(new RequestContext(res, '', 0), status, 'application/json', body, [], true);
         return;
       }
       // Valid now, so `chunked` alone.
@@ -37,7 +41,7 @@ export function checkFraming(handler: Handler): Handler {
   };
 }
 
-function framingError(req: HttpRequest): HttpError | undefined {
+function framingError(req: HttpRequest): RequestError | undefined {
   let lengths = 0;
   let encodings = 0;
   let encoding = '';
@@ -59,7 +63,7 @@ function framingError(req: HttpRequest): HttpError | undefined {
  * the body's end unknown (400, RFC 9112 §6.3); `chunked` after other codings asks for codings this server does
  * not implement (501, §6.1).
  */
-function transferCodingError(value: string): HttpError | undefined {
+function transferCodingError(value: string): RequestError | undefined {
   const codings = value.split(',').map((coding) => coding.trim().toLowerCase());
   const chunked = codings.filter((coding) => coding === 'chunked').length;
   if (codings.length === 1 && chunked === 1) return undefined;

@@ -26,3 +26,11 @@ export function createRequestIds(): () => string {
     return prefix + HEX[c >>> 24] + HEX[(c >>> 16) & 255] + HEX[(c >>> 8) & 255] + HEX[c & 255];
   };
 }
+
+/** What a client may send as its request id: echoed in headers and logs, so no CR, LF or space, and bounded. */
+const CLIENT_REQUEST_ID = /^[\w.:@/+=-]{1,128}$/;
+
+/** The client's x-request-id when it is a usable one, else a new id. */
+export function requestIdOf(header: string, next: () => string): string {
+  return header !== '' && CLIENT_REQUEST_ID.test(header) ? header : next();
+}

@@ -1,6 +1,5 @@
 import { STATUS_CODES } from 'node:http';
 import type { HttpResponse } from 'uWebSockets.js';
-import type { HttpError } from '../errors.js';
 import type { RequestContext } from './request-context.js';
 
 /**
@@ -26,7 +25,8 @@ export function closeAfterAnswer(res: HttpResponse): void {
 /**
  * The only code that writes responses: skips a response whose client left (touching it would crash uWS),
  * and corks, because it is called after async work, so status, headers and body leave in one syscall.
- * `closeConnection` is for answers given before the body was read, and while draining.
+ * `closeConnection` is for answers given before the body was read, and while draining. The request's last
+ * stage runs once the answer has left (ctx.finish).
  */
 export function send(
   ctx: RequestContext,
@@ -36,10 +36,14 @@ export function send(
   headers: Headers = [],
   closeConnection = false,
 ): void {
-  if (ctx.aborted || ctx.responded) return;
+  if (ctx.aborted) {
+    ctx.finish(499);
+    return;
+  }
+  if (ctx.responded) return;
   ctx.responded = true;
-  if (closeConnection || closingResponses.has(ctx.res)) endClosing(ctx.res, () => ctx.aborted, status, contentType, body, headers);
-  else ctx.res.cork(() => write(ctx.res, status, contentType, body, headers, false));
+  if (closeConnection || closingResponses.has(ctx.res)) endClosing(ctx, status, contentType, body, headers);
+  else ctx.res.cork(() => write(ctx, status, contentType, body, headers));
 }
 
 /**
@@ -47,43 +51,38 @@ export function send(
  * rendered ahead by headerLines(): for an answer whose headers barely change between requests.
  */
 export function sendLinesInCallback(ctx: RequestContext, lines: string, body: string | Uint8Array, closeConnection = false): void {
-  if (ctx.aborted || ctx.responded) return;
+  if (ctx.aborted) {
+    ctx.finish(499);
+    return;
+  }
+  if (ctx.responded) return;
   ctx.responded = true;
   if (closeConnection || closingResponses.has(ctx.res)) {
-    endClosing(ctx.res, () => ctx.aborted, 200, lines, body, []);
+    endClosing(ctx, 200, lines, body, []);
     return;
   }
   ctx.res.writeHeader('content-type', lines);
-  ctx.res.end(body);
+  end(ctx, 200, body);
 }
 
 export function sendJson(ctx: RequestContext, status: number, body: string, headers: Headers = [], closeConnection = false): void {
   send(ctx, status, 'application/json', body, headers, closeConnection);
 }
 
-export function sendError(ctx: RequestContext, error: HttpError, headers: Headers = [], closeConnection = false): void {
-  sendJson(ctx, error.statusCode, error.body, [...Object.entries(error.headers), ...headers], closeConnection);
-}
-
 /** For synchronous handlers that answer inside the route callback (already corked by uWS). */
 export function sendNow(
-  res: HttpResponse,
+  ctx: RequestContext,
   status: number,
   contentType: string,
   body: string | Uint8Array,
   headers: Headers = [],
   closeConnection = false,
 ): void {
-  if (!closeConnection && !closingResponses.has(res)) {
-    write(res, status, contentType, body, headers, false);
-    return;
-  }
-  // The answer now leaves after the handler returns, and uWS requires an abort handler for that.
-  let aborted = false;
-  res.onAborted(() => {
-    aborted = true;
-  });
-  endClosing(res, () => aborted, status, contentType, body, headers);
+  if (ctx.responded) return;
+  ctx.responded = true;
+  // An answer that closes the connection leaves after the handler returns; the context's abort handler covers that.
+  if (closeConnection || closingResponses.has(ctx.res)) endClosing(ctx, status, contentType, body, headers);
+  else write(ctx, status, contentType, body, headers);
 }
 
 /**
@@ -95,16 +94,17 @@ export function sendNow(
  * read is parsed, the answer makes uWS close the connection at the next buffered request instead (it refuses
  * pipelining behind a pending response), and nothing after it is read.
  */
-function endClosing(
-  res: HttpResponse,
-  gone: () => boolean,
-  status: number,
-  contentType: string,
-  body: string | Uint8Array,
-  headers: Headers,
-): void {
+function endClosing(ctx: RequestContext, status: number, contentType: string, body: string | Uint8Array, headers: Headers): void {
   setImmediate(() => {
-    if (!gone()) res.cork(() => write(res, status, contentType, body, headers, true));
+    if (ctx.aborted) {
+      ctx.finish(499);
+      return;
+    }
+    ctx.res.cork(() => {
+      writeHead(ctx.res, status, contentType, headers);
+      ctx.res.end(body, true);
+    });
+    ctx.finish(status);
   });
 }
 
@@ -115,17 +115,44 @@ function endClosing(
  * value is the service's own (a client's x-request-id is checked against a pattern without CR or LF first).
  * A 200 needs no writeStatus: uWS writes `200 OK` when none was given.
  */
-function write(
-  res: HttpResponse,
-  status: number,
-  contentType: string,
-  body: string | Uint8Array,
-  headers: Headers,
-  closeConnection: boolean,
-): void {
+function write(ctx: RequestContext, status: number, contentType: string, body: string | Uint8Array, headers: Headers): void {
+  writeHead(ctx.res, status, contentType, headers);
+  end(ctx, status, body);
+}
+
+function writeHead(res: HttpResponse, status: number, contentType: string, headers: Headers): void {
   if (status !== 200) res.writeStatus(statusLine(status));
   res.writeHeader('content-type', headerLines(contentType, headers));
-  res.end(body, closeConnection);
+}
+
+/**
+ * Bodies from this size on are sent with tryEnd, so that the request stays in flight (and a drain waits for it)
+ * until uWS has handed its last byte to the kernel: one given to `end` whole would wait in uWS's own buffer
+ * for a slow reader, where closing the server at the end of a drain would cut it off. Smaller bodies fit the
+ * socket's buffer at once, and keep the one `end` call of the hot path.
+ */
+const LARGE_BODY_BYTES = 64 * 1024;
+
+function end(ctx: RequestContext, status: number, body: string | Uint8Array): void {
+  const res = ctx.res;
+  // A UTF-16 unit is at most 3 bytes of UTF-8: a shorter string is under the size without being measured.
+  const bytes = typeof body === 'string' && body.length * 3 >= LARGE_BODY_BYTES ? Buffer.from(body) : body;
+  if (typeof bytes === 'string' || bytes.byteLength < LARGE_BODY_BYTES) {
+    res.end(bytes);
+    ctx.finish(status);
+    return;
+  }
+  const total = bytes.byteLength;
+  if (res.tryEnd(bytes, total)[1]) {
+    ctx.finish(status);
+    return;
+  }
+  // The rest leaves as the client reads; the context's abort handler finishes the request if it leaves first.
+  res.onWritable((offset) => {
+    const [ok, done] = res.tryEnd(bytes.subarray(offset), total);
+    if (done) ctx.finish(status);
+    return ok;
+  });
 }
 
 /** The value of the one writeHeader('content-type', ...) call: the content type, then each header as a line. */

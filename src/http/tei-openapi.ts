@@ -1,8 +1,7 @@
 import { ApiDocs } from '../generated/schemas.js';
-import { Errors, type HttpError } from '../errors.js';
-import { httpErrorFor } from './inference-errors.js';
+import { Errors, type RequestError } from '../errors.js';
+import { errorAnswer, requestErrorOf, TEI_UNHEALTHY } from './error-answers.js';
 import { InferenceErrors } from '../inference/errors.js';
-import { TEI_UNHEALTHY, teiErrorFor } from './tei-errors.js';
 
 type ErrorCode = keyof typeof ApiDocs.errors;
 
@@ -112,24 +111,24 @@ export function teiSchemas(maxTexts: number): Record<string, object> {
 
 /** The TEI family's paths at `prefix`, each error under TEI's status with the body a client really gets. */
 export function teiPaths(prefix: string, maxTexts: number, maxBodyBytes: number): Record<string, object> {
-  const common: [ErrorCode, HttpError][] = [
+  const common: [ErrorCode, RequestError][] = [
     ['INF_ERR_INPUT_INVALID', Errors.InputInvalid('inputs: invalid length 3, expected a string, a pair of strings or a batch')],
     ['INF_ERR_INPUT_TOO_LONG', Errors.InputTooLong(512, 600)],
     ['INF_ERR_INPUT_EMPTY', Errors.InputEmpty()],
     ['INF_ERR_BATCH_TOO_LARGE', Errors.BatchTooLarge(maxTexts + 1, maxTexts)],
     ['INF_ERR_BODY_TOO_LARGE', Errors.BodyTooLarge(maxBodyBytes)],
     ['INF_ERR_MEDIA_TYPE', Errors.UnsupportedMediaType('text/plain')],
-    ['INF_ERR_OVERLOADED', httpErrorFor(InferenceErrors.overloaded(1))],
+    ['INF_ERR_OVERLOADED', requestErrorOf(InferenceErrors.overloaded(1))],
     ['INF_ERR_NOT_READY', Errors.NotReady()],
     ['INF_ERR_INFERENCE', Errors.InferenceFailed()],
     ['INF_ERR_TIMEOUT', Errors.Timeout()],
     ['INF_ERR_INTERNAL', Errors.Internal()],
   ];
-  const rerankOnly: [ErrorCode, HttpError][] = [
+  const rerankOnly: [ErrorCode, RequestError][] = [
     ['INF_ERR_TEXTS_EMPTY', Errors.TextsEmpty()],
     ['INF_ERR_NOT_RERANKER', Errors.NotReranker()],
   ];
-  const post = (operationId: string, summary: string, request: string, response: string, errors: [ErrorCode, HttpError][]) => ({
+  const post = (operationId: string, summary: string, request: string, response: string, errors: [ErrorCode, RequestError][]) => ({
     post: {
       tags: [TEI_TAG.name],
       summary,
@@ -180,8 +179,8 @@ export function teiPaths(prefix: string, maxTexts: number, maxBodyBytes: number)
   };
 }
 
-function errorResponses(errors: readonly [ErrorCode, HttpError][]): Record<number, object> {
-  const rendered = errors.map(([code, error]) => ({ code, answer: teiErrorFor(error) }));
+function errorResponses(errors: readonly [ErrorCode, RequestError][]): Record<number, object> {
+  const rendered = errors.map(([code, error]) => ({ code, answer: errorAnswer(error, 'tei') }));
   const responses: Record<number, object> = {};
   for (const status of [...new Set(rendered.map((r) => r.answer.status))].sort((a, b) => a - b)) {
     const group = rendered.filter((r) => r.answer.status === status);

@@ -1,9 +1,9 @@
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { InferenceRouteDeps } from './inference-route.js';
 import { createTeiHealthHandler } from './handlers/tei-info.js';
 import { createTeiPredictHandler } from './handlers/tei-predict.js';
 import { createTeiRerankHandler } from './handlers/tei-rerank.js';
+import type { Route } from './pipeline.js';
 import { sendNow } from './respond.js';
 
 export interface TeiDeps extends InferenceRouteDeps {
@@ -19,16 +19,13 @@ export interface TeiDeps extends InferenceRouteDeps {
  * the service's own routes already take (BASE_PATH equal to TEI_PREFIX: both have /info and /health) stays
  * the service's.
  */
-export function teiRoutes(
-  deps: TeiDeps,
-  taken: ReadonlySet<string>,
-): { method: 'get' | 'post'; path: string; handler: (res: HttpResponse, req: HttpRequest) => void }[] {
+export function teiRoutes(deps: TeiDeps, taken: ReadonlySet<string>): Route[] {
   const prefix = deps.config.teiPrefix;
-  const routes = [
-    { method: 'post' as const, path: `${prefix}/predict`, handler: createTeiPredictHandler(deps) },
-    { method: 'post' as const, path: `${prefix}/rerank`, handler: createTeiRerankHandler(deps, deps.numLabels) },
-    { method: 'get' as const, path: `${prefix}/info`, handler: (res: HttpResponse) => sendNow(res, 200, 'application/json', deps.teiInfo) },
-    { method: 'get' as const, path: `${prefix}/health`, handler: createTeiHealthHandler(deps.lifecycle) },
+  const routes: Route[] = [
+    { method: 'POST', path: `${prefix}/predict`, name: 'tei-predict', handler: createTeiPredictHandler(deps) },
+    { method: 'POST', path: `${prefix}/rerank`, name: 'tei-rerank', handler: createTeiRerankHandler(deps, deps.numLabels) },
+    { method: 'GET', path: `${prefix}/info`, name: 'tei-info', handler: (ctx) => sendNow(ctx, 200, 'application/json', deps.teiInfo) },
+    { method: 'GET', path: `${prefix}/health`, name: 'tei-health', traced: false, handler: createTeiHealthHandler(deps.lifecycle) },
   ];
   return routes.filter((route) => !taken.has(route.path));
 }

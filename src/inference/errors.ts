@@ -1,4 +1,4 @@
-// What can go wrong with a prediction, as kinds with no HTTP in them: src/http/inference-errors.ts owns the
+// What can go wrong with a prediction, as kinds with no HTTP in them: src/http/error-answers.ts owns the
 // one table from kind to status, body and headers.
 
 export type InferenceErrorKind = 'overloaded' | 'timeout' | 'failed' | 'too_long';

@@ -4,7 +4,7 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiDocs } from '../../dist/src/generated/schemas.js';
-import { Errors, HttpError } from '../../dist/src/errors.js';
+import { Errors, HttpError } from '../http-errors.js';
 import { repoRoot } from '../helper.js';
 
 const page = readFileSync(join(repoRoot, 'docs', 'api.md'), 'utf8');

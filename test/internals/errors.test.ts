@@ -2,7 +2,8 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Errors, HttpError, type StartupError } from '../../dist/src/errors.js';
+import type { StartupError } from '../../dist/src/errors.js';
+import { Errors, HttpError } from '../http-errors.js';
 import { repoRoot } from '../helper.js';
 
 const apiDocs = readFileSync(join(repoRoot, 'docs', 'api.md'), 'utf8');

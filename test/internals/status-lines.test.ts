@@ -1,9 +1,8 @@
 // RFC 9112 §4: `status-line = HTTP-version SP status-code SP [ reason-phrase ]`. uWS writes whatever writeStatus
 // is given after `HTTP/1.1 `, so the service's own table must give every status it can send its space and reason.
 import t from 'tap';
-import { Errors, HttpError } from '../../dist/src/errors.js';
+import { Errors, HttpError, teiErrorFor } from '../http-errors.js';
 import { statusLine } from '../../dist/src/http/respond.js';
-import { teiErrorFor } from '../../dist/src/http/tei-errors.js';
 
 const sample = (name: string) => (Errors as Record<string, (...a: never[]) => Error>)[name]('x' as never, 'y' as never);
 

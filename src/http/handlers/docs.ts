@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { Errors } from '../../errors.js';
+import { errorAnswer } from '../error-answers.js';
+import type { RouteHandler } from '../pipeline.js';
 import { sendNow } from '../respond.js';
 
 const ASSETS = {
@@ -16,10 +17,10 @@ const ASSETS = {
  * start-up, so the page works with no CDN and no network.
  */
 export function createDocsHandlers(basePath: string): {
-  page: (res: HttpResponse) => void;
-  asset: (res: HttpResponse, req: HttpRequest) => void;
+  page: RouteHandler;
+  asset: RouteHandler;
   /** <base>/docs/ -> <base>/docs, keeping the query: the page has one URL, as in FastAPI. */
-  redirect: (res: HttpResponse, req: HttpRequest) => void;
+  redirect: RouteHandler;
 } {
   const dist = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   const files = new Map(Object.entries(ASSETS).map(([name, type]) => [name, { type, bytes: readFileSync(join(dist, name)) }]));
@@ -28,17 +29,17 @@ export function createDocsHandlers(basePath: string): {
 <link rel="stylesheet" href="${basePath}/docs/swagger-ui.css"><link rel="icon" href="${basePath}/docs/favicon-32x32.png"></head>
 <body><div id="swagger-ui"></div><script src="${basePath}/docs/swagger-ui-bundle.js"></script>
 <script>window.ui = SwaggerUIBundle({ url: '${basePath}/openapi.json', dom_id: '#swagger-ui' });</script></body></html>`;
-  const notFound = Errors.NotFound();
+  const notFound = errorAnswer(Errors.NotFound(), 'bulk-predict');
   return {
-    page: (res) => sendNow(res, 200, 'text/html; charset=utf-8', page),
-    redirect: (res, req) => {
+    page: (ctx) => sendNow(ctx, 200, 'text/html; charset=utf-8', page),
+    redirect: (ctx, req) => {
       const query = req.getQuery();
-      sendNow(res, 301, 'text/plain; charset=utf-8', '', [['location', `${basePath}/docs${query ? `?${query}` : ''}`]]);
+      sendNow(ctx, 301, 'text/plain; charset=utf-8', '', [['location', `${basePath}/docs${query ? `?${query}` : ''}`]]);
     },
-    asset: (res, req) => {
+    asset: (ctx, req) => {
       const file = files.get(req.getUrl().slice(`${basePath}/docs/`.length));
-      if (file) sendNow(res, 200, file.type, file.bytes, [['cache-control', 'public, max-age=86400']]);
-      else sendNow(res, 404, 'application/json', notFound.body);
+      if (file) sendNow(ctx, 200, file.type, file.bytes, [['cache-control', 'public, max-age=86400']]);
+      else sendNow(ctx, 404, 'application/json', notFound.body);
     },
   };
 }

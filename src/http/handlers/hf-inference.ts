@@ -1,11 +1,10 @@
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ScoreFunction } from '../../hf-config.js';
 import type { ModelInfo } from '../../model-info.js';
 import { createPredictionFormatter } from '../../inference/prediction-format.js';
 import { parseHfTextClassificationRequest, type HfTextClassificationRequest } from '../../validation/parse-hf-request.js';
-import { errorMessageBody } from '../error-bodies.js';
 import { createInferenceHandler, type Answer, type InferenceRouteDeps } from '../inference-route.js';
 import type { RequestContext } from '../request-context.js';
+import type { RouteHandler } from '../pipeline.js';
 
 export interface HfInferenceDeps extends InferenceRouteDeps {
   readonly model: Pick<ModelInfo, 'labels' | 'scoreFunction'>;
@@ -19,13 +18,11 @@ const SCORE_FUNCTIONS: readonly ScoreFunction[] = ['softmax', 'sigmoid', 'none']
  * sends, and what @huggingface/inference's textClassification unwraps). Every label unless `top_k`; scores by
  * the model's function unless `function_to_apply` names another, which is computed from the logits.
  */
-export function createHfInferenceHandler(deps: HfInferenceDeps): (res: HttpResponse, req: HttpRequest) => void {
+export function createHfInferenceHandler(deps: HfInferenceDeps): RouteHandler {
   const { labels, scoreFunction } = deps.model;
   const formatters = new Map(SCORE_FUNCTIONS.map((fn) => [fn, createPredictionFormatter(labels, fn)]));
   return createInferenceHandler(deps, {
-    name: 'hf-inference',
-    path: '/',
-    errorBody: errorMessageBody,
+    errorFamily: 'hf',
     // Another function_to_apply runs the model (a miss), so only the model's own scores are memoized.
     memoScope: () => '\0hf-inference\0',
     answer(ctx, body) {

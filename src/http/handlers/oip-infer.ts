@@ -1,9 +1,8 @@
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { Errors } from '../../errors.js';
 import { parseOipInferRequest, type OipOutputName } from '../../validation/parse-oip-request.js';
-import { errorMessageBody } from '../error-bodies.js';
 import { createInferenceHandler, type InferenceRouteDeps } from '../inference-route.js';
 import { decodeSegment, isServedModel, type OipModel } from './oip-metadata.js';
+import type { RouteHandler } from '../pipeline.js';
 
 interface Scored {
   label: string;
@@ -16,17 +15,11 @@ interface Scored {
  * and of /project/info's) and `label` (BYTES [n], each text's most probable label). The scores are the cached
  * prediction's, so this route shares the cache with the others.
  */
-export function createOipInferHandler(
-  deps: InferenceRouteDeps,
-  model: OipModel,
-  withVersion: boolean,
-): (res: HttpResponse, req: HttpRequest) => void {
+export function createOipInferHandler(deps: InferenceRouteDeps, model: OipModel, withVersion: boolean): RouteHandler {
   const labelIndex = new Map(model.labels.map((label, i) => [label, i]));
   const width = model.labels.length;
   return createInferenceHandler(deps, {
-    name: 'oip-infer',
-    path: withVersion ? '/v2/models/{name}/versions/{version}/infer' : '/v2/models/{name}/infer',
-    errorBody: errorMessageBody,
+    errorFamily: 'oip',
     params: (req) => ({ name: req.getParameter(0) ?? '', version: withVersion ? (req.getParameter(1) ?? '') : undefined }),
     // The path's segments as sent (percent-encoded, so without NUL): a body for an unknown model is never memoized.
     memoScope: ({ name, version }) => `\0oip-infer\0${name}\0${version ?? ''}\0`,

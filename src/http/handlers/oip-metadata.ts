@@ -1,12 +1,11 @@
 import { basename } from 'node:path';
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { Errors } from '../../errors.js';
+import { errorAnswer } from '../error-answers.js';
 import type { Lifecycle } from '../../lifecycle.js';
 import type { ModelInfo } from '../../model-info.js';
-import { errorMessageBody } from '../error-bodies.js';
+import type { RouteHandler } from '../pipeline.js';
+import type { RequestContext } from '../request-context.js';
 import { sendNow } from '../respond.js';
-
-type Handler = (res: HttpResponse, req: HttpRequest) => void;
 
 /** The served model as the Open Inference Protocol names it: one model, one version (its identity). */
 export interface OipModel {
@@ -39,8 +38,8 @@ export function decodeSegment(segment: string): string {
 }
 
 /** The protocol's health and metadata routes (all GET, answered from memory), by path pattern. */
-export function createOipMetadataHandlers(model: OipModel, lifecycle: Lifecycle, serverVersion: string): Record<string, Handler> {
-  const json = (res: HttpResponse, status: number, body: string): void => sendNow(res, status, 'application/json', body);
+export function createOipMetadataHandlers(model: OipModel, lifecycle: Lifecycle, serverVersion: string): Record<string, RouteHandler> {
+  const json = (ctx: RequestContext, status: number, body: string): void => sendNow(ctx, status, 'application/json', body);
   const serverMetadata = JSON.stringify({ name: 'sentiment-inference-server', version: serverVersion, extensions: [] });
   const modelMetadata = JSON.stringify({
     name: model.name,
@@ -55,20 +54,20 @@ export function createOipMetadataHandlers(model: OipModel, lifecycle: Lifecycle,
   const ready = (): boolean => lifecycle.state === 'ready';
   /** Runs `answer` for the served model; another name (or version) is a 404 in the protocol's error shape. */
   const forModel =
-    (withVersion: boolean, answer: (res: HttpResponse) => void): Handler =>
-    (res, req) => {
+    (withVersion: boolean, answer: (ctx: RequestContext) => void): RouteHandler =>
+    (ctx, req) => {
       const name = req.getParameter(0) ?? '';
-      if (isServedModel(model, name, withVersion ? (req.getParameter(1) ?? '') : undefined)) answer(res);
-      else json(res, 404, errorMessageBody(Errors.ModelNotFound(decodeSegment(name))));
+      if (isServedModel(model, name, withVersion ? (req.getParameter(1) ?? '') : undefined)) answer(ctx);
+      else json(ctx, 404, errorAnswer(Errors.ModelNotFound(decodeSegment(name)), 'oip').body);
     };
-  const modelReady = (res: HttpResponse): void => json(res, ready() ? 200 : 503, JSON.stringify({ name: model.name, ready: ready() }));
-  const metadata = (res: HttpResponse): void => json(res, 200, modelMetadata);
+  const modelReady = (ctx: RequestContext): void => json(ctx, ready() ? 200 : 503, JSON.stringify({ name: model.name, ready: ready() }));
+  const metadata = (ctx: RequestContext): void => json(ctx, 200, modelMetadata);
   return {
     // Live while the process answers; ready once every worker is warm (503 while starting and draining, as /health).
-    '/v2/health/live': (res) => json(res, 200, '{"live":true}'),
-    '/v2/health/ready': (res) => json(res, ready() ? 200 : 503, JSON.stringify({ ready: ready() })),
-    '/v2': (res) => json(res, 200, serverMetadata),
-    '/v2/': (res) => json(res, 200, serverMetadata),
+    '/v2/health/live': (ctx) => json(ctx, 200, '{"live":true}'),
+    '/v2/health/ready': (ctx) => json(ctx, ready() ? 200 : 503, JSON.stringify({ ready: ready() })),
+    '/v2': (ctx) => json(ctx, 200, serverMetadata),
+    '/v2/': (ctx) => json(ctx, 200, serverMetadata),
     '/v2/models/:name': forModel(false, metadata),
     '/v2/models/:name/versions/:version': forModel(true, metadata),
     '/v2/models/:name/ready': forModel(false, modelReady),

@@ -1,17 +1,13 @@
-import type { HttpResponse, HttpRequest } from 'uWebSockets.js';
 import { predictionsBody } from '../prediction-body.js';
 import { parseBulkPredictRequest } from '../../validation/parse-request.js';
-import { createInferenceHandler, detailBody, type InferenceRouteDeps } from '../inference-route.js';
-
-const ROUTE = 'bulk-predict';
+import { createInferenceHandler, type InferenceRouteDeps } from '../inference-route.js';
+import type { RouteHandler } from '../pipeline.js';
 
 /** POST <base>/bulk-predict: the shared prediction route (inference-route.ts), with the response memo in front of parsing. */
-export function createPredictHandler(deps: InferenceRouteDeps): (res: HttpResponse, req: HttpRequest) => void {
+export function createPredictHandler(deps: InferenceRouteDeps): RouteHandler {
   const { config } = deps;
   return createInferenceHandler(deps, {
-    name: ROUTE,
-    path: `${config.basePath}/${ROUTE}`,
-    errorBody: detailBody,
+    errorFamily: 'bulk-predict',
     // The bare body: the reference's route, and the common case, pays for no prefix.
     memoScope: () => '',
     async answer(ctx, body) {

@@ -1,9 +1,9 @@
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { Config } from '../../config.js';
 import type { Lifecycle } from '../../lifecycle.js';
 import type { ModelInfo } from '../../model-info.js';
+import type { RouteHandler } from '../pipeline.js';
 import { sendNow } from '../respond.js';
-import { TEI_UNHEALTHY } from '../tei-errors.js';
+import { TEI_UNHEALTHY } from '../error-answers.js';
 
 /**
  * The body of GET <tei prefix>/info in TEI's Info shape (router/src/lib.rs), built once at start. TEI calls a
@@ -34,9 +34,9 @@ export function buildTeiInfo(model: ModelInfo, config: Config, version: string):
 }
 
 /** GET <tei prefix>/health as TEI answers it: 200 with no body when ready, else 503 `unhealthy`. */
-export function createTeiHealthHandler(lifecycle: Lifecycle): (res: HttpResponse, req: HttpRequest) => void {
-  return (res) => {
-    if (lifecycle.state === 'ready') sendNow(res, 200, 'application/json', '');
-    else sendNow(res, TEI_UNHEALTHY.status, 'application/json', TEI_UNHEALTHY.body);
+export function createTeiHealthHandler(lifecycle: Lifecycle): RouteHandler {
+  return (ctx) => {
+    if (lifecycle.state === 'ready') sendNow(ctx, 200, 'application/json', '');
+    else sendNow(ctx, TEI_UNHEALTHY.status, 'application/json', TEI_UNHEALTHY.body);
   };
 }

@@ -13,7 +13,7 @@ import { createTeiRoute } from './tei-route.js';
  */
 export function createTeiPredictHandler(deps: InferenceRouteDeps) {
   const maxBatch = deps.config.maxTexts;
-  return createTeiRoute(deps, 'tei-predict', `${deps.config.teiPrefix}/predict`, async (body, ctx) => {
+  return createTeiRoute(deps, 'tei-predict', async (body, ctx) => {
     const request = parseTeiPredictRequest(body);
     if (request.batch && request.inputs.length > maxBatch) throw Errors.BatchTooLarge(request.inputs.length, maxBatch);
     if (request.inputs.some(isEmpty)) throw Errors.InputEmpty();

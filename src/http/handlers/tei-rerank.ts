@@ -12,7 +12,7 @@ import { createTeiRoute } from './tei-route.js';
  */
 export function createTeiRerankHandler(deps: InferenceRouteDeps, numLabels: number) {
   const maxBatch = deps.config.maxTexts;
-  return createTeiRoute(deps, 'tei-rerank', `${deps.config.teiPrefix}/rerank`, async (body, ctx) => {
+  return createTeiRoute(deps, 'tei-rerank', async (body, ctx) => {
     const request = parseTeiRerankRequest(body);
     if (request.texts.length === 0) throw Errors.TextsEmpty();
     if (numLabels !== 1) throw Errors.NotReranker();

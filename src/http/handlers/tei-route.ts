@@ -1,27 +1,22 @@
-import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import { type Answer, createInferenceHandler, type InferenceRouteDeps } from '../inference-route.js';
 import type { RequestContext } from '../request-context.js';
-import { teiErrorFor } from '../tei-errors.js';
+import type { RouteHandler } from '../pipeline.js';
 
 /**
  * The POST routes of the TEI family (/predict, /rerank): the shared prediction route (inference-route.ts:
- * request ids, API keys, admission, body limit, deadlines, draining, tracing, the request metrics under the
- * route's own label), with every error rendered in TEI's body shape and with TEI's status (tei-errors.ts).
+ * API keys, admission, body limit, deadlines, draining), with every error in TEI's body shape and with TEI's
+ * status (error-answers.ts). `name` is the route's, so one body sent to two routes is two memo entries.
  * `work` parses the body before it first awaits: the body may be a view of uWS's receive buffer.
  */
 export function createTeiRoute(
   deps: InferenceRouteDeps,
   name: string,
-  path: string,
   work: (body: Buffer, ctx: RequestContext) => Promise<Answer>,
-): (res: HttpResponse, req: HttpRequest) => void {
+): RouteHandler {
   // A body answered once (truncate: false included: it fitted) gets the same answer again.
   const memoScope = `\0${name}\0`;
   return createInferenceHandler(deps, {
-    name,
-    path,
-    errorBody: (error) => teiErrorFor(error).body,
-    errorStatus: (error) => teiErrorFor(error).status,
+    errorFamily: 'tei',
     memoScope: () => memoScope,
     answer: (ctx, body) => work(body, ctx),
   });
