@@ -179,14 +179,14 @@ t.test('API_KEYS with the default API_KEY_ROUTES=predict', async (t) => {
       '/project/docs/swagger-ui.css',
       '/metrics',
     ]) {
-      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${KEYS[0]}` }]) {
+      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${KEYS[0]}` }] as Record<string, string>[]) {
         t.equal((await call(url, path, headers)).status, 200, `${path} ${JSON.stringify(headers)}`);
       }
     }
   });
 
   t.test('the OpenAPI document declares the bearer scheme on bulk-predict only', async (t) => {
-    const doc = await (await fetch(`${url}/project/openapi.json`)).json();
+    const doc: any = await (await fetch(`${url}/project/openapi.json`)).json();
     t.same(doc.components.securitySchemes.apiKey, {
       type: 'http',
       scheme: 'bearer',
@@ -271,7 +271,7 @@ t.test('API_KEYS_FILE from a Secret volume, API_KEY_ROUTES=all, and a rotation o
     t.match(getWithBody.text, /^HTTP\/1\.1 401 /);
     t.ok(getWithBody.closed, 'a refused GET with a body closes the connection');
 
-    const doc = await (await fetch(`${url}/project/openapi.json`, { headers: withKey(FILE_KEYS[0]) })).json();
+    const doc: any = await (await fetch(`${url}/project/openapi.json`, { headers: withKey(FILE_KEYS[0]) })).json();
     for (const [path, op] of [
       ['/project/bulk-predict', 'post'],
       ['/project/health', 'get'],
