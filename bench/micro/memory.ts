@@ -9,8 +9,8 @@
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { readSentences, uniqueTexts } from '../lib/corpus.js';
-import { HEALTH_PATH, type ManagedProcess, PREDICT_PATH, SERVICE_MAIN_JS, SST2_DEV_TSV, STANDIN_MODEL_DIR } from '../lib/harness.js';
-import { startNodeServer } from '../lib/harness.js';
+import { HEALTH_PATH, type ManagedProcess, PREDICT_PATH, SERVICE_MAIN_JS, SST2_DEV_TSV, STANDIN_MODEL_DIR } from '../../test/harness.js';
+import { startNodeServer } from '../../test/harness.js';
 import { runLoad } from '../lib/load.js';
 import { defineBench, valueFlags, envFlags, envLine, numberFlag } from '../lib/runner.js';
 import { MEMORY_INPUTS } from './lib/memory-inputs.js';
