@@ -2,10 +2,11 @@
 // (a private redis-server, our service, other Node servers), and the HTTP calls they make to the service.
 // Shared with bench/, so the build compiles it (to dist/test/): it imports sources, never dist/.
 // Children are tracked, so a run that dies (an exception, Ctrl-C) leaves no server behind on the machine.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { packageRoot } from '../model/paths.js';
 
 export const REPO_ROOT = packageRoot;
@@ -172,6 +173,18 @@ export function redisPing(port: number): Promise<string | undefined> {
 /** Calls of the named commands, summed, in a redis-server's `INFO commandstats` text (0 for one never called). */
 export function commandCalls(commandstats: string, ...names: string[]): number {
   return names.reduce((sum, name) => sum + Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(commandstats)?.[1] ?? 0), 0);
+}
+
+const execFileAsync = promisify(execFile);
+
+/** `redis-cli -h 127.0.0.1 -p port ...args`: its stdout. */
+export async function redisCli(port: number, ...args: string[]): Promise<string> {
+  return (await execFileAsync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 30_000 })).stdout;
+}
+
+/** Calls of the named commands, summed, by the `INFO commandstats` of the redis-server on `port`. */
+export async function redisCommandCalls(port: number, ...names: string[]): Promise<number> {
+  return commandCalls(await redisCli(port, 'info', 'commandstats'), ...names);
 }
 
 /**

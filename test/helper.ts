@@ -10,6 +10,8 @@ export {
   freePort,
   logRecords,
   postPredict,
+  redisCli,
+  redisCommandCalls,
   redisPing,
   REPO_ROOT as repoRoot,
   SERVICE_MAIN_JS as MAIN_JS,
