@@ -22,7 +22,7 @@ export {
   waitFor,
 } from './harness.js';
 
-export { exposition, familiesOf, metric, scrape, scrapeMetrics, sampleIn, samplesOf } from './metrics-scrape.js';
+export { exposition, metric, sampleIn, scrape, scrapeMetrics } from './metrics-scrape.js';
 
 export type ServiceProcess = ManagedProcess;
 export type RedisServer = RedisProcess;

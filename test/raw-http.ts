@@ -1,5 +1,5 @@
-// HTTP/1.1 over a raw socket, for the tests that must send what no HTTP client sends: broken framing, several
-// requests in one write, bytes split across packets.
+// HTTP/1.1 over a raw socket, the one such client of the tests, for what no HTTP client sends: broken framing,
+// several requests in one write, bytes split across packets, a request on a connection opened long before.
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 
