@@ -22,7 +22,7 @@ import {
   startNodeServer,
   startRedis,
   startService,
-} from './lib/harness.js';
+} from '../test/harness.js';
 import { failures, runLoad } from './lib/load.js';
 import { summarize, type BenchReport, type RunRecord, type TargetName } from './lib/report.js';
 import { defineBench, valueFlags, numberFlag, stamp } from './lib/runner.js';

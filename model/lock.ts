@@ -1,12 +1,11 @@
 // model.lock.json: what the first fetch of an unpinned repository found (trust on first use, like a package
 // lockfile). Written beside the model by `npm run model:fetch -- --repo`, verified by later fetches and by the
 // service at start.
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { FetchErrors } from './errors.js';
 import { parseManifest, type Manifest, type ManifestFile } from './manifest.js';
+import { sha256OfFile } from './sha256.js';
 
 export const LOCK_FILE = 'model.lock.json';
 
@@ -17,12 +16,6 @@ export interface ModelLock {
   readonly onnxFile: string;
   /** Every fetched file with the size and sha256 it had on first fetch. */
   readonly files: readonly { readonly path: string; readonly size: number; readonly sha256: string }[];
-}
-
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /** The lock in `dir`, or undefined when there is none; a lock that does not parse is an error, never ignored. */

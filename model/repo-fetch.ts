@@ -4,7 +4,7 @@
 import { join, resolve } from 'node:path';
 import { FetchErrors, ModelFetchError } from './errors.js';
 import { packageRoot } from './paths.js';
-import { fetchModel, type FetchOptions, type FetchResult } from './fetch.js';
+import { fetchModel, type FetchOptions, type FetchResult } from './manifest-fetch.js';
 import { lockAsManifest, readLock, writeLock, type ModelLock } from './lock.js';
 import { parseManifest, type Manifest } from './manifest.js';
 

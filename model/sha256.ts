@@ -7,3 +7,8 @@ export async function sha256File(file: string, hash: Hash = createHash('sha256')
   for await (const chunk of createReadStream(file, { highWaterMark: 1 << 20 })) hash.update(chunk as Buffer);
   return hash;
 }
+
+/** The hex sha256 of `file`. */
+export async function sha256OfFile(file: string): Promise<string> {
+  return (await sha256File(file)).digest('hex');
+}

@@ -33,7 +33,7 @@ async function main(): Promise<void> {
   try {
     if (config.modelDirIsDefault && !existsSync(join(config.modelDir, config.modelFile ?? MODEL_FILE_CANDIDATES[0]))) {
       logger.info({ modelDir: config.modelDir }, 'no model yet and MODEL_DIR unset: fetching it from the hub');
-      const { ensureModel } = await import('../model/fetch.js');
+      const { ensureModel } = await import('../model/manifest-fetch.js');
       const { createProgressReporter } = await import('../model/progress.js');
       const onProgress = createProgressReporter(process.stderr);
       await ensureModel(config.modelDir, { onProgress, signal: stop.signal }).catch((err: Error) => {

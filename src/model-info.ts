@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Errors } from './errors.js';
-import { findLockMismatch, LOCK_FILE, readLock, sha256OfFile } from '../model/lock.js';
+import { findLockMismatch, LOCK_FILE, readLock } from '../model/lock.js';
+import { sha256OfFile } from '../model/sha256.js';
 import {
   ModelFileProblem,
   resolveHead,

@@ -3,11 +3,11 @@
 // Secret, with API_KEY_ROUTES=all and a rotation of the Secret while the service runs. Every refusal is a 401
 // with the RFC 6750 challenge, counted by reason, and no key ever appears in the service's output.
 import t, { type Test } from 'tap';
-import { connect } from 'node:net';
 import { secretMount } from './secret-mount.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { logRecords, metric, postPredict, startService, waitFor, type ServiceProcess } from './helper.js';
+import { exposition, logRecords, metric, postPredict, startService, waitFor, type ServiceProcess } from './helper.js';
+import { type Exchange, exchange } from './raw-http.js';
 
 const KEYS = ['key-one-3f9a1c', 'KEY_two.7b2e+/==', 'k3~d41d8cd98f'];
 const FILE_KEYS = ['file-key-a1b2c3', 'file-key-d4e5f6'];
@@ -24,27 +24,11 @@ async function call(url: string, path: string, headers: Record<string, string>, 
 }
 
 /** Writes `request` on a fresh socket and collects what the server sends until it closes (or `waitMs`). */
-function rawExchange(port: number, request: string | Buffer, waitMs = 2000): Promise<{ text: string; closed: boolean }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(port, '127.0.0.1');
-    let text = '';
-    const timer = setTimeout(() => {
-      socket.destroy();
-      resolve({ text, closed: false });
-    }, waitMs);
-    socket.on('data', (chunk) => (text += chunk.toString('latin1')));
-    socket.on('close', () => {
-      clearTimeout(timer);
-      resolve({ text, closed: true });
-    });
-    socket.on('error', (err) => (text ? undefined : reject(err)));
-    socket.on('connect', () => socket.write(request));
-  });
-}
+const rawExchange = (port: number, request: string, waitMs = 2000): Promise<Exchange> => exchange(port, [request], waitMs);
 
 async function refusals(url: string): Promise<{ missing: number; invalid: number; predict401: number }> {
-  const text = await (await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${KEYS[0]}` } })).text();
-  const read = (sample: string) => (text.includes(`${sample} `) ? metric(text, sample) : 0);
+  const text = await exposition(url, { authorization: `Bearer ${KEYS[0]}` });
+  const read = (sample: string) => metric(text, sample, 0);
   return {
     missing: read('inf_api_key_refusals_total{reason="missing"}'),
     invalid: read('inf_api_key_refusals_total{reason="invalid"}'),
@@ -179,14 +163,14 @@ t.test('API_KEYS with the default API_KEY_ROUTES=predict', async (t) => {
       '/project/docs/swagger-ui.css',
       '/metrics',
     ]) {
-      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${KEYS[0]}` }]) {
+      for (const headers of [{}, { authorization: 'Bearer wrong' }, { authorization: `Bearer ${KEYS[0]}` }] as Record<string, string>[]) {
         t.equal((await call(url, path, headers)).status, 200, `${path} ${JSON.stringify(headers)}`);
       }
     }
   });
 
   t.test('the OpenAPI document declares the bearer scheme on bulk-predict only', async (t) => {
-    const doc = await (await fetch(`${url}/project/openapi.json`)).json();
+    const doc: any = await (await fetch(`${url}/project/openapi.json`)).json();
     t.same(doc.components.securitySchemes.apiKey, {
       type: 'http',
       scheme: 'bearer',
@@ -203,8 +187,7 @@ t.test('API_KEYS with the default API_KEY_ROUTES=predict', async (t) => {
   });
 
   t.test('the refusal counter is exported because keys are configured', async (t) => {
-    const text = await (await fetch(`${url}/metrics`)).text();
-    t.match(text, /^# TYPE inf_api_key_refusals_total counter$/m);
+    t.match(await exposition(url), /^# TYPE inf_api_key_refusals_total counter$/m);
   });
 
   t.test('no key in any log line, the start-up line included', async (t) => {
@@ -271,7 +254,7 @@ t.test('API_KEYS_FILE from a Secret volume, API_KEY_ROUTES=all, and a rotation o
     t.match(getWithBody.text, /^HTTP\/1\.1 401 /);
     t.ok(getWithBody.closed, 'a refused GET with a body closes the connection');
 
-    const doc = await (await fetch(`${url}/project/openapi.json`, { headers: withKey(FILE_KEYS[0]) })).json();
+    const doc: any = await (await fetch(`${url}/project/openapi.json`, { headers: withKey(FILE_KEYS[0]) })).json();
     for (const [path, op] of [
       ['/project/bulk-predict', 'post'],
       ['/project/health', 'get'],

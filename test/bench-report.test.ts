@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { SST2_DEV_TSV, STANDIN_MODEL_DIR } from './helper.js';
 import { percentile } from '../dist/bench/lib/stats.js';
 import { comparePredictions, shapeProblems, PARITY_TEXTS } from '../dist/bench/lib/parity.js';
+import type { LoadResult } from '../dist/bench/lib/load.js';
 import { summarize, type BenchReport, type RunRecord } from '../dist/bench/lib/report.js';
 import { renderChart } from '../dist/bench/lib/chart.js';
 import { renderMarkdown } from '../dist/bench/lib/markdown.js';
@@ -162,8 +163,14 @@ t.test('The response shape check wants two sorted labels per text that sum to 1.
   t.match(shapeProblems({ detail: [] }, 1)[0], /no "predictions"/);
 });
 
-function measurement(rps: number, p50: number, p99: number, non2xx = 0) {
+function measurement(rps: number, p50: number, p99: number, non2xx = 0): LoadResult {
   return {
+    connections: 10,
+    pipelining: 1,
+    ok: Math.round(rps * 10) - non2xx,
+    okRps: rps - non2xx / 10,
+    bytesPerResponse: 200,
+    serverCpuUsPerRequest: null,
     rps,
     p50,
     p90: p99,

@@ -1,23 +1,14 @@
 // Lookups asked for in one turn of the event loop reach Redis as one command (src/cache/coalesced-lookups.ts),
 // against a real redis-server and a real local Redis Cluster.
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { CoalescedLookups } from '../dist/src/cache/coalesced-lookups.js';
 import { RedisCluster } from '../dist/src/cache/redis-cluster.js';
 import { keySlot } from '../dist/src/cache/key-slot.js';
 import { SingleRedis } from '../dist/src/cache/redis-transport.js';
-import { commandCalls, startRedis, startRedisCluster, waitFor } from './helper.js';
+import { redisCli, redisCommandCalls, startRedis, startRedisCluster, waitFor } from './helper.js';
 
-const run = promisify(execFile);
 const keys = (request: number) => Array.from({ length: 6 }, (_, i) => `coalesce::${request}::${i}`);
 const stored = (key: string) => `value of ${key}`;
-
-/** Calls of each command named, by one redis-server's INFO commandstats (`redis-cli -p <port>`). */
-async function calls(port: number, ...names: string[]): Promise<number> {
-  const { stdout } = await run('redis-cli', ['-p', String(port), 'info', 'commandstats']);
-  return commandCalls(stdout, ...names);
-}
 
 t.test('one server: three lookups in one turn are one MGET, each answered with its own keys in order', async (t) => {
   const redis = await startRedis();
@@ -26,7 +17,7 @@ t.test('one server: three lookups in one turn are one MGET, each answered with i
   t.teardown(() => transport.close());
   await waitFor(async () => transport.ready, 5000, 'connected');
   t.ok(await transport.setEx([...keys(0), ...keys(1)], [...keys(0), ...keys(1)].map(stored), 60));
-  const before = await calls(redis.port, 'mget');
+  const before = await redisCommandCalls(redis.port, 'mget');
 
   const answers = await Promise.all([transport.mget(keys(0)), transport.mget(keys(1)), transport.mget(keys(2))]);
   t.same(answers[0], keys(0).map(stored), 'the first lookup gets its values');
@@ -36,14 +27,14 @@ t.test('one server: three lookups in one turn are one MGET, each answered with i
     keys(2).map(() => null),
     'absent keys are null',
   );
-  t.equal((await calls(redis.port, 'mget')) - before, 1, 'one MGET for the three');
+  t.equal((await redisCommandCalls(redis.port, 'mget')) - before, 1, 'one MGET for the three');
 
   await transport.mget(keys(0));
   await transport.mget(keys(1));
-  t.equal((await calls(redis.port, 'mget')) - before, 3, 'lookups of later turns go on their own');
+  t.equal((await redisCommandCalls(redis.port, 'mget')) - before, 3, 'lookups of later turns go on their own');
 
   // Redis busy for 300 ms: the first lookup's MGET is in flight meanwhile; two lookups of later turns wait for it.
-  const sleeping = run('redis-cli', ['-p', String(redis.port), 'debug', 'sleep', '0.3']);
+  const sleeping = redisCli(redis.port, 'debug', 'sleep', '0.3');
   await new Promise((resolve) => setTimeout(resolve, 50));
   const first = transport.mget(keys(0));
   await new Promise((resolve) => setTimeout(resolve, 20));
@@ -52,7 +43,7 @@ t.test('one server: three lookups in one turn are one MGET, each answered with i
   const third = transport.mget(keys(2));
   t.same(await Promise.all([first, second, third]), [keys(0).map(stored), keys(1).map(stored), keys(2).map(() => null)]);
   await sleeping;
-  t.equal((await calls(redis.port, 'mget')) - before, 5, 'lookups that came while a read was in flight went as one, after it');
+  t.equal((await redisCommandCalls(redis.port, 'mget')) - before, 5, 'lookups that came while a read was in flight went as one, after it');
 
   await redis.stop();
   await waitFor(async () => !transport.ready, 5000, 'disconnected');
@@ -75,7 +66,7 @@ t.test('a cluster: lookups of one turn are one read per master for all of their 
   t.ok(await transport.setEx(all, all.map(stored), 60));
   await transport.mget(all); // each master learns the read script (EVAL) once
   const masters = await cluster.masters();
-  const scriptCalls = () => Promise.all(masters.map((port) => calls(port, 'evalsha', 'eval')));
+  const scriptCalls = () => Promise.all(masters.map((port) => redisCommandCalls(port, 'evalsha', 'eval')));
   const before = await scriptCalls();
 
   const answers = await Promise.all([0, 1, 2, 3].map((r) => transport.mget(keys(r))));

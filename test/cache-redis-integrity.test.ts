@@ -3,7 +3,7 @@
 // outage is visible: inf_cache_redis_up and the skipped lookups.
 import t from 'tap';
 import { Redis } from 'ioredis';
-import { postPredict, scrape, startRedis, startService, waitFor } from './helper.js';
+import { exposition, postPredict, scrape, startRedis, startService, waitFor } from './helper.js';
 
 const redisServer = await startRedis();
 const redis = new Redis(redisServer.url);
@@ -117,7 +117,7 @@ t.test('inf_cache_redis_up follows Redis, and lookups skipped while it is down a
 t.test('Without Redis configured, there is no inf_cache_redis_up to alert on.', async (t) => {
   const service = await startService({});
   t.teardown(() => service.stop());
-  const text = await (await fetch(`${service.url}/metrics`)).text();
+  const text = await exposition(service.url);
   t.notMatch(text, /^inf_cache_redis_up /m, 'no gauge');
   t.match(text, /^# TYPE inf_cache_redis_invalid_total counter$/m, 'the counters are exported (at 0)');
   t.match(text, /^# TYPE inf_cache_redis_skipped_total counter$/m);

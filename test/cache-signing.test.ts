@@ -12,7 +12,17 @@ import { secretMount } from './secret-mount.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { logRecords, postPredict, scrape, type ServiceProcess, startRedis, startRedisCluster, startService, waitFor } from './helper.js';
+import {
+  exposition,
+  logRecords,
+  postPredict,
+  scrape,
+  type ServiceProcess,
+  startRedis,
+  startRedisCluster,
+  startService,
+  waitFor,
+} from './helper.js';
 import { SIGNED_HEADER_LENGTH, ValueSigner } from '../dist/src/cache/value-signing.js';
 
 const OLD = 'old-cache-key-3q2+7w==-RzVhMzE4ZDc4Yjg2';
@@ -207,7 +217,7 @@ t.test('without keys, the cache works as before: unsigned values, the structural
   t.equal((await scrape(service.url, INVALID))[0]! - invalidBefore!, 1, `counted in ${INVALID}`);
   await waitFor(async () => (await redis.get(key)) === prediction, 5_000, 'the unsigned value back');
 
-  const metrics = await (await fetch(`${service.url}/metrics`)).text();
+  const metrics = await exposition(service.url);
   t.notMatch(metrics, new RegExp(`^# TYPE ${UNVERIFIED}`, 'm'), 'no unverified counter without keys');
   const warnings = logRecords(service.output()).filter((r) => r.level === 40 && /not signed/.test(r.msg));
   t.equal(warnings.length, 1, 'one warning at start: the values in Redis are not signed');

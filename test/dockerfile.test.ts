@@ -3,8 +3,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, posix } from 'node:path';
+import { dirname, join, posix, relative } from 'node:path';
 import t from 'tap';
+import ts from 'typescript';
 import { DockerfileParser, Keyword, type Copy, type Env, type From, type Instruction, type JSONInstruction } from 'dockerfile-ast';
 import { repoRoot } from './helper.js';
 
@@ -212,6 +213,22 @@ t.test('.dockerignore keeps dependencies, build output, VCS data, model weights 
     'bench/run.ts',
   ])
     t.notOk(dockerIgnored(path), `${path} stays in the context`);
+});
+
+t.test('Every file `npm run build` compiles (tsconfig.json) survives .dockerignore: the build stage has them all.', async (t) => {
+  const config = ts.getParsedCommandLineOfConfigFile(
+    join(repoRoot, 'tsconfig.json'),
+    {},
+    { ...ts.sys, onUnRecoverableConfigFileDiagnostic() {} },
+  );
+  // src/generated/ is not copied: the build stage makes it (build:schemas) before it compiles.
+  const files = config!.fileNames.map((file) => relative(repoRoot, file)).filter((file) => !file.startsWith('src/generated/'));
+  t.ok(files.includes('test/harness.ts'), "the tests' harness is built (the benches import it)");
+  t.same(
+    files.filter((file) => dockerIgnored(file)),
+    [],
+    'none is ignored',
+  );
 });
 
 t.test('Every file the Dockerfile copies from the main context survives .dockerignore.', async (t) => {

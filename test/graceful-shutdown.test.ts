@@ -1,8 +1,8 @@
 // SIGTERM during a burst: every accepted request is answered, health says draining, the process exits 0.
 import t from 'tap';
-import { connect } from 'node:net';
 import { once } from 'node:events';
-import { postPredict, startService, waitFor } from './helper.js';
+import { exposition, metric, postPredict, startService, waitFor } from './helper.js';
+import { RawConnection } from './raw-http.js';
 
 t.test('SIGTERM during a burst answers every accepted request and exits 0', async (t) => {
   const service = await startService({
@@ -14,8 +14,7 @@ t.test('SIGTERM during a burst answers every accepted request and exits 0', asyn
   t.teardown(() => service.stop('SIGKILL'));
 
   // A keep-alive connection opened before the signal, to ask for health while draining.
-  const probe = connect(service.port, '127.0.0.1');
-  await once(probe, 'connect');
+  const probe = await RawConnection.open(service.port);
 
   const burst = Array.from({ length: 30 }, (_, i) =>
     postPredict(service.url, { text: Array.from({ length: 16 }, (_, k) => `burst ${i} sentence ${k} is rather good`) }).then(
@@ -23,27 +22,13 @@ t.test('SIGTERM during a burst answers every accepted request and exits 0', asyn
       (err: Error & { cause?: { code?: string } }) => ({ status: 0, error: err.cause?.code ?? err.message }),
     ),
   );
-  await waitFor(
-    async () => {
-      const metrics = await (await fetch(`${service.url}/metrics`)).text();
-      return Number(/^inf_queue_texts (\d+)/m.exec(metrics)?.[1]) > 0;
-    },
-    60_000,
-    'texts queued',
-  );
+  await waitFor(async () => metric(await exposition(service.url), 'inf_queue_texts', 0) > 0, 60_000, 'texts queued');
 
   service.child.kill('SIGTERM');
-  const health = new Promise<string>((resolve) => {
-    let data = '';
-    probe.on('data', (d) => {
-      data += d;
-      if (data.includes('}')) resolve(data);
-    });
-  });
   // Give the signal a moment to land before asking (the answer is 503 for as long as requests are in flight).
   await waitFor(() => service.output().includes('"msg":"draining"'), 10_000, 'draining log line');
   probe.write('GET /project/health HTTP/1.1\r\nHost: x\r\n\r\n');
-  const healthResponse = await health;
+  const { text: healthResponse } = await probe.until((text) => text.includes('}'), 60_000);
   t.match(healthResponse, /^HTTP\/1.1 503/, 'health is 503 while draining');
   t.match(healthResponse, /"status":"draining"/);
   probe.destroy();

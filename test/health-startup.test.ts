@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { readCgroupCpuLimit, workersForCpuLimit } from '../dist/src/cpu-limit.js';
 import { loadConfig } from '../dist/src/config.js';
-import { postPredict, startService, STANDIN_MODEL_DIR, waitFor } from './helper.js';
+import { exposition, metric, postPredict, startService, STANDIN_MODEL_DIR, waitFor } from './helper.js';
 
 t.test('health answers 503 starting before warm-up and 200 after; predictions meanwhile get 503', async (t) => {
   // Three workers on two cores take a while to warm, so the starting phase is observable.
@@ -80,8 +80,7 @@ t.test('the config takes workers from the cgroup, unless CPU_LIMIT or WORKERS sa
 t.test('the service started with CPU_LIMIT of 1, 2 and 3 runs that many warm workers', async (t) => {
   for (const limit of [1, 2, 3]) {
     const service = await startService({ CPU_LIMIT: String(limit), WORKERS: '' });
-    const metrics = await (await fetch(`${service.url}/metrics`)).text();
-    t.equal(Number(/^inf_workers (\d+)/m.exec(metrics)?.[1]), limit, `CPU_LIMIT=${limit}: inf_workers`);
+    t.equal(metric(await exposition(service.url), 'inf_workers'), limit, `CPU_LIMIT=${limit}: inf_workers`);
     t.equal(
       service
         .output()

@@ -1,25 +1,28 @@
-// The tests' names for the harness they share with the benches (bench/lib/harness.ts, compiled to dist/):
-// a private redis-server, the real service in a child process, the HTTP calls and the metrics scrape.
-import type { ManagedProcess, RedisProcess } from '../dist/bench/lib/harness.js';
+// The tests' names for the harness they share with the benches (harness.ts, metrics-scrape.ts, redis-cluster.ts,
+// here in test/; the build compiles them for the benches, which run from dist/): a private redis-server, the real
+// service in a child process, the HTTP calls and the metrics scrape.
+import type { ManagedProcess, RedisProcess } from './harness.js';
 
-export { startRedisCluster, type RedisCluster } from '../dist/bench/lib/redis-cluster.js';
+export { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 
 export {
   commandCalls,
   freePort,
   logRecords,
-  metric,
   postPredict,
+  redisCli,
+  redisCommandCalls,
   redisPing,
   REPO_ROOT as repoRoot,
-  scrape,
   SERVICE_MAIN_JS as MAIN_JS,
   SST2_DEV_TSV,
   STANDIN_MODEL_DIR,
   startRedis,
   startService,
   waitFor,
-} from '../dist/bench/lib/harness.js';
+} from './harness.js';
+
+export { exposition, metric, sampleIn, scrape, scrapeMetrics } from './metrics-scrape.js';
 
 export type ServiceProcess = ManagedProcess;
 export type RedisServer = RedisProcess;

@@ -18,7 +18,7 @@ t.teardown(() => service.stop());
 
 /** The OpenAPI document's component schemas, compiled as the JSON Schema 2020-12 that OpenAPI 3.1 uses. */
 async function openApiValidator(): Promise<{ doc: any; validate(name: string, value: unknown): string | undefined }> {
-  const doc = await (await fetch(`${service.url}/project/openapi.json`)).json();
+  const doc: any = await (await fetch(`${service.url}/project/openapi.json`)).json();
   const ajv = new Ajv2020.default({ strict: true, allErrors: true });
   for (const [name, schema] of Object.entries(doc.components.schemas)) ajv.addSchema(schema as object, `#/components/schemas/${name}`);
   return {

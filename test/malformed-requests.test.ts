@@ -1,36 +1,17 @@
 // A corpus of malformed requests: each gets a 4xx JSON error, and the server keeps serving.
 import t from 'tap';
-import { connect } from 'node:net';
 import { postPredict, startService } from './helper.js';
+import { exchange, hasWholeResponse, responses } from './raw-http.js';
 
 const service = await startService({ WORKERS: '1' });
 t.teardown(() => service.stop());
 
-/** Sends raw bytes on a fresh connection; resolves the status and body of the first response. */
-function raw(bytes: Buffer | string): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const socket = connect(service.port, '127.0.0.1');
-    let data = Buffer.alloc(0);
-    const done = () => {
-      socket.destroy();
-      const text = data.toString('latin1');
-      const head = text.slice(0, text.indexOf('\r\n\r\n'));
-      const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
-      const start = text.indexOf('\r\n\r\n') + 4;
-      resolve({ status: Number(head.split(' ')[1]), body: data.subarray(start, start + length).toString('utf8') });
-    };
-    socket.setTimeout(20_000, () => reject(new Error('no answer')));
-    socket.on('data', (chunk) => {
-      data = Buffer.concat([data, chunk]);
-      const text = data.toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const length = Number(/content-length: (\d+)/i.exec(text.slice(0, end))?.[1] ?? 0);
-      if (data.length >= end + 4 + length) done();
-    });
-    socket.on('error', reject);
-    socket.write(bytes);
-  });
+/** Sends raw bytes on a fresh connection; resolves the status and (UTF-8) body of the first response. */
+async function raw(bytes: Buffer | string): Promise<{ status: number; body: string }> {
+  const { text } = await exchange(service.port, [bytes], 20_000, hasWholeResponse);
+  if (!hasWholeResponse(text)) throw new Error(`no answer: ${JSON.stringify(text)}`);
+  const first = responses(text)[0]!;
+  return { status: first.status, body: Buffer.from(first.body, 'latin1').toString('utf8') };
 }
 
 const post = (body: Buffer | string, headers = 'Content-Type: application/json\r\n') => {

@@ -21,14 +21,17 @@ const FILES = ['config.json', 'tokenizer.json', 'tokenizer_config.json', ONNX];
 
 const sha256Of = (file: string): string => createHash('sha256').update(readFileSync(file)).digest('hex');
 
-async function tempDir(t: Pick<typeof t, 'teardown'>): Promise<string> {
+/** What a helper needs of a test: somewhere to register its clean-up. */
+type Teardown = Pick<typeof t, 'teardown'>;
+
+async function tempDir(t: Teardown): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'model-fetch-repo-'));
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
 
 /** Two revisions of one repository: B's config.json names the labels differently. */
-async function twoRevisions(t: Pick<typeof t, 'teardown'>) {
+async function twoRevisions(t: Teardown) {
   const root = await tempDir(t);
   const revA = join(root, 'rev-a');
   const revB = join(root, 'rev-b');
@@ -137,7 +140,7 @@ t.test(
     t.match(stderr, /model\.lock\.json written \(first fetch\)/);
 
     const service = await startService({ MODEL_DIR: dest });
-    const info = await (await fetch(`${service.url}/project/info`)).json();
+    const info: any = await (await fetch(`${service.url}/project/info`)).json();
     t.equal(info.model_id, REPO);
     t.equal(info.model_revision, REV_A);
     t.equal(info.model_file, ONNX);

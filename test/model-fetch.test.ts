@@ -7,7 +7,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureModel, fetchModel, type FetchEvent, type Manifest } from '../dist/model/fetch.js';
+import { ensureModel, fetchModel, type FetchEvent, type Manifest } from '../dist/model/manifest-fetch.js';
 import { HUB_REPO, startHubServer, type HubServerOptions } from './fixtures/hub-server.js';
 import { repoRoot, STANDIN_MODEL_DIR, waitFor } from './helper.js';
 

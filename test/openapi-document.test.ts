@@ -19,7 +19,7 @@ const modelLabels = Object.values(id2label);
 
 const service = await startService({ WORKERS: '1', MAX_TEXTS: '50' });
 t.teardown(() => service.stop());
-const doc = await (await fetch(`${service.url}/project/openapi.json`)).json();
+const doc: any = await (await fetch(`${service.url}/project/openapi.json`)).json();
 const predict = doc.paths['/project/bulk-predict'].post;
 const health = doc.paths['/project/health'].get;
 const TIMING = ['x-queue-time', 'x-inference-time', 'x-total-time'];

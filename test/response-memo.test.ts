@@ -1,7 +1,8 @@
 // The response memo over real HTTP: a body whose every text is cached is answered from the memo with the
 // very bytes parsing would give; anything else (other bytes, invalid, too large) goes through parsing.
 import t from 'tap';
-import { logRecords, metric, startService } from './helper.js';
+import { logRecords, sampleIn, scrape, scrapeMetrics, startService } from './helper.js';
+import { exchange } from './raw-http.js';
 
 const memoized = await startService({ MAX_TEXTS: '3', RESPONSE_MEMO_MAX_BODY_BYTES: '120', LOG_LEVEL: 'debug' });
 const plain = await startService({ RESPONSE_MEMO_ENTRIES: '0' });
@@ -25,9 +26,11 @@ const COUNTERS = {
   memoryHits: 'inf_cache_lookups_total{result="memory_hit"}',
 };
 async function counters(): Promise<Record<keyof typeof COUNTERS, number>> {
-  const text = await (await fetch(`${memoized.url}/metrics`)).text();
-  const read = (sample: string) => (text.includes(`\n${sample} `) ? metric(text, sample) : 0);
-  return Object.fromEntries(Object.entries(COUNTERS).map(([k, sample]) => [k, read(sample)])) as Record<keyof typeof COUNTERS, number>;
+  const samples = await scrapeMetrics(memoized.url);
+  return Object.fromEntries(Object.entries(COUNTERS).map(([k, sample]) => [k, sampleIn(samples, sample, 0)])) as Record<
+    keyof typeof COUNTERS,
+    number
+  >;
 }
 
 t.test('a memoized answer is byte-identical to the unmemoized one, with the same headers, and is counted', async (t) => {
@@ -117,31 +120,20 @@ t.test('other bytes, invalid bodies and bodies over the size bound never come fr
 });
 
 t.test('a body that arrives in several chunks is joined before the memo looks it up', async (t) => {
-  const { connect } = await import('node:net');
   await post(memoized.url, BODY);
   const expected = await post(memoized.url, BODY);
   const before = await counters();
-  const socket = connect(memoized.port, '127.0.0.1');
-  let received = '';
-  socket.on('data', (d) => {
-    received += d.toString('latin1');
-  });
-  await new Promise((resolve) => socket.once('connect', resolve));
-  socket.write(
-    `POST /project/bulk-predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${BODY.length}\r\n\r\n${BODY.slice(0, 20)}`,
+  const answer = expected.bytes.toString('latin1');
+  const { text: received } = await exchange(
+    memoized.port,
+    [
+      `POST /project/bulk-predict HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${BODY.length}\r\n\r\n${BODY.slice(0, 20)}`,
+      BODY.slice(20),
+    ],
+    5000,
+    (text) => text.endsWith(answer),
   );
-  await new Promise((resolve) => setTimeout(resolve, 100));
-  socket.write(BODY.slice(20));
-  await new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no full answer: ${received}`)), 5000);
-    socket.on('data', () => {
-      if (received.endsWith(expected.bytes.toString('latin1'))) {
-        clearTimeout(timer);
-        resolve(undefined);
-      }
-    });
-  });
-  socket.destroy();
+  if (!received.endsWith(answer)) throw new Error(`no full answer: ${received}`);
   t.match(received, /^HTTP\/1\.1 200 OK\r\n/);
   t.match(received, /\r\nx-cache: hit\r\n/);
   t.equal((await counters()).memoHits - before.memoHits, 1, 'answered from the memo');
@@ -152,7 +144,7 @@ t.test('every route family memoizes under its own key: the same body on another 
     const res = await fetch(`${memoized.url}${path}`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
     return { status: res.status, cache: res.headers.get('x-cache'), text: await res.text() };
   };
-  const memoHits = async () => metric(await (await fetch(`${memoized.url}/metrics`)).text(), COUNTERS.memoHits);
+  const memoHits = async () => (await scrape(memoized.url, COUNTERS.memoHits))[0]!;
   // Two strings: two texts for HF's POST /, one pair (text, text_pair) for TEI's /predict.
   const inputs = '{"inputs":["I love you!","I hate you!"]}';
   const oip = '{"inputs":[{"name":"text","shape":[2],"datatype":"BYTES","data":["I love you!","I hate you!"]}]}';

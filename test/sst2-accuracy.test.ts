@@ -40,7 +40,7 @@ t.test('one sentence at a time, accuracy equals the model README figure exactly'
 });
 
 t.test('sentences sharing batches across concurrent requests stay within 0.5 points', async (t) => {
-  const requests = [];
+  const requests: (typeof rows)[] = [];
   for (let i = 0; i < rows.length; i += 8) requests.push(rows.slice(i, i + 8));
   const results = await Promise.all(requests.map((chunk) => postPredict(service.url, { text: chunk.map((r) => r.sentence) })));
   let correct = 0;

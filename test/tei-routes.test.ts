@@ -171,7 +171,7 @@ t.test("errors are TEI's: {error, error_type} with TEI's status", async (t) => {
 t.test('GET /info is TEI Info; GET /health is 200 with no body', async (t) => {
   const res = await fetch(`${service.url}/info`);
   t.equal(res.status, 200);
-  const info = await res.json();
+  const info: any = await res.json();
   t.match(info, {
     model_type: { classifier: { id2label: { 0: 'NEGATIVE', 1: 'POSITIVE' }, label2id: { NEGATIVE: 0, POSITIVE: 1 } } },
     max_input_length: 512,

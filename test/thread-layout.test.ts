@@ -6,9 +6,8 @@ import pino from 'pino';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../dist/src/config.js';
 import { startService } from '../dist/src/service.js';
-import { postPredict, SST2_DEV_TSV, STANDIN_MODEL_DIR, waitFor } from './helper.js';
+import { postPredict, scrapeMetrics, SST2_DEV_TSV, STANDIN_MODEL_DIR, waitFor } from './helper.js';
 import { readSentences } from '../dist/bench/lib/corpus.js';
-import { scrapeMetrics } from '../dist/bench/lib/harness.js';
 
 t.setTimeout(300_000);
 

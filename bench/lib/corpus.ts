@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Tokenizer } from 'tokenizers';
-import { SST2_DEV_TSV, STANDIN_MODEL_DIR } from './harness.js';
+import { SST2_DEV_TSV, STANDIN_MODEL_DIR } from '../../test/harness.js';
 
 /** The sentences of a `sentence<TAB>label` TSV with a header row, trimmed, empty ones dropped. */
 export function readSentences(tsvPath: string): string[] {

@@ -1,7 +1,7 @@
 // Before any timing: both servers must answer the same API with the same predictions, or the numbers
 // compare different products.
 import { FIXED, POOL } from '../k6/sentences.js';
-import { PREDICT_PATH } from './harness.js';
+import { PREDICT_PATH } from '../../test/harness.js';
 
 /** Scores of the int8 model move with batch composition (up to ~0.015 on SST-2 dev); labels must not. */
 export const SCORE_TOLERANCE = 0.02;

@@ -6,7 +6,8 @@
 //    service on its own redis-server, in alternating rounds as bench:cluster runs them; the result is the median of
 //    the rounds' pair ratios (and differences), which sets aside a window that the shared machine disturbed.
 import { createHmac, hash } from 'node:crypto';
-import { delta, type ManagedProcess, modelWork, postPredict, PREDICT_PATH, startAll, startRedis, startService } from '../lib/harness.js';
+import { type ManagedProcess, postPredict, PREDICT_PATH, startAll, startRedis, startService } from '../../test/harness.js';
+import { delta, modelWork } from '../../test/metrics-scrape.js';
 import { fmtMs, fmtRps, mdTable } from '../lib/format.js';
 import { problems, type LoadResult } from '../lib/load.js';
 import { median } from '../lib/stats.js';

@@ -5,8 +5,9 @@
 // uWebSockets.js server that answers the service's exact bytes, then loads them in turns with the same body.
 // Targets: >= 80% of the bare server's req/s (issue 3); <= 1.2x its server CPU per answer (issue 16).
 import { join } from 'node:path';
-import { delta, HEALTH_PATH, type ManagedProcess, modelWork, postPredict, PREDICT_PATH, REPO_ROOT } from '../lib/harness.js';
-import { startAll, startNodeServer, startRedis, startService } from '../lib/harness.js';
+import { HEALTH_PATH, type ManagedProcess, postPredict, PREDICT_PATH, REPO_ROOT } from '../../test/harness.js';
+import { delta, modelWork } from '../../test/metrics-scrape.js';
+import { startAll, startNodeServer, startRedis, startService } from '../../test/harness.js';
 import { fmtCores, fmtMs, fmtPct, fmtRps, mdTable } from '../lib/format.js';
 import { failures, problems, type LoadResult } from '../lib/load.js';
 import { defineBench, valueFlags, listFlag, numberFlag } from '../lib/runner.js';

@@ -6,7 +6,8 @@
 import { join } from 'node:path';
 import { readSentences, realisticTexts } from '../lib/corpus.js';
 import { fmtCores, fmtMs, fmtPct, fmtRps, mdTable } from '../lib/format.js';
-import { modelWork, PREDICT_PATH, SST2_DEV_TSV, STANDIN_MODEL_DIR, startService } from '../lib/harness.js';
+import { PREDICT_PATH, SST2_DEV_TSV, STANDIN_MODEL_DIR, startService } from '../../test/harness.js';
+import { modelWork } from '../../test/metrics-scrape.js';
 import { problems, runLoad } from '../lib/load.js';
 import { defineBench, valueFlags, envLine, listFlag, numberFlag } from '../lib/runner.js';
 import { median } from '../lib/stats.js';

@@ -2,7 +2,7 @@
 // seeds as asked, against the service in its default configuration. Its result is a count of problems (each
 // with the case id that makes it again: `--seed S --families F`, case N), not a speed.
 import { ROUTE_FAMILIES, type RouteFamily, runFuzz } from '../lib/http-fuzz.js';
-import { startService } from '../lib/harness.js';
+import { startService } from '../../test/harness.js';
 import { mdTable } from '../lib/format.js';
 import { defineBench, numberFlag, valueFlags } from '../lib/runner.js';
 

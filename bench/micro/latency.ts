@@ -13,7 +13,7 @@ import { readCgroupCpuLimit, workersForCpuLimit } from '../../src/cpu-limit.js';
 import { readSentences, realisticTexts } from '../lib/corpus.js';
 import { renderCurves } from '../lib/curve-chart.js';
 import { fmtRps, mdTable } from '../lib/format.js';
-import { type ManagedProcess, PREDICT_PATH, SST2_DEV_TSV, STANDIN_MODEL_DIR, startService } from '../lib/harness.js';
+import { type ManagedProcess, PREDICT_PATH, SST2_DEV_TSV, STANDIN_MODEL_DIR, startService } from '../../test/harness.js';
 import { defineBench, envFlags, envLine, listFlag, numberFlag, valueFlags } from '../lib/runner.js';
 import { median } from '../lib/stats.js';
 import { CeilingPool, type CeilingResult } from './lib/ceiling-pool.js';

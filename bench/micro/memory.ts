@@ -17,8 +17,8 @@ import {
   SERVICE_PROCESS_ENV,
   SST2_DEV_TSV,
   STANDIN_MODEL_DIR,
-} from '../lib/harness.js';
-import { startNodeServer } from '../lib/harness.js';
+  startNodeServer,
+} from '../../test/harness.js';
 import { runLoad } from '../lib/load.js';
 import { defineBench, valueFlags, envFlags, envLine, numberFlag } from '../lib/runner.js';
 import { MEMORY_INPUTS } from './lib/memory-inputs.js';

@@ -21,17 +21,8 @@ import { createInterface } from 'node:readline';
 import { type BackoffLoadOptions, runBackoffLoad } from '../lib/backoff-load.js';
 import { readSentences, seededRandom, uniqueTexts } from '../lib/corpus.js';
 import { fmtMs, fmtRps, mdTable } from '../lib/format.js';
-import {
-  delta,
-  postPredict,
-  PREDICT_PATH,
-  SST2_DEV_TSV,
-  scrape,
-  scrapeMetrics,
-  startRedis,
-  startService,
-  waitFor,
-} from '../lib/harness.js';
+import { postPredict, PREDICT_PATH, SST2_DEV_TSV, startRedis, startService, waitFor } from '../../test/harness.js';
+import { delta, scrape, scrapeMetrics } from '../../test/metrics-scrape.js';
 import { defineBench, valueFlags, envFlags, envLine, numberFlag } from '../lib/runner.js';
 
 /** CPU seconds of one thread of a process (utime + stime, in clock ticks of 10 ms). */

@@ -7,18 +7,9 @@
 // and a pair that one disturbance hit is an outlier the median over many pairs sets aside. Per target, the
 // least disturbed round (min) and the median are shown beside it.
 import { Redis } from 'ioredis';
-import {
-  commandCalls,
-  delta,
-  type ManagedProcess,
-  modelWork,
-  postPredict,
-  PREDICT_PATH,
-  startAll,
-  startRedis,
-  startService,
-} from '../lib/harness.js';
-import { startRedisCluster } from '../lib/redis-cluster.js';
+import { commandCalls, type ManagedProcess, postPredict, PREDICT_PATH, startAll, startRedis, startService } from '../../test/harness.js';
+import { delta, modelWork } from '../../test/metrics-scrape.js';
+import { startRedisCluster } from '../../test/redis-cluster.js';
 import { fmtCores, fmtMs, fmtRps, mdTable } from '../lib/format.js';
 import { problems, processCpuSeconds, type LoadResult } from '../lib/load.js';
 import { median } from '../lib/stats.js';

@@ -3,7 +3,7 @@
 // never seen, so the model sets the pace). The families share the queue, the cache and the batch policy, so
 // the target is each within 5 % of bulk-predict's req/s in both.
 import { basename } from 'node:path';
-import { postPredict, PREDICT_PATH, SST2_DEV_TSV, STANDIN_MODEL_DIR, startRedis, startService } from '../lib/harness.js';
+import { postPredict, PREDICT_PATH, SST2_DEV_TSV, STANDIN_MODEL_DIR, startRedis, startService } from '../../test/harness.js';
 import { readSentences, uniqueTexts } from '../lib/corpus.js';
 import { fmtMs, fmtRps, mdTable } from '../lib/format.js';
 import { problems, type LoadResult } from '../lib/load.js';

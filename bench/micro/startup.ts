@@ -4,7 +4,7 @@
 // session). With --baseline-js the two builds alternate start by start; the report gives medians and ratios.
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { HEALTH_PATH, SERVICE_MAIN_JS, SERVICE_PROCESS_ENV, STANDIN_MODEL_DIR, startNodeServer } from '../lib/harness.js';
+import { HEALTH_PATH, SERVICE_MAIN_JS, SERVICE_PROCESS_ENV, STANDIN_MODEL_DIR, startNodeServer } from '../../test/harness.js';
 import { fmtRps, mdTable } from '../lib/format.js';
 import { memoryOf } from '../lib/process-memory.js';
 import { defineBench, envFlags, envLine, numberFlag, valueFlags } from '../lib/runner.js';

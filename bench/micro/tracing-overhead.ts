@@ -6,14 +6,14 @@ import { join } from 'node:path';
 import {
   type ManagedProcess,
   postPredict,
-  scrapeMetrics,
   PREDICT_PATH,
   REPO_ROOT,
   startAll,
   startNodeServer,
   startRedis,
   startService,
-} from '../lib/harness.js';
+} from '../../test/harness.js';
+import { scrapeMetrics } from '../../test/metrics-scrape.js';
 import { fmtCores, fmtMs, fmtRps, mdTable } from '../lib/format.js';
 import { problems, type LoadResult } from '../lib/load.js';
 import { defineBench, numberFlag, valueFlags } from '../lib/runner.js';

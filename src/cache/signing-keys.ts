@@ -4,7 +4,6 @@
 // The keys never reach a message or a log line: errors name a key by its position, logs give their count.
 import type { Logger } from 'pino';
 import { keysFromList, readKeyFile, watchKeyFile } from '../api-key-source.js';
-import type { Config } from '../config.js';
 import { ValueSigner } from './value-signing.js';
 
 /**
@@ -35,6 +34,16 @@ export function readSigningKeysFile(path: string): string[] {
   return readKeyFile(path, 'CACHE_SIGNING_KEYS_FILE', signingKeysFromList);
 }
 
+/**
+ * The settings the signing reads, as the configuration holds them (CACHE_SIGNING_KEYS already split into keys).
+ * Its own type, not a Pick of Config: config.ts imports this module to check CACHE_SIGNING_KEYS.
+ */
+export interface CacheSigningSettings {
+  readonly cacheSigningKeys: readonly string[] | undefined;
+  readonly cacheSigningKeysFile: string | undefined;
+  readonly cacheSigningKeysFileCheckMs: number;
+}
+
 export interface CacheSigning {
   /** Undefined when no keys are configured: values are written and read unsigned, as before. */
   readonly signer: ValueSigner | undefined;
@@ -48,11 +57,7 @@ export interface CacheSigning {
  * file that cannot be used keeps the keys in use. With a shared tier and no keys, one warning: anything that
  * can write to Redis can change the answers (within what prediction-check.ts lets through).
  */
-export function createCacheSigning(
-  config: Pick<Config, 'cacheSigningKeys' | 'cacheSigningKeysFile' | 'cacheSigningKeysFileCheckMs'>,
-  logger: Logger,
-  shared: boolean,
-): CacheSigning {
+export function createCacheSigning(config: CacheSigningSettings, logger: Logger, shared: boolean): CacheSigning {
   const { cacheSigningKeys, cacheSigningKeysFile: file, cacheSigningKeysFileCheckMs } = config;
   if (cacheSigningKeys === undefined && file === undefined) {
     if (shared) {

@@ -60,7 +60,7 @@ t.test('the route groups of API_KEY_ROUTES', async (t) => {
   t.same(parseApiKeyRoutes('predict,health,predict'), ['predict', 'health']);
   t.same(loadConfig({}).apiKeyRoutes, ['predict'], 'default: the prediction routes');
   t.throws(() => loadConfig({ API_KEY_ROUTES: 'predict,everything' }), /API_KEY_ROUTES must match pattern/);
-  const config = { basePath: '/project', metricsPath: '/metrics' };
+  const config = { basePath: '/project', metricsPath: '/metrics', teiPrefix: '/tei' };
   const groups: [string, string | undefined][] = [
     ['/project/bulk-predict', 'predict'],
     ['/project/health', 'health'],
@@ -74,7 +74,7 @@ t.test('the route groups of API_KEY_ROUTES', async (t) => {
     ['/health', undefined],
   ];
   for (const [path, group] of groups) t.equal(routeGroup(path, config), group, path);
-  t.equal(routeGroup('/health', { basePath: '', metricsPath: '/metrics' }), 'health', 'an empty BASE_PATH');
+  t.equal(routeGroup('/health', { basePath: '', metricsPath: '/metrics', teiPrefix: '/tei' }), 'health', 'an empty BASE_PATH');
 });
 
 t.test('API_KEYS: a list, trimmed, never shown in a message, a log line or an inspected config', async (t) => {

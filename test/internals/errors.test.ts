@@ -37,5 +37,7 @@ t.test('a 422 whose input is too deep to serialize is still a 422, without the e
   let deep: unknown[] = [];
   for (let i = 0; i < 100_000; i++) deep = [deep];
   const error = Errors.Validation([{ type: 'string_type', loc: ['body', 'text', 0], msg: 'Input should be a valid string', input: deep }]);
-  t.same(JSON.parse(error.body), { detail: [{ type: 'string_type', loc: ['body', 'text', 0], msg: 'Input should be a valid string' }] });
+  t.same(JSON.parse((error as HttpError).body), {
+    detail: [{ type: 'string_type', loc: ['body', 'text', 0], msg: 'Input should be a valid string' }],
+  });
 });

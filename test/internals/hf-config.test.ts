@@ -1,6 +1,13 @@
 // The rules that read a Hugging Face model directory (src/hf-config.ts), one by one, as docs/models.md states them.
 import t from 'tap';
-import { resolveHead, resolveLabels, resolveMaxTokens, resolvePad, resolveSingleTypeId } from '../../dist/src/hf-config.js';
+import {
+  type HfTokenizerJson,
+  resolveHead,
+  resolveLabels,
+  resolveMaxTokens,
+  resolvePad,
+  resolveSingleTypeId,
+} from '../../dist/src/hf-config.js';
 import { createPredictionFormatter } from '../../dist/src/inference/prediction-format.js';
 
 const wordpiece = {
@@ -114,7 +121,8 @@ t.test('formatter: softmax, sigmoid or raw, by descending score with ties in lab
 });
 
 t.test('type ids: one per text, from the post-processor (TemplateProcessing names it, the others give 0)', async (t) => {
-  const template = (single: unknown[]) => ({ post_processor: { type: 'TemplateProcessing', single } });
+  // The pieces as tokenizer.json writes them (with the `id` the server does not read).
+  const template = (single: readonly object[]) => ({ post_processor: { type: 'TemplateProcessing', single } }) as HfTokenizerJson;
   const bert = [
     { SpecialToken: { id: '[CLS]', type_id: 0 } },
     { Sequence: { id: 'A', type_id: 0 } },
@@ -126,7 +134,7 @@ t.test('type ids: one per text, from the post-processor (TemplateProcessing name
     resolveSingleTypeId({
       post_processor: {
         type: 'Sequence',
-        processors: [{ type: 'ByteLevel' }, { type: 'TemplateProcessing', single: [{ Sequence: { id: 'A', type_id: 1 } }] }],
+        processors: [{ type: 'ByteLevel' }, template([{ Sequence: { id: 'A', type_id: 1 } }]).post_processor!],
       },
     }),
     1,

@@ -1,11 +1,13 @@
 // The one harness of the tests and the benches: where the repo's files are, the child processes they own
 // (a private redis-server, our service, other Node servers), and the HTTP calls they make to the service.
+// Shared with bench/, so the build compiles it (to dist/test/): it imports sources, never dist/.
 // Children are tracked, so a run that dies (an exception, Ctrl-C) leaves no server behind on the machine.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { connect, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
-import { packageRoot } from '../../model/paths.js';
+import { promisify } from 'node:util';
+import { packageRoot } from '../model/paths.js';
 
 export const REPO_ROOT = packageRoot;
 /** The stand-in model that tests, benches and CI use, beside the repo in shared/ (see its README). */
@@ -173,6 +175,18 @@ export function commandCalls(commandstats: string, ...names: string[]): number {
   return names.reduce((sum, name) => sum + Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(commandstats)?.[1] ?? 0), 0);
 }
 
+const execFileAsync = promisify(execFile);
+
+/** `redis-cli -h 127.0.0.1 -p port ...args`: its stdout. */
+export async function redisCli(port: number, ...args: string[]): Promise<string> {
+  return (await execFileAsync('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 30_000 })).stdout;
+}
+
+/** Calls of the named commands, summed, by the `INFO commandstats` of the redis-server on `port`. */
+export async function redisCommandCalls(port: number, ...names: string[]): Promise<number> {
+  return commandCalls(await redisCli(port, 'info', 'commandstats'), ...names);
+}
+
 /**
  * Starts a private redis-server on a free port (or `port`), without persistence and with DEBUG allowed from
  * localhost (tests make it sleep); never uses a server left running. `extraArgs` go last (e.g. cluster mode).
@@ -290,7 +304,7 @@ export interface PredictAnswer {
   status: number;
   headers: Headers;
   /** The parsed JSON body (undefined when it is not JSON). */
-  // biome-ignore lint/suspicious/noExplicitAny: the tests read fields of whatever the service answered
+  // any: the tests read fields of whatever the service answered
   body: any;
   /** The body as received. */
   text: string;
@@ -314,7 +328,7 @@ export async function postPredict(
 }
 
 /** The service's pino lines in a process's output, parsed; lines that are not JSON (ONNX Runtime's own) are skipped. */
-// biome-ignore lint/suspicious/noExplicitAny: log records are whatever the service logged; tests read named fields.
+// any: log records are whatever the service logged; tests read named fields.
 export function logRecords(output: string): Record<string, any>[] {
   return output.split('\n').flatMap((line) => {
     try {
@@ -324,53 +338,4 @@ export function logRecords(output: string): Record<string, any>[] {
       return [];
     }
   });
-}
-
-/** Every sample of a Prometheus text exposition, keyed by its name and labels as written (`a_total{x="y"}`). */
-export function parseMetrics(exposition: string): Map<string, number> {
-  const samples = new Map<string, number>();
-  for (const line of exposition.split('\n')) {
-    if (line === '' || line.startsWith('#')) continue;
-    const cut = line.lastIndexOf(' ');
-    samples.set(line.slice(0, cut), Number(line.slice(cut + 1)));
-  }
-  return samples;
-}
-
-function sampleOf(samples: Map<string, number>, sample: string): number {
-  const value = samples.get(sample);
-  if (value === undefined) throw new Error(`no sample ${sample} in the scrape`);
-  return value;
-}
-
-/** Reads one sample of an exposition, e.g. metric(text, 'inf_cache_lookups_total{result="miss"}'); throws if absent. */
-export function metric(exposition: string, sample: string): number {
-  return sampleOf(parseMetrics(exposition), sample);
-}
-
-/** GETs the service's /metrics: every sample, keyed as parseMetrics does. */
-export async function scrapeMetrics(url: string): Promise<Map<string, number>> {
-  const res = await fetch(`${url}/metrics`);
-  if (res.status !== 200) throw new Error(`GET ${url}/metrics answered ${res.status}`);
-  return parseMetrics(await res.text());
-}
-
-/** Scrapes /metrics and reads the named samples; throws if one is absent. */
-export async function scrape(url: string, ...samples: string[]): Promise<number[]> {
-  const scraped = await scrapeMetrics(url);
-  return samples.map((s) => sampleOf(scraped, s));
-}
-
-/** after[key] - before[key], treating a missing sample as 0. */
-export function delta(before: Map<string, number>, after: Map<string, number>, key: string): number {
-  return (after.get(key) ?? 0) - (before.get(key) ?? 0);
-}
-
-/** What the model did between two scrapes: runs, texts, and the mean batch size from inf_batch_size. */
-export function modelWork(before: Map<string, number>, after: Map<string, number>): { runs: number; texts: number; meanBatch: number } {
-  const runs = delta(before, after, 'inf_model_runs_total');
-  const texts = delta(before, after, 'inf_inferred_texts_total');
-  const count = delta(before, after, 'inf_batch_size_count');
-  const sum = delta(before, after, 'inf_batch_size_sum');
-  return { runs, texts, meanBatch: count > 0 ? sum / count : Number.NaN };
 }

@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { type RedisProcess, startRedis, waitFor } from './harness.js';
+import { type RedisProcess, redisCli, startRedis, waitFor } from './harness.js';
 
 const run = promisify(execFile);
 
@@ -68,8 +68,7 @@ export async function startRedisCluster(bin = 'redis-server'): Promise<RedisClus
     ports.push(port);
   }
   const nodes: RedisProcess[] = [];
-  const cli = async (port: number, ...args: string[]): Promise<string> =>
-    (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], { timeout: 30_000 })).stdout;
+  const cli = redisCli;
   const live = (): RedisProcess[] => nodes.filter((n) => n.child.exitCode === null && n.child.signalCode === null);
   const cluster: RedisCluster = {
     nodes,
