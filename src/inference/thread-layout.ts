@@ -31,6 +31,9 @@ const DELAYS: LayoutPolicyOptions = { narrowAfterMs: 50, wideAfterMs: 2_000 };
  */
 const WIDE_SLOWER = 1;
 const WIDE_RATIO_WEIGHT = 0.2;
+/** A wide session's first runs after its load are left out of its mean, and it is judged from its fifth run. */
+const WIDE_RUNS_IGNORED = 2;
+const WIDE_JUDGED_FROM = 5;
 const WIDE_BACKOFF_MS = 30_000;
 
 /**
@@ -74,8 +77,9 @@ export class ThreadLayout {
   private stopped = false;
   /** One thread's timed cost (the narrow warm-up), against which the wide session's runs are judged. */
   private oneThread: CostModel | undefined;
-  /** Moving mean of the wide session's run time over oneThread's for the same shape. */
+  /** Moving mean of the wide session's run time over oneThread's for the same shape, and the runs it has seen. */
   private wideRatio = 0;
+  private wideRuns = 0;
   /** Wide is not tried again before this time, after it was found slower than one thread. */
   private wideBlockedUntil = -Infinity;
   /** Changes of layout so far (tests and logs). */
@@ -152,8 +156,10 @@ export class ThreadLayout {
   ran(session: SessionShape, rows: number, cols: number, inferenceMs: number): void {
     if (this.name !== 'wide' || !session.spin || this.oneThread === undefined || this.changing || this.stopped) return;
     const ratio = inferenceMs / this.oneThread.cost(rows, cols);
-    this.wideRatio = this.wideRatio === 0 ? ratio : this.wideRatio + WIDE_RATIO_WEIGHT * (ratio - this.wideRatio);
-    if (this.wideRatio <= WIDE_SLOWER) return;
+    const run = ++this.wideRuns;
+    if (run <= WIDE_RUNS_IGNORED) return;
+    this.wideRatio = run === WIDE_RUNS_IGNORED + 1 ? ratio : this.wideRatio + WIDE_RATIO_WEIGHT * (ratio - this.wideRatio);
+    if (run < WIDE_JUDGED_FROM || this.wideRatio <= WIDE_SLOWER) return;
     this.logger?.warn({ ratio: Number(this.wideRatio.toFixed(2)) }, 'the wide session runs slower than one thread; going narrow');
     this.wideBlockedUntil = this.now() + WIDE_BACKOFF_MS;
     this.change('narrow');
@@ -188,6 +194,7 @@ export class ThreadLayout {
     const from = this.name;
     const started = this.now();
     this.wideRatio = 0;
+    this.wideRuns = 0;
     this.changing = (to === 'wide' ? this.toWide() : this.toNarrow())
       .then(() => this.logger?.info({ from, to, ms: Math.round(this.now() - started) }, 'thread layout changed'))
       .catch((err: unknown) => this.logger?.error({ err, from, to }, 'thread layout change failed'))
