@@ -9,7 +9,7 @@ import {
 } from '../generated/schemas.js';
 import type { Config } from '../config.js';
 import { Errors, HttpError } from '../errors.js';
-import { createPredictionFormatter } from '../inference/prediction-format.js';
+import { createPredictionFormatter } from '../inference/prediction-codec.js';
 import { parseBulkPredictRequest } from '../validation/parse-request.js';
 import { addApiKeySecurity, type OpenApiDocument } from './api-key-openapi.js';
 import { type ApiKeyGuard, routeGroup } from './api-keys.js';

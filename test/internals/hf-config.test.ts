@@ -1,7 +1,7 @@
 // The rules that read a Hugging Face model directory (src/hf-config.ts), one by one, as docs/models.md states them.
 import t from 'tap';
 import { resolveHead, resolveLabels, resolveMaxTokens, resolvePad, resolveSingleTypeId } from '../../dist/src/hf-config.js';
-import { createPredictionFormatter } from '../../dist/src/inference/prediction-format.js';
+import { createPredictionFormatter } from '../../dist/src/inference/prediction-codec.js';
 
 const wordpiece = {
   added_tokens: [
