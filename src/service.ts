@@ -15,7 +15,8 @@ import { CostModel } from './inference/cost-model.js';
 import { InferenceQueue } from './inference/queue.js';
 import { Dispatcher } from './inference/dispatcher.js';
 import { initialSession, ThreadLayout, threadLayoutOptions } from './inference/thread-layout.js';
-import { createPredictionFormatter } from './inference/prediction-format.js';
+import { PredictionCodec } from './inference/prediction-codec.js';
+import { scoreRow } from './inference/score-functions.js';
 import { Predictor } from './inference/predictor.js';
 import { LruCache } from './cache/lru.js';
 import { RedisTier } from './cache/redis-tier.js';
@@ -24,7 +25,6 @@ import { type RedisTransport, SingleRedis } from './cache/redis-transport.js';
 import { RedisCluster } from './cache/redis-cluster.js';
 import { createCacheKey, isRawKey } from './cache/cache-key.js';
 import { PredictionCache } from './cache/prediction-cache.js';
-import { createPredictionCheck } from './cache/prediction-check.js';
 import { createCacheSigning } from './cache/signing-keys.js';
 import { createMetrics, disabledMetrics, type Metrics } from './observability/metrics.js';
 import { createTracing } from './observability/tracing.js';
@@ -145,10 +145,12 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     maxTokens: model.maxTokens,
     onTokenize: (ms) => metrics.onTokenize(ms),
   });
+  const codec = new PredictionCodec(model.labels);
+  const numLabels = model.labels.length;
   dispatcher = new Dispatcher(
     queue,
     (rows, slot, session) => pool.run(slot, rows, session),
-    createPredictionFormatter(model.labels, model.scoreFunction),
+    (logits, row) => codec.scored(scoreRow(model.scoreFunction, logits, row, numLabels)),
     costModel,
     {
       concurrency: config.workers,
@@ -185,13 +187,14 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     lru,
     redis,
     redisKey: createCacheKey(config.cachePrefix, model.id),
-    isValid: validPrediction(model.labels),
+    // Scores and raw scores (TEI's raw_scores) are checked each by their own rule.
+    isValid: (value, key) => codec.check(value, isRawKey(key)),
     onLookup: (outcome, count) => metrics.cacheLookup(outcome, count),
     onInvalid: (count) => metrics.redisInvalid(count),
     signer: signing.signer,
     onUnverified: (count) => metrics.redisUnverified(count),
   });
-  const predictor = new Predictor(cache, tokenizer, queue, () => performance.now(), createPredictionFormatter(model.labels, 'none'));
+  const predictor = new Predictor(cache, tokenizer, queue, () => performance.now(), codec);
   // The memo holds answers the in-process tier gave; with that tier off, every lookup goes to Redis as asked.
   const memo =
     config.responseMemoEntries > 0 && config.responseMemoBytes > 0 && config.cacheLruEntries > 0
@@ -220,7 +223,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     info: buildInfo(model, config, version),
     version,
     teiInfo: buildTeiInfo(model, config, version),
-    numLabels: model.labels.length,
+    numLabels,
   });
 
   const listenSocket = await listen(app, config.host, config.port);
@@ -289,13 +292,6 @@ function createRedisTransport(config: Config): RedisTransport | undefined {
       ? new SingleRedis(config.redisUrl, auth)
       : undefined;
   return transport && new CoalescedLookups(transport);
-}
-
-/** Scores and raw scores (TEI's raw_scores) are checked each by their own rule. */
-function validPrediction(labels: readonly string[]): (value: string, key: string) => boolean {
-  const scores = createPredictionCheck(labels);
-  const raw = createPredictionCheck(labels, true);
-  return (value, key) => (isRawKey(key) ? raw(value) : scores(value));
 }
 
 function redactUrl(url: string): string {

@@ -10,7 +10,7 @@ export interface PredictionCacheOptions {
   /** Undefined: in-process tier only. */
   readonly redis: RedisTier | undefined;
   readonly redisKey: CacheKeyOf;
-  /** Whether a value read from Redis under this key is a prediction of this model (see prediction-check.ts). */
+  /** Whether a value read from Redis under this key is a prediction of this model (the codec's check, inference/prediction-codec.ts). */
   readonly isValid: (value: string, key: string) => boolean;
   readonly onLookup: (outcome: CacheOutcome, count: number) => void;
   /**

@@ -55,7 +55,7 @@ export interface CacheSigning {
  * The signer for the configured keys (CACHE_SIGNING_KEYS, or CACHE_SIGNING_KEYS_FILE read now and then re-read on
  * change), or none. A file that cannot be read or holds no valid key stops the start (INF_ERR_CONFIG); a changed
  * file that cannot be used keeps the keys in use. With a shared tier and no keys, one warning: anything that
- * can write to Redis can change the answers (within what prediction-check.ts lets through).
+ * can write to Redis can change the answers (within what the codec's check, inference/prediction-codec.ts, lets through).
  */
 export function createCacheSigning(config: CacheSigningSettings, logger: Logger, shared: boolean): CacheSigning {
   const { cacheSigningKeys, cacheSigningKeysFile: file, cacheSigningKeysFileCheckMs } = config;

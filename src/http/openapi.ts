@@ -10,7 +10,7 @@ import {
 import type { Config } from '../config.js';
 import { Errors, RequestError } from '../errors.js';
 import { errorAnswer } from './error-answers.js';
-import { createPredictionFormatter } from '../inference/prediction-format.js';
+import { createPredictionFormatter } from '../inference/prediction-codec.js';
 import { parseBulkPredictRequest } from '../validation/parse-request.js';
 import { addApiKeySecurity, type OpenApiDocument } from './api-key-openapi.js';
 import { type ApiKeyGuard, routeGroup } from './api-keys.js';

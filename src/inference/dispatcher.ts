@@ -4,6 +4,7 @@ import { InferenceErrors, type InferenceError } from './errors.js';
 import type { CostModel } from './cost-model.js';
 import type { Entry, InferenceQueue } from './queue.js';
 import { ThreadLayout } from './thread-layout.js';
+import type { Scores } from './scores.js';
 import type { BatchOutcome, BatchResult, SessionShape, Tokens } from '../../workers/protocol.js';
 
 export interface DispatcherOptions {
@@ -40,7 +41,8 @@ export class Dispatcher {
   constructor(
     private readonly queue: InferenceQueue,
     private readonly runBatch: RunBatch,
-    private readonly format: (logits: Float32Array, row: number) => string,
+    /** A row of the batch's logits as that text's scores, by the model's function. */
+    private readonly score: (logits: Float32Array, row: number) => Scores,
     private readonly costModel: CostModel,
     private readonly options: DispatcherOptions,
     private readonly observer: BatchObserver,
@@ -144,7 +146,7 @@ export class Dispatcher {
     batch.forEach((entry, row) => {
       this.queue.finish(entry);
       entry.resolve({
-        prediction: this.format(result.logits, row),
+        prediction: this.score(result.logits, row),
         logits: result.logits.slice(row * result.numLabels, (row + 1) * result.numLabels),
         queueMs: entry.startedAt - entry.enqueuedAt,
         inferenceMs: result.inferenceMs,

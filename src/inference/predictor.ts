@@ -3,14 +3,16 @@ import type { PredictionCache } from '../cache/prediction-cache.js';
 import { type RequestTrace, traced } from '../observability/tracing.js';
 import type { Tokenized, Tokens } from '../../workers/protocol.js';
 import { InferenceErrors } from './errors.js';
+import type { PredictionCodec } from './prediction-codec.js';
+import type { Scores } from './scores.js';
 import type { InferenceQueue, TextResult } from './queue.js';
 import type { TokenizerPool } from './tokenizer-pool.js';
 
 export type CacheHeader = 'hit' | 'miss' | 'partial';
 
 export interface Prediction {
-  /** Each input text's prediction as JSON, in input order (src/http joins them into the body). */
-  readonly predictions: readonly string[];
+  /** Each input's scores, in input order (each protocol's edge makes its JSON of them). */
+  readonly predictions: readonly Scores[];
   readonly cache: CacheHeader;
   /** Distinct inputs of the request (what the response memo counts as in-memory hits when it answers it again). */
   readonly distinctInputs: number;
@@ -21,7 +23,7 @@ export interface Prediction {
 }
 
 export interface PredictOptions {
-  /** TEI's raw_scores: the model's logits, in a prediction's shape, instead of its scores. */
+  /** TEI's raw_scores: the model's logits instead of its scores. */
   readonly raw?: boolean;
   /** TEI's truncate (default true here, as bulk-predict always truncates): false refuses inputs past the limit. */
   readonly truncate?: boolean;
@@ -46,8 +48,8 @@ export class Predictor {
     private readonly tokenizer: TokenizerPool,
     private readonly queue: InferenceQueue,
     private readonly now: () => number,
-    /** An output row as raw scores (TEI's raw_scores), in the shape of a prediction. */
-    private readonly formatRaw: (logits: Float32Array, row: number) => string,
+    /** The cache's form of a prediction: cached values in, new ones (and raw scores) out. */
+    private readonly codec: PredictionCodec,
   ) {}
 
   /**
@@ -74,12 +76,12 @@ export class Predictor {
             scope,
           )
         : undefined;
-    const byText = new Map<string, string>();
+    const byText = new Map<string, Scores>();
     const missing: string[] = [];
     distinct.forEach((text, i) => {
       const hit = cached[i];
       if (hit === undefined) missing.push(text);
-      else byText.set(text, hit);
+      else byText.set(text, this.codec.stored(hit));
     });
     let queueMs = 0;
     let inferenceMs = 0;
@@ -123,7 +125,7 @@ export class Predictor {
     missing: readonly string[],
     inputOf: ReadonlyMap<string, TextInput>,
     scope: RequestScope,
-    { late, whole, raw = false }: { late?: Map<string, string>; whole?: ReadonlyMap<string, Tokenized>; raw?: boolean },
+    { late, whole, raw = false }: { late?: Map<string, Scores>; whole?: ReadonlyMap<string, Tokenized>; raw?: boolean },
   ): Promise<{ keys: string[]; results: TextResult[]; queueMs: number; inferenceMs: number }> {
     // Admission before the texts cost a tokenization (at their expected length), then exactly in submit();
     // cached texts never need admission.
@@ -145,7 +147,7 @@ export class Predictor {
     const tokens: (Int32Array | Tokens)[] = [];
     missing.forEach((key, i) => {
       const cached = late && this.cache.peek(key);
-      if (cached !== undefined) late!.set(key, cached);
+      if (cached !== undefined) late!.set(key, this.codec.stored(cached));
       else {
         toRun.push(key);
         // A single text's ids alone: the queue's and the batch's shape for the common case.
@@ -157,7 +159,7 @@ export class Predictor {
     const ticket = this.queue.submit(raw ? toRun.map((key) => key.slice(2)) : toRun, tokens, scope.deadline);
     scope.onAbort(ticket.cancel);
     const outputs = raw
-      ? ticket.results.map((result) => result.then((r) => ({ ...r, prediction: this.formatRaw(r.logits, 0) })))
+      ? ticket.results.map((result) => result.then((r) => ({ ...r, prediction: this.codec.scored(Float64Array.from(r.logits)) })))
       : ticket.results;
     this.cacheAsScored(toRun, outputs, scope.trace);
     let results: TextResult[];
@@ -210,7 +212,7 @@ export class Predictor {
    */
   private cacheAsScored(
     texts: readonly string[],
-    results: readonly Promise<{ readonly prediction: string }>[],
+    results: readonly Promise<{ readonly prediction: Scores }>[],
     trace: RequestTrace | undefined,
   ): void {
     const scored: string[] = [];
@@ -218,9 +220,9 @@ export class Predictor {
     const settled = results.map((result, i) =>
       result.then(
         ({ prediction }) => {
-          this.cache.remember(texts[i], prediction);
+          this.cache.remember(texts[i], prediction.encoded);
           scored.push(texts[i]);
-          predictions.push(prediction);
+          predictions.push(prediction.encoded);
         },
         () => {},
       ),

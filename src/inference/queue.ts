@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { InferenceErrors } from './errors.js';
 import type { CostModel } from './cost-model.js';
 import type { Tokens } from '../../workers/protocol.js';
+import type { Scores } from './scores.js';
 
 export interface QueueOptions {
   /** Memory bound: tokens that may wait (MAX_QUEUE_TOKENS). */
@@ -19,8 +20,8 @@ export interface QueueOptions {
 
 /** A text's finished prediction and where its time went. */
 export interface TextResult {
-  /** The text's prediction as JSON, as the cache stores it. */
-  readonly prediction: string;
+  /** The text's scores by the model's function (with their JSON, written once for every request that waits). */
+  readonly prediction: Scores;
   /** The text's row of logits: TEI's raw_scores, and answers in another score function than the model's. */
   readonly logits: Float32Array;
   readonly queueMs: number;

@@ -68,7 +68,7 @@ t.test('a run is measured as the thread time the dispatcher saw, not the worker 
   new Dispatcher(
     queue,
     run,
-    () => '[]',
+    () => ({ labels: [], values: new Float64Array(), encoded: '[]' }),
     model,
     { concurrency: 1, maxBatchSize: 4, maxBatchTokens: 4096 },
     { onBatch() {}, onQueueWait() {} },

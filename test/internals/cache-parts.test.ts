@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { createCacheKey, inputKey, rawKey } from '../../dist/src/cache/cache-key.js';
 import { LruCache } from '../../dist/src/cache/lru.js';
 import { CircuitBreaker } from '../../dist/src/cache/circuit-breaker.js';
-import { createPredictionFormatter } from '../../dist/src/inference/prediction-format.js';
+import { createPredictionFormatter } from '../../dist/src/inference/prediction-codec.js';
 
 t.test('a cache key is prefix::model id::sha256 of the text', async (t) => {
   const key = createCacheKey('fastapi-cache-project', 'abc123');

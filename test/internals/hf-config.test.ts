@@ -8,7 +8,7 @@ import {
   resolvePad,
   resolveSingleTypeId,
 } from '../../dist/src/hf-config.js';
-import { createPredictionFormatter } from '../../dist/src/inference/prediction-format.js';
+import { createPredictionFormatter } from '../../dist/src/inference/prediction-codec.js';
 
 const wordpiece = {
   added_tokens: [

@@ -1,8 +1,7 @@
 // The check of values read from Redis accepts everything the formatter writes, for any logits, and nothing
 // else: a false refusal would turn every Redis hit into a model run.
 import t from 'tap';
-import { createPredictionCheck } from '../../dist/src/cache/prediction-check.js';
-import { createPredictionFormatter } from '../../dist/src/inference/prediction-format.js';
+import { createPredictionCheck, createPredictionFormatter } from '../../dist/src/inference/prediction-codec.js';
 
 t.test('every prediction the formatter writes passes, also with ties, saturated scores and three labels', async (t) => {
   for (const labels of [['NEGATIVE', 'POSITIVE'], ['a', 'b', 'c'], ['only']]) {

@@ -6,6 +6,7 @@ import { InferenceQueue } from '../../dist/src/inference/queue.js';
 import { Dispatcher, type BatchObserver } from '../../dist/src/inference/dispatcher.js';
 import { CostModel } from '../../dist/src/inference/cost-model.js';
 import type { BatchOutcome, Tokens } from '../../dist/workers/protocol.js';
+import type { Scores } from '../../dist/src/inference/scores.js';
 
 const observer: BatchObserver = { onBatch() {}, onQueueWait() {} };
 const options = { concurrency: 1, maxBatchSize: 4, maxBatchTokens: 4096, maxQueueTokens: 10 * 8, maxQueueDelayMs: 1e9 };
@@ -25,7 +26,7 @@ class Batcher {
   readonly dispatcher: Dispatcher;
   constructor(
     run: (rows: readonly (Int32Array | Tokens)[]) => Promise<BatchOutcome>,
-    format: (logits: Float32Array, row: number) => string,
+    format: (logits: Float32Array, row: number) => Scores,
     o: Options,
     obs: BatchObserver,
     cost: [number, number, number] = [2, 0.1, 0.0004],
@@ -94,7 +95,8 @@ function scriptedPool(fail: (texts: readonly string[]) => 'throw' | 'die' | unde
   };
   return { run, calls, releaseAll, submit };
 }
-const format = (logits: Float32Array, row: number) => `row${row}:${logits[row * 2]}`;
+/** Each text's row as a string the tests can read; the dispatcher hands it on untouched, as it would a Scores. */
+const format = (logits: Float32Array, row: number) => `row${row}:${logits[row * 2]}` as unknown as Scores & string;
 
 t.test('a free worker takes the first text at once; texts queued meanwhile share the next batch', async (t) => {
   const pool = scriptedPool();
@@ -245,7 +247,11 @@ t.test('a batch that throws is split until only the bad text fails', async (t) =
   const good = pool.submit(batcher, ['g1', 'g2', 'g3']);
   const bad = pool.submit(batcher, ['poison']);
   await pool.releaseAll();
-  t.same(await Promise.all(good.results.map((p) => p.then((r) => r.prediction.startsWith('row')))), [true, true, true]);
+  t.same(await Promise.all(good.results.map((p) => p.then((r) => (r.prediction as unknown as string).startsWith('row')))), [
+    true,
+    true,
+    true,
+  ]);
   await t.rejects(bad.results[0], refusal('failed'));
 });
 

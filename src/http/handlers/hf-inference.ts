@@ -1,6 +1,7 @@
 import type { ScoreFunction } from '../../hf-config.js';
 import type { ModelInfo } from '../../model-info.js';
-import { createPredictionFormatter } from '../../inference/prediction-format.js';
+import { PredictionCodec } from '../../inference/prediction-codec.js';
+import { scoreRow } from '../../inference/score-functions.js';
 import { parseHfTextClassificationRequest, type HfTextClassificationRequest } from '../../validation/parse-hf-request.js';
 import { createInferenceHandler, type Answer, type InferenceRouteDeps } from '../inference-route.js';
 import type { RequestContext } from '../request-context.js';
@@ -10,8 +11,6 @@ export interface HfInferenceDeps extends InferenceRouteDeps {
   readonly model: Pick<ModelInfo, 'labels' | 'scoreFunction'>;
 }
 
-const SCORE_FUNCTIONS: readonly ScoreFunction[] = ['softmax', 'sigmoid', 'none'];
-
 /**
  * POST / as Hugging Face Inference Endpoints and the HF Inference API answer text-classification: one list of
  * {label, score} by descending score per input, inside a list also for a single string (what the hosted API
@@ -20,7 +19,8 @@ const SCORE_FUNCTIONS: readonly ScoreFunction[] = ['softmax', 'sigmoid', 'none']
  */
 export function createHfInferenceHandler(deps: HfInferenceDeps): RouteHandler {
   const { labels, scoreFunction } = deps.model;
-  const formatters = new Map(SCORE_FUNCTIONS.map((fn) => [fn, createPredictionFormatter(labels, fn)]));
+  // HF's list of {label, score} by descending score is the cached form, cut to top_k.
+  const codec = new PredictionCodec(labels);
   return createInferenceHandler(deps, {
     errorFamily: 'hf',
     // Another function_to_apply runs the model (a miss), so only the model's own scores are memoized.
@@ -28,31 +28,35 @@ export function createHfInferenceHandler(deps: HfInferenceDeps): RouteHandler {
     answer(ctx, body) {
       const request = parseHfTextClassificationRequest(body, deps.config.maxTexts);
       const fn = request.scoreFunction ?? scoreFunction;
-      return fn === scoreFunction
-        ? classify(deps, ctx, request, labels.length)
-        : classifyFromLogits(deps, ctx, request, formatters.get(fn)!);
+      return fn === scoreFunction ? classify(deps, ctx, request, codec) : classifyFromLogits(deps, ctx, request, codec, fn);
     },
   });
 }
 
-/** The model's own scores: the cached prediction JSON, spliced, and cut only for a top_k below the labels. */
-async function classify(deps: HfInferenceDeps, ctx: RequestContext, request: HfTextClassificationRequest, labels: number): Promise<Answer> {
+/** The model's own scores: their cached JSON, spliced, and written anew only for a top_k below the labels. */
+async function classify(
+  deps: HfInferenceDeps,
+  ctx: RequestContext,
+  request: HfTextClassificationRequest,
+  codec: PredictionCodec,
+): Promise<Answer> {
   const prediction = await deps.predictor.predict(request.texts, ctx);
-  const topK = request.topK !== undefined && request.topK < labels ? request.topK : undefined;
-  return { body: `[${prediction.predictions.map((json) => firstLabels(json, topK)).join(',')}]`, prediction };
+  const { topK } = request;
+  const lists = prediction.predictions.map((scores) =>
+    topK !== undefined && topK < codec.labels.length ? codec.encode(scores.values, topK) : scores.encoded,
+  );
+  return { body: `[${lists.join(',')}]`, prediction };
 }
 
+/** Scores by another function than the model's, from the logits (the cache holds the model's scores only). */
 async function classifyFromLogits(
   deps: HfInferenceDeps,
   ctx: RequestContext,
   request: HfTextClassificationRequest,
-  format: (logits: Float32Array, row: number) => string,
+  codec: PredictionCodec,
+  fn: ScoreFunction,
 ): Promise<Answer> {
   const prediction = await deps.predictor.logits(request.texts, ctx);
-  return { body: `[${prediction.logits.map((row) => firstLabels(format(row, 0), request.topK)).join(',')}]`, prediction };
-}
-
-/** A prediction's JSON (by descending score) cut to its first `topK` labels; as it is without a top_k. */
-function firstLabels(json: string, topK: number | undefined): string {
-  return topK === undefined ? json : JSON.stringify((JSON.parse(json) as unknown[]).slice(0, topK));
+  const lists = prediction.logits.map((row) => codec.encode(scoreRow(fn, row, 0, codec.labels.length), request.topK));
+  return { body: `[${lists.join(',')}]`, prediction };
 }

@@ -1,22 +1,17 @@
 import { Errors } from '../../errors.js';
 import { parseOipInferRequest, type OipOutputName } from '../../validation/parse-oip-request.js';
 import { createInferenceHandler, type InferenceRouteDeps } from '../inference-route.js';
+import { descendingOrder } from '../../inference/scores.js';
 import { decodeSegment, isServedModel, type OipModel } from './oip-metadata.js';
 import type { RouteHandler } from '../pipeline.js';
-
-interface Scored {
-  label: string;
-  score: number;
-}
 
 /**
  * POST /v2/models/{name}[/versions/{version}]/infer (Open Inference Protocol): a BYTES tensor of texts in,
  * and out `scores` (FP32 [n, labels], each row in label-id order: the order of GET /v2/models/{name}'s labels
- * and of /project/info's) and `label` (BYTES [n], each text's most probable label). The scores are the cached
- * prediction's, so this route shares the cache with the others.
+ * and of /project/info's) and `label` (BYTES [n], each text's most probable label, the first by id on a tie).
+ * The scores are the cached prediction's, so this route shares the cache with the others.
  */
 export function createOipInferHandler(deps: InferenceRouteDeps, model: OipModel, withVersion: boolean): RouteHandler {
-  const labelIndex = new Map(model.labels.map((label, i) => [label, i]));
   const width = model.labels.length;
   return createInferenceHandler(deps, {
     errorFamily: 'oip',
@@ -29,10 +24,9 @@ export function createOipInferHandler(deps: InferenceRouteDeps, model: OipModel,
       return deps.predictor.predict(request.texts, ctx).then((prediction) => {
         const scores = new Array<number>(request.texts.length * width);
         const top: string[] = [];
-        prediction.predictions.forEach((json, row) => {
-          const list = JSON.parse(json) as Scored[];
-          for (const { label, score } of list) scores[row * width + labelIndex.get(label)!] = score;
-          top.push(list[0].label);
+        prediction.predictions.forEach(({ values }, row) => {
+          for (let i = 0; i < width; i++) scores[row * width + i] = values[i];
+          top.push(model.labels[descendingOrder(values)[0]]);
         });
         const n = request.texts.length;
         const tensors: Record<OipOutputName, object> = {

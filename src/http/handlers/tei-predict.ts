@@ -8,8 +8,8 @@ import { createTeiRoute } from './tei-route.js';
  * POST <tei prefix>/predict, as TEI answers it: one input (a string, or ONE pair [text, text_pair]) -> a list of
  * {label, score} by descending score; a batch (a list of [text] / [text, text_pair]) -> a list of such lists.
  * `raw_scores: true` answers the logits (cached apart from the scores, see src/cache/cache-key.ts); `truncate`
- * defaults to false, as TEI's does: an input past the model's limit is TEI's 413, not cut. The predictions are
- * the cached JSON strings, spliced, as bulk-predict's are (each item is {"label", "score"}: TEI's fields).
+ * defaults to false, as TEI's does: an input past the model's limit is TEI's 413, not cut. Each input's list is
+ * its scores' cached JSON, spliced, as bulk-predict's are (each item is {"label", "score"}: TEI's fields).
  */
 export function createTeiPredictHandler(deps: InferenceRouteDeps) {
   const maxBatch = deps.config.maxTexts;
@@ -18,7 +18,8 @@ export function createTeiPredictHandler(deps: InferenceRouteDeps) {
     if (request.batch && request.inputs.length > maxBatch) throw Errors.BatchTooLarge(request.inputs.length, maxBatch);
     if (request.inputs.some(isEmpty)) throw Errors.InputEmpty();
     const prediction = await deps.predictor.predict(request.inputs, ctx, { raw: request.rawScores, truncate: request.truncate });
-    const json = request.batch ? `[${prediction.predictions.join(',')}]` : prediction.predictions[0];
+    const lists = prediction.predictions.map((scores) => scores.encoded);
+    const json = request.batch ? `[${lists.join(',')}]` : lists[0];
     return { body: json, prediction };
   });
 }

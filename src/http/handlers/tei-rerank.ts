@@ -21,7 +21,7 @@ export function createTeiRerankHandler(deps: InferenceRouteDeps, numLabels: numb
     if (pairs.some((pair) => pair[0] === '' && pair[1] === '')) throw Errors.InputEmpty();
     const prediction = await deps.predictor.predict(pairs, ctx, { raw: true, truncate: request.truncate });
     const ranks = prediction.predictions.map((raw, index) => {
-      const logit = (JSON.parse(raw) as { score: number }[])[0].score;
+      const logit = raw.values[0];
       return { index, score: request.rawScores ? logit : Math.fround(1 / (1 + Math.exp(-logit))) };
     });
     ranks.sort((a, b) => b.score - a.score || a.index - b.index);
