@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import type { CalibrationRun, LoadResult, SessionShape } from '../../workers/protocol.js';
-import { CostModel } from './cost-model.js';
 import { LayoutPolicy, type LayoutName, type LayoutPolicyOptions } from './layout-policy.js';
 
 export interface ThreadLayoutOptions extends LayoutPolicyOptions {
@@ -24,16 +23,24 @@ const NARROW: SessionShape = { threads: 1, spin: false };
 /** Wide turns narrow after ~8 lone texts' worth of unbroken work; narrow turns wide after 2 s without a queue. */
 const DELAYS: LayoutPolicyOptions = { narrowAfterMs: 50, wideAfterMs: 2_000 };
 /**
- * The wide session's runs against what one thread was timed at for the same shapes: 0.7 on an idle machine
- * (6 against 8.3 ms for a sentence), 2.4 while other processes kept both cores busy (a spinning thread waits
- * for its partner, descheduled mid-operator). Above 1 (a moving mean over ~5 runs) the wide session is slower
- * than a single thread, and the pool goes narrow and stays so for WIDE_BACKOFF_MS.
+ * A wide session's single-text runs against one thread's timed ones for the same length: ~0.8 on an idle machine
+ * (the timed runs are the fastest of three), with one run in ~20 at 1.3-2 (a page fault, a timer); 2.4 while
+ * other processes kept both cores busy (a spinning thread waits for its partner, descheduled mid-operator). Each
+ * run counts at most WIDE_RATIO_CAP in a moving mean; above WIDE_SLOWER the wide session is slower than a single
+ * thread would be, and the pool goes narrow and stays so for WIDE_BACKOFF_MS.
  */
-const WIDE_SLOWER = 1;
+const WIDE_SLOWER = 1.25;
+const WIDE_RATIO_CAP = 2;
 const WIDE_RATIO_WEIGHT = 0.2;
-/** A wide session's first runs after its load are left out of its mean, and it is judged from its fifth run. */
-const WIDE_RUNS_IGNORED = 2;
-const WIDE_JUDGED_FROM = 5;
+/**
+ * A wide session's first runs after a change are left out (the other threads are still releasing their
+ * sessions: 3.4 to 10.3 ms for a sentence in the first five), its mean starts from what an idle machine gives
+ * (WIDE_EXPECTED), and it is judged from its eighth run: it takes two or three runs at twice one thread's time to
+ * turn it narrow, one slow run never does.
+ */
+const WIDE_RUNS_IGNORED = 5;
+const WIDE_JUDGED_FROM = 8;
+const WIDE_EXPECTED = 0.8;
 const WIDE_BACKOFF_MS = 30_000;
 
 /**
@@ -75,10 +82,10 @@ export class ThreadLayout {
   private changing: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** One thread's timed cost (the narrow warm-up), against which the wide session's runs are judged. */
-  private oneThread: CostModel | undefined;
-  /** Moving mean of the wide session's run time over oneThread's for the same shape, and the runs it has seen. */
-  private wideRatio = 0;
+  /** One thread's time for one text of n tokens (the narrow warm-up's single-text runs), to judge the wide session by. */
+  private oneThread: ((tokens: number) => number) | undefined;
+  /** Moving mean of the wide session's single-text run time over oneThread's, and the runs it has seen. */
+  private wideRatio = WIDE_EXPECTED;
   private wideRuns = 0;
   /** Wide is not tried again before this time, after it was found slower than one thread. */
   private wideBlockedUntil = -Infinity;
@@ -123,7 +130,7 @@ export class ThreadLayout {
   /** The warm-up runs of the first layout, once every thread is warm: what its cost model fits. */
   started(calibration: readonly CalibrationRun[]): LayoutChange {
     this.calibrations.set(this.name, calibration);
-    if (this.name === 'narrow') this.oneThread = fitOrUndefined(calibration);
+    if (this.name === 'narrow') this.oneThread = singleTextCost(calibration);
     // Counted from now: a pool that stays idle goes wide (one session: less memory) as one that serves lone texts.
     this.policy.reset(this.now());
     this.observe(0);
@@ -154,11 +161,12 @@ export class ThreadLayout {
    * shape. A wide session found slower than one thread (WIDE_SLOWER) turns the pool narrow for WIDE_BACKOFF_MS.
    */
   ran(session: SessionShape, rows: number, cols: number, inferenceMs: number): void {
-    if (this.name !== 'wide' || !session.spin || this.oneThread === undefined || this.changing || this.stopped) return;
-    const ratio = inferenceMs / this.oneThread.cost(rows, cols);
+    if (this.name !== 'wide' || !session.spin || rows !== 1 || this.oneThread === undefined || this.changing || this.stopped) return;
+    const ratio = inferenceMs / this.oneThread(cols);
+    this.logger?.debug({ tokens: cols, ms: inferenceMs, oneThreadMs: this.oneThread(cols), mean: this.wideRatio }, 'wide run');
     const run = ++this.wideRuns;
     if (run <= WIDE_RUNS_IGNORED) return;
-    this.wideRatio = run === WIDE_RUNS_IGNORED + 1 ? ratio : this.wideRatio + WIDE_RATIO_WEIGHT * (ratio - this.wideRatio);
+    this.wideRatio += WIDE_RATIO_WEIGHT * (Math.min(ratio, WIDE_RATIO_CAP) - this.wideRatio);
     if (run < WIDE_JUDGED_FROM || this.wideRatio <= WIDE_SLOWER) return;
     this.logger?.warn({ ratio: Number(this.wideRatio.toFixed(2)) }, 'the wide session runs slower than one thread; going narrow');
     this.wideBlockedUntil = this.now() + WIDE_BACKOFF_MS;
@@ -193,7 +201,7 @@ export class ThreadLayout {
   private change(to: LayoutName): void {
     const from = this.name;
     const started = this.now();
-    this.wideRatio = 0;
+    this.wideRatio = WIDE_EXPECTED;
     this.wideRuns = 0;
     this.changing = (to === 'wide' ? this.toWide() : this.toNarrow())
       .then(() => this.logger?.info({ from, to, ms: Math.round(this.now() - started) }, 'thread layout changed'))
@@ -266,11 +274,15 @@ export class ThreadLayout {
   }
 }
 
-/** The cost model of these timed runs; undefined if they do not determine one (fewer than three shapes). */
-function fitOrUndefined(calibration: readonly CalibrationRun[]): CostModel | undefined {
-  try {
-    return CostModel.fit(calibration);
-  } catch {
-    return undefined;
-  }
+/**
+ * One text's time by its tokens, the line through the timed single-text runs of two lengths (the c·n² term is
+ * negligible at one row); undefined without two. Not the cost model's fit: fitted to every shape by least squares,
+ * it put one 25-token text at 4.8 ms where one thread takes ~8, and a healthy wide session at 1.14x of it.
+ */
+function singleTextCost(calibration: readonly CalibrationRun[]): ((tokens: number) => number) | undefined {
+  const single = calibration.filter((run) => run.rows === 1).sort((x, y) => x.cols - y.cols);
+  const [short, long] = [single[0], single.at(-1)];
+  if (!short || !long || long.cols === short.cols) return undefined;
+  const perToken = Math.max(0, (long.ms - short.ms) / (long.cols - short.cols));
+  return (tokens) => short.ms + perToken * (tokens - short.cols);
 }

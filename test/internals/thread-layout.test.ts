@@ -61,7 +61,7 @@ function fakePool(sessions: (SessionShape | null)[], failing = new Set<number>()
   return { load, loads, pending: () => pending };
 }
 
-const silent = { info() {}, warn() {}, error() {} } as never;
+const silent = { debug() {}, info() {}, warn() {}, error() {} } as never;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
 t.test('one waiting text at a time: narrow turns wide; thread 0 loads the wide session while thread 1 serves', async (t) => {
@@ -186,7 +186,7 @@ t.test('a load that fails is logged and the change completes: the next batch nam
   const sessions: (SessionShape | null)[] = [NARROW, NARROW];
   const pool = fakePool(sessions, new Set([0]));
   const errors: string[] = [];
-  const logger = { info() {}, warn() {}, error: (_: unknown, msg: string) => errors.push(msg) } as never;
+  const logger = { debug() {}, info() {}, warn() {}, error: (_: unknown, msg: string) => errors.push(msg) } as never;
   const layout = new ThreadLayout(threadLayoutOptions(2, undefined), pool.load, logger, () => now);
   layout.started([{ rows: 1, cols: 8, ms: 5 }]);
   now = 2_000;
@@ -223,26 +223,29 @@ t.test('a wide session slower than one thread (other processes on the cores) tur
   const sessions: (SessionShape | null)[] = [NARROW, NARROW];
   const pool = fakePool(sessions);
   const warnings: string[] = [];
-  const logger = { info() {}, error() {}, warn: (_: unknown, msg: string) => warnings.push(msg) } as never;
+  const logger = { debug() {}, info() {}, error() {}, warn: (_: unknown, msg: string) => warnings.push(msg) } as never;
   const layout = new ThreadLayout(threadLayoutOptions(2, undefined), pool.load, logger, () => now);
-  // One thread: 1 ms a run plus 0.01 ms a token (8.3 ms for one sentence of 25 tokens... near enough).
-  layout.started([1, 8, 32, 64].map((cols) => ({ rows: 1, cols, ms: 1 + 0.01 * cols })));
+  // One thread, timed on one text of 8 and of 64 tokens: 1 ms a run plus 0.01 ms a token.
+  layout.started([8, 64].map((cols) => ({ rows: 1, cols, ms: 1 + 0.01 * cols })));
   now = 2_000;
   layout.observe(0);
   await settle();
   t.equal(layout.layout, 'wide');
   const oneThreadMs = 1 + 0.01 * 32;
-  for (let i = 0; i < 2; i++) layout.ran(WIDE, 1, 32, 5 * oneThreadMs);
+  for (let i = 0; i < 5; i++) layout.ran(WIDE, 1, 32, 5 * oneThreadMs);
   await settle();
-  t.equal(layout.layout, 'wide', 'the first two runs after the load are left out, however slow');
+  t.equal(layout.layout, 'wide', 'the first five runs after the change are left out, however slow');
   for (let i = 0; i < 20; i++) layout.ran(WIDE, 1, 32, 0.7 * oneThreadMs);
   t.equal(layout.layout, 'wide', 'faster than one thread: stays');
-  t.same(warnings, []);
-  layout.ran(WIDE, 1, 32, 1.5 * oneThreadMs);
-  layout.ran(WIDE, 1, 32, 1.5 * oneThreadMs);
+  for (let i = 0; i < 20; i++) layout.ran(WIDE, 8, 32, 20 * oneThreadMs);
   await settle();
-  t.equal(layout.layout, 'wide', 'two slow runs are not enough');
-  layout.ran(WIDE, 1, 32, 1.5 * oneThreadMs);
+  t.equal(layout.layout, 'wide', 'batches of several texts are not judged (no single-text timing to judge them by)');
+  t.same(warnings, []);
+  layout.ran(WIDE, 1, 32, 10 * oneThreadMs);
+  layout.ran(WIDE, 1, 32, 10 * oneThreadMs);
+  await settle();
+  t.equal(layout.layout, 'wide', 'two slow runs in a row are not enough, however slow');
+  layout.ran(WIDE, 1, 32, 2.4 * oneThreadMs);
   await settle();
   t.equal(layout.layout, 'narrow', 'slower than one thread on the moving mean: narrow');
   t.same(warnings, ['the wide session runs slower than one thread; going narrow']);
