@@ -48,7 +48,10 @@ export class Dispatcher {
     private readonly observer: BatchObserver,
     private readonly layout = ThreadLayout.fixed(options.concurrency),
   ) {
-    queue.onQueued = () => this.dispatch();
+    queue.onQueued = () => {
+      this.layout.arrived(this.running >= this.layout.concurrency);
+      this.dispatch();
+    };
     queue.runningMs = () => {
       const now = performance.now();
       let ms = 0;

@@ -20,8 +20,8 @@ export interface LayoutChange {
 export type LoadSession = (slot: number, session: SessionShape | null, calibrate: boolean) => Promise<LoadResult>;
 
 const NARROW: SessionShape = { threads: 1, spin: false };
-/** Wide turns narrow after ~8 lone texts' worth of unbroken work; narrow turns wide after 2 s without a queue. */
-const DELAYS: LayoutPolicyOptions = { narrowAfterMs: 50, wideAfterMs: 2_000 };
+/** Wide turns narrow once half the arriving texts find its thread busy; narrow turns wide after 2 s without a queue. */
+const DELAYS: LayoutPolicyOptions = { narrowAbove: 0.5, wideAfterMs: 2_000 };
 /**
  * A wide session's single-text runs against one thread's timed ones for the same length: ~0.8 on an idle machine
  * (the timed runs are the fastest of three), with one run in ~20 at 1.3-2 (a page fault, a timer); 2.4 while
@@ -110,7 +110,7 @@ export class ThreadLayout {
   /** A layout that never changes: `threads` threads, each with a session of `shape` (tests, and INTRA_OP_THREADS). */
   static fixed(threads: number, shape: SessionShape = NARROW): ThreadLayout {
     const neverLoads: LoadSession = () => Promise.reject(new Error('a fixed layout loads no session'));
-    return new ThreadLayout({ threads, fixed: shape, narrowAfterMs: 0, wideAfterMs: 0 }, neverLoads, undefined, () => 0);
+    return new ThreadLayout({ threads, fixed: shape, narrowAbove: 1, wideAfterMs: 0 }, neverLoads, undefined, () => 0);
   }
 
   get layout(): LayoutName | 'fixed' {
@@ -171,6 +171,11 @@ export class ThreadLayout {
     this.logger?.warn({ ratio: Number(this.wideRatio.toFixed(2)) }, 'the wide session runs slower than one thread; going narrow');
     this.wideBlockedUntil = this.now() + WIDE_BACKOFF_MS;
     this.change('narrow');
+  }
+
+  /** Texts were queued; `busy`: every serving thread was running a batch (the dispatcher could start none). */
+  arrived(busy: boolean): void {
+    if (this.name === 'wide') this.policy.arrived(busy);
   }
 
   /** After each of the dispatcher's rounds: `waiting` texts were left in the queue. May start a change. */

@@ -6,21 +6,29 @@ import { LayoutPolicy } from '../../dist/src/inference/layout-policy.js';
 import { ThreadLayout, threadLayoutOptions, initialSession, type LayoutChange } from '../../dist/src/inference/thread-layout.js';
 import type { SessionShape } from '../../dist/workers/protocol.js';
 
-const DELAYS = { narrowAfterMs: 50, wideAfterMs: 2_000 };
+const DELAYS = { narrowAbove: 0.5, wideAfterMs: 2_000 };
 const NARROW = { threads: 1, spin: false };
 const WIDE = { threads: 2, spin: true };
 
-t.test('policy: wide stays wide while its thread has breaks, and turns narrow after 50 ms without one', async (t) => {
+t.test('policy: wide stays wide while texts find its thread free, and turns narrow once half of them find it busy', async (t) => {
   const policy = new LayoutPolicy(DELAYS, 0);
-  // One client: a text runs ~6 ms, then the thread idles until the next one arrives.
-  for (let now = 0; now < 1_000; now += 8) {
-    t.equal(policy.observe('wide', now, 1, 0), 'wide');
-    t.equal(policy.observe('wide', now + 6, 0, 0), 'wide', 'a break');
+  // One client: each text arrives after the previous answer, to a free thread.
+  for (let i = 0; i < 1_000; i++) {
+    policy.arrived(false);
+    t.equal(policy.observe('wide', i * 8, 1, 0), 'wide');
   }
-  // Two clients: a text always waits when a batch ends.
-  t.equal(policy.observe('wide', 1_000, 1, 1), 'wide');
-  t.equal(policy.observe('wide', 1_049, 1, 1), 'wide', '49 ms without a break');
-  t.equal(policy.observe('wide', 1_050, 1, 0), 'narrow', '50 ms without a break');
+  // Now and then a text finds it busy (arrivals at random, a quarter of the time busy).
+  for (let i = 0; i < 400; i++) {
+    policy.arrived(i % 4 === 0);
+    t.equal(policy.observe('wide', 8_000 + i * 8, 1, 0), 'wide');
+  }
+  // Two clients: a text arrives while the other's runs.
+  const turns: string[] = [];
+  for (let i = 0; i < 10; i++) {
+    policy.arrived(true);
+    turns.push(policy.observe('wide', 12_000 + i * 5, 1, 1));
+  }
+  t.same(turns.indexOf('narrow'), 4, 'narrow at the fifth text in a row that found the thread busy');
 });
 
 t.test('policy: narrow turns wide after 2 s with one batch at most and nothing waiting', async (t) => {
@@ -132,20 +140,16 @@ t.test('a full queue: wide turns narrow; thread 1 loads while the wide session s
   pool.loads.length = 0;
   changes.length = 0;
 
-  // Texts keep waiting: the wide thread never idles.
-  let held: { slot: number; session: SessionShape } | undefined;
-  while (now < 2_100) {
-    const thread = layout.acquire()!;
-    layout.observe(4);
-    if (pool.pending() > 0) {
-      held = thread;
-      break;
-    }
-    layout.release(thread.slot);
-    now += 10;
+  // Two clients: each text arrives while the other's batch runs.
+  const held = layout.acquire()!;
+  let arrivals = 0;
+  while (pool.pending() === 0 && arrivals < 20) {
+    layout.arrived(true);
+    layout.observe(1);
+    arrivals++;
   }
-  t.equal(now, 2_050, 'changing once the wide thread had run 50 ms without a break');
-  layout.release(held!.slot);
+  t.equal(arrivals, 7, 'changing once more than half of the arrivals (a moving mean) found the wide thread busy');
+  layout.release(held.slot);
   t.same(layout.acquire(), { slot: 0, session: WIDE }, 'the wide session serves while thread 1 loads');
   await settle();
   t.same(
