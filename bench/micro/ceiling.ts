@@ -16,13 +16,14 @@ import { exactLengthTexts } from './lib/texts.js';
 
 const TARGET = 0.85;
 const TEXTS_PER_THREAD = 4096;
-const VARIANTS = ['ceiling', 'ceilingNoTokenize', 'ceilingBesideClient', 'http'] as const;
+const VARIANTS = ['ceiling', 'ceilingNoTokenize', 'ceilingBesideClient', 'http', 'httpBaseline'] as const;
 type Variant = (typeof VARIANTS)[number];
 const LABELS: Record<Variant, string> = {
   ceiling: 'ceiling: the model run directly, tokenization included',
   ceilingBesideClient: 'ceiling beside a simulated client (a thread burns the HTTP client’s CPU share)',
   ceilingNoTokenize: 'ceiling without tokenization (one packed batch, run again and again)',
   http: 'service over HTTP',
+  httpBaseline: 'baseline build over HTTP (--baseline-js)',
 };
 
 interface RunRecord {
@@ -40,7 +41,9 @@ defineBench({
   name: 'ceiling',
   title: "Uncached throughput vs the model's ceiling (issues 4 and 11)",
   usage: `  --workers N           threads of the ceiling and WORKERS of the service (default 2)
-  --intra-op N          ORT intra-op threads per session, both sides (default 1)
+  --intra-op N          ORT intra-op threads per session, both sides (default: the ceiling 1, the service
+                        INTRA_OP_THREADS unset, its default layout)
+  --baseline-js PATH    also measure this build's dist/src/main.js over HTTP, alternating (e.g. the commit before a change)
   --batch-sizes LIST    batch sizes the ceiling sweeps (default 8,16,32,64)
   --sweep-duration S    seconds per batch size in the sweep, after 1 s of warm-up (default 4)
   --tokens N            tokens per text, [CLS] and [SEP] included (default 16)
@@ -67,6 +70,7 @@ defineBench({
       'rounds',
       'max-batch-size',
       'seed',
+      'baseline-js',
     ),
     realistic: { type: 'boolean' },
   },
@@ -109,7 +113,7 @@ defineBench({
 
     const serviceEnv = {
       WORKERS: String(cfg.workers),
-      INTRA_OP_THREADS: String(cfg.intraOp),
+      ...(values['intra-op'] === undefined ? {} : { INTRA_OP_THREADS: String(cfg.intraOp) }),
       CACHE_LRU_ENTRIES: '0',
       MAX_BATCH_SIZE: String(cfg.maxBatchSize),
       LOG_LEVEL: 'warn',
@@ -117,6 +121,9 @@ defineBench({
       PER_ROW_QUANTIZATION: 'false',
     };
     const service = await track(startService(serviceEnv, { name: 'service-uncached' }));
+    const baselineJs = values['baseline-js'] as string | undefined;
+    const baseline = baselineJs ? await track(startService(serviceEnv, { name: 'baseline-uncached', script: baselineJs })) : undefined;
+    const variants = VARIANTS.filter((v) => v !== 'httpBaseline' || baseline);
     const pool = await CeilingPool.start(
       {
         modelPath: join(STANDIN_MODEL_DIR, 'onnx', 'model_quantized.onnx'),
@@ -142,9 +149,10 @@ defineBench({
 
       const records: RunRecord[] = [];
       for (let round = 0; round < cfg.rounds; round++) {
-        for (const variant of round % 2 === 0 ? VARIANTS : [...VARIANTS].reverse()) {
-          if (variant === 'http') {
-            const { load: m, before, after } = await measure(service, { ...load, warmupS: cfg.warmupS, durationS: cfg.durationS });
+        for (const variant of round % 2 === 0 ? variants : [...variants].reverse()) {
+          if (variant === 'http' || variant === 'httpBaseline') {
+            const target = variant === 'http' ? service : baseline!;
+            const { load: m, before, after } = await measure(target, { ...load, warmupS: cfg.warmupS, durationS: cfg.durationS });
             const cpu = `${fmtCores(m.serverCpu)} + client ${fmtCores(m.clientCpu)}`;
             const meanBatch = modelWork(before!, after!).meanBatch;
             const sentencesPerS = (m.ok * cfg.textsPerRequest) / m.durationS;
@@ -168,7 +176,7 @@ defineBench({
         ? 'SST-2 dev sentences, each made unique by swapping one word for another single-token word (token counts unchanged); the ceiling’s per-thread texts sorted by length'
         : `${cfg.tokens}-token texts ([CLS] and [SEP] included), SST-2 dev sentences completed with random vocabulary words, all distinct`;
       return {
-        data: { settings: { ...cfg, serviceEnv, exampleText: example }, best, clientShare, sweep, records },
+        data: { settings: { ...cfg, serviceEnv, baselineJs, exampleText: example }, best, clientShare, sweep, records },
         markdown: [
           `Texts: ${texts}; e.g. \`${example}\`. Service: dist/src/main.js ${envLine(serviceEnv)}; autocannon, ${cfg.connections}`,
           `connections × ${cfg.textsPerRequest} texts per request, ${cfg.warmupS} s warm-up then a ${cfg.durationS} s window. Ceiling: ${cfg.workers} threads in the`,
@@ -179,13 +187,17 @@ defineBench({
           '',
           ...mdTable(
             ['Variant', 'sentences/s', 'p50 ms (HTTP) / batch p50', 'p99 ms (HTTP) / batch p99', 'service / this', `>= ${fmtPct(TARGET)}`],
-            VARIANTS.map((v) => [
+            variants.map((v) => [
               LABELS[v],
               fmtRps(med(v, 'sentencesPerS')),
               fmtMs(med(v, 'p50')),
               fmtMs(med(v, 'p99')),
               v === 'http' ? '' : fmtPct(http / med(v, 'sentencesPerS')),
-              v === 'http' || v === 'ceilingNoTokenize' ? '' : http / med(v, 'sentencesPerS') >= TARGET ? 'met' : 'MISSED',
+              v === 'http' || v === 'ceilingNoTokenize' || v === 'httpBaseline'
+                ? ''
+                : http / med(v, 'sentencesPerS') >= TARGET
+                  ? 'met'
+                  : 'MISSED',
             ]),
             1,
           ),
