@@ -69,6 +69,11 @@ function fakePool(sessions: (SessionShape | null)[], failing = new Set<number>()
   return { load, loads, pending: () => pending };
 }
 
+/** What each load asked for, in order. */
+const loadsOf = (pool: ReturnType<typeof fakePool>) => pool.loads.map(({ slot, session, calibrate }) => ({ slot, session, calibrate }));
+/** No load held more sessions than the pool has threads (2). */
+const withinThreads = (pool: ReturnType<typeof fakePool>) => pool.loads.every((l) => l.held <= 2);
+
 const silent = { debug() {}, info() {}, warn() {}, error() {} } as never;
 const settle = () => new Promise((resolve) => setTimeout(resolve, 20));
 
@@ -99,17 +104,14 @@ t.test('one waiting text at a time: narrow turns wide; thread 0 loads the wide s
   layout.release(running.slot);
   await settle();
   t.same(
-    pool.loads.map(({ slot, session, calibrate }) => ({ slot, session, calibrate })),
+    loadsOf(pool),
     [
       { slot: 0, session: WIDE, calibrate: true },
       { slot: 1, session: null, calibrate: false },
     ],
     'thread 0 loads the wide session (timed: the first wide one), then thread 1 releases its own',
   );
-  t.ok(
-    pool.loads.every((l) => l.held <= 2),
-    'never more sessions than threads',
-  );
+  t.ok(withinThreads(pool), 'never more sessions than threads');
   t.equal(layout.layout, 'wide');
   t.same(sessions, [WIDE, null]);
   t.equal(layout.concurrency, 1, 'one thread takes batches');
@@ -162,17 +164,14 @@ t.test('a full queue: wide turns narrow; thread 1 loads while the wide session s
   layout.release(0);
   await settle();
   t.same(
-    pool.loads.map(({ slot, session, calibrate }) => ({ slot, session, calibrate })),
+    loadsOf(pool),
     [
       { slot: 1, session: NARROW, calibrate: false },
       { slot: 0, session: NARROW, calibrate: false },
     ],
     'narrow was timed at start: not again',
   );
-  t.ok(
-    pool.loads.every((l) => l.held <= 2),
-    'never more sessions than threads',
-  );
+  t.ok(withinThreads(pool), 'never more sessions than threads');
   t.same(sessions, [NARROW, NARROW]);
   t.equal(layout.concurrency, 2);
   t.same(
