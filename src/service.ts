@@ -231,7 +231,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   logger.info({ host: config.host, port, basePath: config.basePath }, 'listening');
 
   const ready = pool.ready.then((calibration) => {
-    costModel.calibrate(layout.started(calibration).calibration);
+    layout.started(calibration);
+    costModel.calibrate(calibration);
     if (lifecycle.state !== 'starting') return;
     lifecycle.state = 'ready';
     logger.info({ workers: config.workers, costModel: costModel.coefficientsAndDrift }, 'ready');

@@ -31,7 +31,6 @@ export type RunBatch = (rows: readonly (Int32Array | Tokens)[], slot: number, se
  * healthy thread. After each round it tells the layout what it left waiting (ThreadLayout.observe).
  */
 export class Dispatcher {
-  private running = 0;
   /** Predicted end (performance.now()) of each running batch. */
   private readonly runningUntil = new Set<{ until: number }>();
   private idleWaiters: (() => void)[] = [];
@@ -49,7 +48,7 @@ export class Dispatcher {
     private readonly layout = ThreadLayout.fixed(options.concurrency),
   ) {
     queue.onQueued = () => {
-      this.layout.arrived(this.running >= this.layout.concurrency);
+      this.layout.arrived(this.layout.full);
       this.dispatch();
     };
     queue.runningMs = () => {
@@ -62,12 +61,12 @@ export class Dispatcher {
 
   /** Batches running now (busy threads). */
   get busyWorkers(): number {
-    return this.running;
+    return this.layout.running;
   }
 
   /** Resolves when no batch is running (queued texts of requests still waiting are not counted). */
   whenIdle(): Promise<void> {
-    return this.running === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+    return this.layout.running === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   private dispatch(): void {
@@ -85,12 +84,10 @@ export class Dispatcher {
       });
       const batch = this.queue.take(positions);
       for (const entry of batch) this.observer.onQueueWait(entry.startedAt - entry.enqueuedAt);
-      this.running++;
       void this.execute(batch, thread.slot, thread.session).finally(() => {
         this.layout.release(thread.slot);
-        this.running--;
         this.dispatch();
-        if (this.running === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
+        if (this.layout.running === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
       });
     }
     this.layout.observe(this.queue.length);

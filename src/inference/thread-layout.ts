@@ -122,6 +122,17 @@ export class ThreadLayout {
     return this.serving.size;
   }
 
+  /** Batches running now, on any thread (one that left service finishes its own). */
+  get running(): number {
+    return this.busy.size;
+  }
+
+  /** True when every thread that takes batches is running one. */
+  get full(): boolean {
+    for (const slot of this.serving) if (!this.busy.has(slot)) return false;
+    return true;
+  }
+
   /** The sessions held now (for the memory bound's tests): their shapes, null for a thread holding none. */
   get sessions(): readonly (SessionShape | null)[] {
     return this.held;
