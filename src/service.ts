@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { us_listen_socket_close, us_socket_local_port, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { packageRoot } from '../model/paths.js';
-import type { Config } from './config.js';
+import { type Config, HTTP_SETTINGS, settingsFor } from './config.js';
 import { Errors } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { loadModelInfo, type ModelInfo } from './model-info.js';
@@ -12,8 +12,9 @@ import { withPerRowQuantization } from './per-row-model.js';
 import { createModelPool, type ModelPool } from './inference/pool.js';
 import { createTokenizerPool } from './inference/tokenizer-pool.js';
 import { CostModel } from './inference/cost-model.js';
-import { InferenceQueue } from './inference/queue.js';
-import { Dispatcher } from './inference/dispatcher.js';
+import type { InferenceQueue } from './inference/queue.js';
+import type { Dispatcher } from './inference/dispatcher.js';
+import { createScheduler, type Scheduler } from './inference/scheduler.js';
 import { initialSession, ThreadLayout, threadLayoutOptions } from './inference/thread-layout.js';
 import { PredictionCodec } from './inference/prediction-codec.js';
 import { scoreRow } from './inference/score-functions.js';
@@ -111,29 +112,21 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const lifecycle = new Lifecycle();
   // A prior until the workers' warm-up runs calibrate it (no request is admitted before: health is 503).
   const costModel = CostModel.of([2, 0.1, 0.0005]);
-  const queue = new InferenceQueue(
-    {
-      maxQueueTokens: config.maxQueueTokens,
-      maxQueueDelayMs: Math.min(config.maxQueueDelayMs, config.requestTimeoutMs),
-      concurrency: config.workers,
-      typicalBatchRows: Math.min(16, config.maxBatchSize),
-    },
-    costModel,
-  );
-  let dispatcher: Dispatcher | undefined;
+  // Built once the metrics it reports to exist; the metrics read it lazily.
+  let scheduler: Scheduler | undefined;
   let redis: RedisTier | undefined;
   const transport = createRedisTransport(config);
   const lru = new LruCache(config.cacheLruEntries, config.cacheLruBytes);
   const metrics = config.metricsEnabled
     ? createMetrics({
-        queueLength: () => queue.length,
-        queueTokens: () => queue.tokens,
-        predictedWaitMs: () => queue.predictedDrainMs(),
-        busyWorkers: () => dispatcher?.busyWorkers ?? 0,
+        queueLength: () => scheduler?.queue.length ?? 0,
+        queueTokens: () => scheduler?.queue.tokens ?? 0,
+        predictedWaitMs: () => scheduler?.admission.predictedDrainMs() ?? 0,
+        busyWorkers: () => scheduler?.dispatcher.busyWorkers ?? 0,
         workers: () => pool.size,
         layout: () => layout.layout,
         memoryTier: () => ({ entries: lru.size, bytes: lru.sizeBytes }),
-        stats: () => dispatcher?.stats ?? { modelRuns: 0, textsRun: 0 },
+        stats: () => scheduler?.dispatcher.stats ?? { modelRuns: 0, textsRun: 0 },
         redisUp: transport ? () => redis?.isUp ?? false : undefined,
         apiKeys: config.apiKeys !== undefined || config.apiKeysFile !== undefined,
         cacheSigning: config.cacheSigningKeys !== undefined || config.cacheSigningKeysFile !== undefined,
@@ -147,24 +140,21 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   });
   const codec = new PredictionCodec(model.labels);
   const numLabels = model.labels.length;
-  dispatcher = new Dispatcher(
-    queue,
-    (rows, slot, session) => pool.run(slot, rows, session),
-    (logits, row) => codec.scored(scoreRow(model.scoreFunction, logits, row, numLabels)),
-    costModel,
+  scheduler = createScheduler(
     {
-      concurrency: config.workers,
+      maxQueueTokens: config.maxQueueTokens,
+      maxQueueDelayMs: Math.min(config.maxQueueDelayMs, config.requestTimeoutMs),
+      typicalBatchRows: Math.min(16, config.maxBatchSize),
       maxBatchSize: config.maxBatchSize,
       maxBatchTokens: config.maxBatchTokens,
     },
-    metrics,
+    costModel,
     layout,
+    (rows, slot, session) => pool.run(slot, rows, session),
+    (logits, row) => codec.scored(scoreRow(model.scoreFunction, logits, row, numLabels)),
+    metrics,
   );
-  // The cost model and the queue's drain time follow the layout that runs (its own timed warm-up runs).
-  layout.onChange = (change) => {
-    if (change.calibration.length > 0) costModel.calibrate(change.calibration);
-    queue.setConcurrency(change.concurrency);
-  };
+  const { queue, admission, dispatcher } = scheduler;
 
   redis = transport
     ? new RedisTier({
@@ -194,7 +184,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     signer: signing.signer,
     onUnverified: (count) => metrics.redisUnverified(count),
   });
-  const predictor = new Predictor(cache, tokenizer, queue, () => performance.now(), codec);
+  const predictor = new Predictor(cache, tokenizer, admission, () => performance.now(), codec);
   // The memo holds answers the in-process tier gave; with that tier off, every lookup goes to Redis as asked.
   const memo =
     config.responseMemoEntries > 0 && config.responseMemoBytes > 0 && config.cacheLruEntries > 0
@@ -208,21 +198,22 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const tracing = createTracing(config, version);
   if (tracing.enabled) logger.info({ endpoint: config.otelTracesEndpoint, sampler: config.otelTracesSampler }, 'tracing');
+  const httpSettings = settingsFor(config, HTTP_SETTINGS);
   const app = createApp({
     model,
     tracing,
     modelId: model.id,
     memo,
-    config,
+    config: httpSettings,
     predictor,
     lifecycle,
     metrics,
     logger,
     apiKeys: apiKeys.guard,
-    openApi: buildOpenApi({ config, labels: model.labels, version, apiKeys: apiKeys.guard }),
-    info: buildInfo(model, config, version),
+    openApi: buildOpenApi({ config: httpSettings, labels: model.labels, version, apiKeys: apiKeys.guard }),
+    info: buildInfo(model, httpSettings, version),
     version,
-    teiInfo: buildTeiInfo(model, config, version),
+    teiInfo: buildTeiInfo(model, httpSettings, version),
     numLabels,
   });
 

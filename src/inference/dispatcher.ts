@@ -3,13 +3,11 @@ import { chooseBatch } from './batch-policy.js';
 import { InferenceErrors, type InferenceError } from './errors.js';
 import type { CostModel } from './cost-model.js';
 import type { Entry, InferenceQueue } from './queue.js';
-import { ThreadLayout } from './thread-layout.js';
+import type { ThreadLayout } from './thread-layout.js';
 import type { Scores } from './scores.js';
 import type { BatchOutcome, BatchResult, SessionShape, Tokens } from '../../workers/protocol.js';
 
 export interface DispatcherOptions {
-  /** Batches that may run at once, one per worker thread, when no ThreadLayout is given (a fixed layout). */
-  readonly concurrency: number;
   readonly maxBatchSize: number;
   /** Hard limit on padded tokens (rows x longest) per batch. */
   readonly maxBatchTokens: number;
@@ -45,18 +43,21 @@ export class Dispatcher {
     private readonly costModel: CostModel,
     private readonly options: DispatcherOptions,
     private readonly observer: BatchObserver,
-    private readonly layout = ThreadLayout.fixed(options.concurrency),
-  ) {
-    queue.onQueued = () => {
-      this.layout.arrived(this.layout.full);
-      this.dispatch();
-    };
-    queue.runningMs = () => {
-      const now = performance.now();
-      let ms = 0;
-      for (const r of this.runningUntil) ms += Math.max(0, r.until - now);
-      return ms;
-    };
+    private readonly layout: ThreadLayout,
+  ) {}
+
+  /** Texts were queued: an arrival the layout counts, and batches for the free threads. */
+  queued(): void {
+    this.layout.arrived(this.layout.full);
+    this.dispatch();
+  }
+
+  /** Predicted ms still to run of the batches running now (admission adds it to the queue's drain time). */
+  runningMs(): number {
+    const now = performance.now();
+    let ms = 0;
+    for (const r of this.runningUntil) ms += Math.max(0, r.until - now);
+    return ms;
   }
 
   /** Batches running now (busy threads). */

@@ -5,7 +5,8 @@ import type { Tokenized, Tokens } from '../../workers/protocol.js';
 import { InferenceErrors } from './errors.js';
 import type { PredictionCodec } from './prediction-codec.js';
 import type { Scores } from './scores.js';
-import type { InferenceQueue, TextResult } from './queue.js';
+import type { Admission } from './admission.js';
+import type { TextResult } from './queue.js';
 import type { TokenizerPool } from './tokenizer-pool.js';
 
 export type CacheHeader = 'hit' | 'miss' | 'partial';
@@ -46,7 +47,8 @@ export class Predictor {
   constructor(
     private readonly cache: PredictionCache,
     private readonly tokenizer: TokenizerPool,
-    private readonly queue: InferenceQueue,
+    /** Where new texts enter the queue, or are refused (admission.ts). */
+    private readonly admission: Admission,
     private readonly now: () => number,
     /** The cache's form of a prediction: cached values in, new ones (and raw scores) out. */
     private readonly codec: PredictionCodec,
@@ -66,7 +68,7 @@ export class Predictor {
     const inputOf = new Map<string, TextInput>();
     cacheKeys.forEach((key, i) => inputOf.has(key) || inputOf.set(key, inputs[i]));
     const distinct = [...inputOf.keys()];
-    if (this.queue.full && !(await this.cache.mayHaveAll(distinct))) throw InferenceErrors.overloaded(this.queue.retryAfterS());
+    if (this.admission.full && !(await this.cache.mayHaveAll(distinct))) throw this.admission.refusal();
     const cached = await traced(scope.trace, 'cache.lookup', () => this.cache.lookup(distinct), cacheCounts);
     const whole =
       options.truncate === false
@@ -129,11 +131,11 @@ export class Predictor {
   ): Promise<{ keys: string[]; results: TextResult[]; queueMs: number; inferenceMs: number }> {
     // Admission before the texts cost a tokenization (at their expected length), then exactly in submit();
     // cached texts never need admission.
-    if (this.queue.full) throw InferenceErrors.overloaded(this.queue.retryAfterS());
+    if (this.admission.full) throw this.admission.refusal();
     let encoded: readonly Tokens[];
     if (whole) encoded = missing.map((key) => whole.get(key)!);
     else {
-      const reservation = this.queue.reserve(missing.length, scope.deadline);
+      const reservation = this.admission.reserve(missing.length, scope.deadline);
       try {
         const encoding = traced(scope.trace, 'tokenize', () => this.tokenizer.encode(missing.map((key) => inputOf.get(key)!)), textCount);
         encoded = await this.withDeadline(encoding, scope.deadline, () => {});
@@ -156,7 +158,7 @@ export class Predictor {
     });
     const submittedAt = this.now();
     // Scores and raw scores of one input are one model run: the queue's single flight is by input.
-    const ticket = this.queue.submit(raw ? toRun.map((key) => key.slice(2)) : toRun, tokens, scope.deadline);
+    const ticket = this.admission.enqueue(raw ? toRun.map((key) => key.slice(2)) : toRun, tokens, scope.deadline);
     scope.onAbort(ticket.cancel);
     const outputs = raw
       ? ticket.results.map((result) => result.then((r) => ({ ...r, prediction: this.codec.scored(Float64Array.from(r.logits)) })))

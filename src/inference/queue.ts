@@ -5,16 +5,9 @@ import type { Tokens } from '../../workers/protocol.js';
 import type { Scores } from './scores.js';
 
 export interface QueueOptions {
-  /** Memory bound: tokens that may wait (MAX_QUEUE_TOKENS). */
-  readonly maxQueueTokens: number;
-  /** A request whose new texts are predicted to wait longer than this is refused (MAX_QUEUE_DELAY_MS). */
+  /** The batch window keeps to texts queued within the oldest one's MAX_QUEUE_DELAY_MS (lengths()). */
   readonly maxQueueDelayMs: number;
-  /** Threads that drain the queue in parallel at start (the thread layout may change it: setConcurrency). */
-  readonly concurrency: number;
-  /**
-   * Rows of a typical batch under load, for the predicted drain time (corrected by the cost model's packing
-   * factor, learnt from the batches this queue gives out while backed up).
-   */
+  /** Rows of a typical batch under load: what the cost model's packing factor is relative to (take()). */
   readonly typicalBatchRows: number;
 }
 
@@ -71,11 +64,9 @@ export interface Entry {
 
 /**
  * The queue of texts waiting for a model thread, like text-embeddings-inference's: entries with exact token
- * counts, single flight (concurrent requests for one text share an entry), and admission. A request is
- * admitted whole or refused at once: refused when its new tokens would pass MAX_QUEUE_TOKENS (memory), when
- * the work ahead of them is predicted to take longer than MAX_QUEUE_DELAY_MS, or when they are predicted to
- * finish past the request's deadline; the refusal says when the queue is predicted to have drained (Retry-After).
- * The texts of one request are queued at one instant, which is how the batch window (lengths()) tells them apart.
+ * counts and single flight (concurrent requests for one text share an entry). What may enter is decided before
+ * (src/inference/admission.ts); the queue keeps the totals admission predicts from. The texts of one request are
+ * queued at one instant, which is how the batch window (lengths()) tells them apart.
  */
 export class InferenceQueue {
   private entries: Entry[] = [];
@@ -83,27 +74,14 @@ export class InferenceQueue {
   private queuedTokens = 0;
   /** Σ length² of queued texts: with queuedTokens, the queue's predicted cost in O(1). */
   private queuedTokenSquares = 0;
-  /** Texts of admitted requests still being tokenized (reserve()), counted at the mean length seen so far. */
-  private reservedTexts = 0;
-  private meanTokens = 32;
-  /** Predicted ms still to run of the batches now running (the dispatcher reports it). */
-  runningMs: () => number = () => 0;
-  /** Called when texts were queued (the dispatcher starts batches). */
+  private mean = 32;
+  /** Called when texts were queued: the service points it at the dispatcher (scheduler.ts). */
   onQueued: () => void = () => {};
-
-  private concurrency: number;
 
   constructor(
     private readonly options: QueueOptions,
     private readonly costModel: CostModel,
-  ) {
-    this.concurrency = options.concurrency;
-  }
-
-  /** Threads that drain the queue now (src/inference/thread-layout.ts changes them). */
-  setConcurrency(threads: number): void {
-    this.concurrency = threads;
-  }
+  ) {}
 
   /** Texts waiting for a thread. */
   get length(): number {
@@ -114,68 +92,38 @@ export class InferenceQueue {
     return this.queuedTokens;
   }
 
-  /** True when no new text can be admitted: callers refuse before spending work on the request. */
-  get full(): boolean {
-    if (this.entries.length === 0) return false;
-    return this.queuedTokens >= this.options.maxQueueTokens || this.predictedDrainMs() > this.options.maxQueueDelayMs;
+  get tokenSquares(): number {
+    return this.queuedTokenSquares;
   }
 
-  /** Predicted ms until the queued and running work is done, with `extra` texts (count, Σlen, Σlen²) added. */
-  predictedDrainMs(extraTexts = 0, extraTokens = 0, extraSquares = 0): number {
-    const reserved = this.reservedTexts;
-    const texts = this.entries.length + reserved + extraTexts;
-    const tokens = this.queuedTokens + reserved * this.meanTokens + extraTokens;
-    const squares = this.queuedTokenSquares + reserved * this.meanTokens * this.meanTokens + extraSquares;
-    const work = this.costModel.workOf(texts, tokens, squares, this.options.typicalBatchRows);
-    return (work + this.runningMs()) / this.concurrency;
+  /** Moving mean of queued texts' lengths: what a text not yet tokenized is expected to cost. */
+  get meanTokens(): number {
+    return this.mean;
   }
 
-  /** Seconds a refused client should wait: until the queue as it is now is predicted to have drained. */
-  retryAfterS(): number {
-    return Math.max(1, Math.ceil(this.predictedDrainMs() / 1000));
-  }
-
-  /**
-   * Admission before tokenization, so a refusal costs no tokenization and admitted requests do not wait behind
-   * ones that will be refused: `texts` new texts, at the mean length seen so far, must fit the predicted
-   * drain time. They count in the queue's predictions until `release()`; then submit() checks exact costs.
-   */
-  reserve(texts: number, deadline: number): { release(): void } {
-    const tokens = texts * this.meanTokens;
-    this.admit(texts, tokens, tokens * this.meanTokens, deadline);
-    this.reservedTexts += texts;
-    let released = false;
-    return {
-      release: () => {
-        if (released) return;
-        released = true;
-        this.reservedTexts -= texts;
-      },
-    };
-  }
-
-  /**
-   * Queues a request's texts with their token ids, all or none; throws the 'overloaded' error at once when
-   * they do not fit (see the class comment). `deadline` is a performance.now() time.
-   */
-  submit(texts: readonly string[], tokens: readonly (Int32Array | Tokens)[], deadline: number): Ticket {
-    const ids = tokens.map((t) => (t instanceof Int32Array ? t : t.ids));
-    let freshTexts = 0;
-    let freshTokens = 0;
-    let freshSquares = 0;
+  /** The work these texts would add: those not already queued (single flight), as count, Σlen and Σlen². */
+  newWork(texts: readonly string[], tokens: readonly (Int32Array | Tokens)[]): { texts: number; tokens: number; squares: number } {
+    let count = 0;
+    let sum = 0;
+    let squares = 0;
     texts.forEach((text, i) => {
       if (this.pending.has(text)) return;
-      const n = ids[i].length;
-      freshTexts++;
-      freshTokens += n;
-      freshSquares += n * n;
+      const token = tokens[i];
+      const n = (token instanceof Int32Array ? token : token.ids).length;
+      count++;
+      sum += n;
+      squares += n * n;
     });
-    if (freshTexts > 0) {
-      if (this.queuedTokens + freshTokens > this.options.maxQueueTokens) throw InferenceErrors.overloaded(this.retryAfterS());
-      this.admit(freshTexts, freshTokens, freshSquares, deadline);
-    }
+    return { texts: count, tokens: sum, squares };
+  }
+
+  /** Queues a request's texts with their token ids (admitted: src/inference/admission.ts). */
+  add(texts: readonly string[], tokens: readonly (Int32Array | Tokens)[]): Ticket {
     const now = performance.now();
-    const entries = texts.map((text, i) => this.join(text, ids[i], (tokens[i] as Tokens).typeIds, now));
+    const entries = texts.map((text, i) => {
+      const token = tokens[i];
+      return token instanceof Int32Array ? this.join(text, token, undefined, now) : this.join(text, token.ids, token.typeIds, now);
+    });
     this.onQueued();
     let cancelled = false;
     return {
@@ -186,19 +134,6 @@ export class InferenceQueue {
         for (const entry of entries) this.leave(entry);
       },
     };
-  }
-
-  /**
-   * Refuses new work (count, Σlen, Σlen²) when the work ahead of it is predicted to take longer than
-   * MAX_QUEUE_DELAY_MS, or when it is predicted to finish past the deadline. Only work ahead counts against a
-   * request: with nothing queued, reserved or running, waiting would not make it faster, so it runs (and may
-   * still time out with 504).
-   */
-  private admit(texts: number, tokens: number, squares: number, deadline: number): void {
-    if (this.entries.length === 0 && this.reservedTexts === 0 && this.runningMs() === 0) return;
-    const ahead = this.predictedDrainMs();
-    const finish = this.predictedDrainMs(texts, tokens, squares);
-    if (ahead > this.options.maxQueueDelayMs || finish > deadline - performance.now()) throw InferenceErrors.overloaded(this.retryAfterS());
   }
 
   /**
@@ -270,7 +205,7 @@ export class InferenceQueue {
     this.entries.push(entry);
     this.queuedTokens += ids.length;
     this.queuedTokenSquares += ids.length * ids.length;
-    this.meanTokens += 0.01 * (ids.length - this.meanTokens);
+    this.mean += 0.01 * (ids.length - this.mean);
     return entry;
   }
 

@@ -4,8 +4,9 @@
 // from the prediction under overload: accepted requests started 7-22 % later than admission predicted.
 import t from 'tap';
 import { CostModel } from '../../dist/src/inference/cost-model.js';
-import { Dispatcher } from '../../dist/src/inference/dispatcher.js';
 import { InferenceQueue } from '../../dist/src/inference/queue.js';
+import { createScheduler } from '../../dist/src/inference/scheduler.js';
+import { ThreadLayout } from '../../dist/src/inference/thread-layout.js';
 import type { BatchOutcome } from '../../dist/workers/protocol.js';
 
 const near = (actual: number, expected: number, tolerance = 0.02) => Math.abs(actual / expected - 1) < tolerance;
@@ -39,15 +40,14 @@ t.test('workOf follows how recent batches of a backed-up queue packed, cost() do
 
 t.test('the queue learns packing only from batches that leave texts queued', async (t) => {
   const model = CostModel.of([4, 0.1, 0]);
-  const queue = new InferenceQueue({ maxQueueTokens: 1e6, maxQueueDelayMs: 1e9, concurrency: 1, typicalBatchRows: 16 }, model);
+  const queue = new InferenceQueue({ maxQueueDelayMs: 1e9, typicalBatchRows: 16 }, model);
   const ids = (n: number, len: number) => Array.from({ length: n }, () => new Int32Array(len));
-  queue.submit(['a', 'b'], ids(2, 20), Number.POSITIVE_INFINITY);
+  queue.add(['a', 'b'], ids(2, 20));
   queue.take([0, 1]);
   t.equal(model.coefficientsAndDrift.packing, 1, 'a batch that took the whole queue says nothing of a backed-up queue');
-  queue.submit(
+  queue.add(
     Array.from({ length: 8 }, (_, i) => `t${i}`),
     ids(8, 20),
-    Number.POSITIVE_INFINITY,
   );
   queue.take([0, 1]);
   t.ok(model.coefficientsAndDrift.packing > 1, 'a batch of 2 from a queue of 8: smaller than 16 rows, so the queue costs more');
@@ -57,7 +57,6 @@ t.test('a run is measured as the thread time the dispatcher saw, not the worker 
   // Runs predicted at 1 ms; each takes 25 ms from hand-over to answer, of which the worker reports 1 ms of
   // inference (the rest stands for transfer and an event loop too busy to read the answer at once).
   const model = CostModel.of([1, 0, 0]);
-  const queue = new InferenceQueue({ maxQueueTokens: 1e6, maxQueueDelayMs: 1e9, concurrency: 1, typicalBatchRows: 16 }, model);
   const run = (rows: readonly unknown[]): Promise<BatchOutcome> =>
     new Promise((resolve) =>
       setTimeout(
@@ -65,15 +64,15 @@ t.test('a run is measured as the thread time the dispatcher saw, not the worker 
         25,
       ),
     );
-  new Dispatcher(
-    queue,
+  const { admission } = createScheduler(
+    { maxQueueTokens: 1e6, maxQueueDelayMs: 1e9, typicalBatchRows: 16, maxBatchSize: 4, maxBatchTokens: 4096 },
+    model,
+    ThreadLayout.fixed(1),
     run,
     () => ({ labels: [], values: new Float64Array(), encoded: '[]' }),
-    model,
-    { concurrency: 1, maxBatchSize: 4, maxBatchTokens: 4096 },
     { onBatch() {}, onQueueWait() {} },
   );
-  for (let i = 0; i < 10; i++) await queue.submit([`text ${i}`], [new Int32Array(8)], Number.POSITIVE_INFINITY).results[0];
+  for (let i = 0; i < 10; i++) await admission.enqueue([`text ${i}`], [new Int32Array(8)], Number.POSITIVE_INFINITY).results[0];
   const { drift } = model.coefficientsAndDrift;
   t.ok(drift > 5, `drift ${drift.toFixed(2)}: moving toward 25 ms / 1 ms, not staying at 1 ms / 1 ms`);
   t.ok(model.cost(1, 8) > 5, 'so a run is predicted to hold its thread for longer than its inference');

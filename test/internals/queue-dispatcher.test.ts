@@ -2,8 +2,11 @@
 // a batch that throws is simulated here; everything else is also covered over HTTP.
 import t from 'tap';
 import { performance } from 'node:perf_hooks';
-import { InferenceQueue } from '../../dist/src/inference/queue.js';
-import { Dispatcher, type BatchObserver } from '../../dist/src/inference/dispatcher.js';
+import type { InferenceQueue } from '../../dist/src/inference/queue.js';
+import type { Admission } from '../../dist/src/inference/admission.js';
+import type { BatchObserver, Dispatcher } from '../../dist/src/inference/dispatcher.js';
+import { createScheduler } from '../../dist/src/inference/scheduler.js';
+import { ThreadLayout } from '../../dist/src/inference/thread-layout.js';
 import { CostModel } from '../../dist/src/inference/cost-model.js';
 import type { BatchOutcome, Tokens } from '../../dist/workers/protocol.js';
 import type { Scores } from '../../dist/src/inference/scores.js';
@@ -20,9 +23,13 @@ const FAR = 1e12;
 const refusal = (kind: string, retryAfterS?: number): Error =>
   (retryAfterS === undefined ? { kind } : { kind, retryAfterS }) as unknown as Error;
 
-/** A queue and its dispatcher; `cost` is the cost model's coefficients (ms = a + b·rows·cols + c·rows·cols²). */
+/**
+ * A queue, its admission and its dispatcher, wired as the service wires them; `cost` is the cost model's
+ * coefficients (ms = a + b·rows·cols + c·rows·cols²).
+ */
 class Batcher {
   readonly queue: InferenceQueue;
+  readonly admission: Admission;
   readonly dispatcher: Dispatcher;
   constructor(
     run: (rows: readonly (Int32Array | Tokens)[]) => Promise<BatchOutcome>,
@@ -32,14 +39,14 @@ class Batcher {
     cost: [number, number, number] = [2, 0.1, 0.0004],
   ) {
     const model = CostModel.of(cost);
-    this.queue = new InferenceQueue(
-      { maxQueueTokens: o.maxQueueTokens, maxQueueDelayMs: o.maxQueueDelayMs, concurrency: o.concurrency, typicalBatchRows: 16 },
-      model,
-    );
-    this.dispatcher = new Dispatcher(this.queue, run, format, model, o, obs);
+    ({
+      queue: this.queue,
+      admission: this.admission,
+      dispatcher: this.dispatcher,
+    } = createScheduler({ ...o, typicalBatchRows: 16 }, model, ThreadLayout.fixed(o.concurrency), run, format, obs));
   }
   submit(texts: string[], ids: Int32Array[], deadline = FAR) {
-    return this.queue.submit(texts, ids, deadline);
+    return this.admission.enqueue(texts, ids, deadline);
   }
   get queueLength() {
     return this.queue.length;
@@ -48,7 +55,7 @@ class Batcher {
     return this.queue.tokens;
   }
   get full() {
-    return this.queue.full;
+    return this.admission.full;
   }
   get busyWorkers() {
     return this.dispatcher.busyWorkers;
@@ -339,11 +346,11 @@ t.test('reserve(): admission before tokenization, at the mean length seen, count
   const batcher = new Batcher(pool.run, format, { ...options, maxQueueTokens: 100_000, maxQueueDelayMs: 1000 }, observer, [0, 12.5, 0]);
   pool.submit(batcher, ['running']); // ~100 ms ahead
   // The mean length starts at 32 tokens (moving slowly toward what is queued): 3 texts ~ 1200 ms.
-  const held = batcher.queue.reserve(3, FAR);
-  t.throws(() => batcher.queue.reserve(1, FAR), refusal('overloaded'), 'the reserved texts count as work ahead');
+  const held = batcher.admission.reserve(3, FAR);
+  t.throws(() => batcher.admission.reserve(1, FAR), refusal('overloaded'), 'the reserved texts count as work ahead');
   t.throws(() => pool.submit(batcher, ['r1']), refusal('overloaded'), 'for exact submissions too');
   held.release();
   held.release();
-  t.ok(batcher.queue.reserve(1, FAR), 'released: room again');
+  t.ok(batcher.admission.reserve(1, FAR), 'released: room again');
   await pool.releaseAll();
 });
