@@ -60,6 +60,36 @@ export interface RedisClusterSeeds {
   readonly tls: boolean;
 }
 
+/**
+ * What the HTTP edge reads of the configuration, and all it is handed (settingsFor): no secret is among them (the
+ * Redis URL and credentials reach only the cache, API keys only their guard, signing keys only the signer).
+ */
+export const HTTP_SETTINGS = [
+  'basePath',
+  'teiPrefix',
+  'metricsPath',
+  'apiKeyRoutes',
+  'maxBodyBytes',
+  'maxTexts',
+  'maxTokens',
+  'maxBatchSize',
+  'maxBatchTokens',
+  'maxQueueTokens',
+  'maxQueueDelayMs',
+  'requestTimeoutMs',
+  'timingHeaders',
+  'tokenizerThreads',
+  'workers',
+] as const satisfies readonly (keyof Config)[];
+export type HttpSettings = Pick<Config, (typeof HTTP_SETTINGS)[number]>;
+
+/** A copy of just these settings, for a part that must not hold the rest. */
+export function settingsFor<K extends keyof Config>(config: Config, keys: readonly K[]): Pick<Config, K> {
+  const out = {} as Pick<Config, K>;
+  for (const key of keys) out[key] = config[key];
+  return Object.freeze(out);
+}
+
 /** The OTEL_* settings that decide whether and where spans go: they live on only in otelTracesEndpoint. */
 type OtelRawSettings = 'otelSdkDisabled' | 'otelTracesExporter' | 'otelExporterOtlpEndpoint' | 'otelExporterOtlpTracesEndpoint';
 

@@ -1,7 +1,7 @@
 import type { HttpRequest } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { Errors, type RequestError } from '../errors.js';
-import type { Config } from '../config.js';
+import type { HttpSettings } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Prediction, Predictor } from '../inference/predictor.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -15,7 +15,7 @@ import type { ApiKeyGuard } from './api-keys.js';
 
 /** What every route that runs the pipeline needs, whatever its wire format. */
 export interface InferenceRouteDeps {
-  readonly config: Config;
+  readonly config: HttpSettings;
   readonly predictor: Predictor;
   readonly lifecycle: Lifecycle;
   readonly metrics: Metrics;
@@ -103,7 +103,7 @@ export function createInferenceHandler<Params>(deps: InferenceRouteDeps, route: 
 }
 
 /** The response headers of a prediction: the request id, the cache outcome and, when enabled, the timings. */
-export function predictionHeaders(config: Config, ctx: RequestContext, prediction: Prediction): Headers {
+export function predictionHeaders(config: HttpSettings, ctx: RequestContext, prediction: Prediction): Headers {
   const headers: [string, string][] = [
     ['x-request-id', ctx.requestId],
     ['x-cache', prediction.cache],

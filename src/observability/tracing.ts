@@ -63,7 +63,10 @@ export const disabledTracing: Tracing = {
 
 const propagator = new W3CTraceContextPropagator();
 
-export function createTracing(config: Config, version: string): Tracing {
+export function createTracing(
+  config: Pick<Config, 'otelTracesEndpoint' | 'otelTracesSampler' | 'otelTracesSamplerArg' | 'otelServiceName'>,
+  version: string,
+): Tracing {
   const url = config.otelTracesEndpoint;
   if (url === undefined) return disabledTracing;
   const provider = new TracerProvider({

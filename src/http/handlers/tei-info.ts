@@ -1,4 +1,4 @@
-import type { Config } from '../../config.js';
+import type { HttpSettings } from '../../config.js';
 import type { Lifecycle } from '../../lifecycle.js';
 import type { ModelInfo } from '../../model-info.js';
 import type { RouteHandler } from '../pipeline.js';
@@ -11,7 +11,7 @@ import { TEI_UNHEALTHY } from '../error-answers.js';
  * this server admits by predicted wait instead, and reports how many inputs of the model's full length the
  * queue holds (MAX_QUEUE_TOKENS / max tokens). auto_truncate is false: `truncate` defaults to false, as TEI's.
  */
-export function buildTeiInfo(model: ModelInfo, config: Config, version: string): string {
+export function buildTeiInfo(model: ModelInfo, config: HttpSettings, version: string): string {
   const id2label = Object.fromEntries(model.labels.map((label, i) => [String(i), label]));
   const label2id = Object.fromEntries(model.labels.map((label, i) => [label, i]));
   const kind = model.labels.length === 1 ? 'reranker' : 'classifier';
