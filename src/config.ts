@@ -34,7 +34,7 @@ export interface Config
   readonly modelDir: string;
   /** True when MODEL_DIR was not given: the service may fetch the model into defaultModelDir. */
   readonly modelDirIsDefault: boolean;
-  /** Unset: looked for in the hub's and optimum's layouts (src/model-info.ts). */
+  /** Unset: looked for in the hub's and optimum's layouts (src/model-loading/model-info.ts). */
   readonly modelFile: string | undefined;
   readonly workers: number;
   readonly cpuLimit: number | undefined;

@@ -7,7 +7,7 @@ import { type Config, loadConfig } from './config.js';
 import { Errors } from './errors.js';
 import { createLogger } from './observability/logger.js';
 import { type Service, startService } from './service.js';
-import { MODEL_FILE_CANDIDATES } from './model-info.js';
+import { MODEL_FILE_CANDIDATES } from './model-loading/model-info.js';
 
 async function main(): Promise<void> {
   let config: Config;

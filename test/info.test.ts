@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Ajv2020 from 'ajv/dist/2020.js';
 import { repoRoot, startService, STANDIN_MODEL_DIR } from './helper.js';
-import { loadModelInfo } from '../dist/src/model-info.js';
+import { loadModelInfo } from '../dist/src/model-loading/model-info.js';
 
 const service = await startService({
   WORKERS: '1',

@@ -140,7 +140,7 @@ t.test('pair edge cases: empty texts, a tiny and a huge text, in both orders', a
     t.same(Array.from(got.ids), expected.getIds(), `${JSON.stringify(a.slice(0, 12))} + ${JSON.stringify(b.slice(0, 12))}: ids`);
     t.same(Array.from(got.typeIds), expected.getTypeIds(), 'type ids');
   }
-  const whole16 = await exact.encodeWhole(long, 'short');
+  const whole16 = await exact.encodeUntruncated(long, 'short');
   t.equal(whole16.ids.length, 0, 'truncate false: no ids past the limit');
   t.equal(whole16.length, (await Tokenizer.fromFile(TOKENIZER).encode(long, 'short')).getLength(), 'and the whole length');
 });

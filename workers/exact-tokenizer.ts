@@ -102,7 +102,7 @@ export class ExactTokenizer {
    * TEI's `truncate: false`: the input tokenized whole, and its length. Its ids are those encode() or
    * encodePair() would give when it fits (they cut nothing then); empty when it does not (it is refused).
    */
-  async encodeWhole(text: string, pair: string | null): Promise<{ ids: Int32Array; typeIds?: Int32Array; length: number }> {
+  async encodeUntruncated(text: string, pair: string | null): Promise<{ ids: Int32Array; typeIds?: Int32Array; length: number }> {
     this.charsTokenized += text.length + (pair?.length ?? 0);
     const encoding = await this.probing.encode(text, pair, { addSpecialTokens: true });
     const length = encoding.getLength();

@@ -6,11 +6,11 @@ export interface ModelWorkerData {
   readonly modelPath: string;
   /** The model to run instead of the file's bytes (PER_ROW_QUANTIZATION's rewrite), in shared memory. */
   readonly modelBytes?: Uint8Array;
-  /** Padding of input_ids (the model's pad token, src/hf-config.ts resolvePad). */
+  /** Padding of input_ids (the model's pad token, src/model-loading/model-config.ts resolvePad). */
   readonly padId: number;
   /** token_type_ids of every real token, for models that take them (resolveSingleTypeId). */
   readonly typeId: number;
-  /** The model's token limit (src/hf-config.ts resolveMaxTokens): warm-up shapes stay within its positions. */
+  /** The model's token limit (src/model-loading/model-config.ts resolveMaxTokens): warm-up shapes stay within its positions. */
   readonly maxTokens: number;
   /** The session the thread loads at start (the pool's first layout). */
   readonly session: SessionShape;
@@ -113,11 +113,11 @@ export interface TokenizeTask {
    * TEI's `truncate: false`: an input longer than maxTokens is not cut but refused, so each input's whole
    * length is needed (and the input is tokenized whole).
    */
-  readonly whole?: boolean;
+  readonly untruncated?: boolean;
 }
 
 export interface Tokenized extends Tokens {
-  /** With `whole`: the input's length untruncated, special tokens included (then `ids` are empty when it is over maxTokens). */
+  /** With `untruncated`: the input's length untruncated, special tokens included (then `ids` are empty when it is over maxTokens). */
   readonly length?: number;
 }
 

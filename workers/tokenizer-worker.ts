@@ -9,14 +9,14 @@ import type { TokenizeTask, Tokenized, TokenizerWorkerData } from './protocol.js
 const data = workerData as TokenizerWorkerData;
 const tokenizer = await ExactTokenizer.fromFile(data.tokenizerPath, data.maxTokens);
 
-function tokenizeOne(text: string, pair: string | null, whole: boolean): Promise<Tokenized> {
-  if (whole) return tokenizer.encodeWhole(text, pair);
+function tokenizeOne(text: string, pair: string | null, untruncated: boolean): Promise<Tokenized> {
+  if (untruncated) return tokenizer.encodeUntruncated(text, pair);
   if (pair !== null) return tokenizer.encodePair(text, pair);
   return tokenizer.encode(text).then((ids) => ({ ids }));
 }
 
 export default async function tokenize(task: TokenizeTask): Promise<unknown> {
-  const out = await Promise.all(task.texts.map((text, i) => tokenizeOne(text, task.pairs?.[i] ?? null, task.whole === true)));
+  const out = await Promise.all(task.texts.map((text, i) => tokenizeOne(text, task.pairs?.[i] ?? null, task.untruncated === true)));
   const buffers = out.flatMap((t) => (t.typeIds ? [t.ids.buffer, t.typeIds.buffer] : [t.ids.buffer]));
   return move({ [transferableSymbol]: buffers, [valueSymbol]: out } as never);
 }

@@ -59,7 +59,7 @@ export class PredictionCache {
         if (prediction === undefined) unverified++;
         else if (isValid(prediction, texts[textIndex])) {
           found[textIndex] = prediction;
-          this.remember(texts[textIndex], prediction);
+          this.storeInMemory(texts[textIndex], prediction);
           redisHits++;
           return;
         }
@@ -101,12 +101,12 @@ export class PredictionCache {
   }
 
   /** Keeps a new prediction in process, at once, so concurrent requests find it from now on. */
-  remember(text: string, prediction: string): void {
+  storeInMemory(text: string, prediction: string): void {
     this.options.lru.set(text, prediction);
   }
 
   /**
-   * Whether the input was once tokenized whole and fitted the model (truncate: false). Kept in the in-process
+   * Whether the input was once tokenized untruncated and fitted the model (truncate: false). Kept in the in-process
    * tier beside the predictions, so it shares their bounds, and with that tier off every such input is
    * tokenized again.
    */
@@ -114,17 +114,17 @@ export class PredictionCache {
     return this.options.lru.get(fitsKey(key)) !== undefined;
   }
 
-  rememberFits(key: string): void {
+  storeFits(key: string): void {
     this.options.lru.set(fitsKey(key), '');
   }
 
-  /** Whether share() writes anywhere: there is a Redis tier. */
-  get shared(): boolean {
+  /** Whether storeInRedis() writes anywhere: there is a Redis tier. */
+  get hasRedisTier(): boolean {
     return this.options.redis !== undefined;
   }
 
   /** Shares new predictions with the fleet: one Redis pipeline; resolves whether it landed (for tracing). */
-  async share(texts: readonly string[], predictions: readonly string[]): Promise<boolean> {
+  async storeInRedis(texts: readonly string[], predictions: readonly string[]): Promise<boolean> {
     const { redis, signer } = this.options;
     if (redis === undefined) return false;
     const { keys, slots } = this.redisKeys(redis, texts);

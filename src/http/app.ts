@@ -1,7 +1,7 @@
 import { App, type TemplatedApp } from 'uWebSockets.js';
 import { Errors } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
-import type { ModelInfo } from '../model-info.js';
+import type { ModelInfo } from '../model-loading/model-info.js';
 import type { Tracing } from '../observability/tracing.js';
 import { createDocsHandlers } from './handlers/docs.js';
 import { createHealthHandler } from './handlers/health.js';

@@ -14,7 +14,7 @@ import type { Config } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { Tracing } from '../observability/tracing.js';
-import { withoutBody } from './head.js';
+import { withoutBody } from './head-request.js';
 import { type OnResponse, RequestContext } from './request-context.js';
 import { createRequestIds, requestIdOf } from './request-id.js';
 
@@ -70,7 +70,7 @@ export function createPipeline(deps: PipelineDeps): (route: RouteStages, handler
     const any = route.method === 'ANY';
     return (res, req) => {
       const method = any ? req.getMethod().toUpperCase() : route.method;
-      // A HEAD request gets the GET answer's status and headers and no body (head.ts).
+      // A HEAD request gets the GET answer's status and headers and no body (head-request.ts).
       const ctx = new RequestContext(
         method === 'HEAD' ? withoutBody(res) : res,
         requestIdOf(req.getHeader('x-request-id'), nextRequestId),

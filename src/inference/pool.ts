@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { Logger } from 'pino';
 import { Errors } from '../errors.js';
-import type { ModelInfo } from '../model-info.js';
+import type { ModelInfo } from '../model-loading/model-info.js';
 import {
   packBatch,
   type BatchOutcome,

@@ -1,4 +1,4 @@
-import type { ScoreFunction } from '../hf-config.js';
+import type { ScoreFunction } from '../model-loading/model-config.js';
 import { scoreRow } from './score-functions.js';
 import { descendingOrder, type Scores } from './scores.js';
 

@@ -70,9 +70,9 @@ export class Predictor {
     const distinct = [...inputOf.keys()];
     if (this.admission.full && !(await this.cache.mayHaveAll(distinct))) throw this.admission.refusal();
     const cached = await traced(scope.trace, 'cache.lookup', () => this.cache.lookup(distinct), cacheCounts);
-    const whole =
+    const untruncated =
       options.truncate === false
-        ? await this.tokenizeWhole(
+        ? await this.tokenizeUntruncated(
             distinct.filter((key, i) => cached[i] === undefined || !this.cache.knownToFit(key)),
             inputOf,
             scope,
@@ -88,7 +88,7 @@ export class Predictor {
     let queueMs = 0;
     let inferenceMs = 0;
     if (missing.length > 0) {
-      const run = await this.run(missing, inputOf, scope, { late: byText, whole, raw });
+      const run = await this.run(missing, inputOf, scope, { cachedMeanwhile: byText, untruncated, raw });
       run.results.forEach((result, i) => byText.set(run.keys[i], result.prediction));
       ({ queueMs, inferenceMs } = run);
     }
@@ -119,21 +119,25 @@ export class Predictor {
   }
 
   /**
-   * Tokenizes (unless `whole` has the tokens already), admits and scores the inputs of `missing` (cache keys).
-   * With `late`, an input another request finished scoring while these were tokenized is taken from the cache
-   * into `late` instead of running again. With `raw`, the keys are raw keys and the predictions raw scores.
+   * Tokenizes (unless `untruncated` has the tokens already), admits and scores the inputs of `missing` (cache keys).
+   * With `cachedMeanwhile`, an input another request finished scoring while these were tokenized is taken from the cache
+   * into `cachedMeanwhile` instead of running again. With `raw`, the keys are raw keys and the predictions raw scores.
    */
   private async run(
     missing: readonly string[],
     inputOf: ReadonlyMap<string, TextInput>,
     scope: RequestScope,
-    { late, whole, raw = false }: { late?: Map<string, Scores>; whole?: ReadonlyMap<string, Tokenized>; raw?: boolean },
+    {
+      cachedMeanwhile,
+      untruncated,
+      raw = false,
+    }: { cachedMeanwhile?: Map<string, Scores>; untruncated?: ReadonlyMap<string, Tokenized>; raw?: boolean },
   ): Promise<{ keys: string[]; results: TextResult[]; queueMs: number; inferenceMs: number }> {
     // Admission before the texts cost a tokenization (at their expected length), then exactly in submit();
     // cached texts never need admission.
     if (this.admission.full) throw this.admission.refusal();
     let encoded: readonly Tokens[];
-    if (whole) encoded = missing.map((key) => whole.get(key)!);
+    if (untruncated) encoded = missing.map((key) => untruncated.get(key)!);
     else {
       const reservation = this.admission.reserve(missing.length, scope.deadline);
       try {
@@ -148,8 +152,8 @@ export class Predictor {
     const toRun: string[] = [];
     const tokens: (Int32Array | Tokens)[] = [];
     missing.forEach((key, i) => {
-      const cached = late && this.cache.peek(key);
-      if (cached !== undefined) late!.set(key, this.codec.stored(cached));
+      const cached = cachedMeanwhile && this.cache.peek(key);
+      if (cached !== undefined) cachedMeanwhile!.set(key, this.codec.stored(cached));
       else {
         toRun.push(key);
         // A single text's ids alone: the queue's and the batch's shape for the common case.
@@ -183,11 +187,11 @@ export class Predictor {
   }
 
   /**
-   * truncate: false: the inputs of `keys` (every new one, and the cached ones not known to fit) tokenized whole,
+   * truncate: false: the inputs of `keys` (every new one, and the cached ones not known to fit) tokenized untruncated,
    * and refused if one is past the model's limit, before anything is queued. No admission here: a request whose
    * inputs are all cached needs none, and the new ones are admitted at their exact cost in submit().
    */
-  private async tokenizeWhole(
+  private async tokenizeUntruncated(
     keys: readonly string[],
     inputOf: ReadonlyMap<string, TextInput>,
     scope: RequestScope,
@@ -203,7 +207,7 @@ export class Predictor {
     );
     const tooLong = tokenized.find((t) => (t.length ?? 0) > this.tokenizer.maxTokens);
     if (tooLong) throw InferenceErrors.tooLong(tooLong.length!, this.tokenizer.maxTokens);
-    for (const key of keys) this.cache.rememberFits(key);
+    for (const key of keys) this.cache.storeFits(key);
     return new Map(keys.map((key, i) => [key, tokenized[i]]));
   }
 
@@ -222,7 +226,7 @@ export class Predictor {
     const settled = results.map((result, i) =>
       result.then(
         ({ prediction }) => {
-          this.cache.remember(texts[i], prediction.encoded);
+          this.cache.storeInMemory(texts[i], prediction.encoded);
           scored.push(texts[i]);
           predictions.push(prediction.encoded);
         },
@@ -230,10 +234,10 @@ export class Predictor {
       ),
     );
     void Promise.all(settled).then(() => {
-      if (!trace || !this.cache.shared || scored.length === 0) return void this.cache.share(scored, predictions);
+      if (!trace || !this.cache.hasRedisTier || scored.length === 0) return void this.cache.storeInRedis(scored, predictions);
       // Rejected only for the trace, whose span then shows the failure; Redis counts it in metrics either way.
-      const share = () => this.cache.share(scored, predictions).then((written) => written || Promise.reject(NOT_SHARED));
-      return traced(trace, 'cache.write', share, () => ({ 'inference.texts': scored.length })).catch(() => {});
+      const store = () => this.cache.storeInRedis(scored, predictions).then((written) => written || Promise.reject(NOT_SHARED));
+      return traced(trace, 'cache.write', store, () => ({ 'inference.texts': scored.length })).catch(() => {});
     });
   }
 

@@ -1,4 +1,4 @@
-import type { ScoreFunction } from '../hf-config.js';
+import type { ScoreFunction } from '../model-loading/model-config.js';
 
 /** One row of logits [offset, offset + n) into scores, in place of `scores`, by the head's function. */
 const applyScoreFunction: Record<ScoreFunction, (logits: Float32Array, offset: number, scores: Float64Array) => void> = {

@@ -23,10 +23,10 @@ export interface TokenizerPoolOptions {
 export interface TokenizerPool {
   /**
    * The tokens of each input (a text, or a pair through the pair template), special tokens included, at most
-   * maxTokens each. `whole` (TEI's truncate: false): tokenized whole, with each one's length, and no ids for
+   * maxTokens each. `untruncated` (TEI's truncate: false): tokenized untruncated, with each one's length, and no ids for
    * one past maxTokens.
    */
-  encode(inputs: readonly TextInput[], whole?: boolean): Promise<Tokenized[]>;
+  encode(inputs: readonly TextInput[], untruncated?: boolean): Promise<Tokenized[]>;
   readonly maxTokens: number;
   close(): Promise<void>;
 }
@@ -43,16 +43,16 @@ export function createTokenizerPool(options: TokenizerPoolOptions): TokenizerPoo
     concurrentTasksPerWorker: 8,
   });
   return {
-    async encode(inputs, whole = false) {
+    async encode(inputs, untruncated = false) {
       const started = performance.now();
       const hasPairs = inputs.some((input) => typeof input !== 'string');
       const task: TokenizeTask = hasPairs
         ? {
             texts: inputs.map((input) => (typeof input === 'string' ? input : input[0])),
             pairs: inputs.map((input) => (typeof input === 'string' ? null : input[1])),
-            whole,
+            untruncated,
           }
-        : { texts: inputs as readonly string[], whole };
+        : { texts: inputs as readonly string[], untruncated };
       const ids = await piscina.run(task);
       options.onTokenize(performance.now() - started);
       return ids;

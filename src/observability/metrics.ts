@@ -1,5 +1,5 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import { CounterFamily, HistogramFamily, type CounterChild, type HistogramChild } from './families.js';
+import { CounterFamily, HistogramFamily, type CounterChild, type HistogramChild } from './metric-families.js';
 import type { BatchObserver } from '../inference/dispatcher.js';
 import type { CacheOutcome } from '../cache/prediction-cache.js';
 

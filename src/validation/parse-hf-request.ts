@@ -1,5 +1,5 @@
 import { Errors } from '../errors.js';
-import type { ScoreFunction } from '../hf-config.js';
+import type { ScoreFunction } from '../model-loading/model-config.js';
 import { decodeJsonBody, describeSchemaErrors } from './decode-json.js';
 import { validateHfTextClassificationRequest } from './validators.js';
 

@@ -1,6 +1,6 @@
 // The hot-path metric families render valid Prometheus text with cumulative buckets.
 import t from 'tap';
-import { CounterFamily, HistogramFamily } from '../../dist/src/observability/families.js';
+import { CounterFamily, HistogramFamily } from '../../dist/src/observability/metric-families.js';
 
 t.test('a counter family renders one sample per child, labels escaped', async (t) => {
   const family = new CounterFamily('x_total', 'Things.', ['route', 'status']);

@@ -1,5 +1,5 @@
-import type { ScoreFunction } from '../../hf-config.js';
-import type { ModelInfo } from '../../model-info.js';
+import type { ScoreFunction } from '../../model-loading/model-config.js';
+import type { ModelInfo } from '../../model-loading/model-info.js';
 import { PredictionCodec } from '../../inference/prediction-codec.js';
 import { scoreRow } from '../../inference/score-functions.js';
 import { parseHfTextClassificationRequest, type HfTextClassificationRequest } from '../../validation/parse-hf-request.js';

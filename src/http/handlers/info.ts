@@ -1,5 +1,5 @@
 import type { HttpSettings } from '../../config.js';
-import type { ModelInfo } from '../../model-info.js';
+import type { ModelInfo } from '../../model-loading/model-info.js';
 
 /**
  * The body of GET <base>/info (schemas/info-response.json): what is served and under which limits. Built

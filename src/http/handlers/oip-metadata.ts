@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { Errors } from '../../errors.js';
 import { errorAnswer } from '../error-answers.js';
 import type { Lifecycle } from '../../lifecycle.js';
-import type { ModelInfo } from '../../model-info.js';
+import type { ModelInfo } from '../../model-loading/model-info.js';
 import type { RouteHandler } from '../pipeline.js';
 import type { RequestContext } from '../request-context.js';
 import { sendNow } from '../respond.js';

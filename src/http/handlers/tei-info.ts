@@ -1,6 +1,6 @@
 import type { HttpSettings } from '../../config.js';
 import type { Lifecycle } from '../../lifecycle.js';
-import type { ModelInfo } from '../../model-info.js';
+import type { ModelInfo } from '../../model-loading/model-info.js';
 import type { RouteHandler } from '../pipeline.js';
 import { sendNow } from '../respond.js';
 import { TEI_UNHEALTHY } from '../error-answers.js';

@@ -1,4 +1,4 @@
-// The rules that read a Hugging Face model directory (src/hf-config.ts), one by one, as docs/models.md states them.
+// The rules that read a Hugging Face model directory (src/model-loading/model-config.ts), one by one, as docs/models.md states them.
 import t from 'tap';
 import {
   type HfTokenizerJson,
@@ -7,7 +7,7 @@ import {
   resolveMaxTokens,
   resolvePad,
   resolveSingleTypeId,
-} from '../../dist/src/hf-config.js';
+} from '../../dist/src/model-loading/model-config.js';
 import { createPredictionFormatter } from '../../dist/src/inference/prediction-codec.js';
 
 const wordpiece = {

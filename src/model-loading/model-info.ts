@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Errors } from './errors.js';
-import { findLockMismatch, LOCK_FILE, readLock } from '../model/lock.js';
-import { sha256OfFile } from '../model/sha256.js';
+import { Errors } from '../errors.js';
+import { findLockMismatch, LOCK_FILE, readLock } from '../../model/lock.js';
+import { sha256OfFile } from '../../model/sha256.js';
 import {
   ModelFileProblem,
   resolveHead,
@@ -17,7 +17,7 @@ import {
   type ProblemType,
   type ScoreFunction,
   type TokenLimit,
-} from './hf-config.js';
+} from './model-config.js';
 
 /** What the main thread knows about the model: where its files are, how to serve it, and its identity. */
 export interface ModelInfo {

@@ -8,8 +8,8 @@ import {
   PER_ROW_QUANTIZATION_ID,
   perRowQuantize,
   type PerRowQuantizationResult,
-} from '../model/per-row-quantization.js';
-import { Errors } from './errors.js';
+} from '../../model/per-row-quantization.js';
+import { Errors } from '../errors.js';
 import type { ModelInfo } from './model-info.js';
 
 /** The model with its rewrite; the model as it is if its graph quantizes nothing at run time (e.g. fp32). */

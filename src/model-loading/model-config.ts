@@ -1,6 +1,6 @@
 // What a Hugging Face model directory's JSON files say about serving it: labels, the head's score function,
 // the pad token, and how many tokens a text may have. Pure functions over the parsed files, so each rule is
-// tested on its own (test/internals/hf-config.test.ts) and the rules docs/models.md states have one implementation.
+// tested on its own (test/internals/model-config.test.ts) and the rules docs/models.md states have one implementation.
 
 /** The parts of config.json this server reads; everything else is ignored. */
 export interface HfConfig {
