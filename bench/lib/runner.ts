@@ -8,7 +8,7 @@ import { join, relative, resolve } from 'node:path';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { DEFAULT_RESULTS_DIR, REPO_ROOT, assertAlive, type ManagedProcess } from '../../test/harness.js';
 import { scrapeMetrics } from '../../test/metrics-scrape.js';
-import { type LoadOptions, type LoadResult, runLoad } from './load.js';
+import { type LoadResult, type LoadSettings, type LoadTarget, runLoad } from './load.js';
 import { gitInfo, machineInfo } from './machine.js';
 import type { MachineInfo } from './report.js';
 
@@ -59,7 +59,7 @@ export interface Bench {
    */
   measure(
     server: ManagedProcess,
-    load: Omit<LoadOptions, 'serverPid'>,
+    load: LoadTarget & Omit<LoadSettings, 'serverPid'>,
     scrape?: boolean,
   ): Promise<{ load: LoadResult; before?: Map<string, number>; after?: Map<string, number> }>;
 }
