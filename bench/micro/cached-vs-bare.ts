@@ -18,7 +18,7 @@ const RPS_TARGET = 0.8;
 const CPU_TARGET = 1.2;
 const BARE_JS = join(REPO_ROOT, 'dist', 'bench', 'micro', 'bare-server.js');
 
-type TargetKey = 'lru' | 'redis' | 'lean' | 'nomemo' | 'bare';
+type TargetKey = 'lru' | 'redis' | 'lean' | 'nomemo' | 'bare' | 'baseline';
 const TARGETS: Record<TargetKey, { label: string; env?: Record<string, string>; target?: boolean }> = {
   lru: { label: 'service, Redis + in-process LRU + response memo (the defaults)', env: {}, target: true },
   redis: { label: 'service, Redis only (CACHE_LRU_ENTRIES=0: one MGET per request)', env: { CACHE_LRU_ENTRIES: '0' }, target: true },
@@ -31,7 +31,10 @@ const TARGETS: Record<TargetKey, { label: string; env?: Record<string, string>; 
     env: { RESPONSE_MEMO_ENTRIES: '0' },
   },
   bare: { label: 'bare uWebSockets.js, same response bytes' },
+  baseline: { label: 'the build of --baseline-js, the defaults' },
 };
+/** This build's defaults against the build before a change (--baseline-js): CPU per answer at most 5 % above. */
+const BASELINE_TARGET = 0.05;
 const SERVICES = ['lru', 'redis', 'lean', 'nomemo'] as const;
 
 interface RunRecord {
@@ -53,8 +56,9 @@ defineBench({
   --duration S        seconds per measured window (default 10)
   --warmup S          seconds of warm-up right before each window, on the same connections (default 3)
   --rounds N          measured runs per target and pipelining factor (default 2)
-  --workers N         WORKERS of the service (default 1: the cached path never reaches a worker)`,
-  options: { ...valueFlags('connections', 'pipelining', 'duration', 'warmup', 'rounds', 'workers') },
+  --workers N         WORKERS of the service (default 1: the cached path never reaches a worker)
+  --baseline-js PATH  also measure this build's dist/src/main.js with the defaults (e.g. the commit before a change)`,
+  options: { ...valueFlags('connections', 'pipelining', 'duration', 'warmup', 'rounds', 'workers', 'baseline-js') },
   async run({ values, log, started: tracked, track, measure }) {
     const cfg = {
       connections: numberFlag('connections', values.connections, 50),
@@ -71,12 +75,15 @@ defineBench({
       tracked,
     );
     const servers = Object.fromEntries(SERVICES.map((k, i) => [k, started[i]!])) as Record<TargetKey, ManagedProcess>;
+    const baselineJs = values['baseline-js'] as string | undefined;
+    if (baselineJs) servers.baseline = await track(startService(env, { name: 'service-baseline', script: baselineJs }));
 
     // The first POST runs the model and writes Redis; the others find the texts in Redis or the LRU, and the
     // third to the defaults is the response memo's answer (the second entered it).
     const first = await postPredict(servers.lru.url, BODY, { raw: true });
     if (first.status !== 200) throw new Error(`warming POST answered ${first.status}: ${first.text}`);
-    for (const k of ['redis', 'lru', 'lean', 'nomemo', 'lru'] as const) {
+    const warming: TargetKey[] = ['redis', 'lru', 'lean', 'nomemo', 'lru', ...(baselineJs ? (['baseline', 'baseline'] as const) : [])];
+    for (const k of warming) {
       const r = await postPredict(servers[k].url, BODY, { raw: true });
       if (r.status !== 200 || r.text !== first.text || r.headers.get('x-cache') !== 'hit') {
         throw new Error(`${k} answered ${r.status} x-cache ${r.headers.get('x-cache')} ${r.text}, not the first answer from the cache`);
@@ -100,7 +107,7 @@ defineBench({
     for (const [pi, pipelining] of cfg.pipelining.entries()) {
       for (let round = 0; round < cfg.rounds; round++) {
         // Alternate who goes first, so a drift in the shared machine's load does not favour one target.
-        const order: TargetKey[] = ['lru', 'redis', 'lean', 'nomemo', 'bare'];
+        const order: TargetKey[] = ['lru', 'redis', 'lean', 'nomemo', 'bare', ...(baselineJs ? (['baseline'] as const) : [])];
         if ((pi + round) % 2 === 1) order.reverse();
         // Redis-only answers come a tick later, which uWS cannot pipeline (uNetworking/uWebSockets.js#277).
         for (const target of order.filter((t) => t !== 'redis' || pipelining === 1)) {
@@ -142,16 +149,26 @@ defineBench({
         };
       };
       const bare = stats('bare');
-      const present = (['lru', 'redis', 'lean', 'nomemo', 'bare'] as const).filter((t) => t !== 'redis' || pipelining === 1);
+      const present = (['lru', 'redis', 'lean', 'nomemo', 'bare', 'baseline'] as const).filter(
+        (t) => (t !== 'redis' || pipelining === 1) && (t !== 'baseline' || baselineJs),
+      );
+      const baseline = baselineJs ? stats('baseline') : undefined;
       return present.map((t) => {
         const s = stats(t);
-        return { ...s, rpsOfBare: s.rps / bare.rps, cpuOfBare: s.cpuUsPerAnswer / bare.cpuUsPerAnswer };
+        return {
+          ...s,
+          rpsOfBare: s.rps / bare.rps,
+          cpuOfBare: s.cpuUsPerAnswer / bare.cpuUsPerAnswer,
+          // The defaults of this build against the same defaults of the build before.
+          cpuOfBaseline: t === 'lru' && baseline ? s.cpuUsPerAnswer / baseline.cpuUsPerAnswer : undefined,
+          rpsOfBaseline: t === 'lru' && baseline ? s.rps / baseline.rps : undefined,
+        };
       });
     });
     const verdict = (s: (typeof summaries)[number], ok: boolean): string =>
       s.target === 'bare' ? '' : TARGETS[s.target].target ? (ok ? 'met' : 'MISSED') : 'not a target';
     return {
-      data: { settings: { ...cfg, body: BODY }, summaries, runs },
+      data: { settings: { ...cfg, body: BODY, baselineJs }, summaries, runs },
       markdown: [
         `Body \`${BODY}\` (all cached), no Content-Type header; answer ${Buffer.byteLength(first.text)} bytes of body. autocannon,`,
         `${cfg.connections} connections, ${cfg.rounds} rounds per target and pipelining factor, ${cfg.warmupS} s warm-up then a`,
@@ -184,6 +201,24 @@ defineBench({
           ]),
           1,
         ),
+        ...(baselineJs === undefined
+          ? []
+          : [
+              '',
+              `The defaults of this build against the same defaults of \`${baselineJs}\` (target: CPU per answer at most`,
+              `${BASELINE_TARGET * 100} % above, i.e. not slower):`,
+              '',
+              ...mdTable(
+                ['Pipelining', 'req/s this / baseline', 'CPU µs per answer this / baseline'],
+                summaries
+                  .filter((s) => s.cpuOfBaseline !== undefined)
+                  .map((s) => [
+                    String(s.pipelining),
+                    `×${s.rpsOfBaseline!.toFixed(3)}`,
+                    `×${s.cpuOfBaseline!.toFixed(3)} ${s.cpuOfBaseline! <= 1 + BASELINE_TARGET ? 'met' : 'MISSED'}`,
+                  ]),
+              ),
+            ]),
         '',
         '## Every measured run',
         '',
