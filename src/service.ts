@@ -34,7 +34,7 @@ import { ResponseMemo } from './http/response-memo.js';
 import { buildOpenApi } from './http/openapi.js';
 import { createApiKeys } from './http/api-keys.js';
 import { buildInfo } from './http/handlers/info.js';
-import { buildTeiInfo } from './http/handlers/tei-info.js';
+import { buildTeiInfo } from './protocols/tei/info-routes.js';
 import { loadManifest } from '../model/manifest.js';
 
 /** A running service: what main and the in-process tests hold. */

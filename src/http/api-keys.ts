@@ -4,7 +4,7 @@
 // A route family applies it in its handler, synchronously (uWS' request object lives only that long) and before
 // the body is read: `const refusal = guard.check(req.getHeader('authorization'))`, then renders the RequestError in
 // its own body shape and closes the connection if a body was sent (it is left unread). The FastAPI-shaped GET
-// routes get it from requireApiKey below; POST bulk-predict checks it in its admission (handlers/predict.ts).
+// routes get it from requireApiKey below; POST bulk-predict checks it in its admission (src/protocols/bulk-predict/http-route.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
 import { type ApiKeyRouteGroup, readApiKeysFile, watchKeyFile } from '../api-key-source.js';

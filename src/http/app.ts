@@ -5,17 +5,17 @@ import type { ModelInfo } from '../model-loading/model-info.js';
 import type { Tracing } from '../observability/tracing.js';
 import { createDocsHandlers } from './handlers/docs.js';
 import { createHealthHandler } from './handlers/health.js';
-import { createHfInferenceHandler, type HfInferenceDeps } from './handlers/hf-inference.js';
+import { createHfInferenceHandler, type HfInferenceDeps } from '../protocols/hf/http-route.js';
 import { createMetricsHandler } from './handlers/metrics.js';
-import { createOipInferHandler } from './handlers/oip-infer.js';
-import { createOipMetadataHandlers, oipModelOf } from './handlers/oip-metadata.js';
-import { createPredictHandler } from './handlers/predict.js';
+import { createOipInferHandler } from '../protocols/oip/infer-route.js';
+import { createOipMetadataHandlers, oipModelOf } from '../protocols/oip/metadata-routes.js';
+import { createPredictHandler } from '../protocols/bulk-predict/http-route.js';
 import { errorAnswer } from './error-answers.js';
 import { type ApiKeyGuard, requireApiKey, routeGroup } from './api-keys.js';
 import { createPipeline, type Route, type RouteHandler } from './pipeline.js';
 import { hasBody, checkFraming } from './request-framing.js';
 import { sendNow } from './respond.js';
-import { teiRoutes, type TeiDeps } from './tei-routes.js';
+import { teiRoutes, type TeiDeps } from '../protocols/tei/http-routes.js';
 
 export interface AppDeps extends HfInferenceDeps, TeiDeps {
   readonly lifecycle: Lifecycle;

@@ -11,11 +11,11 @@ import type { Config } from '../config.js';
 import { Errors, RequestError } from '../errors.js';
 import { errorAnswer } from './error-answers.js';
 import { createPredictionFormatter } from '../inference/prediction-codec.js';
-import { parseBulkPredictRequest } from '../validation/parse-request.js';
+import { parseBulkPredictRequest } from '../protocols/bulk-predict/parse-request.js';
 import { addApiKeySecurity, type OpenApiDocument } from './api-key-openapi.js';
 import { type ApiKeyGuard, routeGroup } from './api-keys.js';
 import { pipelineErrors, protocolOpenApi } from './openapi-protocols.js';
-import { TEI_TAG, teiPaths, teiSchemas } from './tei-openapi.js';
+import { TEI_TAG, teiPaths, teiSchemas } from '../protocols/tei/openapi.js';
 
 export type OpenApiConfig = Pick<
   Config,

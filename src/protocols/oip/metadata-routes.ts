@@ -1,11 +1,11 @@
 import { basename } from 'node:path';
 import { Errors } from '../../errors.js';
-import { errorAnswer } from '../error-answers.js';
+import { errorAnswer } from '../../http/error-answers.js';
 import type { Lifecycle } from '../../lifecycle.js';
 import type { ModelInfo } from '../../model-loading/model-info.js';
-import type { RouteHandler } from '../pipeline.js';
-import type { RequestContext } from '../request-context.js';
-import { sendNow } from '../respond.js';
+import type { RouteHandler } from '../../http/pipeline.js';
+import type { RequestContext } from '../../http/request-context.js';
+import { sendNow } from '../../http/respond.js';
 
 /** The served model as the Open Inference Protocol names it: one model, one version (its identity). */
 export interface OipModel {

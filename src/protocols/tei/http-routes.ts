@@ -1,14 +1,14 @@
-import type { Lifecycle } from '../lifecycle.js';
-import type { InferenceRouteDeps } from './inference-route.js';
-import { createTeiHealthHandler } from './handlers/tei-info.js';
-import { createTeiPredictHandler } from './handlers/tei-predict.js';
-import { createTeiRerankHandler } from './handlers/tei-rerank.js';
-import type { Route } from './pipeline.js';
-import { sendNow } from './respond.js';
+import type { Lifecycle } from '../../lifecycle.js';
+import type { InferenceRouteDeps } from '../../http/inference-route.js';
+import { createTeiHealthHandler } from './info-routes.js';
+import { createTeiPredictHandler } from './predict-route.js';
+import { createTeiRerankHandler } from './rerank-route.js';
+import type { Route } from '../../http/pipeline.js';
+import { sendNow } from '../../http/respond.js';
 
 export interface TeiDeps extends InferenceRouteDeps {
   readonly lifecycle: Lifecycle;
-  /** The body of GET <tei prefix>/info, built once (handlers/tei-info.ts). */
+  /** The body of GET <tei prefix>/info, built once (info-routes.ts). */
   readonly teiInfo: string;
   /** The model's outputs per input: /rerank needs exactly one. */
   readonly numLabels: number;

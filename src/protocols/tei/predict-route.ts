@@ -1,8 +1,8 @@
-import type { InferenceRouteDeps } from '../inference-route.js';
+import type { InferenceRouteDeps } from '../../http/inference-route.js';
 import { Errors } from '../../errors.js';
 import type { TextInput } from '../../cache/cache-key.js';
-import { parseTeiPredictRequest } from '../../validation/parse-tei-request.js';
-import { createTeiRoute } from './tei-route.js';
+import { parseTeiPredictRequest } from './parse-request.js';
+import { createTeiRoute } from './http-route.js';
 
 /**
  * POST <tei prefix>/predict, as TEI answers it: one input (a string, or ONE pair [text, text_pair]) -> a list of

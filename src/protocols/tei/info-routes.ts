@@ -1,9 +1,9 @@
 import type { HttpSettings } from '../../config.js';
 import type { Lifecycle } from '../../lifecycle.js';
 import type { ModelInfo } from '../../model-loading/model-info.js';
-import type { RouteHandler } from '../pipeline.js';
-import { sendNow } from '../respond.js';
-import { TEI_UNHEALTHY } from '../error-answers.js';
+import type { RouteHandler } from '../../http/pipeline.js';
+import { sendNow } from '../../http/respond.js';
+import { TEI_UNHEALTHY } from '../../http/error-answers.js';
 
 /**
  * The body of GET <tei prefix>/info in TEI's Info shape (router/src/lib.rs), built once at start. TEI calls a

@@ -1,7 +1,7 @@
 import type { ErrorObject } from 'ajv';
-import { Errors, type ValidationDetail } from '../errors.js';
-import { locateJsonError } from './json-error-position.js';
-import { validateBulkPredictRequest } from './validators.js';
+import { Errors, type ValidationDetail } from '../../errors.js';
+import { locateJsonError } from '../../validation/json-error-position.js';
+import { validateBulkPredictRequest } from '../../validation/validators.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -1,7 +1,7 @@
-import { Errors } from '../errors.js';
-import type { ScoreFunction } from '../model-loading/model-config.js';
-import { decodeJsonBody, describeSchemaErrors } from './decode-json.js';
-import { validateHfTextClassificationRequest } from './validators.js';
+import { Errors } from '../../errors.js';
+import type { ScoreFunction } from '../../model-loading/model-config.js';
+import { decodeJsonBody, describeSchemaErrors } from '../../validation/decode-json.js';
+import { validateHfTextClassificationRequest } from '../../validation/validators.js';
 
 export interface HfTextClassificationRequest {
   readonly texts: string[];

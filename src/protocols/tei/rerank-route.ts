@@ -1,8 +1,8 @@
-import type { InferenceRouteDeps } from '../inference-route.js';
+import type { InferenceRouteDeps } from '../../http/inference-route.js';
 import { Errors } from '../../errors.js';
 import type { TextInput } from '../../cache/cache-key.js';
-import { parseTeiRerankRequest } from '../../validation/parse-tei-request.js';
-import { createTeiRoute } from './tei-route.js';
+import { parseTeiRerankRequest } from './parse-request.js';
+import { createTeiRoute } from './http-route.js';
 
 /**
  * POST <tei prefix>/rerank, as TEI answers it: each text scored as the pair (query, text) through a one-label

@@ -1,6 +1,6 @@
-import { Errors } from '../errors.js';
-import { decodeJsonBody, describeSchemaErrors } from './decode-json.js';
-import { validateOipInferRequest } from './validators.js';
+import { Errors } from '../../errors.js';
+import { decodeJsonBody, describeSchemaErrors } from '../../validation/decode-json.js';
+import { validateOipInferRequest } from '../../validation/validators.js';
 
 export type OipOutputName = 'scores' | 'label';
 

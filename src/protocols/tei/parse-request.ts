@@ -1,5 +1,5 @@
-import { Errors } from '../errors.js';
-import type { TextInput } from '../cache/cache-key.js';
+import { Errors } from '../../errors.js';
+import type { TextInput } from '../../cache/cache-key.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -1,4 +1,4 @@
-import type { Scores } from '../inference/scores.js';
+import type { Scores } from '../../inference/scores.js';
 
 /** The 200 body from each text's scores in their cached JSON: spliced, never re-serialized. */
 export function predictionsBody(predictions: readonly Scores[]): string {

@@ -1,9 +1,9 @@
 import { Errors } from '../../errors.js';
-import { parseOipInferRequest, type OipOutputName } from '../../validation/parse-oip-request.js';
-import { createInferenceHandler, type InferenceRouteDeps } from '../inference-route.js';
+import { parseOipInferRequest, type OipOutputName } from './parse-request.js';
+import { createInferenceHandler, type InferenceRouteDeps } from '../../http/inference-route.js';
 import { descendingOrder } from '../../inference/scores.js';
-import { decodeSegment, isServedModel, type OipModel } from './oip-metadata.js';
-import type { RouteHandler } from '../pipeline.js';
+import { decodeSegment, isServedModel, type OipModel } from './metadata-routes.js';
+import type { RouteHandler } from '../../http/pipeline.js';
 
 /**
  * POST /v2/models/{name}[/versions/{version}]/infer (Open Inference Protocol): a BYTES tensor of texts in,

@@ -1,7 +1,7 @@
-import { predictionsBody } from '../prediction-body.js';
-import { parseBulkPredictRequest } from '../../validation/parse-request.js';
-import { createInferenceHandler, type InferenceRouteDeps } from '../inference-route.js';
-import type { RouteHandler } from '../pipeline.js';
+import { predictionsBody } from './prediction-body.js';
+import { parseBulkPredictRequest } from './parse-request.js';
+import { createInferenceHandler, type InferenceRouteDeps } from '../../http/inference-route.js';
+import type { RouteHandler } from '../../http/pipeline.js';
 
 /** POST <base>/bulk-predict: the shared prediction route (inference-route.ts), with the response memo in front of parsing. */
 export function createPredictHandler(deps: InferenceRouteDeps): RouteHandler {

@@ -2,10 +2,10 @@ import type { ScoreFunction } from '../../model-loading/model-config.js';
 import type { ModelInfo } from '../../model-loading/model-info.js';
 import { PredictionCodec } from '../../inference/prediction-codec.js';
 import { scoreRow } from '../../inference/score-functions.js';
-import { parseHfTextClassificationRequest, type HfTextClassificationRequest } from '../../validation/parse-hf-request.js';
-import { createInferenceHandler, type Answer, type InferenceRouteDeps } from '../inference-route.js';
-import type { RequestContext } from '../request-context.js';
-import type { RouteHandler } from '../pipeline.js';
+import { parseHfTextClassificationRequest, type HfTextClassificationRequest } from './parse-request.js';
+import { createInferenceHandler, type Answer, type InferenceRouteDeps } from '../../http/inference-route.js';
+import type { RequestContext } from '../../http/request-context.js';
+import type { RouteHandler } from '../../http/pipeline.js';
 
 export interface HfInferenceDeps extends InferenceRouteDeps {
   readonly model: Pick<ModelInfo, 'labels' | 'scoreFunction'>;

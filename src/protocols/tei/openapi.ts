@@ -1,7 +1,7 @@
-import { ApiDocs } from '../generated/schemas.js';
-import { Errors, type RequestError } from '../errors.js';
-import { errorAnswer, requestErrorOf, TEI_UNHEALTHY } from './error-answers.js';
-import { InferenceErrors } from '../inference/errors.js';
+import { ApiDocs } from '../../generated/schemas.js';
+import { Errors, type RequestError } from '../../errors.js';
+import { errorAnswer, requestErrorOf, TEI_UNHEALTHY } from '../../http/error-answers.js';
+import { InferenceErrors } from '../../inference/errors.js';
 
 type ErrorCode = keyof typeof ApiDocs.errors;
 

@@ -1,6 +1,6 @@
-import { type Answer, createInferenceHandler, type InferenceRouteDeps } from '../inference-route.js';
-import type { RequestContext } from '../request-context.js';
-import type { RouteHandler } from '../pipeline.js';
+import { type Answer, createInferenceHandler, type InferenceRouteDeps } from '../../http/inference-route.js';
+import type { RequestContext } from '../../http/request-context.js';
+import type { RouteHandler } from '../../http/pipeline.js';
 
 /**
  * The POST routes of the TEI family (/predict, /rerank): the shared prediction route (inference-route.ts:
