@@ -2,8 +2,8 @@
 // factory from the deps it needs.
 import type { GrpcDeps } from './call.js';
 import type { GrpcService } from './grpc-service.js';
+import { createOipGrpcService } from './oip-service.js';
 
 export function createGrpcServices(deps: GrpcDeps): GrpcService[] {
-  void deps;
-  return [];
+  return [createOipGrpcService(deps)];
 }
