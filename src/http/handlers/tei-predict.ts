@@ -22,4 +22,3 @@ export function createTeiPredictHandler(deps: InferenceRouteDeps) {
     return { body: json, prediction };
   });
 }
-
