@@ -36,10 +36,15 @@ import { buildInfo } from './http/handlers/info.js';
 import { buildTeiInfo } from './http/handlers/tei-info.js';
 import { teiInfo } from './tei/info.js';
 import { loadManifest } from '../model/manifest.js';
+import { createRequestIds } from './http/request-id.js';
+import { startGrpcServer } from './grpc/server.js';
+import { createGrpcServices } from './grpc/services.js';
 
 /** A running service: what main and the in-process tests hold. */
 export interface Service {
   readonly port: number;
+  /** The gRPC server's port; undefined when GRPC_PORT=0 turns gRPC off. */
+  readonly grpcPort: number | undefined;
   readonly model: ModelInfo;
   readonly lifecycle: Lifecycle;
   readonly pool: ModelPool;
@@ -230,6 +235,26 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const listenSocket = await listen(app, config.host, config.port);
   const port = us_socket_local_port(listenSocket);
   logger.info({ host: config.host, port, basePath: config.basePath }, 'listening');
+  const grpcServer =
+    config.grpcPort === 0
+      ? undefined
+      : await startGrpcServer(
+          config,
+          lifecycle,
+          createGrpcServices({
+            config,
+            model,
+            version,
+            predictor,
+            lifecycle,
+            metrics,
+            logger,
+            tracing,
+            apiKeys: apiKeys.guard,
+            requestIds: createRequestIds(),
+          }),
+        );
+  if (grpcServer) logger.info({ host: config.host, grpcPort: grpcServer.port }, 'grpc listening');
 
   const ready = pool.ready.then((calibration) => {
     layout.started(calibration);
@@ -241,6 +266,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
 
   return {
     port,
+    grpcPort: grpcServer?.port,
     model,
     lifecycle,
     pool,
@@ -258,6 +284,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       signing.close();
       const drained = await lifecycle.waitIdle(config.shutdownGraceMs);
       if (!drained) logger.warn({ inFlight: lifecycle.requestsInFlight }, 'grace period over; closing with requests in flight');
+      // No gRPC call is in flight now (the drain counts them too): the last answers leave, then the connections close.
+      await grpcServer?.stop(GRPC_STOP_GRACE_MS);
       // Answers that close their connection leave a turn after they are given (respond.ts endClosing).
       await new Promise((resolve) => setImmediate(resolve));
       // Closes the keep-alive connections that are left; their requests, if any, were answered.
@@ -278,6 +306,9 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     },
   };
 }
+
+/** How long the gRPC server's last answers may take to leave once no call is in flight, before its connections are cut. */
+const GRPC_STOP_GRACE_MS = 1000;
 
 function listen(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
   return new Promise((resolve, reject) => {

@@ -5,7 +5,7 @@ import type { Config } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Prediction, Predictor } from '../inference/predictor.js';
 import type { Metrics } from '../observability/metrics.js';
-import { type ApiFamily, errorAnswer, isFault, requestErrorOf } from './error-answers.js';
+import { type ApiFamily, errorAnswer, failureReasonOf, isFault, requestErrorOf } from './error-answers.js';
 import { drainBody, readBody } from './body.js';
 import type { RequestContext } from './request-context.js';
 import type { RouteHandler } from './pipeline.js';
@@ -214,10 +214,8 @@ function answerError<Params>(
     return;
   }
   const error = requestErrorOf(err);
-  // Per request, not per batch: a failed batch of ten requests counts ten.
-  if (error.code === 'INF_ERR_OVERLOADED') deps.metrics.failure('overloaded');
-  if (error.code === 'INF_ERR_TIMEOUT') deps.metrics.failure('timeout');
-  if (error.code === 'INF_ERR_INFERENCE') deps.metrics.failure('worker_failure');
+  const reason = failureReasonOf(error);
+  if (reason) deps.metrics.failure(reason);
   if (isFault(error)) {
     deps.logger.error({ reqId: ctx.requestId, err }, 'prediction failed');
   } else {
