@@ -34,6 +34,7 @@ import { buildOpenApi } from './http/openapi.js';
 import { createApiKeys } from './http/api-keys.js';
 import { buildInfo } from './http/handlers/info.js';
 import { buildTeiInfo } from './http/handlers/tei-info.js';
+import { teiInfo } from './tei/info.js';
 import { loadManifest } from '../model/manifest.js';
 import { createRequestIds } from './http/request-id.js';
 import { startGrpcServer } from './grpc/server.js';
@@ -227,7 +228,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     openApi: buildOpenApi({ config, labels: model.labels, version, apiKeys: apiKeys.guard }),
     info: buildInfo(model, config, version),
     version,
-    teiInfo: buildTeiInfo(model, config, version),
+    teiInfo: buildTeiInfo(teiInfo(model, config, version)),
     numLabels,
   });
 
