@@ -95,11 +95,14 @@ WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /app/dist ./dist
+# The gRPC server loads its .proto files at run time from the package root's schemas/grpc (src/grpc/protos.ts).
+COPY --from=build /app/schemas/grpc ./schemas/grpc
 # The pin (repo, revision, sha256) the baked model was fetched against, kept for provenance.
 COPY --from=build /app/model/manifest.json ./model/manifest.json
 COPY --from=model /app/model/distilbert-base-uncased-finetuned-sst-2-english ./model/distilbert-base-uncased-finetuned-sst-2-english
 # uid 1000 is the image's `node` user; numeric so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
-EXPOSE 8000
+# PORT (HTTP) and GRPC_PORT (gRPC).
+EXPOSE 8000 8001
 # Exec form: node is PID 1 and receives SIGTERM itself (a shell would swallow it), so the drain runs.
 CMD ["node", "dist/src/main.js"]
