@@ -1,8 +1,8 @@
 // The k6 scripts run under k6 (not installed here); these tests load them in Node against stub k6 modules.
 import t, { type Test } from 'tap';
+import { readBack } from './fixtures/proto-wire.js';
 import { existsSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
-import protoLoader from '@grpc/proto-loader';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
 
@@ -244,18 +244,6 @@ function grpcAnswers(t: Test, answer: (method: string, request: any) => unknown)
   });
 }
 
-const definitions = new Map<string, protoLoader.PackageDefinition>();
-/** The request as the server reads it off the wire (the proto's own field names): unknown fields do not survive. */
-function overTheWire(file: string, service: string, method: string, request: object): unknown {
-  let definition = definitions.get(file);
-  if (!definition) {
-    definition = protoLoader.loadSync(file, { includeDirs: [protoDir], keepCase: true, longs: Number, bytes: String });
-    definitions.set(file, definition);
-  }
-  const rpc = (definition[service] as protoLoader.ServiceDefinition)[method]!;
-  return rpc.requestDeserialize(rpc.requestSerialize(request));
-}
-
 const base64Texts = (request: any): string[] =>
   request.inputs[0].contents.bytes_contents.map((b64: string) => Buffer.from(b64, 'base64').toString('utf8'));
 
@@ -294,7 +282,7 @@ t.test(
     for (const { method, request, params } of calls) {
       t.equal(method, MODEL_INFER);
       t.same(
-        overTheWire('grpc_predict_v2.proto', 'inference.GRPCInferenceService', 'ModelInfer', request),
+        readBack('grpc_predict_v2.proto', 'inference.GRPCInferenceService', 'ModelInfer', request),
         request,
         'every field is a ModelInferRequest field',
       );
@@ -353,7 +341,7 @@ t.test(
     t.ok(calls.length === sentences.FIXED.length || calls.length === sentences.POOL.length, 'one call per text of the iteration');
     for (const { method, request, params } of calls) {
       t.equal(method, TEI_PREDICT);
-      t.same(overTheWire('tei.proto', 'tei.v1.Predict', 'Predict', request), request, 'every field is a PredictRequest field');
+      t.same(readBack('tei.proto', 'tei.v1.Predict', 'Predict', request), request, 'every field is a PredictRequest field');
       t.same(params, { metadata: { authorization: 'Bearer k-123' }, timeout: '2s' });
     }
     t.ok(
