@@ -84,25 +84,50 @@ export function unaryCall<Req, Res>(
   options: GrpcCallOptions = {},
 ): grpc.handleUnaryCall<Req, Res> {
   const admit = createAdmission(deps, options.group ?? 'predict');
-  return (call, callback) => {
-    const scope = new CallScope(deps, method, call.metadata, call.getDeadline());
-    call.on('cancelled', () => scope.abort());
-    const refusal = admit(scope);
-    (refusal ? Promise.reject(refusal) : run(work, call.request, scope)).then(
-      (response) => {
-        if (scope.aborted) return scope.finishAborted();
-        call.sendMetadata(scope.answerMetadata());
-        callback(null, response);
-        scope.finish(grpc.status.OK);
-      },
-      (err: unknown) => {
-        if (scope.aborted) return scope.finishAborted();
-        const failure = grpcFailureOf(err);
-        callback(scope.statusOf(failure));
-        scope.finish(failure.code, failure, err);
-      },
-    );
-  };
+  return (call, callback) => answerOnce(deps, method, call, callback, admit, (scope) => run(work, call.request, scope));
+}
+
+/**
+ * A client-streaming method through the pipeline (TEI's RerankStream): one call, admitted once, whose `work` reads
+ * the request messages as they arrive and gives one answer. It may refuse before reading any; a client that
+ * cancels ends the reading (grpc-js destroys the stream).
+ */
+export function clientStreamCall<Req, Res>(
+  deps: GrpcDeps,
+  method: string,
+  work: (requests: AsyncIterable<Req>, scope: GrpcCallScope) => Promise<Res>,
+  options: GrpcCallOptions = {},
+): grpc.handleClientStreamingCall<Req, Res> {
+  const admit = createAdmission(deps, options.group ?? 'predict');
+  return (call, callback) => answerOnce(deps, method, call, callback, admit, (scope) => run(work, call, scope));
+}
+
+/** A call with one answer (unary or client-streaming): admitted, worked, answered or failed, and finished once. */
+function answerOnce<Res>(
+  deps: GrpcDeps,
+  method: string,
+  call: grpc.ServerUnaryCall<unknown, Res> | grpc.ServerReadableStream<unknown, Res>,
+  callback: grpc.sendUnaryData<Res>,
+  admit: (scope: GrpcCallScope) => RequestError | GrpcStatusError | undefined,
+  work: (scope: GrpcCallScope) => Promise<Res>,
+): void {
+  const scope = new CallScope(deps, method, call.metadata, call.getDeadline());
+  call.on('cancelled', () => scope.abort());
+  const refusal = admit(scope);
+  (refusal ? Promise.reject(refusal) : work(scope)).then(
+    (response) => {
+      if (scope.aborted) return scope.finishAborted();
+      call.sendMetadata(scope.answerMetadata());
+      callback(null, response);
+      scope.finish(grpc.status.OK);
+    },
+    (err: unknown) => {
+      if (scope.aborted) return scope.finishAborted();
+      const failure = grpcFailureOf(err);
+      callback(scope.statusOf(failure));
+      scope.finish(failure.code, failure, err);
+    },
+  );
 }
 
 /**
