@@ -27,12 +27,17 @@ import type { RequestTrace, Tracing } from '../observability/tracing.js';
 import { type GrpcFailure, GrpcStatusError, grpcFailureOf, STATUS_NAMES } from './status-codes.js';
 
 /** What the gRPC services and their pipeline need: the same parts the HTTP edge is built from (service.ts). */
-export interface GrpcDeps {
+export interface GrpcDeps extends GrpcPipelineDeps {
   readonly config: Config;
   readonly model: ModelInfo;
   /** The service's version (package.json). */
   readonly version: string;
   readonly predictor: Predictor;
+}
+
+/** What the pipeline itself needs of GrpcDeps. */
+export interface GrpcPipelineDeps {
+  readonly config: Pick<Config, 'requestTimeoutMs'>;
   readonly lifecycle: Lifecycle;
   readonly metrics: Metrics;
   readonly logger: Logger;
@@ -54,7 +59,8 @@ export interface GrpcCallOptions {
   /**
    * The method's group of API_KEY_ROUTES (default `predict`, what runs the model). A `predict` method is refused
    * UNAVAILABLE while the workers load and while the service drains; the others (health, metadata) are answered
-   * from memory in every state.
+   * from memory in every state. A `health` method is not traced: polled every few seconds, its spans would fill
+   * the trace store and say nothing (as the HTTP probes).
    */
   readonly group?: ApiKeyRouteGroup;
 }
@@ -78,13 +84,13 @@ const SERVER_CODES = new Set([
 
 /** A unary method through the pipeline. */
 export function unaryCall<Req, Res>(
-  deps: GrpcDeps,
+  deps: GrpcPipelineDeps,
   method: string,
   work: (request: Req, scope: GrpcCallScope) => Promise<Res>,
   options: GrpcCallOptions = {},
 ): grpc.handleUnaryCall<Req, Res> {
-  const admit = createAdmission(deps, options.group ?? 'predict');
-  return (call, callback) => answerOnce(deps, method, call, callback, admit, (scope) => run(work, call.request, scope));
+  const start = createStart(deps, method, work, options);
+  return (call, callback) => answerOnce(call, callback, start(call.request, call.metadata, call.getDeadline()));
 }
 
 /**
@@ -93,28 +99,23 @@ export function unaryCall<Req, Res>(
  * cancels ends the reading (grpc-js destroys the stream).
  */
 export function clientStreamCall<Req, Res>(
-  deps: GrpcDeps,
+  deps: GrpcPipelineDeps,
   method: string,
   work: (requests: AsyncIterable<Req>, scope: GrpcCallScope) => Promise<Res>,
   options: GrpcCallOptions = {},
 ): grpc.handleClientStreamingCall<Req, Res> {
-  const admit = createAdmission(deps, options.group ?? 'predict');
-  return (call, callback) => answerOnce(deps, method, call, callback, admit, (scope) => run(work, call, scope));
+  const start = createStart(deps, method, work, options);
+  return (call, callback) => answerOnce(call, callback, start(call, call.metadata, call.getDeadline()));
 }
 
-/** A call with one answer (unary or client-streaming): admitted, worked, answered or failed, and finished once. */
+/** The last stages of a call with one answer (unary or client-streaming): answered or failed, then finished once. */
 function answerOnce<Res>(
-  deps: GrpcDeps,
-  method: string,
   call: grpc.ServerUnaryCall<unknown, Res> | grpc.ServerReadableStream<unknown, Res>,
   callback: grpc.sendUnaryData<Res>,
-  admit: (scope: GrpcCallScope) => RequestError | GrpcStatusError | undefined,
-  work: (scope: GrpcCallScope) => Promise<Res>,
+  { scope, answer }: { scope: CallScope; answer: Promise<Res> },
 ): void {
-  const scope = new CallScope(deps, method, call.metadata, call.getDeadline());
   call.on('cancelled', () => scope.abort());
-  const refusal = admit(scope);
-  (refusal ? Promise.reject(refusal) : work(scope)).then(
+  answer.then(
     (response) => {
       if (scope.aborted) return scope.finishAborted();
       call.sendMetadata(scope.answerMetadata());
@@ -137,12 +138,12 @@ function answerOnce<Res>(
  * answers of the messages before it; the messages after it are withdrawn.
  */
 export function streamCall<Req, Res>(
-  deps: GrpcDeps,
+  deps: GrpcPipelineDeps,
   method: string,
   work: (request: Req, scope: GrpcCallScope) => Promise<Res>,
   options: GrpcCallOptions = {},
 ): grpc.handleBidiStreamingCall<Req, Res> {
-  const admit = createAdmission(deps, options.group ?? 'predict');
+  const start = createStart(deps, method, work, options);
   return (stream) => {
     const pending: { scope: CallScope; outcome: Promise<{ response: Res } | { err: unknown }> }[] = [];
     let inputEnded = false;
@@ -186,9 +187,8 @@ export function streamCall<Req, Res>(
     });
     stream.on('data', (request: Req) => {
       if (ended) return;
-      const scope = new CallScope(deps, method, stream.metadata, stream.getDeadline());
-      const refusal = admit(scope);
-      const outcome = (refusal ? Promise.reject(refusal) : run(work, request, scope)).then(
+      const { scope, answer } = start(request, stream.metadata, stream.getDeadline());
+      const outcome = answer.then(
         (response) => ({ response }),
         (err: unknown) => ({ err }),
       );
@@ -203,17 +203,34 @@ export function streamCall<Req, Res>(
   };
 }
 
-/** `work` as a promise, also when it throws before returning one. */
-function run<Req, Res>(work: (request: Req, scope: GrpcCallScope) => Promise<Res>, request: Req, scope: GrpcCallScope): Promise<Res> {
-  try {
-    return work(request, scope);
-  } catch (err) {
-    return Promise.reject(err);
-  }
+/** The first stages of a call (or of a stream's message): its scope, then its admission, then its work. */
+function createStart<Req, Res>(
+  deps: GrpcPipelineDeps,
+  method: string,
+  work: (request: Req, scope: GrpcCallScope) => Promise<Res>,
+  options: GrpcCallOptions,
+): (request: Req, metadata: grpc.Metadata, deadline: grpc.Deadline) => { scope: CallScope; answer: Promise<Res> } {
+  const group = options.group ?? 'predict';
+  const admit = createAdmission(deps, group);
+  const traced = deps.tracing.enabled && group !== 'health';
+  return (request, metadata, deadline) => {
+    const scope = new CallScope(deps, method, traced, metadata, deadline);
+    const refusal = admit(scope);
+    if (refusal) return { scope, answer: Promise.reject(refusal) };
+    try {
+      return { scope, answer: work(request, scope) };
+    } catch (err) {
+      // A work that throws before returning its promise.
+      return { scope, answer: Promise.reject(err) };
+    }
+  };
 }
 
 /** The refusal of a call before its work, if any: the API key first (a client without one learns nothing else), then the lifecycle. */
-function createAdmission(deps: GrpcDeps, group: ApiKeyRouteGroup): (scope: GrpcCallScope) => RequestError | GrpcStatusError | undefined {
+function createAdmission(
+  deps: GrpcPipelineDeps,
+  group: ApiKeyRouteGroup,
+): (scope: GrpcCallScope) => RequestError | GrpcStatusError | undefined {
   const apiKeys = deps.apiKeys?.protects(group) ? deps.apiKeys : undefined;
   const { lifecycle } = deps;
   const notReady = Errors.NotReady();
@@ -254,8 +271,9 @@ class CallScope implements GrpcCallScope {
   private abortListeners: (() => void)[] = [];
 
   constructor(
-    private readonly deps: GrpcDeps,
+    private readonly deps: GrpcPipelineDeps,
     private readonly method: string,
+    traced: boolean,
     readonly metadata: grpc.Metadata,
     deadline: grpc.Deadline,
   ) {
@@ -263,7 +281,7 @@ class CallScope implements GrpcCallScope {
     this.clientDeadline = this.startedAt + msUntil(deadline);
     this.deadline = Math.min(this.clientDeadline, this.startedAt + deps.config.requestTimeoutMs);
     deps.lifecycle.requestStarted();
-    this.trace = deps.tracing.enabled
+    this.trace = traced
       ? deps.tracing.startRpc(method, this.requestId, metadataString(metadata, 'traceparent'), metadataString(metadata, 'tracestate'))
       : undefined;
   }
