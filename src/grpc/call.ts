@@ -90,24 +90,45 @@ export function unaryCall<Req, Res>(
   options: GrpcCallOptions = {},
 ): grpc.handleUnaryCall<Req, Res> {
   const start = createStart(deps, method, work, options);
-  return (call, callback) => {
-    const { scope, answer } = start(call.request, call.metadata, call.getDeadline());
-    call.on('cancelled', () => scope.abort());
-    answer.then(
-      (response) => {
-        if (scope.aborted) return scope.finishAborted();
-        call.sendMetadata(scope.answerMetadata());
-        callback(null, response);
-        scope.finish(grpc.status.OK);
-      },
-      (err: unknown) => {
-        if (scope.aborted) return scope.finishAborted();
-        const failure = grpcFailureOf(err);
-        callback(scope.statusOf(failure));
-        scope.finish(failure.code, failure, err);
-      },
-    );
-  };
+  return (call, callback) => answerOnce(call, callback, start(call.request, call.metadata, call.getDeadline()));
+}
+
+/**
+ * A client-streaming method through the pipeline (TEI's RerankStream): one call, admitted once, whose `work` reads
+ * the request messages as they arrive and gives one answer. It may refuse before reading any; a client that
+ * cancels ends the reading (grpc-js destroys the stream).
+ */
+export function clientStreamCall<Req, Res>(
+  deps: GrpcPipelineDeps,
+  method: string,
+  work: (requests: AsyncIterable<Req>, scope: GrpcCallScope) => Promise<Res>,
+  options: GrpcCallOptions = {},
+): grpc.handleClientStreamingCall<Req, Res> {
+  const start = createStart(deps, method, work, options);
+  return (call, callback) => answerOnce(call, callback, start(call, call.metadata, call.getDeadline()));
+}
+
+/** The last stages of a call with one answer (unary or client-streaming): answered or failed, then finished once. */
+function answerOnce<Res>(
+  call: grpc.ServerUnaryCall<unknown, Res> | grpc.ServerReadableStream<unknown, Res>,
+  callback: grpc.sendUnaryData<Res>,
+  { scope, answer }: { scope: CallScope; answer: Promise<Res> },
+): void {
+  call.on('cancelled', () => scope.abort());
+  answer.then(
+    (response) => {
+      if (scope.aborted) return scope.finishAborted();
+      call.sendMetadata(scope.answerMetadata());
+      callback(null, response);
+      scope.finish(grpc.status.OK);
+    },
+    (err: unknown) => {
+      if (scope.aborted) return scope.finishAborted();
+      const failure = grpcFailureOf(err);
+      callback(scope.statusOf(failure));
+      scope.finish(failure.code, failure, err);
+    },
+  );
 }
 
 /**

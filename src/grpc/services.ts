@@ -3,7 +3,8 @@
 import type { GrpcDeps } from './call.js';
 import type { GrpcService } from './grpc-service.js';
 import { createOipGrpcService } from './oip-service.js';
+import { createTeiGrpcServices } from './tei-services.js';
 
 export function createGrpcServices(deps: GrpcDeps): GrpcService[] {
-  return [createOipGrpcService(deps)];
+  return [createOipGrpcService(deps), ...createTeiGrpcServices(deps)];
 }

@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import pino from 'pino';
-import { STREAM_MAX_IN_FLIGHT, streamCall, unaryCall, type GrpcCallScope, type GrpcPipelineDeps } from '../../dist/src/grpc/call.js';
+import {
+  clientStreamCall,
+  STREAM_MAX_IN_FLIGHT,
+  streamCall,
+  unaryCall,
+  type GrpcCallScope,
+  type GrpcPipelineDeps,
+} from '../../dist/src/grpc/call.js';
 import { PROTO_LOADER_OPTIONS } from '../../dist/src/grpc/protos.js';
 import { Errors } from '../../dist/src/errors.js';
 import { InferenceErrors } from '../../dist/src/inference/errors.js';
@@ -29,7 +36,7 @@ interface Item {
 
 /** The test service's work, and what the test sees of it. */
 function createWork() {
-  const state = { running: 0, maxRunning: 0, aborted: [] as string[], gates: new Map<string, () => void>() };
+  const state = { running: 0, maxRunning: 0, aborted: [] as string[], gates: new Map<string, () => void>(), gathered: [] as string[] };
   const work = async (item: Item, scope: GrpcCallScope): Promise<Item> => {
     state.running++;
     state.maxRunning = Math.max(state.maxRunning, state.running);
@@ -73,6 +80,15 @@ async function startPipeline(t: Test, apiKeys?: ApiKeyGuard) {
       return work(item, scope);
     }),
     Stream: streamCall(deps, 'pipeline.test.Pipeline/Stream', work),
+    Gather: clientStreamCall(deps, 'pipeline.test.Pipeline/Gather', async (items: AsyncIterable<Item>) => {
+      const texts: string[] = [];
+      for await (const item of items) {
+        if (item.fail === 'INVALID') throw Errors.InvalidInput(`bad ${item.text}`);
+        texts.push(item.text);
+        state.gathered.push(item.text);
+      }
+      return { text: texts.join('+') };
+    }),
   });
   const port = await new Promise<number>((resolve, reject) =>
     server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (err, bound) => (err ? reject(err) : resolve(bound))),
@@ -192,4 +208,36 @@ t.test('stream: with API keys, every message needs the key of the stream', async
   const wrong = await stream(client, [{ text: 'a' }], { authorization: 'Bearer key-2' });
   t.match(wrong.error, { code: grpc.status.UNAUTHENTICATED, details: 'Invalid API key' });
   t.same(await stream(client, [{ text: 'a' }, { text: 'b' }], { authorization: 'Bearer key-1' }), { answers: ['A', 'B'] });
+});
+
+/** One client stream (Gather): writes `items`, ends its side unless told not to; the call and its outcome. */
+function gather(client: GrpcClient, items: Item[], { metadata = {} as Record<string, string>, end = true } = {}) {
+  const md = new grpc.Metadata();
+  for (const [key, value] of Object.entries(metadata)) md.set(key, value);
+  let call: grpc.ClientWritableStream<Item> | undefined;
+  const done = new Promise<{ text?: string; error?: grpc.ServiceError }>((resolve) => {
+    call = client.Gather(md, (error: grpc.ServiceError | null, item: Item) => resolve(error ? { error } : { text: item.text }));
+  });
+  for (const item of items) call!.write(item);
+  if (end) call!.end();
+  return { call: call!, done };
+}
+
+t.test('client stream: one answer from every message; refused before reading; a client that cancels leaves the drain count', async (t) => {
+  const { lifecycle, client, state } = await startPipeline(t, new ApiKeyGuard(['key-1'], new Set(['predict'])));
+  const key = { authorization: 'Bearer key-1' };
+  t.same(await gather(client, [{ text: 'a' }, { text: 'b' }, { text: 'c' }], { metadata: key }).done, { text: 'a+b+c' });
+  const refused = await gather(client, [{ text: 'x' }]).done;
+  t.match(refused.error, { code: grpc.status.UNAUTHENTICATED, details: 'Not authenticated' }, 'the key, before any message is read');
+  const failed = await gather(client, [{ text: 'a' }, { text: 'b', fail: 'INVALID' }, { text: 'c' }], { metadata: key }).done;
+  t.match(failed.error, { code: grpc.status.INVALID_ARGUMENT, details: 'bad b' }, "the work's error, as its status");
+  t.ok(failed.error?.metadata.get('x-request-id')[0], 'the request id in the trailers');
+
+  state.gathered.length = 0;
+  const open = gather(client, [{ text: 'first' }], { metadata: key, end: false });
+  await waitFor(() => state.gathered.length === 1, 10_000, 'the first message to be read');
+  t.equal(lifecycle.requestsInFlight, 1, 'in flight while the client sends');
+  open.call.cancel();
+  t.equal((await open.done).error?.code, grpc.status.CANCELLED);
+  await waitFor(() => lifecycle.requestsInFlight === 0, 10_000, 'the call to leave');
 });
