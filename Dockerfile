@@ -70,6 +70,8 @@ COPY package.json package-lock.json .npmrc ./
 # The packages ship prebuilt binaries for every OS and CPU (onnxruntime-node alone is ~290 MB); keeping only
 # linux/<arch> (and uWS only for this Node's ABI) makes the image several hundred MB smaller, which is pull
 # time on every scale-up.
+# Type declarations go too: protobufjs (under @grpc/proto-loader) lists @types/node among its dependencies, but
+# nothing loads a .d.ts at run time, and the runtime carries no dev dependency.
 # The final import proves the pruned binaries still load on this glibc before the image is ever pushed.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
@@ -78,6 +80,7 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
  && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -path '*/linux/*' ! -name "${arch}" -exec rm -rf {} + \
  && find node_modules/tokenizers -maxdepth 1 -name '*.node' ! -name "tokenizers.linux-${arch}-gnu.node" -delete \
  && find node_modules/uWebSockets.js/dist/bin -name '*.node' ! -name "uws_linux_${arch}_$(node -p process.versions.modules).node" -delete \
+ && rm -rf node_modules/@types \
  && node --input-type=module -e "await import('uWebSockets.js'); await import('onnxruntime-node'); await import('tokenizers');"
 
 FROM ${NODE_IMAGE}${NODE_DIGEST} AS runtime

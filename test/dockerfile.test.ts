@@ -328,6 +328,14 @@ t.test('The prune step keeps exactly the linux binaries of the target architectu
   );
 });
 
+t.test('prod-deps removes the type declarations production packages pull in (protobufjs: @types/node).', async (t) => {
+  const runs = ofStage(stageByName('prod-deps')!, 'RUN').map(runText);
+  t.ok(
+    runs.some((text) => /&& rm -rf node_modules\/@types\b/.test(text)),
+    'rm -rf node_modules/@types: the runtime carries no dev dependency',
+  );
+});
+
 function listFiles(dir: string, prefix = ''): string[] {
   if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
