@@ -1,7 +1,10 @@
-// The gRPC server itself: server reflection lists and describes the services (so grpcurl needs no protos),
-// GRPC_PORT=0 binds nothing, and a GRPC_PORT that cannot be bound stops the start with a clear message.
+// The gRPC server itself: server reflection lists and describes the services (so grpcurl needs no protos), the
+// connection's stream limit is GRPC_MAX_CONCURRENT_STREAMS, GRPC_PORT=0 binds nothing, and a GRPC_PORT that cannot
+// be bound stops the start with a clear message.
 import t from 'tap';
+import { once } from 'node:events';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { connect, type Settings } from 'node:http2';
 import { join } from 'node:path';
 import { grpcClient } from './grpc-client.js';
 import { repoRoot, startService, waitFor } from './helper.js';
@@ -41,8 +44,8 @@ function listeningPorts(pid: number): number[] {
   return [...ports].sort((a, b) => a - b);
 }
 
-t.test('reflection lists every service and describes them, from the protos the service loaded', async (t) => {
-  const service = await startService({ WORKERS: '1' });
+t.test('reflection lists every service and describes them; HTTP/2 settings carry the stream limit', async (t) => {
+  const service = await startService({ WORKERS: '1', GRPC_MAX_CONCURRENT_STREAMS: '7' });
   const reflection = grpcClient(REFLECTION_PROTO, 'grpc.reflection.v1.ServerReflection', service.grpcPort);
   t.teardown(async () => {
     reflection.close();
@@ -66,6 +69,10 @@ t.test('reflection lists every service and describes them, from the protos the s
   const listed = await ask({ list_services: '' });
   const names = listed.list_services_response.service.map((s: { name: string }) => s.name);
   for (const name of ['inference.GRPCInferenceService', 'grpc.health.v1.Health']) t.ok(names.includes(name), `${name} is listed`);
+  const session = connect(`http://127.0.0.1:${service.grpcPort}`);
+  const [settings] = (await once(session, 'remoteSettings')) as [Settings];
+  session.close();
+  t.equal(settings.maxConcurrentStreams, 7, 'SETTINGS_MAX_CONCURRENT_STREAMS is GRPC_MAX_CONCURRENT_STREAMS');
   const described = await ask({ file_containing_symbol: 'inference.GRPCInferenceService' });
   const files: Buffer[] = described.file_descriptor_response.file_descriptor_proto;
   t.ok(files.length > 0, 'its file descriptor is sent');
