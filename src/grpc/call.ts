@@ -72,7 +72,10 @@ export const REQUEST_ID_KEY = 'x-request-id';
 export const STREAM_MAX_IN_FLIGHT = 32;
 
 const DRAINING = new GrpcStatusError(grpc.status.UNAVAILABLE, 'Server is shutting down');
-/** The codes logged at `error`, as the service's own failure (OpenTelemetry's gRPC SERVER span errors); the rest are the client's. */
+/**
+ * The codes that are the service's own failure, logged at `error` and marking the span failed (OpenTelemetry's RPC
+ * conventions for a gRPC SERVER span); the rest are the client's.
+ */
 const SERVER_CODES = new Set([
   grpc.status.UNKNOWN,
   grpc.status.DEADLINE_EXCEEDED,
@@ -117,13 +120,13 @@ function answerOnce<Res>(
   call.on('cancelled', () => scope.abort());
   answer.then(
     (response) => {
-      if (scope.aborted) return scope.finishAborted();
+      if (scope.gone) return scope.finishAborted();
       call.sendMetadata(scope.answerMetadata());
       callback(null, response);
       scope.finish(grpc.status.OK);
     },
     (err: unknown) => {
-      if (scope.aborted) return scope.finishAborted();
+      if (scope.gone) return scope.finishAborted();
       const failure = grpcFailureOf(err);
       callback(scope.statusOf(failure));
       scope.finish(failure.code, failure, err);
@@ -167,7 +170,7 @@ export function streamCall<Req, Res>(
         const result = await outcome;
         if (ended) break;
         pending.shift();
-        if (stream.cancelled || scope.aborted) {
+        if (stream.cancelled || scope.gone) {
           scope.finishAborted();
         } else if ('response' in result) {
           stream.write(result.response);
@@ -313,6 +316,11 @@ class CallScope implements GrpcCallScope {
     return { code: failure.code, details: failure.details, metadata };
   }
 
+  /** Whether the client is gone: it cancelled, or its deadline passed (and grpc-js answered DEADLINE_EXCEEDED). */
+  get gone(): boolean {
+    return this.aborted || performance.now() >= this.clientDeadline;
+  }
+
   /** The last stage of a call the client left: DEADLINE_EXCEEDED past its deadline (grpc-js answered that), else CANCELLED. */
   finishAborted(): void {
     this.finish(performance.now() >= this.clientDeadline ? grpc.status.DEADLINE_EXCEEDED : grpc.status.CANCELLED);
@@ -330,8 +338,9 @@ class CallScope implements GrpcCallScope {
     const reason = failure?.error && failureReasonOf(failure.error);
     if (reason) metrics.failure(reason);
     if (failure?.fault) logger.error({ reqId: this.requestId, err }, 'prediction failed');
-    const level = code === grpc.status.OK ? 'debug' : SERVER_CODES.has(code) ? 'error' : 'info';
+    const serverFailure = SERVER_CODES.has(code);
+    const level = code === grpc.status.OK ? 'debug' : serverFailure ? 'error' : 'info';
     if (logger.isLevelEnabled(level)) logger[level]({ reqId: this.requestId, method: this.method, code: name, ms }, 'rpc');
-    this.trace?.endRpc(code, failure?.error?.code, failure?.details ?? '');
+    this.trace?.endRpc(code, failure?.error?.code, serverFailure ? (failure?.details ?? name) : undefined);
   }
 }

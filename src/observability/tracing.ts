@@ -43,8 +43,6 @@ const RPC_SERVICE = 'rpc.service';
 const RPC_METHOD = 'rpc.method';
 const RPC_GRPC_STATUS_CODE = 'rpc.grpc.status_code';
 const GRPC_REQUEST_ID = 'rpc.grpc.response.metadata.x-request-id';
-/** The codes that mark a gRPC SERVER span as failed (the RPC conventions): the others are the client's error. */
-const GRPC_SERVER_ERRORS = new Set([2, 4, 12, 13, 14, 15]); // UNKNOWN, DEADLINE_EXCEEDED, UNIMPLEMENTED, INTERNAL, UNAVAILABLE, DATA_LOSS
 
 /**
  * OpenTelemetry tracing of requests, or nothing: when off, `enabled` is false and the HTTP edge creates no
@@ -218,11 +216,14 @@ export class RequestTrace {
     if (status >= 500) this.span.setStatus({ code: SpanStatusCode.ERROR, message });
   }
 
-  /** A gRPC call's end: its status code, and its message when the code is the service's failure. */
-  endRpc(code: number, errorType: string | undefined, message: string): void {
+  /**
+   * A gRPC call's end: its status code, its error's code as `error.type`, and, when the status is the service's own
+   * failure (not the client's), the span's ERROR status with `failure`, the status message.
+   */
+  endRpc(code: number, errorType: string | undefined, failure: string | undefined): void {
     this.span.setAttribute(RPC_GRPC_STATUS_CODE, code);
     if (errorType !== undefined) this.span.setAttribute(ATTR_ERROR_TYPE, errorType);
-    if (GRPC_SERVER_ERRORS.has(code)) this.span.setStatus({ code: SpanStatusCode.ERROR, message });
+    if (failure !== undefined) this.span.setStatus({ code: SpanStatusCode.ERROR, message: failure });
     this.span.end();
   }
 
