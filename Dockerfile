@@ -70,6 +70,8 @@ COPY package.json package-lock.json .npmrc ./
 # The packages ship prebuilt binaries for every OS and CPU (onnxruntime-node alone is ~290 MB); keeping only
 # linux/<arch> (and uWS only for this Node's ABI) makes the image several hundred MB smaller, which is pull
 # time on every scale-up.
+# Type declarations go too: protobufjs (under @grpc/proto-loader) lists @types/node among its dependencies, but
+# nothing loads a .d.ts at run time, and the runtime carries no dev dependency.
 # The final import proves the pruned binaries still load on this glibc before the image is ever pushed.
 RUN --mount=type=cache,target=/root/.npm,sharing=locked \
     npm ci --omit=dev --ignore-scripts --no-audit --no-fund \
@@ -78,6 +80,7 @@ RUN --mount=type=cache,target=/root/.npm,sharing=locked \
  && find node_modules/onnxruntime-node/bin -mindepth 3 -maxdepth 3 -path '*/linux/*' ! -name "${arch}" -exec rm -rf {} + \
  && find node_modules/tokenizers -maxdepth 1 -name '*.node' ! -name "tokenizers.linux-${arch}-gnu.node" -delete \
  && find node_modules/uWebSockets.js/dist/bin -name '*.node' ! -name "uws_linux_${arch}_$(node -p process.versions.modules).node" -delete \
+ && rm -rf node_modules/@types \
  && node --input-type=module -e "await import('uWebSockets.js'); await import('onnxruntime-node'); await import('tokenizers');"
 
 FROM ${NODE_IMAGE}${NODE_DIGEST} AS runtime
@@ -95,11 +98,14 @@ WORKDIR /app
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY package.json ./
 COPY --from=build /app/dist ./dist
+# The gRPC server loads its .proto files at run time from the package root's schemas/grpc (src/grpc/protos.ts).
+COPY --from=build /app/schemas/grpc ./schemas/grpc
 # The pin (repo, revision, sha256) the baked model was fetched against, kept for provenance.
 COPY --from=build /app/model/manifest.json ./model/manifest.json
 COPY --from=model /app/model/distilbert-base-uncased-finetuned-sst-2-english ./model/distilbert-base-uncased-finetuned-sst-2-english
 # uid 1000 is the image's `node` user; numeric so Kubernetes' runAsNonRoot can verify it.
 USER 1000:1000
-EXPOSE 8000
+# PORT (HTTP) and GRPC_PORT (gRPC).
+EXPOSE 8000 8001
 # Exec form: node is PID 1 and receives SIGTERM itself (a shell would swallow it), so the drain runs.
 CMD ["node", "dist/src/main.js"]

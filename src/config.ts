@@ -61,10 +61,11 @@ export interface RedisClusterSeeds {
 }
 
 /**
- * What the HTTP edge reads of the configuration, and all it is handed (settingsFor): no secret is among them (the
- * Redis URL and credentials reach only the cache, API keys only their guard, signing keys only the signer).
+ * What the protocol edges (HTTP and gRPC) read of the configuration, and all they are handed (settingsFor): no
+ * secret is among them (the Redis URL and credentials reach only the cache, API keys only their guard, signing
+ * keys only the signer).
  */
-export const HTTP_SETTINGS = [
+export const EDGE_SETTINGS = [
   'basePath',
   'teiPrefix',
   'metricsPath',
@@ -81,7 +82,7 @@ export const HTTP_SETTINGS = [
   'tokenizerThreads',
   'workers',
 ] as const satisfies readonly (keyof Config)[];
-export type HttpSettings = Pick<Config, (typeof HTTP_SETTINGS)[number]>;
+export type EdgeSettings = Pick<Config, (typeof EDGE_SETTINGS)[number]>;
 
 /** A copy of just these settings, for a part that must not hold the rest. */
 export function settingsFor<K extends keyof Config>(config: Config, keys: readonly K[]): Pick<Config, K> {

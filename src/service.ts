@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { us_listen_socket_close, us_socket_local_port, type TemplatedApp, type us_listen_socket } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { packageRoot } from '../model/paths.js';
-import { type Config, HTTP_SETTINGS, settingsFor } from './config.js';
+import { type Config, EDGE_SETTINGS, settingsFor } from './config.js';
 import { Errors } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
 import { loadModelInfo, type ModelInfo } from './model-loading/model-info.js';
@@ -35,11 +35,17 @@ import { buildOpenApi } from './http/openapi.js';
 import { createApiKeys } from './http/api-keys.js';
 import { buildInfo } from './http/handlers/info.js';
 import { buildTeiInfo } from './protocols/tei/info-routes.js';
+import { teiInfo } from './tei/info.js';
 import { loadManifest } from '../model/manifest.js';
+import { createRequestIds } from './http/request-id.js';
+import { startGrpcServer } from './grpc/server.js';
+import { createGrpcServices } from './grpc/services.js';
 
 /** A running service: what main and the in-process tests hold. */
 export interface Service {
   readonly port: number;
+  /** The gRPC server's port; undefined when GRPC_PORT=0 turns gRPC off. */
+  readonly grpcPort: number | undefined;
   readonly model: ModelInfo;
   readonly lifecycle: Lifecycle;
   readonly pool: ModelPool;
@@ -198,28 +204,48 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const version = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
   const tracing = createTracing(config, version);
   if (tracing.enabled) logger.info({ endpoint: config.otelTracesEndpoint, sampler: config.otelTracesSampler }, 'tracing');
-  const httpSettings = settingsFor(config, HTTP_SETTINGS);
+  const edgeSettings = settingsFor(config, EDGE_SETTINGS);
   const app = createApp({
     model,
     tracing,
     modelId: model.id,
     memo,
-    config: httpSettings,
+    config: edgeSettings,
     predictor,
     lifecycle,
     metrics,
     logger,
     apiKeys: apiKeys.guard,
-    openApi: buildOpenApi({ config: httpSettings, labels: model.labels, version, apiKeys: apiKeys.guard }),
-    info: buildInfo(model, httpSettings, version),
+    openApi: buildOpenApi({ config: edgeSettings, labels: model.labels, version, apiKeys: apiKeys.guard }),
+    info: buildInfo(model, edgeSettings, version),
     version,
-    teiInfo: buildTeiInfo(model, httpSettings, version),
+    teiInfo: buildTeiInfo(teiInfo(model, edgeSettings, version)),
     numLabels,
   });
 
   const listenSocket = await listen(app, config.host, config.port);
   const port = us_socket_local_port(listenSocket);
   logger.info({ host: config.host, port, basePath: config.basePath }, 'listening');
+  const grpcServer =
+    config.grpcPort === 0
+      ? undefined
+      : await startGrpcServer(
+          config,
+          lifecycle,
+          createGrpcServices({
+            config: edgeSettings,
+            model,
+            version,
+            predictor,
+            lifecycle,
+            metrics,
+            logger,
+            tracing,
+            apiKeys: apiKeys.guard,
+            requestIds: createRequestIds(),
+          }),
+        );
+  if (grpcServer) logger.info({ host: config.host, grpcPort: grpcServer.port }, 'grpc listening');
 
   const ready = pool.ready.then((calibration) => {
     layout.started(calibration);
@@ -231,6 +257,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
 
   return {
     port,
+    grpcPort: grpcServer?.port,
     model,
     lifecycle,
     pool,
@@ -248,6 +275,8 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       signing.close();
       const drained = await lifecycle.waitIdle(config.shutdownGraceMs);
       if (!drained) logger.warn({ inFlight: lifecycle.requestsInFlight }, 'grace period over; closing with requests in flight');
+      // No gRPC call is in flight now (the drain counts them too): the last answers leave, then the connections close.
+      await grpcServer?.stop(GRPC_STOP_GRACE_MS);
       // Answers that close their connection leave a turn after they are given (respond.ts endClosing).
       await new Promise((resolve) => setImmediate(resolve));
       // Closes the keep-alive connections that are left; their requests, if any, were answered.
@@ -268,6 +297,9 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     },
   };
 }
+
+/** How long the gRPC server's last answers may take to leave once no call is in flight, before its connections are cut. */
+const GRPC_STOP_GRACE_MS = 1000;
 
 function listen(app: TemplatedApp, host: string, port: number): Promise<us_listen_socket> {
   return new Promise((resolve, reject) => {

@@ -19,6 +19,7 @@ channel.onmessage = (event) => received.push((event as MessageEvent).data);
 const config = loadConfig({
   MODEL_DIR: STANDIN_MODEL_DIR,
   PORT: '0',
+  GRPC_PORT: '0',
   HOST: '127.0.0.1',
   WORKERS: '2',
   MAX_BATCH_TOKENS: String(MAX_BATCH_TOKENS),

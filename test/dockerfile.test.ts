@@ -95,7 +95,7 @@ t.test('The build stage installs dev dependencies and builds; the runtime gets p
   );
 });
 
-t.test('The runtime stage is non-root, production, exposes 8000 and starts node in exec form.', async (t) => {
+t.test('The runtime stage is non-root, production, exposes 8000 and 8001 and starts node in exec form.', async (t) => {
   t.equal(finalStage.name, 'runtime', 'the last stage is the runtime (the default build target)');
   const user = ofStage(finalStage, 'USER').at(-1);
   t.ok(user, 'sets USER');
@@ -110,6 +110,10 @@ t.test('The runtime stage is non-root, production, exposes 8000 and starts node 
     ofStage(finalStage, 'EXPOSE').some((e) => e.getArguments().some((a) => a.getValue().split('/')[0] === '8000')),
     'EXPOSE 8000',
   );
+  t.ok(
+    ofStage(finalStage, 'EXPOSE').some((e) => e.getArguments().some((a) => a.getValue().split('/')[0] === '8001')),
+    'EXPOSE 8001 (GRPC_PORT)',
+  );
   const cmds = ofStage(finalStage, 'CMD') as JSONInstruction[];
   t.equal(cmds.length, 1, 'one CMD');
   t.same(
@@ -118,6 +122,21 @@ t.test('The runtime stage is non-root, production, exposes 8000 and starts node 
     'exec form: node is PID 1 and gets SIGTERM',
   );
   t.same(ofStage(finalStage, 'ENTRYPOINT'), [], 'no ENTRYPOINT wrapping it in a shell');
+});
+
+t.test("The runtime carries the .proto files the gRPC server loads at run time, at the package root's schemas/grpc.", async (t) => {
+  const protos = readdirSync(join(repoRoot, 'schemas', 'grpc')).filter((f) => f.endsWith('.proto'));
+  t.ok(protos.length > 0, `the repository has them (${protos.join(', ')})`);
+  for (const proto of protos) t.notOk(dockerIgnored(`schemas/grpc/${proto}`), `schemas/grpc/${proto} is in the build context`);
+  const workdir = ofStage(finalStage, 'WORKDIR').at(-1)?.getArguments()[0]?.getValue() ?? '/';
+  const packageJson = ofStage(finalStage, 'COPY').find((c) => copyFrom(c) === null && copyArgs(c).includes('package.json'));
+  t.ok(packageJson && posix.resolve(workdir, copyArgs(packageJson).at(-1)!) === workdir, 'package.json (the package root) is in WORKDIR');
+  const copy = ofStage(finalStage, 'COPY').find((c) => copyArgs(c)[0]?.replace(/\/$/, '').endsWith('schemas/grpc'));
+  t.ok(copy, 'the runtime copies schemas/grpc');
+  if (copy) {
+    t.equal(copyFrom(copy), 'build', 'from the build stage, which has the whole context');
+    t.equal(posix.resolve(workdir, copyArgs(copy).at(-1)!), posix.join(workdir, 'schemas', 'grpc'), 'to <package root>/schemas/grpc');
+  }
 });
 
 t.test('The model is fetched or copied in a build stage, and the runtime copies it to MODEL_DIR.', async (t) => {
@@ -306,6 +325,14 @@ t.test('The prune step keeps exactly the linux binaries of the target architectu
     run!,
     /node --input-type=module -e .*import\('uWebSockets.js'\).*import\('onnxruntime-node'\).*import\('tokenizers'\)/,
     'the pruned binaries are loaded once at build time',
+  );
+});
+
+t.test('prod-deps removes the type declarations production packages pull in (protobufjs: @types/node).', async (t) => {
+  const runs = ofStage(stageByName('prod-deps')!, 'RUN').map(runText);
+  t.ok(
+    runs.some((text) => /&& rm -rf node_modules\/@types\b/.test(text)),
+    'rm -rf node_modules/@types: the runtime carries no dev dependency',
   );
 });
 

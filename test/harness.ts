@@ -229,14 +229,24 @@ export interface NodeServerOptions {
   nodeArgs?: readonly string[];
 }
 
-/** Runs a Node server on a free port of 127.0.0.1 and (unless told not to) waits until `healthPath` answers 200. */
-export async function startNodeServer(opts: NodeServerOptions): Promise<ManagedProcess> {
+/** A Node server started by startNodeServer: also the port it was given for gRPC (our service's; others ignore it). */
+export interface NodeServerProcess extends ManagedProcess {
+  /** GRPC_PORT as given: a free port unless `env` set one (`0`: gRPC off). */
+  readonly grpcPort: number;
+}
+
+/**
+ * Runs a Node server on a free port of 127.0.0.1 (and a second free one as GRPC_PORT unless `env` sets it, so
+ * parallel services never meet on the default 8001) and (unless told not to) waits until `healthPath` answers 200.
+ */
+export async function startNodeServer(opts: NodeServerOptions): Promise<NodeServerProcess> {
   const port = await freePort();
+  const grpcPort = opts.env.GRPC_PORT === undefined ? await freePort() : Number(opts.env.GRPC_PORT);
   const url = `http://127.0.0.1:${port}`;
-  const env = { PATH: process.env.PATH ?? '', ...opts.env, HOST: '127.0.0.1', PORT: String(port) };
+  const env = { PATH: process.env.PATH ?? '', GRPC_PORT: String(grpcPort), ...opts.env, HOST: '127.0.0.1', PORT: String(port) };
   const launch = (): ChildProcess =>
     spawn(process.execPath, [...(opts.nodeArgs ?? []), opts.script], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  const proc = await manage(opts.name, url, port, launch, 'SIGTERM');
+  const proc = Object.assign(await manage(opts.name, url, port, launch, 'SIGTERM'), { grpcPort });
   if (opts.waitHealthy === false) return proc;
   const healthy = async (): Promise<boolean> => {
     const res = await fetch(url + opts.healthPath).catch(() => undefined);
@@ -274,7 +284,7 @@ export const SERVICE_PROCESS_ENV: Readonly<Record<string, string>> = { MALLOC_MM
  * Runs our service (`node dist/src/main.js`) on a free port with the stand-in model, one worker and
  * LOG_LEVEL=info unless `env` says otherwise, and waits until its health answers 200.
  */
-export function startService(env: Record<string, string> = {}, opts: ServiceOptions = {}): Promise<ManagedProcess> {
+export function startService(env: Record<string, string> = {}, opts: ServiceOptions = {}): Promise<NodeServerProcess> {
   return startNodeServer({
     name: opts.name ?? 'service',
     script: opts.script ?? SERVICE_MAIN_JS,

@@ -1,7 +1,7 @@
 // The tests' names for the harness they share with the benches (harness.ts, metrics-scrape.ts, redis-cluster.ts,
 // here in test/; the build compiles them for the benches, which run from dist/): a private redis-server, the real
 // service in a child process, the HTTP calls and the metrics scrape.
-import type { ManagedProcess, RedisProcess } from './harness.js';
+import type { NodeServerProcess, RedisProcess } from './harness.js';
 
 export { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 
@@ -24,5 +24,5 @@ export {
 
 export { exposition, metric, sampleIn, scrape, scrapeMetrics } from './metrics-scrape.js';
 
-export type ServiceProcess = ManagedProcess;
+export type ServiceProcess = NodeServerProcess;
 export type RedisServer = RedisProcess;

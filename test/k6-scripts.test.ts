@@ -1,5 +1,7 @@
 // The k6 scripts run under k6 (not installed here); these tests load them in Node against stub k6 modules.
-import t from 'tap';
+import t, { type Test } from 'tap';
+import { readBack } from './fixtures/proto-wire.js';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
@@ -12,14 +14,21 @@ interface K6Call {
   body: unknown;
   params: Record<string, any> | undefined;
 }
+interface K6GrpcCall {
+  op: 'load' | 'connect' | 'invoke';
+  args: any[];
+}
 interface K6Log {
   requests: K6Call[];
   checks: Record<string, boolean>[];
   sleeps: number;
+  grpc: K6GrpcCall[];
 }
 const g = globalThis as any;
 
-// A stub package: `k6` and `k6/http` record what the script does into globalThis.__k6log.
+// A stub package: `k6`, `k6/http` and `k6/net/grpc` record what the script does into globalThis.__k6log
+// (`k6/net/grpc` answers with globalThis.__k6grpcAnswer(method, request) when a test sets it); `k6/encoding` is
+// k6's base64.
 async function makeSandbox(dir: string): Promise<string> {
   const scripts = join(dir, 'scripts');
   await cp(k6Dir, scripts, { recursive: true });
@@ -30,7 +39,7 @@ async function makeSandbox(dir: string): Promise<string> {
     JSON.stringify({
       name: 'k6',
       type: 'module',
-      exports: { '.': './index.js', './http': './http.js' },
+      exports: { '.': './index.js', './http': './http.js', './net/grpc': './grpc.js', './encoding': './encoding.js' },
     }),
   );
   await writeFile(
@@ -59,6 +68,29 @@ async function makeSandbox(dir: string): Promise<string> {
       'export default { request, post, get };',
     ].join('\n'),
   );
+  await writeFile(
+    join(pkg, 'grpc.js'),
+    [
+      'const record = (op, args) => globalThis.__k6log.grpc.push({ op, args });',
+      'export const StatusOK = 0;',
+      'export class Client {',
+      '  load(...args) { record("load", args); }',
+      '  connect(...args) { record("connect", args); }',
+      '  invoke(method, request, params) {',
+      '    record("invoke", [method, request, params]);',
+      '    return globalThis.__k6grpcAnswer?.(method, request) ?? { status: StatusOK, message: null };',
+      '  }',
+      '  close() {}',
+      '}',
+      'export default { Client, StatusOK };',
+    ].join('\n'),
+  );
+  await writeFile(
+    join(pkg, 'encoding.js'),
+    ['export function b64encode(input) { return Buffer.from(input, "utf8").toString("base64"); }', 'export default { b64encode };'].join(
+      '\n',
+    ),
+  );
   return scripts;
 }
 
@@ -66,7 +98,7 @@ let counter = 0;
 /** Imports a script afresh (a new URL each time) with the given __ENV. */
 async function load(scripts: string, name: string, env: Record<string, string>): Promise<any> {
   g.__ENV = env;
-  g.__k6log = { requests: [], checks: [], sleeps: 0 } satisfies K6Log;
+  g.__k6log = { requests: [], checks: [], sleeps: 0, grpc: [] } satisfies K6Log;
   return import(`${pathToFileURL(join(scripts, name)).href}?n=${counter++}`);
 }
 
@@ -178,4 +210,149 @@ t.test('arrival.js defaults to a 2 s p99 target and refuses a RATE that is not a
   t.ok(mod.options.scenarios.arrival.rate > 0);
   await t.rejects(load(scripts, 'arrival.js', { RATE: 'fast' }), /RATE must be a positive number/);
   await t.rejects(load(scripts, 'arrival.js', { RATE: '0' }), /RATE must be a positive number/);
+});
+
+const MODEL_INFER = 'inference.GRPCInferenceService/ModelInfer';
+const TEI_PREDICT = 'tei.v1.Predict/Predict';
+const protoDir = resolve(k6Dir, '..', '..', 'schemas', 'grpc');
+
+function invokes(log: K6Log) {
+  return log.grpc.filter((c) => c.op === 'invoke').map(({ args: [method, request, params] }) => ({ method, request, params }));
+}
+
+/** A server's answer to the stub's call: OK, with one label per text. */
+function answerEveryText(method: string, request: any): { status: number; message: any } {
+  if (method === TEI_PREDICT) return { status: 0, message: { predictions: [{ label: 'POSITIVE', score: 0.99 }] } };
+  const n = request.inputs[0].shape[0];
+  // As k6 hands the message to the script: int64 fields as strings.
+  return {
+    status: 0,
+    message: {
+      outputs: [
+        { name: 'scores', shape: [String(n), '2'] },
+        { name: 'label', shape: [String(n)] },
+      ],
+    },
+  };
+}
+
+/** Makes the stub k6/net/grpc answer each call with `answer(method, request)` until the test ends. */
+function grpcAnswers(t: Test, answer: (method: string, request: any) => unknown): void {
+  g.__k6grpcAnswer = answer;
+  t.teardown(() => {
+    delete g.__k6grpcAnswer;
+  });
+}
+
+const base64Texts = (request: any): string[] =>
+  request.inputs[0].contents.bytes_contents.map((b64: string) => Buffer.from(b64, 'base64').toString('utf8'));
+
+t.test('grpc.js is a closed model of VUS users for DURATION, with a p99 threshold on gRPC calls and one on failed checks.', async (t) => {
+  const mod = await load(scripts, 'grpc.js', { VUS: '4', DURATION: '30s', P99_MS: '500' });
+  t.same(mod.options.scenarios, { grpc: { executor: 'constant-vus', vus: 4, duration: '30s' } });
+  const thresholds = (metric: string) => mod.options.thresholds[metric].map((s: string) => s.replace(/\s+/g, ''));
+  t.same(thresholds('grpc_req_duration'), ['p(99)<500']);
+  t.same(thresholds('checks'), ['rate>0.99'], 'more than 1 % of failed checks (status, answers) fails the run');
+  const defaults = await load(scripts, 'grpc.js', {});
+  t.same(defaults.options.scenarios.grpc, { executor: 'constant-vus', vus: 10, duration: '1m' });
+});
+
+t.test(
+  'grpc.js sends each iteration as one ModelInfer of a BYTES tensor over one plaintext connection, and checks every text is answered.',
+  async (t) => {
+    grpcAnswers(t, answerEveryText);
+    const mod = await load(scripts, 'grpc.js', {});
+    const [loaded, ...moreLoads] = g.__k6log.grpc as K6GrpcCall[];
+    t.same(moreLoads, [], 'the proto is loaded once, at init');
+    t.equal(loaded?.op, 'load');
+    const [[importPath], file] = loaded!.args;
+    t.equal(file, 'grpc_predict_v2.proto');
+    t.ok(existsSync(resolve(k6Dir, importPath, file)), `${importPath}/${file}, resolved from the script, is the server's proto`);
+    t.equal(resolve(k6Dir, importPath), protoDir);
+
+    for (let i = 0; i < 40; i++) mod.default();
+    const log: K6Log = g.__k6log;
+    t.same(
+      log.grpc.filter((c) => c.op === 'connect').map((c) => c.args),
+      [['localhost:8001', { plaintext: true }]],
+      'one connection, on the first iteration',
+    );
+    const calls = invokes(log);
+    t.equal(calls.length, 40, 'one call per iteration');
+    for (const { method, request, params } of calls) {
+      t.equal(method, MODEL_INFER);
+      t.same(
+        readBack('grpc_predict_v2.proto', 'inference.GRPCInferenceService', 'ModelInfer', request),
+        request,
+        'every field is a ModelInferRequest field',
+      );
+      t.equal(request.model_name, 'distilbert-base-uncased-finetuned-sst-2-english');
+      t.same(
+        request.inputs.map(({ name, datatype, shape }: any) => ({ name, datatype, shape })),
+        [{ name: 'text', datatype: 'BYTES', shape: [base64Texts(request).length] }],
+      );
+      const texts = base64Texts(request);
+      t.ok(
+        JSON.stringify(texts) === JSON.stringify(sentences.FIXED) ||
+          JSON.stringify([...texts].sort()) === JSON.stringify([...sentences.POOL].sort()),
+        'the texts of load.js: the fixed three or the shuffled pool, as UTF-8',
+      );
+      t.same(params, { metadata: {}, timeout: '10s' }, 'no key; the deadline sent as grpc-timeout');
+    }
+    t.equal(log.checks.length, 40);
+    t.ok(log.checks.every((c) => c['status is OK'] === true && c['answers every text'] === true));
+  },
+);
+
+t.test('A ModelInfer answer that is not OK, or lacks a label for every text, fails its check.', async (t) => {
+  const mod = await load(scripts, 'grpc.js', {});
+  grpcAnswers(t, () => ({ status: 8, message: null })); // RESOURCE_EXHAUSTED
+  mod.default();
+  grpcAnswers(t, (method, request) => {
+    const answer = answerEveryText(method, request);
+    answer.message.outputs.pop();
+    return answer;
+  });
+  mod.default();
+  t.same(g.__k6log.checks, [
+    { 'status is OK': false, 'answers every text': false },
+    { 'status is OK': true, 'answers every text': false },
+  ]);
+});
+
+t.test(
+  'SERVICE=tei sends one tei.v1.Predict/Predict per text, with the API key as a bearer token, over TLS when PLAINTEXT=false.',
+  async (t) => {
+    grpcAnswers(t, answerEveryText);
+    const mod = await load(scripts, 'grpc.js', {
+      SERVICE: 'tei',
+      ADDR: 'api.example.com:443',
+      API_KEY: 'k-123',
+      PLAINTEXT: 'false',
+      TIMEOUT: '2s',
+    });
+    const [[importPath], file] = (g.__k6log.grpc as K6GrpcCall[])[0]!.args;
+    t.equal(file, 'tei.proto');
+    t.ok(existsSync(resolve(k6Dir, importPath, file)), `${importPath}/${file} exists`);
+    mod.default();
+    const log: K6Log = g.__k6log;
+    t.same(log.grpc.find((c) => c.op === 'connect')?.args, ['api.example.com:443', { plaintext: false }]);
+    const calls = invokes(log);
+    t.ok(calls.length === sentences.FIXED.length || calls.length === sentences.POOL.length, 'one call per text of the iteration');
+    for (const { method, request, params } of calls) {
+      t.equal(method, TEI_PREDICT);
+      t.same(readBack('tei.proto', 'tei.v1.Predict', 'Predict', request), request, 'every field is a PredictRequest field');
+      t.same(params, { metadata: { authorization: 'Bearer k-123' }, timeout: '2s' });
+    }
+    t.ok(
+      calls.every(({ request }) => sentences.POOL.includes(request.inputs)),
+      'each call sends one of the sentences',
+    );
+    t.ok(log.checks.every((c) => c['status is OK'] && c['answers every text']));
+  },
+);
+
+t.test('grpc.js refuses an unknown SERVICE and a VUS that is not a positive number when it loads.', async (t) => {
+  await t.rejects(load(scripts, 'grpc.js', { SERVICE: 'rest' }), /SERVICE must be oip or tei/);
+  await t.rejects(load(scripts, 'grpc.js', { VUS: 'many' }), /VUS must be a positive number/);
 });

@@ -105,7 +105,7 @@ for (const variant of VARIANTS) {
   });
 
   t.test(
-    `kustomize/${variant}: NetworkPolicies let only the API pods reach Redis on 6379, and the API pods be reached on 8000 only from the gateway and monitoring namespaces.`,
+    `kustomize/${variant}: NetworkPolicies let only the API pods reach Redis on 6379, and the API pods be reached on 8000 only from the gateway and monitoring namespaces, on gRPC's 8001 only from the gateway's.`,
     async (t) => {
       const objects = render(variant);
       const policies = ofKind(objects, 'NetworkPolicy');
@@ -131,22 +131,30 @@ for (const variant of VARIANTS) {
       const apiPolicy = find(objects, 'NetworkPolicy', 'project-api-network-policy');
       t.ok(matches(apiPolicy.spec.podSelector, podLabels(objects, API)), 'selects the API pods');
       t.same(apiPolicy.spec.policyTypes, ['Ingress']);
-      t.equal(apiPolicy.spec.ingress.length, 1, 'one rule');
-      const [apiRule] = apiPolicy.spec.ingress;
-      const apiPort = find(objects, 'Service', 'project-prediction-service').spec.ports[0];
+      t.equal(apiPolicy.spec.ingress.length, 2, 'two rules: HTTP, and gRPC');
+      const [apiRule, grpcRule] = apiPolicy.spec.ingress;
+      const [apiPort, grpcPort, ...otherPorts] = find(objects, 'Service', 'project-prediction-service').spec.ports;
       t.same(apiRule.ports, [{ protocol: 'TCP', port: 8000 }], 'port 8000 only');
       t.equal(apiPort.port, 8000, 'the port the Service serves');
-      const namespaces = apiRule.from.map((peer: Record<string, any>) => {
-        t.same(Object.keys(peer), ['namespaceSelector'], 'each peer is a whole namespace, selected by name');
-        t.same(Object.keys(peer.namespaceSelector.matchLabels), ['kubernetes.io/metadata.name']);
-        return peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name'];
-      });
-      if (variant === 'overlays/prod') {
-        const { ingressNamespace, monitoringNamespace } = prodParameters('routing-parameters.yaml');
-        t.same(namespaces, [ingressNamespace, monitoringNamespace], 'prod: the namespaces of routing-parameters.yaml');
-      } else {
-        t.same(namespaces, ['ingress-nginx', 'monitoring'], 'the base defaults');
-      }
+      t.same(grpcRule.ports, [{ protocol: 'TCP', port: 8001 }], 'port 8001 only');
+      t.equal(grpcPort?.port, 8001, 'the gRPC port the Service serves');
+      t.same(otherPorts, [], 'the Service serves no port the policy does not open');
+      const namespacesOf = (rule: { from: Record<string, any>[] }) =>
+        rule.from.map((peer) => {
+          t.same(Object.keys(peer), ['namespaceSelector'], 'each peer is a whole namespace, selected by name');
+          t.same(Object.keys(peer.namespaceSelector.matchLabels), ['kubernetes.io/metadata.name']);
+          return peer.namespaceSelector.matchLabels['kubernetes.io/metadata.name'];
+        });
+      const prod = variant === 'overlays/prod';
+      const { ingressNamespace, monitoringNamespace } = prod
+        ? prodParameters('routing-parameters.yaml')
+        : { ingressNamespace: 'ingress-nginx', monitoringNamespace: 'monitoring' };
+      t.same(
+        namespacesOf(apiRule),
+        [ingressNamespace, monitoringNamespace],
+        prod ? 'prod: the namespaces of routing-parameters.yaml' : 'the base defaults',
+      );
+      t.same(namespacesOf(grpcRule), [ingressNamespace], "gRPC: the gateway's namespace only (Prometheus scrapes over HTTP)");
     },
   );
 
@@ -206,11 +214,10 @@ t.test('The prod parameters drive the Secret name and the allowed namespaces.', 
     ['vault-synced-redis', 'vault-synced-redis', 'vault-synced-redis'],
     'Redis, the API and its init container read the named Secret',
   );
-  const peers = find(objects, 'NetworkPolicy', 'project-api-network-policy').spec.ingress[0].from;
-  t.same(
-    peers.map((p: any) => p.namespaceSelector.matchLabels['kubernetes.io/metadata.name']),
-    ['gateways', 'observability'],
-  );
+  const [httpRule, grpcRule] = find(objects, 'NetworkPolicy', 'project-api-network-policy').spec.ingress;
+  const peerNamespaces = (rule: { from: any[] }) => rule.from.map((p) => p.namespaceSelector.matchLabels['kubernetes.io/metadata.name']);
+  t.same(peerNamespaces(httpRule), ['gateways', 'observability']);
+  t.same(peerNamespaces(grpcRule), ['gateways'], 'the gRPC rule follows ingressNamespace too');
   t.same(
     ofKind(objects, 'ConfigMap').filter((c) => /parameters/.test(c.metadata.name)),
     [],

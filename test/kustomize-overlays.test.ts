@@ -95,6 +95,50 @@ t.test('The prod VirtualService sends /project and everything below it, and noth
   t.notOk(JSON.stringify(vs).includes('PARAMETER'), 'no placeholder survives the build');
 });
 
+t.test('The prod VirtualService sends the gRPC API services, and not health or reflection, to the gRPC port.', async (t) => {
+  const objects = render('overlays/prod');
+  const vs = find(objects, 'VirtualService', 'project-prediction-service');
+  const routeFor = (path: string) => vs.spec.http.find((r: { match?: [] }) => routeMatches(r.match ?? [{}], path));
+  const grpcPort = find(objects, 'Service', 'project-prediction-service').spec.ports.find((p: { name: string }) => p.name === 'grpc');
+  // A gRPC call is an HTTP/2 POST to /<package>.<Service>/<Method>.
+  for (const path of [
+    '/inference.GRPCInferenceService/ModelInfer',
+    '/inference.GRPCInferenceService/ServerReady',
+    '/tei.v1.Predict/Predict',
+    '/tei.v1.Predict/PredictStream',
+    '/tei.v1.Rerank/Rerank',
+    '/tei.v1.Tokenize/Tokenize',
+    '/tei.v1.Info/Info',
+  ]) {
+    const route = routeFor(path);
+    t.same(
+      route?.route?.map((d: { destination: unknown }) => d.destination),
+      [{ host: 'project-prediction-service', port: { number: grpcPort.port } }],
+      `${path} goes to project-prediction-service:${grpcPort.port}`,
+    );
+    t.equal(route?.timeout, undefined, `${path}: no route timeout, which would cut a stream; grpc-timeout bounds each call`);
+    t.notMatch(route?.retries?.retryOn ?? '', /resource-exhausted|unavailable/, `${path}: a refusal for load is not retried`);
+  }
+  for (const path of [
+    '/grpc.health.v1.Health/Check',
+    '/grpc.reflection.v1.ServerReflection/ServerReflectionInfo',
+    '/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',
+    '/inference.GRPCInferenceServiceX/ModelInfer',
+  ])
+    t.notOk(routeFor(path), `${path} is not routed here`);
+});
+
+t.test('The prod DestinationRule balances each gRPC call to the pod with the fewest calls in flight.', async (t) => {
+  const objects = render('overlays/prod');
+  const rule = find(objects, 'DestinationRule', 'project-prediction-service');
+  t.equal(rule.spec.host, 'project-prediction-service', 'the API Service, by its short name (same namespace)');
+  t.equal(rule.metadata.namespace, find(objects, 'Service', 'project-prediction-service').metadata.namespace);
+  const grpcPort = find(objects, 'Service', 'project-prediction-service').spec.ports.find((p: { name: string }) => p.name === 'grpc');
+  const settings = rule.spec.trafficPolicy.portLevelSettings.find((s: { port: { number: number } }) => s.port.number === grpcPort.port);
+  t.same(settings?.loadBalancer, { simple: 'LEAST_REQUEST' });
+  t.equal(rule.spec.trafficPolicy.tls, undefined, "no tls block: the mesh's automatic mTLS stays on");
+});
+
 t.test('The prod gateway and host are parameters: changing routing-parameters.yaml changes the VirtualService.', async (t) => {
   const copy = mkdtempSync(join(tmpdir(), 'k8s-prod-parameter-'));
   t.teardown(() => rmSync(copy, { recursive: true, force: true }));

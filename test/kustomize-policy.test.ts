@@ -9,6 +9,7 @@ const REDIS = 'redis-deployment';
 /** Service defaults (schemas/config.json) for settings the ConfigMap may leave out. */
 const SERVICE_DEFAULTS: Record<string, string> = {
   PORT: '8000',
+  GRPC_PORT: '8001',
   BASE_PATH: '/project',
   SHUTDOWN_GRACE_MS: '15000',
   METRICS_PATH: '/metrics',
@@ -117,15 +118,34 @@ for (const variant of VARIANTS) {
       t.equal(Number(env.PORT), 8000, 'the service listens on the port the Service targets');
     });
 
-    t.test('Startup, readiness and liveness probes all GET the health route on the service port.', async (t) => {
+    t.test('The API Service also serves the gRPC port, declared as gRPC, on the container port GRPC_PORT names.', async (t) => {
+      const grpcPort = Number(env.GRPC_PORT);
+      t.equal(grpcPort, 8001, "GRPC_PORT is Triton's 8001");
+      const containerPort = container.ports.find((p: { name?: string }) => p.name === 'grpc');
+      t.same(containerPort, { name: 'grpc', containerPort: grpcPort, protocol: 'TCP' }, 'the container port `grpc` is GRPC_PORT');
+      const servicePort = find(objects, 'Service', 'project-prediction-service').spec.ports.find(
+        (p: { name?: string }) => p.name === 'grpc',
+      );
+      t.same(
+        servicePort,
+        { name: 'grpc', port: grpcPort, targetPort: 'grpc', protocol: 'TCP', appProtocol: 'grpc' },
+        'the Service port `grpc` targets it with appProtocol grpc (meshes balance each call)',
+      );
+    });
+
+    t.test('Startup and liveness probes GET the health route on the HTTP port; readiness asks gRPC health on GRPC_PORT.', async (t) => {
       const healthPath = `${env.BASE_PATH}/health`;
       t.equal(healthPath, '/project/health');
       const portNumber = (port: string | number) =>
         typeof port === 'number' ? port : container.ports.find((p: { name: string }) => p.name === port)?.containerPort;
-      for (const probe of ['startupProbe', 'readinessProbe', 'livenessProbe']) {
+      for (const probe of ['startupProbe', 'livenessProbe']) {
         t.equal(container[probe]?.httpGet?.path, healthPath, `${probe} path`);
         t.equal(portNumber(container[probe]?.httpGet?.port), 8000, `${probe} port`);
       }
+      // The native gRPC probe: grpc.health.v1.Health/Check with the empty service name (the whole server).
+      t.same(Object.keys(container.readinessProbe.grpc ?? {}), ['port'], 'readinessProbe is a gRPC probe of the whole server');
+      t.equal(container.readinessProbe.grpc?.port, Number(env.GRPC_PORT), 'on the port the gRPC server listens on');
+      t.equal(container.readinessProbe.httpGet, undefined, 'and only that');
       const window = (p: { periodSeconds?: number; failureThreshold?: number }) => (p.periodSeconds ?? 10) * (p.failureThreshold ?? 3);
       t.ok(window(container.startupProbe) >= 60, 'the startup probe allows at least a minute for a cold start');
       const drainSeconds = preStopSeconds(container) + Number(env.SHUTDOWN_GRACE_MS) / 1000;

@@ -52,6 +52,8 @@ if (reason !== undefined) {
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       PORT: String(port),
+      // gRPC is not what this test measures; 0 binds nothing, so parallel tests never collide on its port.
+      GRPC_PORT: '0',
       REQUEST_TIMEOUT_MS: '600000',
       MAX_QUEUE_DELAY_MS: '600000',
     },

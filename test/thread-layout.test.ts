@@ -14,6 +14,7 @@ t.setTimeout(300_000);
 const config = loadConfig({
   MODEL_DIR: STANDIN_MODEL_DIR,
   PORT: '0',
+  GRPC_PORT: '0',
   HOST: '127.0.0.1',
   // Two threads whatever the machine, and INTRA_OP_THREADS unset: the adaptive layout.
   WORKERS: '2',

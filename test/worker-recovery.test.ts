@@ -10,6 +10,7 @@ import { postPredict, STANDIN_MODEL_DIR, waitFor } from './helper.js';
 const config = loadConfig({
   MODEL_DIR: STANDIN_MODEL_DIR,
   PORT: '0',
+  GRPC_PORT: '0',
   HOST: '127.0.0.1',
   WORKERS: '1',
   REQUEST_TIMEOUT_MS: '120000',

@@ -149,7 +149,8 @@ function safeCut(text: string, at: number): number {
   return code >= 0xd800 && code <= 0xdbff ? at - 1 : at;
 }
 
-function codePoints(text: string): number {
+/** Unicode code points in `text` (what Rust's `chars().count()` counts, and the tokenizer's offsets). */
+export function codePoints(text: string): number {
   let n = text.length;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);

@@ -1,18 +1,10 @@
 // k6 open-model test: requests arrive at a fixed rate whatever the latency, so queueing shows up in p99.
 // Raise RATE run by run; the highest rate whose thresholds pass is the capacity at the p99 target.
 //   k6 run -e BASE_URL=http://localhost:8000 -e RATE=200 [-e DURATION=2m] [-e P99_MS=2000] bench/k6/arrival.js
+import { positive } from './env.js';
 import { predictOnce } from './predict.js';
 
 export { buildRequest } from './predict.js';
-
-/** A positive number from the environment, or the default; a bad value fails at init, not mid-run. */
-function positive(name, fallback) {
-  const raw = __ENV[name];
-  if (raw === undefined || raw === '') return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number, got "${raw}"`);
-  return value;
-}
 
 const RATE = positive('RATE', 100); // requests per second
 const DURATION = __ENV.DURATION || '2m';

@@ -33,8 +33,12 @@ export function shuffled(list, random = Math.random) {
   return out;
 }
 
-/** The JSON body of one iteration: FIXED with probability CACHE_RATE, else POOL shuffled. */
+/** The texts of one iteration: FIXED with probability CACHE_RATE, else POOL shuffled. */
+export function mixedTexts(random = Math.random) {
+  return random() < CACHE_RATE ? FIXED : shuffled(POOL, random);
+}
+
+/** The JSON body of one iteration: `{"text": mixedTexts()}`. */
 export function mixedBody(random = Math.random) {
-  const text = random() < CACHE_RATE ? FIXED : shuffled(POOL, random);
-  return JSON.stringify({ text });
+  return JSON.stringify({ text: mixedTexts(random) });
 }

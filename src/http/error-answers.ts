@@ -3,6 +3,7 @@
 // src/inference/errors.ts: the kinds of a prediction's failure, which map to those codes below).
 import { Errors, RequestError, type RequestErrorCode, type ValidationDetail } from '../errors.js';
 import { InferenceError, type InferenceErrorKind } from '../inference/errors.js';
+import type { FailureReason } from '../observability/metrics.js';
 import type { Headers } from './respond.js';
 
 /**
@@ -159,6 +160,17 @@ export function requestErrorOf(err: unknown): RequestError {
   if (err instanceof InferenceError) return INFERENCE_ERRORS[err.kind](err);
   return err instanceof RequestError ? err : internal;
 }
+
+/** What inf_request_failures_total counts `error` as, if it counts it: per request, not per batch (a failed batch of ten requests counts ten). */
+export function failureReasonOf(error: RequestError): FailureReason | undefined {
+  return FAILURE_REASONS[error.code];
+}
+
+const FAILURE_REASONS: Partial<Record<RequestErrorCode, FailureReason>> = {
+  INF_ERR_OVERLOADED: 'overloaded',
+  INF_ERR_TIMEOUT: 'timeout',
+  INF_ERR_INFERENCE: 'worker_failure',
+};
 
 /** The service's own failure (a 500 where the service's routes answer it), logged with its cause. */
 export function isFault(error: RequestError): boolean {

@@ -1,11 +1,11 @@
 import type { HttpRequest } from 'uWebSockets.js';
 import type { Logger } from 'pino';
 import { Errors, type RequestError } from '../errors.js';
-import type { HttpSettings } from '../config.js';
+import type { EdgeSettings } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Prediction, Predictor } from '../inference/predictor.js';
 import type { Metrics } from '../observability/metrics.js';
-import { type ApiFamily, errorAnswer, isFault, requestErrorOf } from './error-answers.js';
+import { type ApiFamily, errorAnswer, failureReasonOf, isFault, requestErrorOf } from './error-answers.js';
 import { drainBody, readBody } from './body.js';
 import type { RequestContext } from './request-context.js';
 import type { RouteHandler } from './pipeline.js';
@@ -15,7 +15,7 @@ import type { ApiKeyGuard } from './api-keys.js';
 
 /** What every route that runs the pipeline needs, whatever its wire format. */
 export interface InferenceRouteDeps {
-  readonly config: HttpSettings;
+  readonly config: EdgeSettings;
   readonly predictor: Predictor;
   readonly lifecycle: Lifecycle;
   readonly metrics: Metrics;
@@ -103,7 +103,7 @@ export function createInferenceHandler<Params>(deps: InferenceRouteDeps, route: 
 }
 
 /** The response headers of a prediction: the request id, the cache outcome and, when enabled, the timings. */
-export function predictionHeaders(config: HttpSettings, ctx: RequestContext, prediction: Prediction): Headers {
+export function predictionHeaders(config: EdgeSettings, ctx: RequestContext, prediction: Prediction): Headers {
   const headers: [string, string][] = [
     ['x-request-id', ctx.requestId],
     ['x-cache', prediction.cache],
@@ -214,10 +214,8 @@ function answerError<Params>(
     return;
   }
   const error = requestErrorOf(err);
-  // Per request, not per batch: a failed batch of ten requests counts ten.
-  if (error.code === 'INF_ERR_OVERLOADED') deps.metrics.failure('overloaded');
-  if (error.code === 'INF_ERR_TIMEOUT') deps.metrics.failure('timeout');
-  if (error.code === 'INF_ERR_INFERENCE') deps.metrics.failure('worker_failure');
+  const reason = failureReasonOf(error);
+  if (reason) deps.metrics.failure(reason);
   if (isFault(error)) {
     deps.logger.error({ reqId: ctx.requestId, err }, 'prediction failed');
   } else {

@@ -12,6 +12,8 @@ export interface Metrics extends BatchObserver {
   /** The Prometheus text exposition, built at scrape time. */
   exposition(): Promise<string>;
   observeRequest(route: string, status: number, seconds: number): void;
+  /** One gRPC call (one message of a stream) by its method (`package.Service/Method`) and status code's name. */
+  observeGrpc(method: string, code: string, seconds: number): void;
   /**
    * A 200 answered from the response memo, in one call: the request and its duration, its distinct texts as
    * in-memory cache hits (what the cache would have counted), and the memo hit.
@@ -62,6 +64,7 @@ export const disabledMetrics: Metrics = {
   contentType: 'text/plain',
   exposition: async () => '',
   observeRequest() {},
+  observeGrpc() {},
   observeMemoAnswer() {},
   cacheLookup() {},
   redisError() {},
@@ -185,6 +188,16 @@ export function createMetrics(sources: MetricsSources): Metrics {
     LATENCY_BUCKETS,
     ['route', 'status'],
   );
+  const grpcRequests = new CounterFamily('inf_grpc_requests_total', 'gRPC calls (each message of a stream) by method and status code.', [
+    'method',
+    'code',
+  ]);
+  const grpcSeconds = new HistogramFamily(
+    'inf_grpc_request_duration_seconds',
+    'gRPC call duration (each message of a stream) by method and status code.',
+    LATENCY_BUCKETS,
+    ['method', 'code'],
+  );
   const queueWait = new HistogramFamily('inf_queue_wait_seconds', 'Time a text waited for a worker thread.', LATENCY_BUCKETS);
   const tokenize = new HistogramFamily(
     'inf_tokenize_duration_seconds',
@@ -221,6 +234,8 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const families = [
     requests,
     requestSeconds,
+    grpcRequests,
+    grpcSeconds,
     queueWait,
     tokenize,
     inference,
@@ -281,6 +296,11 @@ export function createMetrics(sources: MetricsSources): Metrics {
       const child = requestChildren(route, status);
       child.count.inc();
       child.seconds.observe(seconds);
+    },
+    observeGrpc(method, code, seconds) {
+      // A family's children are kept by their labels: the few methods and codes cost one map lookup each.
+      grpcRequests.child(method, code).inc();
+      grpcSeconds.child(method, code).observe(seconds);
     },
     observeMemoAnswer(route, seconds, distinctTexts) {
       const child = requestChildren(route, 200);

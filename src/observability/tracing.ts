@@ -37,6 +37,12 @@ import type { BatchRun, TextResult } from '../inference/queue.js';
 /** How long shutdown waits for the last spans to reach the collector: a collector that is down must not hold the exit. */
 const FLUSH_TIMEOUT_MS = 5_000;
 const REQUEST_ID = 'http.response.header.x-request-id';
+// OpenTelemetry's RPC conventions (still incubating, so not in the stable semantic-conventions export).
+const RPC_SYSTEM = 'rpc.system';
+const RPC_SERVICE = 'rpc.service';
+const RPC_METHOD = 'rpc.method';
+const RPC_GRPC_STATUS_CODE = 'rpc.grpc.status_code';
+const GRPC_REQUEST_ID = 'rpc.grpc.response.metadata.x-request-id';
 
 /**
  * OpenTelemetry tracing of requests, or nothing: when off, `enabled` is false and the HTTP edge creates no
@@ -49,6 +55,11 @@ export interface Tracing {
    * valid, else a new trace's root. Called in the uWS handler, so the span starts when the request arrived.
    */
   startRequest(method: string, route: string, requestId: string, traceparent: string, tracestate: string): RequestTrace;
+  /**
+   * The SERVER span of one gRPC call (`method`: `package.Service/Method`), named and attributed as OpenTelemetry's
+   * RPC conventions say; a child of the client's `traceparent` metadata as for HTTP.
+   */
+  startRpc(method: string, requestId: string, traceparent: string, tracestate: string): RequestTrace;
   /** Exports the spans still buffered, then stops (bounded by FLUSH_TIMEOUT_MS). */
   shutdown(): Promise<void>;
 }
@@ -56,6 +67,9 @@ export interface Tracing {
 export const disabledTracing: Tracing = {
   enabled: false,
   startRequest() {
+    throw new Error('tracing is off');
+  },
+  startRpc() {
     throw new Error('tracing is off');
   },
   shutdown: async () => {},
@@ -75,11 +89,12 @@ export function createTracing(
     spanProcessors: [new BatchSpanProcessor({ exporter: new OTLPTraceExporter({ url }) })],
   });
   const tracer = provider.getTracer('sentiment-inference-server', version);
+  const parentOf = (traceparent: string, tracestate: string): Context =>
+    traceparent === '' ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, { traceparent, tracestate }, defaultTextMapGetter);
   return {
     enabled: true,
     startRequest(method, route, requestId, traceparent, tracestate) {
-      const parent =
-        traceparent === '' ? ROOT_CONTEXT : propagator.extract(ROOT_CONTEXT, { traceparent, tracestate }, defaultTextMapGetter);
+      const parent = parentOf(traceparent, tracestate);
       const span = tracer.startSpan(
         `${method} ${route}`,
         {
@@ -93,6 +108,23 @@ export function createTracing(
           },
         },
         parent,
+      );
+      return new RequestTrace(tracer, span);
+    },
+    startRpc(method, requestId, traceparent, tracestate) {
+      const slash = method.lastIndexOf('/');
+      const span = tracer.startSpan(
+        method,
+        {
+          kind: SpanKind.SERVER,
+          attributes: {
+            [RPC_SYSTEM]: 'grpc',
+            [RPC_SERVICE]: method.slice(0, slash),
+            [RPC_METHOD]: method.slice(slash + 1),
+            [GRPC_REQUEST_ID]: [requestId],
+          },
+        },
+        parentOf(traceparent, tracestate),
       );
       return new RequestTrace(tracer, span);
     },
@@ -185,6 +217,17 @@ export class RequestTrace {
     this.span.setAttribute(ATTR_ERROR_TYPE, code);
     // A SERVER span's 4xx is the client's error, not the service's (HTTP semantic conventions).
     if (status >= 500) this.span.setStatus({ code: SpanStatusCode.ERROR, message });
+  }
+
+  /**
+   * A gRPC call's end: its status code, its error's code as `error.type`, and, when the status is the service's own
+   * failure (not the client's), the span's ERROR status with `failure`, the status message.
+   */
+  endRpc(code: number, errorType: string | undefined, failure: string | undefined): void {
+    this.span.setAttribute(RPC_GRPC_STATUS_CODE, code);
+    if (errorType !== undefined) this.span.setAttribute(ATTR_ERROR_TYPE, errorType);
+    if (failure !== undefined) this.span.setStatus({ code: SpanStatusCode.ERROR, message: failure });
+    this.span.end();
   }
 
   end(status: number, attributes?: Attributes): void {

@@ -4,8 +4,8 @@
 //      (cached between runs), this Node 22 binary, npm, a `node` user with uid 1000 and the host's CA bundle;
 //   2. `buildah bud --pull=never --isolation chroot` with MODEL_SOURCE=context and the stand-in model;
 //   3. the image config and the runtime stage's contents;
-//   4. the service started from the image's root filesystem as uid 1000: healthy, a correct prediction, exit 0
-//      on SIGTERM.
+//   4. the service started from the image's root filesystem as uid 1000: healthy, a correct prediction, gRPC
+//      health SERVING (its protos are in the image), exit 0 on SIGTERM.
 // buildah runs with its own storage in a temporary directory, so it neither reads nor leaves images elsewhere.
 // Needs root (debootstrap, chroot, mount), as CI runs; Node 22 on PATH; buildah and debootstrap from apt.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
@@ -28,6 +28,7 @@ import { performance } from 'node:perf_hooks';
 import t from 'tap';
 import { freePort, repoRoot, STANDIN_MODEL_DIR, waitFor } from '../helper.js';
 import { BATCH_TOLERANCE, maxScoreDiff } from '../direct-model.js';
+import { grpcClient, unary } from '../grpc-client.js';
 
 const dockerfile = readFileSync(join(repoRoot, 'Dockerfile'), 'utf8');
 const baseImage = /^ARG NODE_IMAGE=(\S+)$/m.exec(dockerfile)![1]!;
@@ -227,7 +228,11 @@ t.test('The Dockerfile builds on a stand-in of its pinned base and the image ser
     // As a container runtime would: the service reads the CPU count and cgroup limits under /proc.
     run('mount', ['-t', 'proc', 'proc', join(root, 'proc')]);
     const port = await freePort();
-    const childEnv = [...env, ['PORT', String(port)], ['HOST', '127.0.0.1'], ['WORKERS', '1']].map(([name, value]) => `${name}=${value}`);
+    // A free port for gRPC too: the default 8001 may be taken on the host, whose network the chroot shares.
+    const grpcPort = await freePort();
+    const childEnv = [...env, ['PORT', String(port)], ['GRPC_PORT', String(grpcPort)], ['HOST', '127.0.0.1'], ['WORKERS', '1']].map(
+      ([name, value]) => `${name}=${value}`,
+    );
     // Exactly the image's environment: `env -i` also drops the NODE_OPTIONS tap adds to every child process.
     // chroot starts in /; `cd` then exec keeps node itself as the process that gets SIGTERM, as PID 1 would.
     const child = spawn(
@@ -273,6 +278,10 @@ t.test('The Dockerfile builds on a stand-in of its pinned base and the image ser
         const diff = await maxScoreDiff(text, predictions[i]!);
         t.ok(diff <= BATCH_TOLERANCE, `${text}: within ${BATCH_TOLERANCE} of the model run directly in this process (${diff.toFixed(4)})`);
       }
+      // The gRPC server started, so it found its protos in the image; the client is built from the image's own copy.
+      const health = grpcClient(join(app, 'schemas', 'grpc', 'health.proto'), 'grpc.health.v1.Health', grpcPort);
+      t.same((await unary(health, 'Check', { service: '' })).value, { status: 'SERVING' }, 'gRPC health is SERVING on GRPC_PORT');
+      health.close();
       child.kill('SIGTERM');
       const [code, signal] = await exited;
       t.equal(code, 0, 'exit 0 on SIGTERM');

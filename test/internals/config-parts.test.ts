@@ -1,11 +1,11 @@
-// Each part is handed the settings it reads, not the whole configuration: the HTTP edge, which every request
+// Each part is handed the settings it reads, not the whole configuration: the protocol edges, which every request
 // reaches, holds no secret (the Redis credentials reach only the cache, keys only their guard and signer).
 import t from 'tap';
-import { HTTP_SETTINGS, loadConfig, settingsFor } from '../../dist/src/config.js';
+import { EDGE_SETTINGS, loadConfig, settingsFor } from '../../dist/src/config.js';
 
 const SECRET = 'hunter2-secret';
 
-t.test("the HTTP edge's settings carry none of the configuration's secrets", async (t) => {
+t.test("the edges' settings carry none of the configuration's secrets", async (t) => {
   const config = loadConfig({
     REDIS_URL: `redis://cache-user:${SECRET}@redis.internal:6379/0`,
     API_KEYS: `key-${SECRET}`,
@@ -13,8 +13,8 @@ t.test("the HTTP edge's settings carry none of the configuration's secrets", asy
     MAX_TEXTS: '7',
   });
   t.match(config.redisUrl, SECRET, 'the whole configuration holds the password');
-  const http = settingsFor(config, HTTP_SETTINGS);
-  t.same(Object.keys(http).sort(), [...HTTP_SETTINGS].sort(), 'exactly the settings it reads');
+  const http = settingsFor(config, EDGE_SETTINGS);
+  t.same(Object.keys(http).sort(), [...EDGE_SETTINGS].sort(), 'exactly the settings it reads');
   t.equal(http.maxTexts, 7, 'with their values');
   const text = JSON.stringify(http, (_key, value: unknown) => (Array.isArray(value) ? value.map(String) : value));
   t.notMatch(text, SECRET, 'no secret among them');

@@ -1,11 +1,11 @@
-import type { HttpSettings } from '../../config.js';
+import type { EdgeSettings } from '../../config.js';
 import type { ModelInfo } from '../../model-loading/model-info.js';
 
 /**
  * The body of GET <base>/info (schemas/info-response.json): what is served and under which limits. Built
  * once at start: none of it changes while the process runs.
  */
-export function buildInfo(model: ModelInfo, config: HttpSettings, version: string): string {
+export function buildInfo(model: ModelInfo, config: EdgeSettings, version: string): string {
   return JSON.stringify({
     model_id: model.repo,
     model_revision: model.revision,

@@ -1,8 +1,9 @@
 import { Errors } from '../../errors.js';
-import { parseOipInferRequest, type OipOutputName } from './parse-request.js';
+import { parseOipInferRequest } from './parse-request.js';
 import { createInferenceHandler, type InferenceRouteDeps } from '../../http/inference-route.js';
-import { descendingOrder } from '../../inference/scores.js';
-import { decodeSegment, isServedModel, type OipModel } from './metadata-routes.js';
+import type { OipModel } from '../../oip/model.js';
+import { type OipOutputName, oipOutputs } from '../../oip/tensors.js';
+import { decodeSegment, isServedPath } from './metadata-routes.js';
 import type { RouteHandler } from '../../http/pipeline.js';
 
 /**
@@ -12,26 +13,19 @@ import type { RouteHandler } from '../../http/pipeline.js';
  * The scores are the cached prediction's, so this route shares the cache with the others.
  */
 export function createOipInferHandler(deps: InferenceRouteDeps, model: OipModel, withVersion: boolean): RouteHandler {
-  const width = model.labels.length;
   return createInferenceHandler(deps, {
     errorFamily: 'oip',
     params: (req) => ({ name: req.getParameter(0) ?? '', version: withVersion ? (req.getParameter(1) ?? '') : undefined }),
     // The path's segments as sent (percent-encoded, so without NUL): a body for an unknown model is never memoized.
     memoScope: ({ name, version }) => `\0oip-infer\0${name}\0${version ?? ''}\0`,
     answer(ctx, body, { name, version }) {
-      if (!isServedModel(model, name, version)) throw Errors.ModelNotFound(decodeSegment(name));
+      if (!isServedPath(model, name, version)) throw Errors.ModelNotFound(decodeSegment(name));
       const request = parseOipInferRequest(body, deps.config.maxTexts);
       return deps.predictor.predict(request.texts, ctx).then((prediction) => {
-        const scores = new Array<number>(request.texts.length * width);
-        const top: string[] = [];
-        prediction.predictions.forEach(({ values }, row) => {
-          for (let i = 0; i < width; i++) scores[row * width + i] = values[i];
-          top.push(model.labels[descendingOrder(values)[0]]);
-        });
-        const n = request.texts.length;
+        const { scores, labels, scoresShape } = oipOutputs(model, prediction);
         const tensors: Record<OipOutputName, object> = {
-          scores: { name: 'scores', datatype: 'FP32', shape: [n, width], data: scores },
-          label: { name: 'label', datatype: 'BYTES', shape: [n], data: top },
+          scores: { name: 'scores', datatype: 'FP32', shape: scoresShape, data: scores },
+          label: { name: 'label', datatype: 'BYTES', shape: [labels.length], data: labels },
         };
         const answer = {
           model_name: model.name,

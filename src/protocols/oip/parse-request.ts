@@ -1,8 +1,7 @@
 import { Errors } from '../../errors.js';
+import { checkTextTensor, type OipOutputName, requestedOutputs } from '../../oip/tensors.js';
 import { decodeJsonBody, describeSchemaErrors } from '../../validation/decode-json.js';
 import { validateOipInferRequest } from '../../validation/validators.js';
-
-export type OipOutputName = 'scores' | 'label';
 
 export interface OipInferRequest {
   readonly id: string | undefined;
@@ -23,12 +22,6 @@ export function parseOipInferRequest(bytes: Uint8Array, maxTexts: number): OipIn
   if (!validateOipInferRequest(body)) throw Errors.InvalidInput(describeSchemaErrors(validateOipInferRequest.errors));
   const { id, inputs, outputs } = body as Body;
   const [{ shape, data }] = inputs;
-  // [n], or [n, 1] as Triton's clients send a batch of single strings.
-  const elements = shape.reduce((product, n) => product * n, 1);
-  if (shape.length < 1 || shape.length > 2 || (shape.length === 2 && shape[1] !== 1) || elements !== data.length) {
-    throw Errors.InvalidInput(`inputs[0].shape ${JSON.stringify(shape)} does not fit ${data.length} texts: send [${data.length}]`);
-  }
-  if (data.length > maxTexts) throw Errors.InvalidInput(`inputs[0] has ${data.length} texts; at most ${maxTexts} are accepted`);
-  const asked = outputs?.map((o) => o.name);
-  return { id, texts: data, outputs: asked && asked.length > 0 ? [...new Set(asked)] : ['scores', 'label'] };
+  checkTextTensor(shape, data.length, maxTexts);
+  return { id, texts: data, outputs: requestedOutputs(outputs?.map((o) => o.name)) };
 }

@@ -1,5 +1,6 @@
 import { Errors } from '../../errors.js';
 import type { TextInput } from '../../cache/cache-key.js';
+import { leftTruncationRefused } from '../../tei/truncation-direction.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -89,14 +90,10 @@ function flag(body: Record<string, unknown>, name: string): boolean {
   return value;
 }
 
-/**
- * truncation_direction: "Right" (TEI's default) is what the tokenizer threads cut; "Left" is not served (an
- * input cut from the left would need its own cache keys and tokenization), and says so rather than cut right.
- */
+/** truncation_direction: "Right" (TEI's default) is what the tokenizer threads cut; "Left" is refused. */
 function direction(body: Record<string, unknown>): Record<string, never> {
   const value = body.truncation_direction;
   if (value === undefined || value === null || value === 'Right' || value === 'right') return {};
-  if (value === 'Left' || value === 'left')
-    throw Errors.InputInvalid('truncation_direction: "Left" is not supported by this server; send "Right" or leave it out');
+  if (value === 'Left' || value === 'left') throw leftTruncationRefused();
   throw Errors.InputInvalid('truncation_direction: expected "Left" or "Right"');
 }

@@ -1,7 +1,7 @@
 import type { InferenceRouteDeps } from '../../http/inference-route.js';
 import { Errors } from '../../errors.js';
-import type { TextInput } from '../../cache/cache-key.js';
 import { parseTeiPredictRequest } from './parse-request.js';
+import { teiPredict } from '../../tei/predict.js';
 import { createTeiRoute } from './http-route.js';
 
 /**
@@ -16,15 +16,9 @@ export function createTeiPredictHandler(deps: InferenceRouteDeps) {
   return createTeiRoute(deps, 'tei-predict', async (body, ctx) => {
     const request = parseTeiPredictRequest(body);
     if (request.batch && request.inputs.length > maxBatch) throw Errors.BatchTooLarge(request.inputs.length, maxBatch);
-    if (request.inputs.some(isEmpty)) throw Errors.InputEmpty();
-    const prediction = await deps.predictor.predict(request.inputs, ctx, { raw: request.rawScores, truncate: request.truncate });
+    const prediction = await teiPredict(deps.predictor, request.inputs, ctx, { raw: request.rawScores, truncate: request.truncate });
     const lists = prediction.predictions.map((scores) => scores.encoded);
     const json = request.batch ? `[${lists.join(',')}]` : lists[0];
     return { body: json, prediction };
   });
-}
-
-/** TEI refuses an empty text, and a pair of two empty texts ("`inputs` cannot be empty"). */
-function isEmpty(input: TextInput): boolean {
-  return typeof input === 'string' ? input === '' : input[0] === '' && input[1] === '';
 }

@@ -1,0 +1,104 @@
+// text-embeddings-inference's tei.v1 services (schemas/grpc/tei.proto) with TEI's semantics (router/src/grpc/server.rs),
+// each method through the gRPC pipeline (call.ts) and TEI's routes' own code (src/tei/), so the cache, single
+// flight and admission are the HTTP routes'. A classifier has no embeddings: Embed's methods answer UNIMPLEMENTED.
+import { performance } from 'node:perf_hooks';
+import * as grpc from '@grpc/grpc-js';
+import type { TextInput } from '../cache/cache-key.js';
+import { teiInfo } from '../tei/info.js';
+import { teiPredict } from '../tei/predict.js';
+import { checkReranker, rankPairs, teiRerank } from '../tei/rerank.js';
+import { clientStreamCall, type GrpcCallScope, type GrpcDeps, streamCall, unaryCall } from './call.js';
+import type { GrpcService } from './grpc-service.js';
+import { serviceDefinition } from './protos.js';
+import { GrpcStatusError } from './status-codes.js';
+import { infoResponseOf } from './tei/info.js';
+import type { PredictResponse, RerankRequest, RerankStreamRequest } from './tei/messages.js';
+import { metadataOf, type PredictCall, predictCallOf, predictPairCallOf, predictResponseOf } from './tei/predict.js';
+import { RerankStreamPairs, rerankCallOf, rerankResponseOf } from './tei/rerank.js';
+import { TeiTokenizer } from './tei/tokenizer.js';
+
+export const TEI_PROTO = 'tei.proto';
+
+const EMBED_METHODS = ['Embed', 'EmbedStream', 'EmbedSparse', 'EmbedSparseStream', 'EmbedAll', 'EmbedAllStream'];
+const NO_EMBEDDINGS = new GrpcStatusError(
+  grpc.status.UNIMPLEMENTED,
+  'this server serves a text classifier (Info: MODEL_TYPE_CLASSIFIER), which has no embeddings; use tei.v1.Predict',
+);
+
+export function createTeiGrpcServices(deps: GrpcDeps): GrpcService[] {
+  const { predictor } = deps;
+  const info = teiInfo(deps.model, deps.config, deps.version);
+  const infoResponse = infoResponseOf(info);
+  const rerankLimits = { numLabels: info.labels.length, maxBatch: info.maxClientBatchSize };
+  // One tokenizer for every Tokenize and Decode call (its work runs on libuv's pool).
+  const tokenizer = TeiTokenizer.fromFile(deps.model.tokenizerPath);
+  const service = (name: string, implementation: grpc.UntypedServiceImplementation): GrpcService => ({
+    definition: serviceDefinition(TEI_PROTO, `tei.v1.${name}`),
+    implementation,
+  });
+  const method = (serviceName: string, name: string) => `tei.v1.${serviceName}/${name}`;
+
+  const predict = async ({ input, options }: PredictCall, scope: GrpcCallScope): Promise<PredictResponse> => {
+    const startedAt = performance.now();
+    const prediction = await teiPredict(predictor, [input], scope, options);
+    return predictResponseOf(prediction.predictions[0], metadataOf([input], [prediction], startedAt));
+  };
+
+  const rerank = async (request: RerankRequest, scope: GrpcCallScope) => {
+    const startedAt = performance.now();
+    const call = rerankCallOf(request);
+    const { ranks, predictions } = await teiRerank(predictor, rerankLimits, call, scope);
+    return rerankResponseOf(ranks, metadataOf(pairsOf(call.query, call.texts), predictions, startedAt));
+  };
+
+  // TEI refuses a classifier's stream before reading it; a reranker's messages are gathered, then ranked at once.
+  const rerankStream = async (messages: AsyncIterable<RerankStreamRequest>, scope: GrpcCallScope) => {
+    checkReranker(rerankLimits.numLabels);
+    const startedAt = performance.now();
+    const gathered = new RerankStreamPairs(rerankLimits.maxBatch);
+    for await (const message of messages) gathered.add(message);
+    const { ranks, predictions } = await rankPairs(predictor, gathered.pairs, gathered.options, scope);
+    const inputs = gathered.pairs.map((pair): TextInput => [pair.query, pair.text]);
+    return rerankResponseOf(ranks, metadataOf(inputs, predictions, startedAt));
+  };
+
+  const unimplemented = async (): Promise<never> => {
+    throw NO_EMBEDDINGS;
+  };
+
+  return [
+    // Info answers from memory in every state, like GET /info (API_KEY_ROUTES' `info` group).
+    service('Info', { Info: unaryCall(deps, method('Info', 'Info'), async () => infoResponse, { group: 'info' }) }),
+    service(
+      'Embed',
+      Object.fromEntries(
+        EMBED_METHODS.map((name) => {
+          const call = name.endsWith('Stream') ? streamCall : unaryCall;
+          return [name, call(deps, method('Embed', name), unimplemented)];
+        }),
+      ),
+    ),
+    service('Predict', {
+      Predict: unaryCall(deps, method('Predict', 'Predict'), (request, scope) => predict(predictCallOf(request), scope)),
+      PredictPair: unaryCall(deps, method('Predict', 'PredictPair'), (request, scope) => predict(predictPairCallOf(request), scope)),
+      PredictStream: streamCall(deps, method('Predict', 'PredictStream'), (request, scope) => predict(predictCallOf(request), scope)),
+      PredictPairStream: streamCall(deps, method('Predict', 'PredictPairStream'), (request, scope) =>
+        predict(predictPairCallOf(request), scope),
+      ),
+    }),
+    service('Rerank', {
+      Rerank: unaryCall(deps, method('Rerank', 'Rerank'), rerank),
+      RerankStream: clientStreamCall(deps, method('Rerank', 'RerankStream'), rerankStream),
+    }),
+    service('Tokenize', {
+      Tokenize: unaryCall(deps, method('Tokenize', 'Tokenize'), (request) => tokenizer.tokenize(request)),
+      TokenizeStream: streamCall(deps, method('Tokenize', 'TokenizeStream'), (request) => tokenizer.tokenize(request)),
+      Decode: unaryCall(deps, method('Tokenize', 'Decode'), (request) => tokenizer.decode(request)),
+      DecodeStream: streamCall(deps, method('Tokenize', 'DecodeStream'), (request) => tokenizer.decode(request)),
+    }),
+  ];
+}
+
+function pairsOf(query: string, texts: readonly string[]): TextInput[] {
+  return texts.map((text) => [query, text]);
+}
