@@ -35,7 +35,7 @@ import { buildOpenApi } from './http/openapi.js';
 import { createApiKeys } from './http/api-keys.js';
 import { buildInfo } from './http/handlers/info.js';
 import { buildTeiInfo } from './protocols/tei/info-routes.js';
-import { teiInfo } from './tei/info.js';
+import { teiInfo } from './protocols/tei/info.js';
 import { loadManifest } from '../model/manifest.js';
 import { createRequestIds } from './http/request-id.js';
 import { startGrpcServer } from './grpc/server.js';

@@ -2,8 +2,8 @@
 // factory from the deps it needs.
 import type { GrpcDeps } from './call.js';
 import type { GrpcService } from './grpc-service.js';
-import { createOipGrpcService } from './oip-service.js';
-import { createTeiGrpcServices } from './tei-services.js';
+import { createOipGrpcService } from '../protocols/oip/grpc-service.js';
+import { createTeiGrpcServices } from '../protocols/tei/grpc-services.js';
 
 export function createGrpcServices(deps: GrpcDeps): GrpcService[] {
   return [createOipGrpcService(deps), ...createTeiGrpcServices(deps)];

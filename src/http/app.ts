@@ -9,7 +9,7 @@ import { createHfInferenceHandler, type HfInferenceDeps } from '../protocols/hf/
 import { createMetricsHandler } from './handlers/metrics.js';
 import { createOipInferHandler } from '../protocols/oip/infer-route.js';
 import { createOipMetadataHandlers } from '../protocols/oip/metadata-routes.js';
-import { oipModelOf } from '../oip/model.js';
+import { oipModelOf } from '../protocols/oip/model.js';
 import { createPredictHandler } from '../protocols/bulk-predict/http-route.js';
 import { errorAnswer } from './error-answers.js';
 import { type ApiKeyGuard, requireApiKey, routeGroup } from './api-keys.js';

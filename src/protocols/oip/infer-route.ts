@@ -1,8 +1,8 @@
 import { Errors } from '../../errors.js';
 import { parseOipInferRequest } from './parse-request.js';
 import { createInferenceHandler, type InferenceRouteDeps } from '../../http/inference-route.js';
-import type { OipModel } from '../../oip/model.js';
-import { type OipOutputName, oipOutputs } from '../../oip/tensors.js';
+import type { OipModel } from './model.js';
+import { type OipOutputName, oipOutputs } from './tensors.js';
 import { decodeSegment, isServedPath } from './metadata-routes.js';
 import type { RouteHandler } from '../../http/pipeline.js';
 

@@ -1,7 +1,7 @@
 import { Errors } from '../../errors.js';
 import { errorAnswer } from '../../http/error-answers.js';
 import type { Lifecycle } from '../../lifecycle.js';
-import { isServedModel, OIP_SERVER_NAME, type OipModel, oipModelMetadata } from '../../oip/model.js';
+import { isServedModel, OIP_SERVER_NAME, type OipModel, oipModelMetadata } from './model.js';
 import type { RouteHandler } from '../../http/pipeline.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { sendNow } from '../../http/respond.js';

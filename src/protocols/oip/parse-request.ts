@@ -1,5 +1,5 @@
 import { Errors } from '../../errors.js';
-import { checkTextTensor, type OipOutputName, requestedOutputs } from '../../oip/tensors.js';
+import { checkTextTensor, type OipOutputName, requestedOutputs } from './tensors.js';
 import { decodeJsonBody, describeSchemaErrors } from '../../validation/decode-json.js';
 import { validateOipInferRequest } from '../../validation/validators.js';
 

@@ -1,5 +1,5 @@
 import type { Lifecycle } from '../../lifecycle.js';
-import type { TeiInfo } from '../../tei/info.js';
+import type { TeiInfo } from './info.js';
 import type { RouteHandler } from '../../http/pipeline.js';
 import { sendNow } from '../../http/respond.js';
 import { TEI_UNHEALTHY } from '../../http/error-answers.js';

@@ -1,6 +1,6 @@
 import { Errors } from '../../errors.js';
 import type { TextInput } from '../../cache/cache-key.js';
-import { leftTruncationRefused } from '../../tei/truncation-direction.js';
+import { leftTruncationRefused } from './truncation-direction.js';
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 

@@ -1,7 +1,7 @@
 import type { InferenceRouteDeps } from '../../http/inference-route.js';
 import { Errors } from '../../errors.js';
 import { parseTeiPredictRequest } from './parse-request.js';
-import { teiPredict } from '../../tei/predict.js';
+import { teiPredict } from './predict.js';
 import { createTeiRoute } from './http-route.js';
 
 /**

@@ -1,10 +1,10 @@
 import type { InferenceRouteDeps } from '../../http/inference-route.js';
 import { parseTeiRerankRequest } from './parse-request.js';
-import { teiRerank } from '../../tei/rerank.js';
+import { teiRerank } from './rerank.js';
 import { createTeiRoute } from './http-route.js';
 
 /**
- * POST <tei prefix>/rerank, as TEI answers it (src/tei/rerank.ts): each text scored as the pair (query, text)
+ * POST <tei prefix>/rerank, as TEI answers it (rerank.ts): each text scored as the pair (query, text)
  * through a one-label cross-encoder -> [{index, score, text?}] by descending score. A model with more than one
  * label is not a re-ranker: TEI's 424.
  */

@@ -1,13 +1,13 @@
 // inference.GRPCInferenceService, the Open Inference Protocol over gRPC (KServe's grpc_predict_v2.proto, which
 // Triton's clients speak too): the same model, answers and errors as the HTTP /v2 routes
-// (src/http/handlers/oip-*.ts), through the same Predictor, so the cache, single flight and admission are shared.
-import { Errors } from '../errors.js';
-import { isServedModel, OIP_SERVER_NAME, oipModelMetadata, oipModelOf } from '../oip/model.js';
-import { type OipOutputName, oipOutputs } from '../oip/tensors.js';
-import { type GrpcDeps, unaryCall } from './call.js';
-import type { GrpcService } from './grpc-service.js';
-import { type ModelInferRequest, parseModelInferRequest } from './oip-infer-request.js';
-import { serviceDefinition } from './protos.js';
+// (infer-route.ts, metadata-routes.ts), through the same Predictor, so the cache, single flight and admission are shared.
+import { Errors } from '../../errors.js';
+import { isServedModel, OIP_SERVER_NAME, oipModelMetadata, oipModelOf } from './model.js';
+import { type OipOutputName, oipOutputs } from './tensors.js';
+import { type GrpcDeps, unaryCall } from '../../grpc/call.js';
+import type { GrpcService } from '../../grpc/grpc-service.js';
+import { type ModelInferRequest, parseModelInferRequest } from './grpc-infer-request.js';
+import { serviceDefinition } from '../../grpc/protos.js';
 import { joinRawBytes, rawFp32 } from './raw-tensors.js';
 
 export const OIP_PROTO = 'grpc_predict_v2.proto';

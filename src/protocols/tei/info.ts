@@ -1,5 +1,5 @@
-import type { EdgeSettings } from '../config.js';
-import type { ModelInfo } from '../model-loading/model-info.js';
+import type { EdgeSettings } from '../../config.js';
+import type { ModelInfo } from '../../model-loading/model-info.js';
 
 /**
  * What TEI's GET /info and tei.v1.Info report of this server (TEI's Info, router/src/lib.rs), built once at start

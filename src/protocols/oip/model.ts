@@ -1,7 +1,7 @@
-// The served model as the Open Inference Protocol describes it, the same over HTTP (/v2, src/http/handlers/oip-*.ts)
-// and gRPC (inference.GRPCInferenceService, src/grpc/oip-service.ts).
+// The served model as the Open Inference Protocol describes it, the same over HTTP (/v2, infer-route.ts and metadata-routes.ts)
+// and gRPC (inference.GRPCInferenceService, grpc-service.ts).
 import { basename } from 'node:path';
-import type { ModelInfo } from '../model-loading/model-info.js';
+import type { ModelInfo } from '../../model-loading/model-info.js';
 
 /** The served model as the Open Inference Protocol names it: one model, one version (its identity). */
 export interface OipModel {

@@ -1,5 +1,5 @@
 import { Tokenizer } from 'tokenizers';
-import { Errors } from '../../errors.js';
+import { Errors } from '../../../errors.js';
 import type { DecodeRequest, DecodeResponse, EncodeRequest, EncodeResponse, SimpleToken } from './messages.js';
 
 /**

@@ -1,8 +1,8 @@
 // A ModelInfer request of inference.GRPCInferenceService -> its texts, the outputs asked for and whether they are
 // answered raw; or INVALID_ARGUMENT naming the field that is wrong. The shape and count rules are the HTTP
-// route's (src/oip/tensors.ts).
-import { Errors } from '../errors.js';
-import { checkTextTensor, OIP_OUTPUT_NAMES, type OipOutputName, requestedOutputs } from '../oip/tensors.js';
+// route's (tensors.ts).
+import { Errors } from '../../errors.js';
+import { checkTextTensor, OIP_OUTPUT_NAMES, type OipOutputName, requestedOutputs } from './tensors.js';
 import { splitRawBytes } from './raw-tensors.js';
 
 /** An InferParameter: one of its fields is set, named by `parameter_choice` (proto-loader's `oneofs`). */

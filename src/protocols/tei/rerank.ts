@@ -1,5 +1,5 @@
-import { Errors } from '../errors.js';
-import type { Prediction, Predictor, RequestScope } from '../inference/predictor.js';
+import { Errors } from '../../errors.js';
+import type { Prediction, Predictor, RequestScope } from '../../inference/predictor.js';
 
 /** One text's place in a rerank answer: its index in the request, its score and, with return_text, the text. */
 export interface Rank {

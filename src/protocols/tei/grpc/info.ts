@@ -1,7 +1,7 @@
-import type { TeiInfo } from '../../tei/info.js';
+import type { TeiInfo } from '../info.js';
 import type { InfoResponse } from './messages.js';
 
-/** tei.v1.Info's answer: what GET /info reports (src/tei/info.ts); sha and docker_label are unset, as /info's are null. */
+/** tei.v1.Info's answer: what GET /info reports (../info.ts); sha and docker_label are unset, as /info's are null. */
 export function infoResponseOf(info: TeiInfo): InfoResponse {
   return {
     version: info.version,

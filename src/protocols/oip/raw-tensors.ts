@@ -1,7 +1,7 @@
 // The Open Inference Protocol's raw tensor contents (raw_input_contents, raw_output_contents), as Triton lays them
 // out: a tensor's elements flattened row-major, little-endian; a BYTES element is its length (4 bytes,
 // little-endian) followed by its bytes.
-import { Errors } from '../errors.js';
+import { Errors } from '../../errors.js';
 
 const LENGTH_BYTES = 4;
 

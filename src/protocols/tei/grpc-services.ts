@@ -1,21 +1,21 @@
 // text-embeddings-inference's tei.v1 services (schemas/grpc/tei.proto) with TEI's semantics (router/src/grpc/server.rs),
-// each method through the gRPC pipeline (call.ts) and TEI's routes' own code (src/tei/), so the cache, single
+// each method through the gRPC pipeline (call.ts) and TEI's routes' own code (this folder), so the cache, single
 // flight and admission are the HTTP routes'. A classifier has no embeddings: Embed's methods answer UNIMPLEMENTED.
 import { performance } from 'node:perf_hooks';
 import * as grpc from '@grpc/grpc-js';
-import type { TextInput } from '../cache/cache-key.js';
-import { teiInfo } from '../tei/info.js';
-import { teiPredict } from '../tei/predict.js';
-import { checkReranker, rankPairs, teiRerank } from '../tei/rerank.js';
-import { clientStreamCall, type GrpcCallScope, type GrpcDeps, streamCall, unaryCall } from './call.js';
-import type { GrpcService } from './grpc-service.js';
-import { serviceDefinition } from './protos.js';
-import { GrpcStatusError } from './status-codes.js';
-import { infoResponseOf } from './tei/info.js';
-import type { PredictResponse, RerankRequest, RerankStreamRequest } from './tei/messages.js';
-import { metadataOf, type PredictCall, predictCallOf, predictPairCallOf, predictResponseOf } from './tei/predict.js';
-import { RerankStreamPairs, rerankCallOf, rerankResponseOf } from './tei/rerank.js';
-import { TeiTokenizer } from './tei/tokenizer.js';
+import type { TextInput } from '../../cache/cache-key.js';
+import { teiInfo } from './info.js';
+import { teiPredict } from './predict.js';
+import { checkReranker, rankPairs, teiRerank } from './rerank.js';
+import { clientStreamCall, type GrpcCallScope, type GrpcDeps, streamCall, unaryCall } from '../../grpc/call.js';
+import type { GrpcService } from '../../grpc/grpc-service.js';
+import { serviceDefinition } from '../../grpc/protos.js';
+import { GrpcStatusError } from '../../grpc/status-codes.js';
+import { infoResponseOf } from './grpc/info.js';
+import type { PredictResponse, RerankRequest, RerankStreamRequest } from './grpc/messages.js';
+import { metadataOf, type PredictCall, predictCallOf, predictPairCallOf, predictResponseOf } from './grpc/predict.js';
+import { RerankStreamPairs, rerankCallOf, rerankResponseOf } from './grpc/rerank.js';
+import { TeiTokenizer } from './grpc/tokenizer.js';
 
 export const TEI_PROTO = 'tei.proto';
 

@@ -1,6 +1,6 @@
-import type { TextInput } from '../cache/cache-key.js';
-import { Errors } from '../errors.js';
-import type { PredictOptions, Prediction, Predictor, RequestScope } from '../inference/predictor.js';
+import type { TextInput } from '../../cache/cache-key.js';
+import { Errors } from '../../errors.js';
+import type { PredictOptions, Prediction, Predictor, RequestScope } from '../../inference/predictor.js';
 
 /**
  * Each input's scores (or logits, `raw`) as TEI's /predict and tei.v1.Predict give them: TEI refuses an empty

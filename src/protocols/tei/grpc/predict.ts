@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
-import type { TextInput } from '../../cache/cache-key.js';
-import { Errors } from '../../errors.js';
-import type { PredictOptions, Prediction } from '../../inference/predictor.js';
-import { descendingOrder, type Scores } from '../../inference/scores.js';
-import { leftTruncationRefused } from '../../tei/truncation-direction.js';
-import { codePoints } from '../../../workers/exact-tokenizer.js';
+import type { TextInput } from '../../../cache/cache-key.js';
+import { Errors } from '../../../errors.js';
+import type { PredictOptions, Prediction } from '../../../inference/predictor.js';
+import { descendingOrder, type Scores } from '../../../inference/scores.js';
+import { leftTruncationRefused } from '../truncation-direction.js';
+import { codePoints } from '../../../../workers/exact-tokenizer.js';
 import type { Metadata, PredictPairRequest, PredictRequest, PredictResponse, TruncationDirection } from './messages.js';
 
 /** A tei.v1 prediction request as the predictor takes it: the input, and TEI's truncate and raw_scores. */

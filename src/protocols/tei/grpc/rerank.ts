@@ -1,9 +1,9 @@
-import { Errors } from '../../errors.js';
-import type { Rank, RerankOptions, RerankPair } from '../../tei/rerank.js';
+import { Errors } from '../../../errors.js';
+import type { Rank, RerankOptions, RerankPair } from '../rerank.js';
 import type { Metadata, RerankRequest, RerankResponse, RerankStreamRequest } from './messages.js';
 import { checkTruncationDirection } from './predict.js';
 
-/** Rerank's request as src/tei/rerank.ts takes it. */
+/** Rerank's request as ../rerank.ts takes it. */
 export function rerankCallOf(request: RerankRequest) {
   checkTruncationDirection(request.truncation_direction);
   return {

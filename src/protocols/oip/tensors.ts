@@ -1,9 +1,9 @@
 // The tensors of an inference request and its answer, the same over HTTP and gRPC: a BYTES input of texts, shaped
 // [n] or [n, 1]; out `scores` (FP32 [n, labels], each row in label-id order) and `label` (BYTES [n], each text's
 // most probable label, the first by id on a tie), from the prediction's typed scores.
-import { Errors } from '../errors.js';
-import type { Prediction } from '../inference/predictor.js';
-import { descendingOrder } from '../inference/scores.js';
+import { Errors } from '../../errors.js';
+import type { Prediction } from '../../inference/predictor.js';
+import { descendingOrder } from '../../inference/scores.js';
 import type { OipModel } from './model.js';
 
 export type OipOutputName = 'scores' | 'label';

@@ -1,4 +1,4 @@
-import { Errors, type RequestError } from '../errors.js';
+import { Errors, type RequestError } from '../../errors.js';
 
 /**
  * TEI's truncation_direction Left, refused alike on HTTP and gRPC rather than cut from the right: the tokenizer
