@@ -6,10 +6,8 @@
 import { connect, type ClientHttp2Session } from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
-import { PROTO_DIR } from '../../test/grpc-client.js';
 import { join } from 'node:path';
-
-const OPTIONS = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
+import { PROTO_DIR, PROTO_LOADER_OPTIONS } from '../../src/grpc/protos.js';
 
 /** A call's failure, with the status code the server answered (or UNKNOWN when none came). */
 export class GrpcCallError extends Error {
@@ -29,7 +27,9 @@ export interface LeanGrpcClient {
 }
 
 export function leanGrpcClient(protoFile: string, service: string, port: number): LeanGrpcClient {
-  let node: unknown = grpc.loadPackageDefinition(loadSync(join(PROTO_DIR, protoFile), { ...OPTIONS, includeDirs: [PROTO_DIR] }));
+  let node: unknown = grpc.loadPackageDefinition(
+    loadSync(join(PROTO_DIR, protoFile), { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_DIR] }),
+  );
   for (const part of service.split('.')) node = (node as Record<string, unknown>)[part];
   const definition = (node as { service: grpc.ServiceDefinition }).service;
   const session: ClientHttp2Session = connect(`http://127.0.0.1:${port}`);
