@@ -66,20 +66,31 @@ t.test('NOT_SERVING while the workers load, then SERVING; a Watch sees the chang
   );
 });
 
-t.test('Check and Watch know the server, the Open Inference Protocol service and nothing else', async (t) => {
-  const service = await startService({ WORKERS: '1' });
-  const health = grpcClient(...HEALTH, service.grpcPort);
-  t.teardown(async () => {
-    health.close();
-    await service.stop();
-  });
-  for (const name of ['', OIP_NAME]) t.same((await unary(health, 'Check', { service: name })).value, { status: 'SERVING' }, `"${name}"`);
-  const unknown = await unary(health, 'Check', { service: 'other.Service' });
-  t.equal(unknown.error?.code, grpc.status.NOT_FOUND, 'an unknown service is NOT_FOUND');
-  const watched = watch(health, 'other.Service');
-  await waitFor(() => watched.statuses.length > 0, 10_000, 'the Watch to answer');
-  t.same(watched.statuses, ['SERVICE_UNKNOWN'], 'an unknown service is watched as SERVICE_UNKNOWN');
-});
+t.test(
+  'Check and Watch know the server and the services it serves, and nothing else; what the model cannot serve is NOT_SERVING',
+  async (t) => {
+    const service = await startService({ WORKERS: '1' });
+    const health = grpcClient(...HEALTH, service.grpcPort);
+    t.teardown(async () => {
+      health.close();
+      await service.stop();
+    });
+    for (const name of ['', OIP_NAME, 'tei.v1.Predict', 'tei.v1.Tokenize', 'tei.v1.Info'])
+      t.same((await unary(health, 'Check', { service: name })).value, { status: 'SERVING' }, `"${name}"`);
+    // As TEI's health: what the model cannot serve is NOT_SERVING however ready the server is.
+    t.same((await unary(health, 'Check', { service: 'tei.v1.Embed' })).value, { status: 'NOT_SERVING' }, 'a classifier has no Embed');
+    t.same(
+      (await unary(health, 'Check', { service: 'tei.v1.Rerank' })).value,
+      { status: 'NOT_SERVING' },
+      'a two-label model is no re-ranker',
+    );
+    const unknown = await unary(health, 'Check', { service: 'other.Service' });
+    t.equal(unknown.error?.code, grpc.status.NOT_FOUND, 'an unknown service is NOT_FOUND');
+    const watched = watch(health, 'other.Service');
+    await waitFor(() => watched.statuses.length > 0, 10_000, 'the Watch to answer');
+    t.same(watched.statuses, ['SERVICE_UNKNOWN'], 'an unknown service is watched as SERVICE_UNKNOWN');
+  },
+);
 
 t.test('SIGTERM: the calls in flight finish, health turns NOT_SERVING, new calls are UNAVAILABLE, the process exits 0', async (t) => {
   const service = await startService({

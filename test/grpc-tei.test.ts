@@ -342,6 +342,9 @@ t.test('a one-label cross-encoder: Rerank and RerankStream rank as POST /rerank 
     await reranker.stop();
   });
   t.equal((await ok(unary(info, 'Info', {}))).model_type, 'MODEL_TYPE_RERANKER', 'Info: a one-label model is a reranker');
+  const health = grpcClient('health.proto', 'grpc.health.v1.Health', reranker.grpcPort);
+  t.teardown(() => health.close());
+  t.same((await ok(unary(health, 'Check', { service: 'tei.v1.Rerank' }))).status, 'SERVING', 'health: Rerank is served');
   const query = 'a good movie';
   const texts = ['it is fun', 'the worst film ever', 'a good movie', 'so-so'];
   for (const [rawScores, returnText] of [

@@ -46,7 +46,7 @@ export async function startGrpcServer(
   for (const { definition, implementation } of services) server.addService(definition, implementation);
   const health = createHealthService(
     lifecycle,
-    services.map((s) => serviceName(s.definition)),
+    services.map((s) => ({ name: serviceName(s.definition), serving: s.serving !== false })),
   );
   server.addService(health.definition, health.implementation);
   // Every proto loaded so far (the services' and Health's), so reflection lists them all.

@@ -32,9 +32,10 @@ export function createTeiGrpcServices(deps: GrpcDeps): GrpcService[] {
   const rerankLimits = { numLabels: info.labels.length, maxBatch: info.maxClientBatchSize };
   // One tokenizer for every Tokenize and Decode call (its work runs on libuv's pool).
   const tokenizer = TeiTokenizer.fromFile(deps.model.tokenizerPath);
-  const service = (name: string, implementation: grpc.UntypedServiceImplementation): GrpcService => ({
+  const service = (name: string, implementation: grpc.UntypedServiceImplementation, serving = true): GrpcService => ({
     definition: serviceDefinition(TEI_PROTO, `tei.v1.${name}`),
     implementation,
+    serving,
   });
   const method = (serviceName: string, name: string) => `tei.v1.${serviceName}/${name}`;
 
@@ -77,6 +78,8 @@ export function createTeiGrpcServices(deps: GrpcDeps): GrpcService[] {
           return [name, call(deps, method('Embed', name), unimplemented)];
         }),
       ),
+      // A classifier has no embeddings: TEI's health says so too.
+      false,
     ),
     service('Predict', {
       Predict: unaryCall(deps, method('Predict', 'Predict'), (request, scope) => predict(predictCallOf(request), scope)),
@@ -86,10 +89,15 @@ export function createTeiGrpcServices(deps: GrpcDeps): GrpcService[] {
         predict(predictPairCallOf(request), scope),
       ),
     }),
-    service('Rerank', {
-      Rerank: unaryCall(deps, method('Rerank', 'Rerank'), rerank),
-      RerankStream: clientStreamCall(deps, method('Rerank', 'RerankStream'), rerankStream),
-    }),
+    service(
+      'Rerank',
+      {
+        Rerank: unaryCall(deps, method('Rerank', 'Rerank'), rerank),
+        RerankStream: clientStreamCall(deps, method('Rerank', 'RerankStream'), rerankStream),
+      },
+      // Only a one-label cross-encoder re-ranks (checkReranker).
+      rerankLimits.numLabels === 1,
+    ),
     service('Tokenize', {
       Tokenize: unaryCall(deps, method('Tokenize', 'Tokenize'), (request) => tokenizer.tokenize(request)),
       TokenizeStream: streamCall(deps, method('Tokenize', 'TokenizeStream'), (request) => tokenizer.tokenize(request)),
