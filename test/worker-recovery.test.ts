@@ -24,8 +24,10 @@ const url = `http://127.0.0.1:${service.port}`;
 
 t.test('a worker that dies during load fails the requests it held with 500, and the pool recovers', async (t) => {
   const [original] = service.pool.threads;
-  // The first request occupies the thread; the others queue behind it and share the next batch.
-  const first = postPredict(url, { text: Array.from({ length: 8 }, (_, i) => `${i} ${'keeps the worker busy '.repeat(60)}`) });
+  // The first request occupies the thread; the others queue behind it and share the next batch. Its batch is
+  // as long as one batch may be (8 texts of ~480 tokens, within MAX_BATCH_TOKENS), so that on a loaded machine
+  // the other two are still queued together when it ends.
+  const first = postPredict(url, { text: Array.from({ length: 8 }, (_, i) => `${i} ${'keeps the worker busy '.repeat(120)}`) });
   await waitFor(() => service.dispatcher.busyWorkers === 1, 30_000, 'a batch running');
   const sharing = Promise.all([
     postPredict(url, { text: ['__exit__'] }),
