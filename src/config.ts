@@ -137,6 +137,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
   if (cluster && (redisUrl ?? redisHost ?? redisPort) !== undefined) {
     throw Errors.Config('REDIS_CLUSTER_NODES and REDIS_URL/REDIS_HOST/REDIS_PORT are exclusive: the cache uses one of them');
   }
+  if (settings.modelRepository !== undefined && modelDir !== undefined) {
+    throw Errors.Config('MODEL_REPOSITORY and MODEL_DIR are exclusive: serve one model directory, or a repository of them');
+  }
   if (apiKeys !== undefined && apiKeysFile !== undefined) {
     throw Errors.Config('API_KEYS and API_KEYS_FILE are exclusive: the keys come from one of them');
   }
@@ -153,6 +156,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
         ? undefined
         : redactedKeys(signingKeysFromList(cacheSigningKeys.split(','), 'CACHE_SIGNING_KEYS'), 'cache signing key'),
     cacheSigningKeysFile,
+    modelRepository: settings.modelRepository === undefined ? undefined : resolve(settings.modelRepository),
     modelDir: modelDir === undefined ? defaultModelDir : resolve(modelDir),
     modelDirIsDefault: modelDir === undefined,
     modelFile,

@@ -33,6 +33,9 @@ export type RequestErrorCode =
   | 'INF_ERR_VALIDATION'
   | 'INF_ERR_INVALID_INPUT'
   | 'INF_ERR_MODEL_NOT_FOUND'
+  | 'INF_ERR_MODEL_LOAD'
+  | 'INF_ERR_MODEL_BUSY'
+  | 'INF_ERR_MODEL_MEMORY'
   | 'INF_ERR_API_KEY_MISSING'
   | 'INF_ERR_API_KEY_INVALID'
   | 'INF_ERR_INPUT_INVALID'
@@ -102,6 +105,20 @@ export const Errors = {
   InvalidInput: (problem: string) => new RequestError('INF_ERR_INVALID_INPUT', problem),
   ModelNotFound: (name: string) => new RequestError('INF_ERR_MODEL_NOT_FOUND', `Model ${name.slice(0, 100)} not found`),
 
+  /** The model repository's load and unload (src/model-repository) */
+  ModelLoadFailed: (name: string, why: string) =>
+    new RequestError('INF_ERR_MODEL_LOAD', `Model ${name.slice(0, 100)} could not be loaded: ${why.slice(0, 500)}`),
+  // One load or unload of a model at a time: a second one would race the first's sessions.
+  ModelBusy: (name: string) =>
+    new RequestError('INF_ERR_MODEL_BUSY', `Model ${name.slice(0, 100)} is being loaded or unloaded; retry when that ends`, {
+      retryAfterS: 1,
+    }),
+  ModelMemory: (name: string, neededMb: number, budgetMb: number) =>
+    new RequestError(
+      'INF_ERR_MODEL_MEMORY',
+      `Model ${name.slice(0, 100)} needs about ${neededMb} MiB more, which would pass MODEL_MEMORY_BUDGET_MB=${budgetMb}; unload a model first`,
+    ),
+
   /** API keys (RFC 6750): the challenge names the realm, and the error only when a key was sent */
   ApiKeyMissing: (realm: string) =>
     new RequestError('INF_ERR_API_KEY_MISSING', 'Not authenticated', { challenge: { realm, invalidToken: false } }),
@@ -140,6 +157,11 @@ export const Errors = {
   ModelInvalid: (path: string, why: string) => new StartupError('INF_ERR_MODEL_INVALID', `${path} ${why}; ${MODEL_HELP}`),
   ModelGraph: (path: string, why: string) =>
     new StartupError('INF_ERR_MODEL_GRAPH', `${path}: ${why}; set PER_ROW_QUANTIZATION=false to serve the model as it is`),
+  ModelRepository: (problem: string) =>
+    new StartupError(
+      'INF_ERR_MODEL_REPOSITORY',
+      `model repository: ${problem}; MODEL_REPOSITORY holds one model directory per model (see docs/models.md)`,
+    ),
   WorkerStart: (why: string) => new StartupError('INF_ERR_WORKER_START', `a model worker failed to start: ${why}`),
   Listen: (host: string, port: number) => new StartupError('INF_ERR_LISTEN', `cannot listen on ${host}:${port} (in use, or not allowed)`),
 } as const;

@@ -31,7 +31,11 @@ async function main(): Promise<void> {
 
   let service: Service;
   try {
-    if (config.modelDirIsDefault && !existsSync(join(config.modelDir, config.modelFile ?? MODEL_FILE_CANDIDATES[0]))) {
+    if (
+      config.modelRepository === undefined &&
+      config.modelDirIsDefault &&
+      !existsSync(join(config.modelDir, config.modelFile ?? MODEL_FILE_CANDIDATES[0]))
+    ) {
       logger.info({ modelDir: config.modelDir }, 'no model yet and MODEL_DIR unset: fetching it from the hub');
       const { ensureModel } = await import('../model/manifest-fetch.js');
       const { createProgressReporter } = await import('../model/progress.js');

@@ -7,25 +7,21 @@ import { packageRoot } from '../model/paths.js';
 import { type Config, EDGE_SETTINGS, settingsFor } from './config.js';
 import { Errors } from './errors.js';
 import { Lifecycle } from './lifecycle.js';
-import { loadModelInfo, type ModelInfo } from './model-loading/model-info.js';
-import { withPerRowQuantization } from './model-loading/per-row-model.js';
+import type { ModelInfo } from './model-loading/model-info.js';
 import { createModelPool, type ModelPool } from './inference/pool.js';
-import { createTokenizerPool } from './inference/tokenizer-pool.js';
-import { CostModel } from './inference/cost-model.js';
+import type { CostModel } from './inference/cost-model.js';
 import type { InferenceQueue } from './inference/queue.js';
 import type { Dispatcher } from './inference/dispatcher.js';
-import { createScheduler, type Scheduler } from './inference/scheduler.js';
+import { Scheduler } from './inference/scheduler.js';
 import { initialSession, ThreadLayout, threadLayoutOptions } from './inference/thread-layout.js';
-import { PredictionCodec } from './inference/prediction-codec.js';
-import { scoreRow } from './inference/score-functions.js';
-import { Predictor } from './inference/predictor.js';
-import { LruCache } from './cache/lru.js';
+import { readInitialModels } from './model-repository/initial-models.js';
+import { ModelRepository } from './model-repository/model-repository.js';
+import { readModel } from './model-repository/read-model.js';
+import { createServedModel, poolModelOf, type ServedModel, type SharedParts } from './model-repository/served-model.js';
 import { RedisTier } from './cache/redis-tier.js';
 import { CoalescedLookups } from './cache/coalesced-lookups.js';
 import { type RedisTransport, SingleRedis } from './cache/redis-transport.js';
 import { RedisCluster } from './cache/redis-cluster.js';
-import { createCacheKey, isRawKey } from './cache/cache-key.js';
-import { PredictionCache } from './cache/prediction-cache.js';
 import { createCacheSigning } from './cache/signing-keys.js';
 import { createMetrics, disabledMetrics, type Metrics } from './observability/metrics.js';
 import { createTracing } from './observability/tracing.js';
@@ -46,13 +42,18 @@ export interface Service {
   readonly port: number;
   /** The gRPC server's port; undefined when GRPC_PORT=0 turns gRPC off. */
   readonly grpcPort: number | undefined;
+  /** The default model. */
   readonly model: ModelInfo;
   readonly lifecycle: Lifecycle;
   readonly pool: ModelPool;
+  /** The default model's. */
   readonly queue: InferenceQueue;
   readonly dispatcher: Dispatcher;
   readonly layout: ThreadLayout;
+  /** The default model's. */
   readonly costModel: CostModel;
+  /** The served models by name; loads and unloads them live. */
+  readonly repository: ModelRepository;
   readonly metrics: Metrics;
   /** Resolves when every worker is warm and health turns 200. */
   readonly ready: Promise<void>;
@@ -75,33 +76,16 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       .flat()
       .flatMap((f) => f.sha256 ?? []),
   };
-  const loaded = await loadModelInfo(config.modelDir, config.modelFile, config.maxTokens, pinned);
-  const model = config.perRowQuantization ? await withPerRowQuantization(loaded) : loaded;
-  logger.info(
-    {
-      modelDir: model.dir,
-      onnx: model.onnxPath,
-      sha256: model.onnxSha256,
-      modelId: model.id,
-      labels: model.labels,
-      problemType: model.problemType,
-      maxTokens: model.maxTokens,
-      maxTokensLimitedBy: model.maxTokensLimitedBy,
-      padId: model.padId,
-      repo: model.repo,
-      revision: model.revision,
-      activationQuantization: model.rewrite
-        ? { rewrite: model.rewrite.name, sha256: model.rewrite.sha256, matMuls: model.rewrite.matMuls }
-        : 'as in the file',
-    },
-    'model',
-  );
+  const readSettings = { modelFile: config.modelFile, maxTokens: config.maxTokens, perRowQuantization: config.perRowQuantization, pinned };
+  const initial = await readInitialModels(config, readSettings, logger);
+  for (const { name, read } of initial.models) logModel(logger, name, read.info);
+  const model = initial.models[0]!.read.info;
 
   const layoutOptions = threadLayoutOptions(config.workers, config.intraOpThreads);
   const pool = createModelPool({
     workers: config.workers,
     session: initialSession(layoutOptions),
-    model,
+    models: initial.models.map(({ name, read }) => poolModelOf(name, read.info)),
     logger,
     workerFile: overrides.workerFile,
   });
@@ -116,51 +100,32 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     'worker pool starting',
   );
   const lifecycle = new Lifecycle();
-  // A prior until the workers' warm-up runs calibrate it (no request is admitted before: health is 503).
-  const costModel = CostModel.of([2, 0.1, 0.0005]);
+  const scheduler = new Scheduler(layout);
+  const { dispatcher } = scheduler;
   // Built once the metrics it reports to exist; the metrics read it lazily.
-  let scheduler: Scheduler | undefined;
+  let repository: ModelRepository | undefined;
   let redis: RedisTier | undefined;
   const transport = createRedisTransport(config);
-  const lru = new LruCache(config.cacheLruEntries, config.cacheLruBytes);
+  const served = (): readonly ServedModel[] => repository?.served() ?? [];
   const metrics = config.metricsEnabled
     ? createMetrics({
-        queueLength: () => scheduler?.queue.length ?? 0,
-        queueTokens: () => scheduler?.queue.tokens ?? 0,
-        predictedWaitMs: () => scheduler?.admission.predictedDrainMs() ?? 0,
-        busyWorkers: () => scheduler?.dispatcher.busyWorkers ?? 0,
+        queueLength: () => sum(served(), (m) => m.scheduler.queue.length),
+        queueTokens: () => sum(served(), (m) => m.scheduler.queue.tokens),
+        // The worst model's: the one whose requests are closest to refusal is what scaling must follow.
+        predictedWaitMs: () => Math.max(0, ...served().map((m) => m.scheduler.admission.predictedDrainMs())),
+        busyWorkers: () => dispatcher.busyWorkers,
         workers: () => pool.size,
         layout: () => layout.layout,
-        memoryTier: () => ({ entries: lru.size, bytes: lru.sizeBytes }),
-        stats: () => scheduler?.dispatcher.stats ?? { modelRuns: 0, textsRun: 0 },
+        memoryTier: () => {
+          const tiers = served().map((m) => m.memoryTier());
+          return { entries: sum(tiers, (t) => t.entries), bytes: sum(tiers, (t) => t.bytes) };
+        },
+        stats: () => dispatcher.stats,
         redisUp: transport ? () => redis?.isUp ?? false : undefined,
         apiKeys: config.apiKeys !== undefined || config.apiKeysFile !== undefined,
         cacheSigning: config.cacheSigningKeys !== undefined || config.cacheSigningKeysFile !== undefined,
       })
     : disabledMetrics;
-  const tokenizer = createTokenizerPool({
-    threads: config.tokenizerThreads,
-    tokenizerPath: model.tokenizerPath,
-    maxTokens: model.maxTokens,
-    onTokenize: (ms) => metrics.onTokenize(ms),
-  });
-  const codec = new PredictionCodec(model.labels);
-  const numLabels = model.labels.length;
-  scheduler = createScheduler(
-    {
-      maxQueueTokens: config.maxQueueTokens,
-      maxQueueDelayMs: Math.min(config.maxQueueDelayMs, config.requestTimeoutMs),
-      typicalBatchRows: Math.min(16, config.maxBatchSize),
-      maxBatchSize: config.maxBatchSize,
-      maxBatchTokens: config.maxBatchTokens,
-    },
-    costModel,
-    layout,
-    (rows, slot, session) => pool.run(slot, rows, session),
-    (logits, row) => codec.scored(scoreRow(model.scoreFunction, logits, row, numLabels)),
-    metrics,
-  );
-  const { queue, admission, dispatcher } = scheduler;
 
   redis = transport
     ? new RedisTier({
@@ -179,18 +144,32 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       : 'none (in-process cache only)';
   logger.info({ redis: redisTarget, prefix: config.cachePrefix }, 'cache');
   const signing = createCacheSigning(config, logger, redis !== undefined);
-  const cache = new PredictionCache({
-    lru,
+  const shared: SharedParts = {
+    config,
+    pool,
+    scheduler,
     redis,
-    redisKey: createCacheKey(config.cachePrefix, model.id),
-    // Scores and raw scores (TEI's raw_scores) are checked each by their own rule.
-    isValid: (value, key) => codec.check(value, isRawKey(key)),
-    onLookup: (outcome, count) => metrics.cacheLookup(outcome, count),
-    onInvalid: (count) => metrics.redisInvalid(count),
     signer: signing.signer,
-    onUnverified: (count) => metrics.redisUnverified(count),
-  });
-  const predictor = new Predictor(cache, tokenizer, admission, () => performance.now(), codec);
+    cachePrefix: config.cachePrefix,
+    observerOf: () => metrics,
+  };
+  const startedModels = initial.models.map(({ name, read }) => createServedModel(name, read.info, read.settings, shared));
+  repository = new ModelRepository(
+    {
+      root: initial.root,
+      defaultName: initial.defaultName,
+      shared,
+      layout,
+      logger,
+      memoryBudgetBytes: config.modelMemoryBudgetMb === undefined ? undefined : config.modelMemoryBudgetMb * 2 ** 20,
+      read: (source) => readModel(source, { ...readSettings, modelFile: undefined }),
+      rss: () => process.memoryUsage.rss(),
+    },
+    startedModels,
+  );
+  const defaultModel = startedModels[0]!.served;
+  const { predictor } = defaultModel;
+  const numLabels = model.labels.length;
   // The memo holds answers the in-process tier gave; with that tier off, every lookup goes to Redis as asked.
   const memo =
     config.responseMemoEntries > 0 && config.responseMemoBytes > 0 && config.cacheLruEntries > 0
@@ -207,6 +186,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const edgeSettings = settingsFor(config, EDGE_SETTINGS);
   const app = createApp({
     model,
+    repository,
     tracing,
     modelId: model.id,
     memo,
@@ -237,6 +217,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
             model,
             version,
             predictor,
+            models: repository,
             lifecycle,
             metrics,
             logger,
@@ -248,11 +229,10 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   if (grpcServer) logger.info({ host: config.host, grpcPort: grpcServer.port }, 'grpc listening');
 
   const ready = pool.ready.then((calibration) => {
-    layout.started(calibration);
-    costModel.calibrate(calibration);
+    scheduler.follow(layout.started(calibration));
     if (lifecycle.state !== 'starting') return;
     lifecycle.state = 'ready';
-    logger.info({ workers: config.workers, costModel: costModel.coefficientsAndDrift }, 'ready');
+    logger.info({ workers: config.workers, costModel: defaultModel.scheduler.costModel.coefficientsAndDrift }, 'ready');
   });
 
   return {
@@ -261,10 +241,11 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     model,
     lifecycle,
     pool,
-    queue,
+    queue: defaultModel.scheduler.queue,
     dispatcher,
     layout,
-    costModel,
+    costModel: defaultModel.scheduler.costModel,
+    repository,
     metrics,
     ready,
     async shutdown() {
@@ -288,7 +269,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
       // A stop during start-up: the warm-up is an inference too, and must finish before its thread ends.
       await pool.ready.catch(() => {});
       await pool.close();
-      await tokenizer.close();
+      await repository.close();
       await redis?.close();
       // Last: the Redis writes above end spans too.
       await tracing.shutdown();
@@ -316,6 +297,35 @@ function createRedisTransport(config: Config): RedisTransport | undefined {
       ? new SingleRedis(config.redisUrl, auth)
       : undefined;
   return transport && new CoalescedLookups(transport);
+}
+
+function sum<T>(items: readonly T[], of: (item: T) => number): number {
+  let total = 0;
+  for (const item of items) total += of(item);
+  return total;
+}
+
+function logModel(logger: Logger, name: string, model: ModelInfo): void {
+  logger.info(
+    {
+      model: name,
+      modelDir: model.dir,
+      onnx: model.onnxPath,
+      sha256: model.onnxSha256,
+      modelId: model.id,
+      labels: model.labels,
+      problemType: model.problemType,
+      maxTokens: model.maxTokens,
+      maxTokensLimitedBy: model.maxTokensLimitedBy,
+      padId: model.padId,
+      repo: model.repo,
+      revision: model.revision,
+      activationQuantization: model.rewrite
+        ? { rewrite: model.rewrite.name, sha256: model.rewrite.sha256, matMuls: model.rewrite.matMuls }
+        : 'as in the file',
+    },
+    'model',
+  );
 }
 
 function redactUrl(url: string): string {

@@ -1,6 +1,6 @@
-// piscina worker: each thread owns at most one ONNX Runtime session, created and warmed when the thread starts
-// (piscina imports this module at thread start and awaits it before the first task) and re-created when the
-// pool's thread layout changes (src/inference/thread-layout.ts). Texts arrive as token
+// piscina worker: each thread owns at most one ONNX Runtime session per model, created and warmed when the thread
+// starts (piscina imports this module at thread start and awaits it before the first task) or when a model is
+// loaded, and re-created when the pool's thread layout changes (src/inference/thread-layout.ts). Texts arrive as token
 // ids (tokenized on arrival by the tokenizer threads), so the main thread knows every batch's exact size.
 import { BroadcastChannel, threadId, workerData } from 'node:worker_threads';
 import { performance } from 'node:perf_hooks';
@@ -16,8 +16,10 @@ import {
   type CalibrationRun,
   type LoadResult,
   type ModelTask,
+  type ModelLoad,
   type ModelWorkerData,
   type SessionShape,
+  type WorkerModel,
   type WorkerStatus,
 } from './protocol.js';
 
@@ -47,57 +49,77 @@ const CALIBRATION_SHAPES = [
   [4, 128],
 ] as const;
 
-/** What the thread holds: one session, of one shape, or none (a layout that does not run this thread). */
-let held: { readonly shape: SessionShape; readonly session: RecyclingSession } | undefined;
-/** The model's inputs; the signature is the file's, the same for every session of it. */
-let spec: ModelSpec | undefined;
-let numLabels = 0;
+/** A model's session on this thread, of one shape, and the model's inputs (the file's signature, the same for every session of it). */
+interface HeldModel {
+  readonly shape: SessionShape;
+  readonly session: RecyclingSession;
+  readonly spec: ModelSpec;
+}
+
+/** The sessions the thread holds, one per model at most, by model key. */
+const held = new Map<string, HeldModel>();
 
 type ModelSpec = Parameters<typeof buildModelInputs>[1];
 
 /**
- * Holds a session of `shape` (none for null), releasing the one held before, so a thread never holds two. A new
- * session is warmed (the first run loads kernels; doing it here keeps it off the first request) and, with
- * `calibrate`, timed on each calibration shape three times, the fastest run counting (the least disturbed by
- * other threads).
+ * Holds a session of `shape` for `model` (none for null), releasing the one held before, so a thread never holds
+ * two of one model. A new session is warmed (the first run loads kernels; doing it here keeps it off the first
+ * request) and, with `calibrate`, timed on each calibration shape three times, the fastest run counting (the
+ * least disturbed by other threads). Returns the logits per text of the warm-up (0 without a new session).
  */
-async function hold(shape: SessionShape | null, calibrate: boolean): Promise<CalibrationRun[]> {
-  if (held && shape && held.shape.threads === shape.threads && held.shape.spin === shape.spin) return [];
-  if (held) {
-    const released = held.session;
-    held = undefined;
-    await released.release();
-  }
-  if (!shape) return [];
+async function hold(model: WorkerModel, shape: SessionShape | null, calibrate: boolean, calibration: CalibrationRun[]): Promise<number> {
+  const current = held.get(model.key);
+  if (current && shape && current.shape.threads === shape.threads && current.shape.spin === shape.spin) return 0;
+  await release(model.key);
+  if (!shape) return 0;
   const session = new RecyclingSession(
-    () => createSession(data.modelPath, shape.threads, data.modelBytes, shape.spin),
+    () => createSession(model.modelPath, shape.threads, model.modelBytes, shape.spin),
     LARGE_BATCH,
     RECYCLE_IDLE_MS,
   );
-  spec ??= {
-    inputs: modelInputs(data.modelPath, (await session.current()).inputMetadata),
-    padId: data.padId,
-    typeId: data.typeId,
+  const spec: ModelSpec = {
+    inputs: modelInputs(model.modelPath, (await session.current()).inputMetadata),
+    padId: model.padId,
+    typeId: model.typeId,
   };
-  held = { shape, session };
-  numLabels = (await runBatch(WARM_UP)).numLabels;
-  const calibration: CalibrationRun[] = [];
-  if (!calibrate) return calibration;
+  const now: HeldModel = { shape, session, spec };
+  held.set(model.key, now);
+  const { numLabels } = await runBatch(now, WARM_UP);
+  if (!calibrate) return numLabels;
   for (const [rows, shapeCols] of CALIBRATION_SHAPES) {
     // A model with fewer positions (a small fine-tune) cannot run the longer shapes at all.
-    const cols = Math.min(shapeCols, data.maxTokens);
+    const cols = Math.min(shapeCols, model.maxTokens);
     const task = (): BatchTask => packBatch(Array.from({ length: rows }, () => new Int32Array(cols)));
     let ms = Infinity;
-    for (let i = 0; i < 3; i++) ms = Math.min(ms, (await runBatch(task())).inferenceMs);
+    for (let i = 0; i < 3; i++) ms = Math.min(ms, (await runBatch(now, task())).inferenceMs);
     calibration.push({ rows, cols, ms });
   }
-  return calibration;
+  return numLabels;
 }
 
-async function runBatch(task: BatchTask): Promise<BatchResult> {
-  const { feeds, rows, cols } = buildModelInputs(task, spec!);
+async function release(key: string): Promise<void> {
+  const released = held.get(key);
+  if (!released) return;
+  held.delete(key);
+  await released.session.release();
+}
+
+/** Loads (or releases) these models' sessions one after another: a thread's loads never overlap its own runs. */
+async function load(shape: SessionShape | null, models: readonly ModelLoad[]): Promise<LoadResult> {
+  const calibration: Record<string, CalibrationRun[]> = {};
+  const numLabels: Record<string, number> = {};
+  for (const { model, calibrate } of models) {
+    const runs: CalibrationRun[] = [];
+    numLabels[model.key] = await hold(model, shape, calibrate, runs);
+    calibration[model.key] = runs;
+  }
+  return { calibration, numLabels };
+}
+
+async function runBatch(model: HeldModel, task: BatchTask): Promise<BatchResult> {
+  const { feeds, rows, cols } = buildModelInputs(task, model.spec);
   const t0 = performance.now();
-  const outputs = await held!.session.run(feeds, rows, cols, RUN_OPTIONS);
+  const outputs = await model.session.run(feeds, rows, cols, RUN_OPTIONS);
   const t1 = performance.now();
   const logitsTensor = outputs[OUTPUT_NAME];
   return {
@@ -110,12 +132,17 @@ async function runBatch(task: BatchTask): Promise<BatchResult> {
 }
 
 async function handle(task: ModelTask): Promise<unknown> {
-  if ('load' in task) return { calibration: await hold(task.load, task.calibrate) } satisfies LoadResult;
+  if ('load' in task) return load(task.load, task.models);
+  if ('unload' in task) {
+    await release(task.unload);
+    return { calibration: {}, numLabels: {} } satisfies LoadResult;
+  }
   let result: BatchResult;
   try {
-    // A thread started anew (after a crash) holds the pool's first layout, maybe not the one that runs now.
-    await hold(task.session, false);
-    result = await runBatch(task.run);
+    // A thread started anew (after a crash) holds the pool's first layout, maybe not the one that runs now, and
+    // only the models of the pool's start.
+    await hold(task.model, task.session, false, []);
+    result = await runBatch(held.get(task.model.key)!, task.run);
   } catch (err) {
     return { error: err instanceof Error ? err.message : String(err) } satisfies BatchFailure;
   }
@@ -123,8 +150,11 @@ async function handle(task: ModelTask): Promise<unknown> {
 }
 
 try {
-  const calibration = await hold(data.session, true);
-  report({ type: 'ready', threadId, numLabels, calibration });
+  const loaded = await load(
+    data.session,
+    data.models.map((model) => ({ model, calibrate: true })),
+  );
+  report({ type: 'ready', threadId, ...loaded });
 } catch (err) {
   report({ type: 'failed', threadId, message: err instanceof Error ? err.message : String(err) });
   throw err;

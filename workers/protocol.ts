@@ -1,7 +1,13 @@
 // The contract between the main thread and the worker threads (model workers and tokenizer threads).
 
-/** Passed once to every model worker thread as piscina's workerData. */
-export interface ModelWorkerData {
+/**
+ * One model as the worker threads run it: what its sessions are made of. Every run names its model, so a thread
+ * that does not hold a session of it yet (started anew after a crash, or the model was loaded after it started)
+ * creates one itself.
+ */
+export interface WorkerModel {
+  /** The model's name in the repository and its version (src/model-repository): distinct per loaded model. */
+  readonly key: string;
   /** Absolute path of the .onnx file. */
   readonly modelPath: string;
   /** The model to run instead of the file's bytes (PER_ROW_QUANTIZATION's rewrite), in shared memory. */
@@ -12,7 +18,13 @@ export interface ModelWorkerData {
   readonly typeId: number;
   /** The model's token limit (src/model-loading/model-config.ts resolveMaxTokens): warm-up shapes stay within its positions. */
   readonly maxTokens: number;
-  /** The session the thread loads at start (the pool's first layout). */
+}
+
+/** Passed once to every model worker thread as piscina's workerData. */
+export interface ModelWorkerData {
+  /** The models every thread loads at start. */
+  readonly models: readonly WorkerModel[];
+  /** The session each of them gets at start (the pool's first layout). */
   readonly session: SessionShape;
   /** Name of the BroadcastChannel on which each thread reports that it is warm, or why it failed. */
   readonly statusChannel: string;
@@ -28,18 +40,26 @@ export interface SessionShape {
 }
 
 /**
- * What the main thread asks of a model worker: run a batch on a session of this shape (the thread re-creates
- * its session first if it holds another), or load a session of this shape now (warm, and with `calibrate` timed
- * for the cost model), or, with `load: null`, release the one it holds. Every run names its shape, so a thread that piscina
- * started anew after a crash takes the layout that runs now.
+ * What the main thread asks of a model worker: run a batch of a model on a session of this shape (the thread
+ * re-creates its session of that model first if it holds another shape); or make these models' sessions this
+ * shape now (warm, and those with `calibrate` timed for their cost model), releasing them with `load: null`; or
+ * release one model's session for good (`unload`, the model left the repository).
  */
 export type ModelTask =
-  | { readonly run: BatchTask; readonly session: SessionShape }
-  | { readonly load: SessionShape | null; readonly calibrate: boolean };
+  | { readonly run: BatchTask; readonly session: SessionShape; readonly model: WorkerModel }
+  | { readonly load: SessionShape | null; readonly models: readonly ModelLoad[] }
+  | { readonly unload: string };
 
-/** A load's answer: the timed warm-up runs of the new session (none for a release). */
+/** One model of a load task. */
+export interface ModelLoad {
+  readonly model: WorkerModel;
+  readonly calibrate: boolean;
+}
+
+/** A load's answer, by model key: the timed warm-up runs of each new session (none for a release or without `calibrate`), and the logits per text it gave. */
 export interface LoadResult {
-  readonly calibration: readonly CalibrationRun[];
+  readonly calibration: Readonly<Record<string, readonly CalibrationRun[]>>;
+  readonly numLabels: Readonly<Record<string, number>>;
 }
 
 /**
@@ -91,7 +111,7 @@ export interface CalibrationRun {
 }
 
 export type WorkerStatus =
-  | { readonly type: 'ready'; readonly threadId: number; readonly numLabels: number; readonly calibration: readonly CalibrationRun[] }
+  | ({ readonly type: 'ready'; readonly threadId: number } & LoadResult)
   | { readonly type: 'failed'; readonly threadId: number; readonly message: string };
 
 /** Passed once to every tokenizer thread. */

@@ -19,6 +19,7 @@ import { Errors, type RequestError } from '../errors.js';
 import type { ApiKeyGuard } from '../http/api-keys.js';
 import { failureReasonOf } from '../http/error-answers.js';
 import { requestIdOf } from '../http/request-id.js';
+import type { ModelLookup } from '../model-repository/model-repository.js';
 import type { Predictor, RequestScope } from '../inference/predictor.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { ModelInfo } from '../model-loading/model-info.js';
@@ -33,6 +34,8 @@ export interface GrpcDeps extends GrpcPipelineDeps {
   /** The service's version (package.json). */
   readonly version: string;
   readonly predictor: Predictor;
+  /** The served models by name (the Open Inference Protocol's model_name). */
+  readonly models: ModelLookup;
 }
 
 /** What the pipeline itself needs of GrpcDeps. */

@@ -26,6 +26,10 @@ const TABLE: Record<RequestErrorCode, grpc.status> = {
   INF_ERR_VALIDATION: status.INVALID_ARGUMENT,
   INF_ERR_INVALID_INPUT: status.INVALID_ARGUMENT,
   INF_ERR_MODEL_NOT_FOUND: status.NOT_FOUND,
+  // The repository extension is HTTP's alone; were its errors to reach a call, these are their kinds.
+  INF_ERR_MODEL_LOAD: status.INVALID_ARGUMENT,
+  INF_ERR_MODEL_BUSY: status.FAILED_PRECONDITION,
+  INF_ERR_MODEL_MEMORY: status.RESOURCE_EXHAUSTED,
   // API keys
   INF_ERR_API_KEY_MISSING: status.UNAUTHENTICATED,
   INF_ERR_API_KEY_INVALID: status.UNAUTHENTICATED,

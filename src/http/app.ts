@@ -2,6 +2,7 @@ import { App, type TemplatedApp } from 'uWebSockets.js';
 import { Errors } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { ModelInfo } from '../model-loading/model-info.js';
+import type { ModelRepository } from '../model-repository/model-repository.js';
 import type { Tracing } from '../observability/tracing.js';
 import { createDocsHandlers } from './handlers/docs.js';
 import { createHealthHandler } from './handlers/health.js';
@@ -27,6 +28,8 @@ export interface AppDeps extends HfInferenceDeps, TeiDeps {
   /** Undefined when no API keys are configured (api-keys.ts). */
   readonly apiKeys: ApiKeyGuard | undefined;
   readonly model: ModelInfo;
+  /** The served models by name, loaded and unloaded live (the repository extension's routes). */
+  readonly repository: ModelRepository;
   /** The server's version (package.json), for the protocols' server metadata. */
   readonly version: string;
 }

@@ -43,6 +43,10 @@ const TABLE: Record<RequestErrorCode, Row> = {
   // HF's and the Open Inference Protocol's: both protocols answer a bad input 400.
   INF_ERR_INVALID_INPUT: { status: 400, tei: { type: 'validation' } },
   INF_ERR_MODEL_NOT_FOUND: { status: 404, tei: { type: 'validation' } },
+  // The repository extension's load and unload (Triton answers a failed load 400).
+  INF_ERR_MODEL_LOAD: { status: 400, tei: { type: 'validation' } },
+  INF_ERR_MODEL_BUSY: { status: 409, tei: { type: 'validation' } },
+  INF_ERR_MODEL_MEMORY: { status: 507, tei: { type: 'validation' } },
   // API keys (RFC 6750)
   INF_ERR_API_KEY_MISSING: { status: 401, tei: { type: 'validation' } },
   INF_ERR_API_KEY_INVALID: { status: 401, tei: { type: 'validation' } },

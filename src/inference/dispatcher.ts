@@ -19,32 +19,71 @@ export interface BatchObserver {
   onQueueWait(ms: number): void;
 }
 
-/** Runs one batch on thread `slot`, on a session of this shape (ModelPool.run). */
+/** Runs one batch of a lane's model on thread `slot`, on a session of this shape (ModelPool.run). */
 export type RunBatch = (rows: readonly (Int32Array | Tokens)[], slot: number, session: SessionShape) => Promise<BatchOutcome>;
 
+/** One model's queue and what running its batches takes: the dispatcher's unit of fairness. */
+export interface Lane {
+  /** The model's key (its name and version). */
+  readonly key: string;
+  readonly queue: InferenceQueue;
+  readonly costModel: CostModel;
+  readonly run: RunBatch;
+  /** A row of a batch's logits as that text's scores, by the model's function. */
+  readonly score: (logits: Float32Array, row: number) => Scores;
+  readonly options: DispatcherOptions;
+  readonly observer: BatchObserver;
+}
+
+/** A lane and its share of the threads so far. */
+interface LaneState {
+  readonly lane: Lane;
+  /**
+   * Start-time fair queuing's finish tag: the predicted thread time of the batches the lane has been given, not
+   * counting time it had nothing queued. The lane with the least goes next.
+   */
+  virtualMs: number;
+  running: number;
+  idleWaiters: (() => void)[];
+}
+
 /**
- * Runs batches on the worker threads: when a thread that the layout serves with is free it asks the batch policy
- * what to run from the queue (no fixed wait while threads idle; while all are busy the queue grows), runs it,
- * settles its texts, feeds the measured run time back to the cost model, and splits a batch that failed in a
- * healthy thread. After each round it tells the layout what it left waiting (ThreadLayout.observe).
+ * Runs batches on the worker threads: when a thread that the layout serves with is free it picks the lane (one
+ * per model) that has had the least thread time, asks the batch policy what to run from that lane's queue (no
+ * fixed wait while threads idle; while all are busy the queues grow), runs it, settles its texts, feeds the
+ * measured run time back to that model's cost model, and splits a batch that failed in a healthy thread. A batch
+ * never mixes models, and a flood on one model takes no more than its share of the threads from a model that has
+ * texts waiting: those wait at most for a batch to end. After each round it tells the layout what it left
+ * waiting (ThreadLayout.observe).
  */
 export class Dispatcher {
   /** Predicted end (performance.now()) of each running batch. */
   private readonly runningUntil = new Set<{ until: number }>();
+  private readonly lanes = new Map<string, LaneState>();
+  /** The finish tag of the batch given out last: a lane that was idle starts from here, banking no time. */
+  private virtualNowMs = 0;
   private idleWaiters: (() => void)[] = [];
   /** Counters the tests and metrics read. */
   readonly stats = { modelRuns: 0, textsRun: 0 };
 
-  constructor(
-    private readonly queue: InferenceQueue,
-    private readonly runBatch: RunBatch,
-    /** A row of the batch's logits as that text's scores, by the model's function. */
-    private readonly score: (logits: Float32Array, row: number) => Scores,
-    private readonly costModel: CostModel,
-    private readonly options: DispatcherOptions,
-    private readonly observer: BatchObserver,
-    private readonly layout: ThreadLayout,
-  ) {}
+  constructor(private readonly layout: ThreadLayout) {}
+
+  /** A model's lane: its queued texts take their share of the threads from now on. */
+  add(lane: Lane): void {
+    this.lanes.set(lane.key, { lane, virtualMs: this.virtualNowMs, running: 0, idleWaiters: [] });
+  }
+
+  /** Removes a lane; call it once whenLaneIdle resolved and no text can reach its queue any more. */
+  remove(key: string): void {
+    this.lanes.delete(key);
+  }
+
+  /** Resolves when the lane has no text queued and no batch running. */
+  whenLaneIdle(key: string): Promise<void> {
+    const state = this.lanes.get(key);
+    if (!state || (state.running === 0 && state.lane.queue.length === 0)) return Promise.resolve();
+    return new Promise((resolve) => state.idleWaiters.push(resolve));
+  }
 
   /** Texts were queued: an arrival the layout counts, and batches for the free threads. */
   queued(): void {
@@ -52,7 +91,7 @@ export class Dispatcher {
     this.dispatch();
   }
 
-  /** Predicted ms still to run of the batches running now (admission adds it to the queue's drain time). */
+  /** Predicted ms still to run of the batches running now, of every model (admission adds it to a queue's drain time). */
   runningMs(): number {
     const now = performance.now();
     let ms = 0;
@@ -70,46 +109,73 @@ export class Dispatcher {
     return this.layout.running === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  private dispatch(): void {
-    // Each idle thread takes its share of the queue, not all of it: otherwise the first thread to free up
-    // takes every waiting text while the others idle. Under saturation the share reaches maxBatchSize.
-    const share = Math.ceil(this.queue.length / this.layout.concurrency);
-    while (this.queue.length > 0) {
+  /** Gives the free threads batches, as long as texts wait. */
+  dispatch(): void {
+    // Each idle thread takes its share of a queue, not all of it: otherwise the first thread to free up takes
+    // every waiting text while the others idle. Under saturation the share reaches maxBatchSize.
+    const shares = new Map<LaneState, number>();
+    for (let state = this.nextLane(); state !== undefined; state = this.nextLane()) {
       const thread = this.layout.acquire();
       if (thread === undefined) break;
-      const lengths = this.queue.lengths(this.options.maxBatchSize * 4);
-      const positions = chooseBatch(lengths, (rows, cols) => this.costModel.cost(rows, cols), {
-        maxRows: Math.min(this.options.maxBatchSize, share),
-        maxBatchTokens: this.options.maxBatchTokens,
+      const { queue, costModel, options, observer } = state.lane;
+      const share = shares.get(state) ?? Math.ceil(queue.length / this.layout.concurrency);
+      shares.set(state, share);
+      const lengths = queue.lengths(options.maxBatchSize * 4);
+      const positions = chooseBatch(lengths, (rows, cols) => costModel.cost(rows, cols), {
+        maxRows: Math.min(options.maxBatchSize, share),
+        maxBatchTokens: options.maxBatchTokens,
         window: lengths.length,
       });
-      const batch = this.queue.take(positions);
-      for (const entry of batch) this.observer.onQueueWait(entry.startedAt - entry.enqueuedAt);
-      void this.execute(batch, thread.slot, thread.session).finally(() => {
+      const batch = queue.take(positions);
+      for (const entry of batch) observer.onQueueWait(entry.startedAt - entry.enqueuedAt);
+      const cols = Math.max(...batch.map((e) => e.ids.length));
+      this.virtualNowMs = Math.max(this.virtualNowMs, state.virtualMs);
+      state.virtualMs = this.virtualNowMs + costModel.cost(batch.length, cols);
+      state.running++;
+      void this.execute(state.lane, batch, thread.slot, thread.session).finally(() => {
+        state.running--;
         this.layout.release(thread.slot);
         this.dispatch();
+        if (state.running === 0 && state.lane.queue.length === 0) state.idleWaiters.splice(0).forEach((wake) => wake());
         if (this.layout.running === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
       });
     }
-    this.layout.observe(this.queue.length);
+    let waiting = 0;
+    for (const { lane } of this.lanes.values()) waiting += lane.queue.length;
+    this.layout.observe(waiting);
+  }
+
+  /** The lane with texts queued that has had the least thread time (an idle lane counts from now). */
+  private nextLane(): LaneState | undefined {
+    let next: LaneState | undefined;
+    let least = Infinity;
+    for (const state of this.lanes.values()) {
+      if (state.lane.queue.length === 0) continue;
+      const tag = Math.max(state.virtualMs, this.virtualNowMs);
+      if (tag < least) {
+        least = tag;
+        next = state;
+      }
+    }
+    return next;
   }
 
   /** Runs a batch and settles its entries; never throws. */
-  private async execute(batch: Entry[], slot: number, session: SessionShape): Promise<void> {
+  private async execute(lane: Lane, batch: Entry[], slot: number, session: SessionShape): Promise<void> {
     const cols = Math.max(...batch.map((e) => e.ids.length));
-    const predicted = { until: performance.now() + this.costModel.cost(batch.length, cols) };
+    const predicted = { until: performance.now() + lane.costModel.cost(batch.length, cols) };
     this.runningUntil.add(predicted);
     const startedAt = performance.now();
     let outcome: BatchOutcome;
     try {
-      outcome = await this.runBatch(
+      outcome = await lane.run(
         batch.map((e) => (e.typeIds ? { ids: e.ids, typeIds: e.typeIds } : e.ids)),
         slot,
         session,
       );
     } catch {
       // The thread died (piscina replaces it). Retrying could kill the next thread with the same input.
-      this.settle(batch, InferenceErrors.failed());
+      this.settle(lane, batch, InferenceErrors.failed());
       return;
     } finally {
       this.runningUntil.delete(predicted);
@@ -117,18 +183,18 @@ export class Dispatcher {
     if ('error' in outcome) {
       // A healthy thread threw: run the halves apart so only the request that sent the bad text fails.
       if (batch.length === 1) {
-        this.settle(batch, InferenceErrors.failed());
+        this.settle(lane, batch, InferenceErrors.failed());
         return;
       }
       const middle = Math.ceil(batch.length / 2);
-      await this.execute(batch.slice(0, middle), slot, session);
-      await this.execute(batch.slice(middle), slot, session);
+      await this.execute(lane, batch.slice(0, middle), slot, session);
+      await this.execute(lane, batch.slice(middle), slot, session);
       return;
     }
-    this.record(batch, cols, outcome, startedAt, session);
+    this.record(lane, batch, cols, outcome, startedAt, session);
   }
 
-  private record(batch: Entry[], cols: number, result: BatchResult, startedAt: number, session: SessionShape): void {
+  private record(lane: Lane, batch: Entry[], cols: number, result: BatchResult, startedAt: number, session: SessionShape): void {
     const run = {
       id: this.stats.modelRuns,
       size: batch.length,
@@ -141,13 +207,13 @@ export class Dispatcher {
     this.stats.textsRun += batch.length;
     // The thread time the run took, as the queue drains at: transfer, the worker's run, and the event loop's
     // lag before it read the answer (the thread stays idle until then), not the worker's inference time alone.
-    this.costModel.observe(batch.length, cols, run.endedAt - startedAt);
-    this.observer.onBatch(batch.length, result.paddedTokens, result.inferenceMs);
-    this.layout.ran(session, batch.length, cols, result.inferenceMs);
+    lane.costModel.observe(batch.length, cols, run.endedAt - startedAt);
+    lane.observer.onBatch(batch.length, result.paddedTokens, result.inferenceMs);
+    this.layout.ran(lane.key, session, batch.length, cols, result.inferenceMs);
     batch.forEach((entry, row) => {
-      this.queue.finish(entry);
+      lane.queue.finish(entry);
       entry.resolve({
-        prediction: this.score(result.logits, row),
+        prediction: lane.score(result.logits, row),
         logits: result.logits.slice(row * result.numLabels, (row + 1) * result.numLabels),
         queueMs: entry.startedAt - entry.enqueuedAt,
         inferenceMs: result.inferenceMs,
@@ -156,9 +222,9 @@ export class Dispatcher {
     });
   }
 
-  private settle(batch: Entry[], error: InferenceError): void {
+  private settle(lane: Lane, batch: Entry[], error: InferenceError): void {
     for (const entry of batch) {
-      this.queue.finish(entry);
+      lane.queue.finish(entry);
       entry.reject(error);
     }
   }

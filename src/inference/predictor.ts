@@ -44,6 +44,11 @@ export interface RequestScope {
  * Texts the cache has never reach the model; repeated texts in one request are scored once.
  */
 export class Predictor {
+  /** Requests with texts on their way to the model (run()), and who waits for them to end (close()). */
+  private running = 0;
+  private idleWaiters: (() => void)[] = [];
+  private closedWith: Error | undefined;
+
   constructor(
     private readonly cache: PredictionCache,
     private readonly tokenizer: TokenizerPool,
@@ -119,11 +124,32 @@ export class Predictor {
   }
 
   /**
+   * No more texts go to the model: a request that has any to run from now on is refused with `error`. Resolves
+   * once the requests that had texts on the way (tokenizing, queued or running) have their answers: then nothing
+   * of this predictor is left in the queue (a model being unloaded, src/model-repository).
+   */
+  close(error: Error): Promise<void> {
+    this.closedWith = error;
+    return this.running === 0 ? Promise.resolve() : new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** runMissing, counted, so close() knows when the last request with texts for the model has been answered. */
+  private async run(...args: Parameters<Predictor['runMissing']>): ReturnType<Predictor['runMissing']> {
+    if (this.closedWith) throw this.closedWith;
+    this.running++;
+    try {
+      return await this.runMissing(...args);
+    } finally {
+      if (--this.running === 0) this.idleWaiters.splice(0).forEach((wake) => wake());
+    }
+  }
+
+  /**
    * Tokenizes (unless `untruncated` has the tokens already), admits and scores the inputs of `missing` (cache keys).
    * With `cachedMeanwhile`, an input another request finished scoring while these were tokenized is taken from the cache
    * into `cachedMeanwhile` instead of running again. With `raw`, the keys are raw keys and the predictions raw scores.
    */
-  private async run(
+  private async runMissing(
     missing: readonly string[],
     inputOf: ReadonlyMap<string, TextInput>,
     scope: RequestScope,

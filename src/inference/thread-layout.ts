@@ -13,11 +13,15 @@ export interface ThreadLayoutOptions extends LayoutPolicyOptions {
 export interface LayoutChange {
   readonly layout: LayoutName | 'fixed';
   readonly concurrency: number;
-  readonly calibration: readonly CalibrationRun[];
+  /** By model key: each model's cost model fits its own. */
+  readonly calibration: ReadonlyMap<string, readonly CalibrationRun[]>;
 }
 
-/** Makes a thread hold a session of this shape (null: none); with `calibrate`, times the new one (ModelPool.load). */
-export type LoadSession = (slot: number, session: SessionShape | null, calibrate: boolean) => Promise<LoadResult>;
+/**
+ * Makes a thread hold a session of this shape (null: none) of every model, timing the new ones of the models
+ * `calibrate` names (ModelPool.load).
+ */
+export type LoadSession = (slot: number, session: SessionShape | null, calibrate: (key: string) => boolean) => Promise<LoadResult>;
 
 const NARROW: SessionShape = { threads: 1, spin: false };
 /** Wide turns narrow once half the arriving texts find its thread busy; narrow turns wide after 2 s without a queue. */
@@ -77,13 +81,18 @@ export class ThreadLayout {
   private readonly serving = new Set<number>();
   private readonly busy = new Set<number>();
   private readonly freeWaiters = new Map<number, () => void>();
-  private readonly calibrations = new Map<LayoutName | 'fixed', readonly CalibrationRun[]>();
+  /** Each layout's timed warm-up runs, by model key. */
+  private readonly calibrations = new Map<LayoutName | 'fixed', Map<string, readonly CalibrationRun[]>>();
   private readonly policy: LayoutPolicy;
   private changing: Promise<void> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private stopped = false;
-  /** One thread's time for one text of n tokens (the narrow warm-up's single-text runs), to judge the wide session by. */
+  /**
+   * One thread's time for one text of n tokens (the narrow warm-up's single-text runs), to judge the wide session
+   * by; of the first model of the start (the default model), whose runs alone are judged.
+   */
   private oneThread: ((tokens: number) => number) | undefined;
+  private judgedModel: string | undefined;
   /** Moving mean of the wide session's single-text run time over oneThread's, and the runs it has seen. */
   private wideRatio = WIDE_EXPECTED;
   private wideRuns = 0;
@@ -93,6 +102,8 @@ export class ThreadLayout {
   changes = 0;
   /** Told of every change of what runs (the service re-fits the cost model and the queue's concurrency). */
   onChange: (change: LayoutChange) => void = () => {};
+  /** Told when a thread that onEveryThread held is free again (the dispatcher may give it a batch). */
+  onFreed: () => void = () => {};
 
   constructor(
     private readonly options: ThreadLayoutOptions,
@@ -138,10 +149,11 @@ export class ThreadLayout {
     return this.held;
   }
 
-  /** The warm-up runs of the first layout, once every thread is warm: what its cost model fits. */
-  started(calibration: readonly CalibrationRun[]): LayoutChange {
-    this.calibrations.set(this.name, calibration);
-    if (this.name === 'narrow') this.oneThread = singleTextCost(calibration);
+  /** The warm-up runs of the first layout by model key, once every thread is warm: what the cost models fit. */
+  started(calibration: ReadonlyMap<string, readonly CalibrationRun[]>): LayoutChange {
+    this.calibrations.set(this.name, new Map(calibration));
+    this.judgedModel = calibration.keys().next().value;
+    if (this.name === 'narrow' && this.judgedModel !== undefined) this.oneThread = singleTextCost(calibration.get(this.judgedModel)!);
     // Counted from now: a pool that stays idle goes wide (one session: less memory) as one that serves lone texts.
     this.policy.reset(this.now());
     this.observe(0);
@@ -171,8 +183,9 @@ export class ThreadLayout {
    * A batch of `rows` texts padded to `cols` ran in `inferenceMs` (the worker's own time) on a session of this
    * shape. A wide session found slower than one thread (WIDE_SLOWER) turns the pool narrow for WIDE_BACKOFF_MS.
    */
-  ran(session: SessionShape, rows: number, cols: number, inferenceMs: number): void {
+  ran(model: string, session: SessionShape, rows: number, cols: number, inferenceMs: number): void {
     if (this.name !== 'wide' || !session.spin || rows !== 1 || this.oneThread === undefined || this.changing || this.stopped) return;
+    if (model !== this.judgedModel) return;
     const ratio = inferenceMs / this.oneThread(cols);
     this.logger?.debug({ tokens: cols, ms: inferenceMs, oneThreadMs: this.oneThread(cols), mean: this.wideRatio }, 'wide run');
     const run = ++this.wideRuns;
@@ -205,6 +218,53 @@ export class ThreadLayout {
       this.idleTimer = setTimeout(() => this.observe(0), this.options.wideAfterMs);
       this.idleTimer.unref();
     }
+  }
+
+  /**
+   * Runs `work` on every thread in turn, each while it runs no batch (marked busy meanwhile, so the dispatcher
+   * gives it none; the others keep serving), with no change of layout under way or started until it ends; `work`
+   * gets the session shape the thread holds (null: none). Stops at the first failure and rethrows it. What loads
+   * and unloads a model: its sessions follow the layout like every other model's.
+   */
+  async onEveryThread<T>(work: (slot: number, session: SessionShape | null) => Promise<T>): Promise<T[]> {
+    while (this.changing) await this.changing;
+    let done!: () => void;
+    this.changing = new Promise((resolve) => (done = resolve));
+    try {
+      const results: T[] = [];
+      for (const slot of this.held.keys()) {
+        await this.whenFree(slot);
+        this.busy.add(slot);
+        try {
+          results.push(await work(slot, this.held[slot]!));
+        } finally {
+          this.release(slot);
+          this.onFreed();
+        }
+      }
+      return results;
+    } finally {
+      this.changing = undefined;
+      done();
+    }
+  }
+
+  /** Whether `model`'s sessions of the layout that runs now have been timed. */
+  isTimed(model: string): boolean {
+    return this.calibrations.get(this.name)?.has(model) ?? false;
+  }
+
+  /** `model`'s timed warm-up runs under the layout that runs now (a model loaded live). */
+  timed(model: string, runs: readonly CalibrationRun[]): void {
+    if (runs.length === 0) return;
+    const timed = this.calibrations.get(this.name) ?? new Map<string, readonly CalibrationRun[]>();
+    timed.set(model, runs);
+    this.calibrations.set(this.name, timed);
+  }
+
+  /** The model left the repository: its calibrations go too. */
+  forget(model: string): void {
+    for (const runs of this.calibrations.values()) runs.delete(model);
   }
 
   /** No more changes; resolves once the one under way (a session's load, native code) has ended. */
@@ -273,19 +333,24 @@ export class ThreadLayout {
    * load). A failed load is logged and the thread counted as holding the shape anyway: its next batch names the
    * shape, and the thread creates it then.
    */
-  private async hold(slot: number, shape: SessionShape | null, layout: LayoutName): Promise<readonly CalibrationRun[]> {
-    const calibrate = shape !== null && !this.calibrations.has(layout);
+  private async hold(
+    slot: number,
+    shape: SessionShape | null,
+    layout: LayoutName,
+  ): Promise<ReadonlyMap<string, readonly CalibrationRun[]>> {
+    const timed = this.calibrations.get(layout) ?? new Map<string, readonly CalibrationRun[]>();
+    this.calibrations.set(layout, timed);
     this.held[slot] = shape;
     try {
-      const { calibration } = await this.load(slot, shape, calibrate);
-      if (calibrate && calibration.length > 0) this.calibrations.set(layout, calibration);
+      const { calibration } = await this.load(slot, shape, (key) => shape !== null && !timed.has(key));
+      for (const [key, runs] of Object.entries(calibration)) if (runs.length > 0) timed.set(key, runs);
     } catch (err) {
       this.logger?.error({ err, slot, threads: shape?.threads ?? 0 }, 'model thread could not load its session');
     }
-    return this.calibrations.get(layout) ?? [];
+    return timed;
   }
 
-  private report(calibration: readonly CalibrationRun[]): void {
+  private report(calibration: ReadonlyMap<string, readonly CalibrationRun[]>): void {
     this.onChange({ layout: this.name, concurrency: this.serving.size, calibration });
   }
 }

@@ -9,3 +9,4 @@ export const validateBulkPredictResponse = requestValidators.validateBulkPredict
 export const validateConfig = configValidator.validateConfig as unknown as ValidateFunction;
 export const validateHfTextClassificationRequest = requestValidators.validateHfTextClassificationRequest as unknown as ValidateFunction;
 export const validateOipInferRequest = requestValidators.validateOipInferRequest as unknown as ValidateFunction;
+export const validateModelSettings = requestValidators.validateModelSettings as unknown as ValidateFunction;

@@ -4,7 +4,7 @@
 import t from 'tap';
 import { LayoutPolicy } from '../../dist/src/inference/layout-policy.js';
 import { ThreadLayout, threadLayoutOptions, initialSession, type LayoutChange } from '../../dist/src/inference/thread-layout.js';
-import type { SessionShape } from '../../dist/workers/protocol.js';
+import type { CalibrationRun, SessionShape } from '../../dist/workers/protocol.js';
 
 const DELAYS = { narrowAbove: 0.5, wideAfterMs: 2_000 };
 const NARROW = { threads: 1, spin: false };
@@ -52,10 +52,16 @@ t.test('options: adaptive by default with two threads or more; INTRA_OP_THREADS 
 });
 
 /** A pool whose loads take a turn, recording each; `failing` makes a slot's load reject. */
+/** The one model the fake pool runs. */
+const MODEL = 'm';
+/** A start's timed runs, all of MODEL. */
+const timedRuns = (runs: CalibrationRun[]) => new Map([[MODEL, runs]]);
+
 function fakePool(sessions: (SessionShape | null)[], failing = new Set<number>()) {
   const loads: { slot: number; session: SessionShape | null; calibrate: boolean; held: number }[] = [];
   let pending = 0;
-  const load = async (slot: number, session: SessionShape | null, calibrate: boolean) => {
+  const load = async (slot: number, session: SessionShape | null, calibrateModel: (key: string) => boolean) => {
+    const calibrate = calibrateModel(MODEL);
     pending++;
     // What the threads hold while this one loads: its old session is released before the new one is made.
     const held = sessions.filter((s, i) => s !== null && i !== slot).length + (session ? 1 : 0);
@@ -64,7 +70,7 @@ function fakePool(sessions: (SessionShape | null)[], failing = new Set<number>()
     pending--;
     if (failing.has(slot)) throw new Error('thread died');
     sessions[slot] = session;
-    return { calibration: calibrate ? [{ rows: 1, cols: 8, ms: session!.threads === 2 ? 3 : 5 }] : [] };
+    return { calibration: { [MODEL]: calibrate ? [{ rows: 1, cols: 8, ms: session!.threads === 2 ? 3 : 5 }] : [] }, numLabels: {} };
   };
   return { load, loads, pending: () => pending };
 }
@@ -84,7 +90,11 @@ t.test('one waiting text at a time: narrow turns wide; thread 0 loads the wide s
   const layout = new ThreadLayout(threadLayoutOptions(2, undefined), pool.load, silent, () => now);
   const changes: LayoutChange[] = [];
   layout.onChange = (change) => changes.push(change);
-  t.same(layout.started([{ rows: 1, cols: 8, ms: 5 }]), { layout: 'narrow', concurrency: 2, calibration: [{ rows: 1, cols: 8, ms: 5 }] });
+  t.same(layout.started(timedRuns([{ rows: 1, cols: 8, ms: 5 }])), {
+    layout: 'narrow',
+    concurrency: 2,
+    calibration: timedRuns([{ rows: 1, cols: 8, ms: 5 }]),
+  });
 
   // A lone client: one batch at a time.
   for (; now < 2_000; now += 10) {
@@ -121,7 +131,7 @@ t.test('one waiting text at a time: narrow turns wide; thread 0 loads the wide s
   layout.release(0);
   t.same(
     changes,
-    [{ layout: 'wide', concurrency: 1, calibration: [{ rows: 1, cols: 8, ms: 3 }] }],
+    [{ layout: 'wide', concurrency: 1, calibration: timedRuns([{ rows: 1, cols: 8, ms: 3 }]) }],
     "the cost model is fitted to the wide session's runs",
   );
   t.equal(layout.changes, 1);
@@ -134,7 +144,7 @@ t.test('a full queue: wide turns narrow; thread 1 loads while the wide session s
   const layout = new ThreadLayout(threadLayoutOptions(2, undefined), pool.load, silent, () => now);
   const changes: LayoutChange[] = [];
   layout.onChange = (change) => changes.push(change);
-  layout.started([{ rows: 1, cols: 8, ms: 5 }]);
+  layout.started(timedRuns([{ rows: 1, cols: 8, ms: 5 }]));
   now = 2_000;
   layout.observe(0);
   await settle();
@@ -175,7 +185,7 @@ t.test('a full queue: wide turns narrow; thread 1 loads while the wide session s
   t.same(sessions, [NARROW, NARROW]);
   t.equal(layout.concurrency, 2);
   t.same(
-    changes.map((c) => [c.layout, c.concurrency, c.calibration[0]?.ms]),
+    changes.map((c) => [c.layout, c.concurrency, c.calibration.get(MODEL)?.[0]?.ms]),
     [
       ['narrow', 1, 5],
       ['narrow', 2, 5],
@@ -191,7 +201,7 @@ t.test('a load that fails is logged and the change completes: the next batch nam
   const errors: string[] = [];
   const logger = { debug() {}, info() {}, warn() {}, error: (_: unknown, msg: string) => errors.push(msg) } as never;
   const layout = new ThreadLayout(threadLayoutOptions(2, undefined), pool.load, logger, () => now);
-  layout.started([{ rows: 1, cols: 8, ms: 5 }]);
+  layout.started(timedRuns([{ rows: 1, cols: 8, ms: 5 }]));
   now = 2_000;
   layout.observe(0);
   await settle();
@@ -205,7 +215,7 @@ t.test('stop() waits for the change under way, and no change starts after it', a
   const sessions: (SessionShape | null)[] = [NARROW, NARROW];
   const pool = fakePool(sessions);
   const layout = new ThreadLayout(threadLayoutOptions(2, undefined), pool.load, silent, () => now);
-  layout.started([]);
+  layout.started(timedRuns([]));
   now = 2_000;
   layout.observe(0);
   t.same(pool.loads, [], 'the change has started, its loads not yet');
@@ -229,26 +239,26 @@ t.test('a wide session slower than one thread (other processes on the cores) tur
   const logger = { debug() {}, info() {}, error() {}, warn: (_: unknown, msg: string) => warnings.push(msg) } as never;
   const layout = new ThreadLayout(threadLayoutOptions(2, undefined), pool.load, logger, () => now);
   // One thread, timed on one text of 8 and of 64 tokens: 1 ms a run plus 0.01 ms a token.
-  layout.started([8, 64].map((cols) => ({ rows: 1, cols, ms: 1 + 0.01 * cols })));
+  layout.started(timedRuns([8, 64].map((cols) => ({ rows: 1, cols, ms: 1 + 0.01 * cols }))));
   now = 2_000;
   layout.observe(0);
   await settle();
   t.equal(layout.layout, 'wide');
   const oneThreadMs = 1 + 0.01 * 32;
-  for (let i = 0; i < 5; i++) layout.ran(WIDE, 1, 32, 5 * oneThreadMs);
+  for (let i = 0; i < 5; i++) layout.ran(MODEL, WIDE, 1, 32, 5 * oneThreadMs);
   await settle();
   t.equal(layout.layout, 'wide', 'the first five runs after the change are left out, however slow');
-  for (let i = 0; i < 20; i++) layout.ran(WIDE, 1, 32, 0.7 * oneThreadMs);
+  for (let i = 0; i < 20; i++) layout.ran(MODEL, WIDE, 1, 32, 0.7 * oneThreadMs);
   t.equal(layout.layout, 'wide', 'faster than one thread: stays');
-  for (let i = 0; i < 20; i++) layout.ran(WIDE, 8, 32, 20 * oneThreadMs);
+  for (let i = 0; i < 20; i++) layout.ran(MODEL, WIDE, 8, 32, 20 * oneThreadMs);
   await settle();
   t.equal(layout.layout, 'wide', 'batches of several texts are not judged (no single-text timing to judge them by)');
   t.same(warnings, []);
-  layout.ran(WIDE, 1, 32, 10 * oneThreadMs);
-  layout.ran(WIDE, 1, 32, 10 * oneThreadMs);
+  layout.ran(MODEL, WIDE, 1, 32, 10 * oneThreadMs);
+  layout.ran(MODEL, WIDE, 1, 32, 10 * oneThreadMs);
   await settle();
   t.equal(layout.layout, 'wide', 'two slow runs in a row are not enough, however slow');
-  layout.ran(WIDE, 1, 32, 2.4 * oneThreadMs);
+  layout.ran(MODEL, WIDE, 1, 32, 2.4 * oneThreadMs);
   await settle();
   t.equal(layout.layout, 'narrow', 'slower than one thread on the moving mean: narrow');
   t.same(warnings, ['the wide session runs slower than one thread; going narrow']);
@@ -267,7 +277,7 @@ t.test('a fixed layout never changes', async (t) => {
   const sessions: (SessionShape | null)[] = [NARROW, NARROW];
   const pool = fakePool(sessions);
   const layout = new ThreadLayout(threadLayoutOptions(2, 1), pool.load, silent, () => now);
-  layout.started([]);
+  layout.started(timedRuns([]));
   for (; now < 10_000; now += 100) layout.observe(0);
   await settle();
   t.same(pool.loads, []);
