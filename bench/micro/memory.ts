@@ -20,6 +20,7 @@ import {
   startNodeServer,
 } from '../../test/harness.js';
 import { runLoad } from '../lib/load.js';
+import { standInRepository } from '../lib/stand-in-repository.js';
 import { defineBench, valueFlags, envFlags, envLine, numberFlag } from '../lib/runner.js';
 import { MEMORY_INPUTS } from './lib/memory-inputs.js';
 import { exactLengthTexts } from './lib/texts.js';
@@ -98,9 +99,11 @@ defineBench({
   --classes LIST          input classes (default a,b,c,d,e)
   --skip-classes          no RSS measurement
   --skip-throughput       no throughput measurement
+  --models N              serve a repository of N models (the stand-in under N names; the inputs go to the
+                          default one), as a pod with several models loaded (default 1: MODEL_DIR)
   --env KEY=VALUE         a setting of the service (repeatable)`,
   options: {
-    ...valueFlags('main-js', 'baseline-main-js', 'rounds', 'workers', 'settle', 'classes'),
+    ...valueFlags('main-js', 'baseline-main-js', 'rounds', 'workers', 'settle', 'classes', 'models'),
     'skip-classes': { type: 'boolean' },
     'skip-throughput': { type: 'boolean' },
     env: { type: 'string', multiple: true },
@@ -108,7 +111,12 @@ defineBench({
   async run({ values, log }) {
     const mainJs = resolve(String(values['main-js'] ?? SERVICE_MAIN_JS));
     const settleS = numberFlag('settle', values.settle, 30);
-    const env = envFlags({ WORKERS: String(numberFlag('workers', values.workers, 2)) }, values.env as string[] | undefined);
+    const models = numberFlag('models', values.models, 1);
+    const repository = models > 1 ? await standInRepository(Array.from({ length: models }, (_, i) => `m${i + 1}`)) : undefined;
+    const env = envFlags(
+      { WORKERS: String(numberFlag('workers', values.workers, 2)), ...repository?.env },
+      values.env as string[] | undefined,
+    );
     const wanted = String(values.classes ?? 'a,b,c,d,e').split(',');
     log(`service ${mainJs}, ${envLine(env)}`);
     const out: string[] = [];
@@ -147,6 +155,7 @@ defineBench({
       if (baseline !== undefined) out.push(`| this / baseline | ${pct('uniform16')} | ${pct('sst2')} |`);
       out.push('', '16 connections × 8 never-seen texts per request, 3 s warm-up then 10 s measured; mean of the runs per build.');
     }
-    return { data: { settings: { mainJs, env, settleS }, classes, throughput: Object.fromEntries(runs) }, markdown: out };
+    await repository?.remove();
+    return { data: { settings: { mainJs, env, settleS, models }, classes, throughput: Object.fromEntries(runs) }, markdown: out };
   },
 });
