@@ -39,8 +39,8 @@ export interface Lane {
 interface LaneState {
   readonly lane: Lane;
   /**
-   * Start-time fair queuing's finish tag: the predicted thread time of the batches the lane has been given, not
-   * counting time it had nothing queued. The lane with the least goes next.
+   * Start-time fair queuing's finish tag: the thread time of the batches the lane has been given (predicted when
+   * given, measured once run), not counting time it had nothing queued. The lane with the least goes next.
    */
   virtualMs: number;
   running: number;
@@ -129,10 +129,15 @@ export class Dispatcher {
       const batch = queue.take(positions);
       for (const entry of batch) observer.onQueueWait(entry.startedAt - entry.enqueuedAt);
       const cols = Math.max(...batch.map((e) => e.ids.length));
+      const predictedMs = costModel.cost(batch.length, cols);
       this.virtualNowMs = Math.max(this.virtualNowMs, state.virtualMs);
-      state.virtualMs = this.virtualNowMs + costModel.cost(batch.length, cols);
+      state.virtualMs = this.virtualNowMs + predictedMs;
       state.running++;
+      const startedAt = performance.now();
       void this.execute(state.lane, batch, thread.slot, thread.session).finally(() => {
+        // Charged what the thread was held for: each model's cost model predicts its own runs, and one that
+        // has not learnt this machine's speed yet must not get more of the threads for it.
+        state.virtualMs += performance.now() - startedAt - predictedMs;
         state.running--;
         this.layout.release(thread.slot);
         this.dispatch();
