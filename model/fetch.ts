@@ -68,7 +68,10 @@ async function main(argv: string[]): Promise<void> {
 
 async function fetchListCommand(values: ReturnType<typeof parseFlags>, onProgress: ReturnType<typeof createProgressReporter>) {
   const others = (['variant', 'manifest', 'repo', 'revision', 'file'] as const).filter((flag) => values[flag] !== undefined);
-  if (others.length > 0) throw FetchErrors.Usage(`--list takes no --${others.join(', --')}: the list names each model's\n${USAGE}`);
+  if (others.length > 0)
+    throw FetchErrors.Usage(
+      `--list takes no --${others.join(', --')}: the list names each model's repository, revision and file\n${USAGE}`,
+    );
   if (values.dest === undefined) throw FetchErrors.Usage(`--list needs --dest, the repository directory\n${USAGE}`);
   const models = await loadModelList(resolve(values.list!));
   const results = await fetchList({

@@ -2,15 +2,14 @@
 // MODEL_REPOSITORY), against a local hub: each model verified against its pins and locked, a second run
 // downloading nothing, a hash mismatch failing that model alone and naming it, and the list validated first.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fetchList } from '../dist/model/list-fetch.js';
 import { parseModelList } from '../dist/model/model-list.js';
+import { runFetchCli } from './fixtures/fetch-cli.js';
 import { startHubServer } from './fixtures/hub-server.js';
 import { repoRoot } from './helper.js';
 
@@ -129,19 +128,10 @@ t.test('A pin that contradicts the lock already in the directory is refused, nam
 t.test('The CLI fetches the list, exits 0, downloads nothing the second time, and exits 1 naming a model that fails.', async (t) => {
   const server = await hub(t);
   const work = await tempDir(t);
-  const run = async (list: object, dest = join(work, 'models')): Promise<{ code: number; stderr: string }> => {
-    const file = join(work, 'models.json');
-    writeFileSync(file, JSON.stringify(list));
-    const cli = spawn(process.execPath, [join(repoRoot, 'dist', 'model', 'fetch.js'), '--list', file, '--dest', dest], {
-      env: { PATH: process.env.PATH, HF_ENDPOINT: server.url },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    cli.stderr!.on('data', (d) => {
-      stderr += d;
-    });
-    const [code] = await once(cli, 'exit');
-    return { code, stderr };
+  const listFile = join(work, 'models.json');
+  const run = async (list: object, dest = join(work, 'models')) => {
+    writeFileSync(listFile, JSON.stringify(list));
+    return runFetchCli(['--list', listFile, '--dest', dest], server.url);
   };
   const first = await run(listJson());
   t.equal(first.code, 0, first.stderr);
@@ -156,6 +146,14 @@ t.test('The CLI fetches the list, exits 0, downloads nothing the second time, an
   const third = await run(failing, join(work, 'fresh'));
   t.equal(third.code, 1);
   t.match(third.stderr, /model:fetch failed: 1 of 2 models not fetched:\n {2}model "sentiment" \(acme\/tiny-bert@d{40}\): .*HTTP 404/);
+
+  const noDest = await runFetchCli(['--list', listFile], server.url);
+  t.equal(noDest.code, 1);
+  t.match(
+    noDest.stderr,
+    /^model:fetch failed: --list needs --dest, the repository directory$/m,
+    'no default: the directory is named on purpose',
+  );
 });
 
 t.test('The list is validated before anything is fetched.', async (t) => {
