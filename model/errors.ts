@@ -9,6 +9,8 @@ export type ModelFetchErrorCode =
   | 'MODEL_ERR_DISK'
   | 'MODEL_ERR_MANIFEST'
   | 'MODEL_ERR_LOCK'
+  | 'MODEL_ERR_LIST'
+  | 'MODEL_ERR_LIST_INCOMPLETE'
   | 'MODEL_ERR_USAGE';
 
 export class ModelFetchError extends Error {
@@ -56,4 +58,15 @@ export const FetchErrors = {
   Manifest: (source: string, problem: string) => new ModelFetchError('MODEL_ERR_MANIFEST', `invalid model manifest ${source}: ${problem}`),
   Lock: (file: string, problem: string) => new ModelFetchError('MODEL_ERR_LOCK', `model lock ${file} ${problem}`),
   Usage: (problem: string) => new ModelFetchError('MODEL_ERR_USAGE', problem),
+  List: (source: string, problem: string) => new ModelFetchError('MODEL_ERR_LIST', `invalid model list ${source}: ${problem}`),
+  /** One model of a list failed: its own code and status, its name and pin in front of the message. */
+  InModel: (name: string, pin: string, err: ModelFetchError) =>
+    new ModelFetchError(err.code, `model "${name}" (${pin}): ${err.message}`, { cause: err, status: err.status }),
+  /** The models of a list that failed, each error (from InModel) in `cause.errors`; the others were fetched. */
+  ListIncomplete: (failed: readonly ModelFetchError[], total: number) =>
+    new ModelFetchError(
+      'MODEL_ERR_LIST_INCOMPLETE',
+      `${failed.length} of ${total} models not fetched:\n${failed.map((e) => `  ${e.message}`).join('\n')}`,
+      { cause: new AggregateError(failed) },
+    ),
 };

@@ -6,13 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t from 'tap';
 import { parse } from 'yaml';
+import { checkEphemeralStorage } from './fixtures/k8s-container-rules.js';
 import {
   VARIANTS,
   containersOf,
   find,
   kustomizeRoot,
   ofKind,
-  parseQuantity,
   render,
   renderDir,
   type K8sObject,
@@ -161,30 +161,7 @@ for (const variant of VARIANTS) {
   t.test(
     `kustomize/${variant}: every container has ephemeral-storage requests and limits that cover the emptyDirs it mounts.`,
     async (t) => {
-      const objects = render(variant);
-      for (const deployment of ofKind(objects, 'Deployment')) {
-        const spec = deployment.spec.template.spec;
-        const emptyDirs = new Map<string, number>(
-          (spec.volumes ?? [])
-            .filter((v: { emptyDir?: unknown }) => v.emptyDir)
-            .map((v: { name: string; emptyDir: { sizeLimit?: string } }) => [
-              v.name,
-              v.emptyDir.sizeLimit ? parseQuantity(v.emptyDir.sizeLimit) : Infinity,
-            ]),
-        );
-        for (const { container: c } of containersOf(spec)) {
-          const request = c.resources?.requests?.['ephemeral-storage'];
-          const limit = c.resources?.limits?.['ephemeral-storage'];
-          t.ok(request !== undefined && limit !== undefined, `${c.name}: ephemeral-storage request and limit`);
-          if (request === undefined || limit === undefined) continue;
-          t.ok(parseQuantity(request) <= parseQuantity(limit), `${c.name}: request ${request} <= limit ${limit}`);
-          const mounted = (c.volumeMounts ?? []).reduce((sum: number, m: { name: string }) => sum + (emptyDirs.get(m.name) ?? 0), 0);
-          t.ok(
-            mounted < parseQuantity(limit),
-            `${c.name}: its emptyDirs (${mounted / 2 ** 20} MiB, each with a sizeLimit) fit below the limit, with room for logs`,
-          );
-        }
-      }
+      checkEphemeralStorage(t, render(variant));
     },
   );
 }

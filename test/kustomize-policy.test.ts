@@ -1,6 +1,7 @@
 // Deployment rules, checked on what `kubectl kustomize` renders for every variant (not on the source YAML).
 import t from 'tap';
-import { VARIANTS, containersOf, find, ofKind, parseQuantity, render, type K8sObject } from './fixtures/k8s-render.js';
+import { checkCpuAndMemory, checkPinnedImages, checkRestricted } from './fixtures/k8s-container-rules.js';
+import { VARIANTS, find, ofKind, parseQuantity, render, type K8sObject } from './fixtures/k8s-render.js';
 
 const API = 'project-api-deployment';
 const API_CONTAINER = 'project-api';
@@ -193,17 +194,7 @@ for (const variant of VARIANTS) {
     });
 
     t.test('Every container, init containers included, has CPU and memory requests and limits, requests <= limits.', async (t) => {
-      for (const deployment of ofKind(objects, 'Deployment')) {
-        for (const { container: c } of containersOf(deployment.spec.template.spec)) {
-          for (const resource of ['cpu', 'memory']) {
-            const request = c.resources?.requests?.[resource];
-            const limit = c.resources?.limits?.[resource];
-            t.ok(request !== undefined && limit !== undefined, `${c.name} has a ${resource} request and limit`);
-            if (request !== undefined && limit !== undefined)
-              t.ok(parseQuantity(request) <= parseQuantity(limit), `${c.name} ${resource} request <= limit`);
-          }
-        }
-      }
+      checkCpuAndMemory(t, objects);
       t.equal(
         container.resources.requests.memory,
         container.resources.limits.memory,
@@ -212,20 +203,7 @@ for (const variant of VARIANTS) {
     });
 
     t.test('Pods run as non-root with a read-only root filesystem, no privilege escalation and no capabilities.', async (t) => {
-      for (const deployment of ofKind(objects, 'Deployment')) {
-        const spec = deployment.spec.template.spec;
-        t.equal(spec.securityContext?.runAsNonRoot, true, `${deployment.metadata.name} pods must run as non-root`);
-        t.ok(Number(spec.securityContext?.runAsUser) > 0, `${deployment.metadata.name} pods run as a numeric non-zero uid`);
-        for (const { container: c } of containersOf(spec)) {
-          const sc = c.securityContext ?? {};
-          t.equal(sc.allowPrivilegeEscalation, false, `${c.name}: no privilege escalation`);
-          t.equal(sc.readOnlyRootFilesystem, true, `${c.name}: read-only root filesystem`);
-          t.ok(sc.capabilities?.drop?.includes('ALL'), `${c.name}: drops ALL capabilities`);
-          t.notOk(sc.capabilities?.add?.length, `${c.name}: adds none back`);
-          t.notOk(sc.privileged, `${c.name}: not privileged`);
-          t.not(sc.runAsUser, 0, `${c.name}: does not override the uid to root`);
-        }
-      }
+      checkRestricted(t, objects);
       const tmp = container.volumeMounts?.find((m: { mountPath: string }) => m.mountPath === '/tmp');
       t.ok(tmp, 'the API container mounts a writable /tmp');
       t.ok(
@@ -235,14 +213,7 @@ for (const variant of VARIANTS) {
     });
 
     t.test('Every image names a pinned tag or digest, never latest.', async (t) => {
-      for (const deployment of ofKind(objects, 'Deployment')) {
-        for (const { container: c } of containersOf(deployment.spec.template.spec)) {
-          const image: string = c.image;
-          const lastSegment = image.split('/').pop()!;
-          const tag = lastSegment.includes(':') ? lastSegment.split(':').pop() : undefined;
-          t.ok(image.includes('@sha256:') || (tag !== undefined && tag !== 'latest'), `${c.name} image ${image} is pinned`);
-        }
-      }
+      checkPinnedImages(t, objects);
     });
 
     t.test('The grace period exceeds the preStop sleep plus SHUTDOWN_GRACE_MS.', async (t) => {

@@ -1,15 +1,14 @@
 // `npm run model:fetch` against a local hub serving the stand-in model: integrity, resume, skip, CLI.
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ensureModel, fetchModel, type FetchEvent, type Manifest } from '../dist/model/manifest-fetch.js';
+import { runFetchCli } from './fixtures/fetch-cli.js';
 import { HUB_REPO, startHubServer, type HubServerOptions } from './fixtures/hub-server.js';
-import { repoRoot, STANDIN_MODEL_DIR, waitFor } from './helper.js';
+import { STANDIN_MODEL_DIR, waitFor } from './helper.js';
 
 const ONNX = 'onnx/model_quantized.onnx';
 const SMALL = ['config.json', 'tokenizer.json', 'tokenizer_config.json'];
@@ -247,33 +246,20 @@ t.test('A file pinned as null is fetched and accepted when it parses as JSON.', 
   t.equal(sha256Of(join(dest, 'config.json')), sha256Of(join(STANDIN_MODEL_DIR, 'config.json')));
 });
 
-async function runCli(args: string[], endpoint: string): Promise<{ code: number | null; stderr: string }> {
-  const child = spawn(process.execPath, [join(repoRoot, 'dist', 'model', 'fetch.js'), ...args], {
-    env: { PATH: process.env.PATH, HF_ENDPOINT: endpoint },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  const [code] = await once(child, 'exit');
-  return { code: code as number | null, stderr };
-}
-
 t.test('The CLI exits 0 after a fetch, and exits 1 with one clear message on a corrupted file.', async (t) => {
   const dir = await tempDir(t);
   const manifestFile = join(dir, 'manifest.json');
   await writeFile(manifestFile, JSON.stringify(manifest));
 
   const good = await hub(t);
-  const ok = await runCli(['--dest', join(dir, 'ok'), '--manifest', manifestFile, '--variant', 'small'], good.url);
+  const ok = await runFetchCli(['--dest', join(dir, 'ok'), '--manifest', manifestFile, '--variant', 'small'], good.url);
   t.equal(ok.code, 0, 'the fetch succeeds', { stderr: ok.stderr });
   t.match(ok.stderr, /tokenizer\.json: done, 0\.7 MB, sha256 verified\n/);
   t.notMatch(ok.stderr, /\r/, 'stderr is not a TTY, so no bar redraws');
   for (const path of SMALL) t.equal(sha256Of(join(dir, 'ok', path)), sha256Of(join(STANDIN_MODEL_DIR, path)), `${path} matches the source`);
 
   const bad = await hub(t, { corrupt: ['tokenizer.json'] });
-  const failed = await runCli(['--dest', join(dir, 'bad'), '--manifest', manifestFile, '--variant', 'small'], bad.url);
+  const failed = await runFetchCli(['--dest', join(dir, 'bad'), '--manifest', manifestFile, '--variant', 'small'], bad.url);
   t.equal(failed.code, 1, 'the fetch fails', { stderr: failed.stderr });
   t.match(failed.stderr, /^model:fetch failed: tokenizer\.json: sha256 mismatch: expected d241a60d/m);
   t.notMatch(failed.stderr, /\n\s+at /, 'no stack trace for an expected failure');
