@@ -214,9 +214,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
           lifecycle,
           createGrpcServices({
             config: edgeSettings,
-            model,
             version,
-            predictor,
             models: repository,
             lifecycle,
             metrics,
