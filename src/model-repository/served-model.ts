@@ -135,7 +135,7 @@ export function createServedModel(name: string, info: ModelInfo, settings: Model
     signer: shared.signer,
     onUnverified: (count) => observer.redisUnverified(count),
   });
-  const predictor = new Predictor(cache, tokenizer, scheduler.admission, () => performance.now(), codec);
+  const predictor = new Predictor(cache, tokenizer, scheduler.admission, () => performance.now(), codec, name);
   return {
     served: {
       name,
