@@ -103,7 +103,7 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const registers = [registry];
-  // Each model's queue: the models share the threads, but each has its own queue and admission.
+  // A gauge per served model: the models share the threads, but each has its own queue, admission and in-process tier.
   const perModel = (name: string, help: string, value: (model: ModelGaugeSource) => number): void => {
     new Gauge({
       name,
