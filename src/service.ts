@@ -109,17 +109,10 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   const served = (): readonly ServedModel[] => repository?.served() ?? [];
   const metrics = config.metricsEnabled
     ? createMetrics({
-        queueLength: () => sum(served(), (m) => m.scheduler.queue.length),
-        queueTokens: () => sum(served(), (m) => m.scheduler.queue.tokens),
-        // The worst model's: the one whose requests are closest to refusal is what scaling must follow.
-        predictedWaitMs: () => Math.max(0, ...served().map((m) => m.scheduler.admission.predictedDrainMs())),
+        models: served,
         busyWorkers: () => dispatcher.busyWorkers,
         workers: () => pool.size,
         layout: () => layout.layout,
-        memoryTier: () => {
-          const tiers = served().map((m) => m.memoryTier());
-          return { entries: sum(tiers, (t) => t.entries), bytes: sum(tiers, (t) => t.bytes) };
-        },
         stats: () => dispatcher.stats,
         redisUp: transport ? () => redis?.isUp ?? false : undefined,
         apiKeys: config.apiKeys !== undefined || config.apiKeysFile !== undefined,
@@ -151,7 +144,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     redis,
     signer: signing.signer,
     cachePrefix: config.cachePrefix,
-    observerOf: () => metrics,
+    observerOf: (name) => metrics.modelObserver(name),
   };
   const startedModels = initial.models.map(({ name, read }) => createServedModel(name, read.info, read.settings, shared));
   repository = new ModelRepository(
@@ -189,6 +182,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     repository,
     tracing,
     modelId: model.id,
+    modelObserver: defaultModel.observer,
     memo,
     config: edgeSettings,
     predictor,
@@ -214,9 +208,7 @@ export async function startService(config: Config, logger: Logger, overrides: { 
           lifecycle,
           createGrpcServices({
             config: edgeSettings,
-            model,
             version,
-            predictor,
             models: repository,
             lifecycle,
             metrics,
@@ -297,12 +289,6 @@ function createRedisTransport(config: Config): RedisTransport | undefined {
       ? new SingleRedis(config.redisUrl, auth)
       : undefined;
   return transport && new CoalescedLookups(transport);
-}
-
-function sum<T>(items: readonly T[], of: (item: T) => number): number {
-  let total = 0;
-  for (const item of items) total += of(item);
-  return total;
 }
 
 function logModel(logger: Logger, name: string, model: ModelInfo): void {

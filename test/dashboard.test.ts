@@ -127,6 +127,26 @@ t.test('The dashboard covers the signals the issue asks for.', async (t) => {
   t.match(all, /sum by \([^)]*status[^)]*\) \(rate\(inf_http_requests_total/, 'errors are broken down by status');
 });
 
+t.test('A model variable (multi-select, with All) picks the models, and the per-model panels follow it.', async (t) => {
+  const dashboard = JSON.parse(dashboardText);
+  const variable = dashboard.templating.list.find((v: { name: string }) => v.name === 'model');
+  t.match(
+    variable,
+    { type: 'query', multi: true, includeAll: true, allValue: '.*' },
+    'multi-select, with All (every model, also one gone since)',
+  );
+  t.equal(labelValuesMetric(variable.query.query), 'inf_queue_texts', "its values: the models' queues");
+  t.match(variable.query.query, /^label_values\(inf_queue_texts\{namespace="\$namespace", pod=~"\$pod"\}, model\)$/, 'of the chosen pods');
+  const { queries } = dashboardQueries(dashboard);
+  const perModel = queries.filter(({ expr }) => selectors(expr).some(({ labels }) => labels.includes('model')));
+  t.ok(perModel.length >= 8, `per-model queries: ${perModel.length}`);
+  for (const { where, expr } of perModel) t.match(expr, /model=~"\$model"/, `${where}: filtered by the variable`);
+  for (const title of ['Predicted wait by model', 'Texts inferred by model']) {
+    const panel = allPanels(dashboard).find((p) => p.title === title);
+    t.match(panel?.targets?.[0]?.expr, /^(max|sum) by \(model\) /, `${title}: a line per model`);
+  }
+});
+
 t.test('The grafana-dashboard component ships the JSON as a fixed-name ConfigMap for the Grafana sidecar.', async (t) => {
   const maps = renderBaseWith(['grafana-dashboard']).filter((o) => o.kind === 'ConfigMap' && o.metadata.labels?.grafana_dashboard === '1');
   t.equal(maps.length, 1, 'one ConfigMap labelled grafana_dashboard: "1"');
@@ -157,6 +177,8 @@ t.test('Every metric the dashboard queries is exported by the running service.',
       const seen = scrape.samples.get(metric);
       if (!seen) continue; // no samples yet (e.g. a failure counter that never fired): nothing to compare labels with
       for (const label of labels.filter((l) => !TARGET_LABELS.has(l))) t.ok(seen.has(label), `${where}: ${metric} has the label ${label}`);
+      // A series with the model label is one per model: the dashboard shows the models the variable picks.
+      if (seen.has('model')) t.ok(labels.includes('model'), `${where}: ${metric} is filtered by model`);
     }
   }
   for (const { where, metric } of variables) {

@@ -3,6 +3,7 @@
 // Shared with bench/, so the build compiles it (to dist/test/): it imports sources, never dist/.
 
 const SAMPLE_LINE = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})? (\S+)(?: \S+)?$/;
+const SAMPLE_NAME = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?$/;
 const LABEL = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g;
 
 export interface Sample {
@@ -26,9 +27,9 @@ function keyOf(name: string, labels: Readonly<Record<string, string>>): string {
 
 /** The key of a sample named as Prometheus writes it, e.g. `inf_http_requests_total{status="200",route="x"}`. */
 function sampleKey(sample: string): string {
-  const parsed = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?$/.exec(sample);
-  if (parsed === null) throw new Error(`not a sample name: ${sample}`);
-  return keyOf(parsed[1]!, labelsOf(parsed[2]));
+  if (!SAMPLE_NAME.test(sample)) throw new Error(`not a sample name: ${sample}`);
+  const { name, labels } = parseKey(sample);
+  return keyOf(name, labels);
 }
 
 /** Every sample line of an exposition (comments and blank lines skipped). */
@@ -49,11 +50,33 @@ export function parseMetrics(exposition: string): Map<string, number> {
   return new Map(samplesOf(exposition).map((s) => [keyOf(s.name, s.labels), s.value]));
 }
 
-/** One sample of parsed metrics; `fallback` when it is absent (a labelled series appears on first use), else throws. */
+/**
+ * One sample of parsed metrics; `fallback` when it is absent (a labelled series appears on first use), else throws.
+ * A sample named with only some of its series' labels is their sum, as PromQL's `sum()` of that selector: e.g.
+ * `inf_cache_lookups_total{result="miss"}` adds up every model's misses.
+ */
 export function sampleIn(samples: ReadonlyMap<string, number>, sample: string, fallback?: number): number {
-  const value = samples.get(sampleKey(sample)) ?? fallback;
+  const key = sampleKey(sample);
+  const value = samples.get(key) ?? sumOfSeries(samples, key) ?? fallback;
   if (value === undefined) throw new Error(`no sample ${sample} in the scrape`);
   return value;
+}
+
+/** The sum of the samples whose name is the key's and whose labels include its labels; undefined when none does. */
+function sumOfSeries(samples: ReadonlyMap<string, number>, key: string): number | undefined {
+  const wanted = parseKey(key);
+  let sum: number | undefined;
+  for (const [other, value] of samples) {
+    if (!other.startsWith(wanted.name)) continue;
+    const { name, labels } = parseKey(other);
+    if (name === wanted.name && Object.entries(wanted.labels).every(([label, v]) => labels[label] === v)) sum = (sum ?? 0) + value;
+  }
+  return sum;
+}
+
+function parseKey(key: string): { name: string; labels: Record<string, string> } {
+  const parsed = SAMPLE_NAME.exec(key)!;
+  return { name: parsed[1]!, labels: labelsOf(parsed[2]) };
 }
 
 /** One sample of an exposition, e.g. metric(text, 'inf_cache_lookups_total{result="miss"}'); see sampleIn(). */

@@ -9,7 +9,7 @@ import { FIXED } from '../k6/sentences.js';
 import { newSst2Sentences, seededRandom } from '../lib/corpus.js';
 import { fmtMs } from '../lib/format.js';
 import { type ManagedProcess, PREDICT_PATH, assertAlive, startRedis, startService } from '../../test/harness.js';
-import { scrapeMetrics } from '../../test/metrics-scrape.js';
+import { sampleIn, scrapeMetrics } from '../../test/metrics-scrape.js';
 import { runLoad } from '../lib/load.js';
 import { defineBench, envFlags, numberFlag, stamp, valueFlags } from '../lib/runner.js';
 import { BucketRecorder, renderSoakMarkdown, SOAK_TARGETS, type SoakReport, type SoakSample, summarizeSoak } from '../lib/soak-report.js';
@@ -36,7 +36,8 @@ async function sample(service: ManagedProcess, redis: Redis | undefined, t: numb
     heapUsedMiB: get('nodejs_heap_size_used_bytes') / MiB,
     eventLoopP99Ms: get('nodejs_eventloop_lag_p99_seconds') * 1000,
     activeHandles: get('nodejs_active_handles_total'),
-    memoryTierEntries: get('inf_cache_memory_entries'),
+    // Every model's tier (the gauge's model label).
+    memoryTierEntries: sampleIn(m, 'inf_cache_memory_entries', Number.NaN),
     redisUsedMiB: used,
   };
 }

@@ -20,9 +20,8 @@ import type { ApiKeyGuard } from '../http/api-keys.js';
 import { failureReasonOf } from '../http/error-answers.js';
 import { requestIdOf } from '../http/request-id.js';
 import type { ModelLookup } from '../model-repository/model-repository.js';
-import type { Predictor, RequestScope } from '../inference/predictor.js';
+import type { RequestScope } from '../inference/predictor.js';
 import type { Lifecycle } from '../lifecycle.js';
-import type { ModelInfo } from '../model-loading/model-info.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { RequestTrace, Tracing } from '../observability/tracing.js';
 import { type GrpcFailure, GrpcStatusError, grpcFailureOf, STATUS_NAMES } from './status-codes.js';
@@ -30,11 +29,9 @@ import { type GrpcFailure, GrpcStatusError, grpcFailureOf, STATUS_NAMES } from '
 /** What the gRPC services and their pipeline need: the same parts the HTTP edge is built from (service.ts). */
 export interface GrpcDeps extends GrpcPipelineDeps {
   readonly config: EdgeSettings;
-  readonly model: ModelInfo;
   /** The service's version (package.json). */
   readonly version: string;
-  readonly predictor: Predictor;
-  /** The served models by name (the Open Inference Protocol's model_name). */
+  /** The served models by name: the Open Inference Protocol's model_name; the default for tei.v1. */
   readonly models: ModelLookup;
 }
 

@@ -4,7 +4,7 @@ import { Errors, type RequestError } from '../errors.js';
 import type { EdgeSettings } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
 import type { Prediction, Predictor } from '../inference/predictor.js';
-import type { Metrics } from '../observability/metrics.js';
+import type { Metrics, ModelObserver } from '../observability/metrics.js';
 import { type ApiFamily, errorAnswer, failureReasonOf, isFault, requestErrorOf } from './error-answers.js';
 import { drainBody, readBody } from './body.js';
 import type { RequestContext } from './request-context.js';
@@ -24,6 +24,8 @@ export interface InferenceRouteDeps {
   readonly apiKeys: ApiKeyGuard | undefined;
   /** The model the memo's answers belong to. */
   readonly modelId: string;
+  /** That model's metrics: a memo answer's texts are its in-memory cache hits. */
+  readonly modelObserver: ModelObserver;
   /** Undefined when the response memo is off. */
   readonly memo: ResponseMemo | undefined;
 }
@@ -143,6 +145,7 @@ function createMemoAnswerer(deps: InferenceRouteDeps): (ctx: RequestContext, mem
     let lines = linesBeforeId + ctx.requestId + linesAfterId + (config.timingHeaders ? ctx.elapsedMs().toFixed(3) : '');
     if (ctx.trace) lines += `\r\ntraceparent: ${ctx.trace.traceparent}`;
     ctx.memoizedTexts = memoized.distinctTexts;
+    deps.modelObserver.cacheLookup('memory_hit', memoized.distinctTexts);
     sendLinesInCallback(ctx, lines, memoized.body, deps.lifecycle.state === 'draining');
   };
 }

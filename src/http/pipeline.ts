@@ -99,7 +99,7 @@ function createOnResponse(deps: PipelineDeps, route: RouteStages): OnResponse {
     const ms = ctx.elapsedMs();
     if (counted) {
       if (ctx.memoizedTexts === undefined) metrics.observeRequest(route.name, status, ms / 1000);
-      else metrics.observeMemoAnswer(route.name, ms / 1000, ctx.memoizedTexts);
+      else metrics.observeMemoAnswer(route.name, ms / 1000);
     }
     const level = status >= 500 ? 'error' : status >= 400 ? 'info' : 'debug';
     if (logger.isLevelEnabled(level)) logger[level]({ reqId: ctx.requestId, route: route.name, status, ms }, 'request');

@@ -57,6 +57,8 @@ export class Predictor {
     private readonly now: () => number,
     /** The cache's form of a prediction: cached values in, new ones (and raw scores) out. */
     private readonly codec: PredictionCodec,
+    /** The name of the model it serves, on the request span of every route that runs it. */
+    private readonly modelName: string,
   ) {}
 
   /**
@@ -67,6 +69,7 @@ export class Predictor {
    */
   async predict(inputs: readonly TextInput[], scope: RequestScope, options: PredictOptions = {}): Promise<Prediction> {
     const raw = options.raw === true;
+    scope.trace?.model(this.modelName);
     // A plain text is its own key: bulk-predict's texts go through as they came.
     const keys = inputs.map(inputKey);
     const cacheKeys = raw ? keys.map(rawKey) : keys;

@@ -4,26 +4,19 @@ import type { ModelInfo } from '../model-loading/model-info.js';
 import { LruCache } from '../cache/lru.js';
 import type { RedisTier } from '../cache/redis-tier.js';
 import type { ValueSigner } from '../cache/value-signing.js';
-import type { CacheOutcome } from '../cache/prediction-cache.js';
 import { createCacheKey, isRawKey } from '../cache/cache-key.js';
 import { PredictionCache } from '../cache/prediction-cache.js';
 import { CostModel } from '../inference/cost-model.js';
-import type { BatchObserver } from '../inference/dispatcher.js';
 import type { ModelPool, PoolModel } from '../inference/pool.js';
 import { PredictionCodec } from '../inference/prediction-codec.js';
 import { Predictor } from '../inference/predictor.js';
 import type { ModelScheduler, Scheduler } from '../inference/scheduler.js';
 import { scoreRow } from '../inference/score-functions.js';
 import { createTokenizerPool, type TokenizerPool } from '../inference/tokenizer-pool.js';
+import type { ModelObserver } from '../observability/metrics.js';
 import type { ModelSettings } from './model-settings.js';
 
-/** What a model's requests, batches and cache lookups report (the metrics, with the model's label). */
-export interface ModelObserver extends BatchObserver {
-  onTokenize(ms: number): void;
-  cacheLookup(outcome: CacheOutcome, count: number): void;
-  redisInvalid(count: number): void;
-  redisUnverified(count: number): void;
-}
+export type { ModelObserver } from '../observability/metrics.js';
 
 /** What every model of the process shares: the threads, their dispatcher, Redis and the server's settings. */
 export interface SharedParts {
@@ -51,6 +44,8 @@ export interface ServedModel {
   readonly scheduler: ModelScheduler;
   /** The model as the worker threads run it. */
   readonly worker: PoolModel;
+  /** Its metrics (series with its `model` label), for what is counted outside its predictor: the response memo's answers. */
+  readonly observer: ModelObserver;
   /** Its in-process cache tier's entries and bytes (the metrics add them up). */
   memoryTier(): { entries: number; bytes: number };
 }
@@ -140,7 +135,7 @@ export function createServedModel(name: string, info: ModelInfo, settings: Model
     signer: shared.signer,
     onUnverified: (count) => observer.redisUnverified(count),
   });
-  const predictor = new Predictor(cache, tokenizer, scheduler.admission, () => performance.now(), codec);
+  const predictor = new Predictor(cache, tokenizer, scheduler.admission, () => performance.now(), codec, name);
   return {
     served: {
       name,
@@ -150,6 +145,7 @@ export function createServedModel(name: string, info: ModelInfo, settings: Model
       predictor,
       scheduler,
       worker,
+      observer,
       memoryTier: () => ({ entries: lru.size, bytes: lru.sizeBytes }),
     },
     close: () => tokenizer.close(),

@@ -5,8 +5,18 @@ import type { CacheOutcome } from '../cache/prediction-cache.js';
 
 export type FailureReason = 'overloaded' | 'timeout' | 'worker_failure';
 
+/** What a model's batches, queue, tokenization and cache lookups report: its series, with its `model` label. */
+export interface ModelObserver extends BatchObserver {
+  /** One request's tokenization (its new texts, on a tokenizer thread). */
+  onTokenize(ms: number): void;
+  cacheLookup(outcome: CacheOutcome, count: number): void;
+  redisInvalid(count: number): void;
+  /** Values read from Redis whose signature did not verify (CACHE_SIGNING_KEYS); also counted by redisInvalid. */
+  redisUnverified(count: number): void;
+}
+
 /** Every metric the service records. A disabled set records nothing and exposes nothing. */
-export interface Metrics extends BatchObserver {
+export interface Metrics {
   readonly enabled: boolean;
   readonly contentType: string;
   /** The Prometheus text exposition, built at scrape time. */
@@ -15,36 +25,42 @@ export interface Metrics extends BatchObserver {
   /** One gRPC call (one message of a stream) by its method (`package.Service/Method`) and status code's name. */
   observeGrpc(method: string, code: string, seconds: number): void;
   /**
-   * A 200 answered from the response memo, in one call: the request and its duration, its distinct texts as
-   * in-memory cache hits (what the cache would have counted), and the memo hit.
+   * A 200 answered from the response memo, in one call: the request and its duration, and the memo hit (its
+   * distinct texts are the model's in-memory cache hits: ModelObserver.cacheLookup).
    */
-  observeMemoAnswer(route: string, seconds: number, distinctTexts: number): void;
-  cacheLookup(outcome: CacheOutcome, count: number): void;
+  observeMemoAnswer(route: string, seconds: number): void;
   redisError(): void;
   redisSkipped(): void;
-  redisInvalid(count: number): void;
-  /** Values read from Redis whose signature did not verify (CACHE_SIGNING_KEYS); also counted by redisInvalid. */
-  redisUnverified(count: number): void;
   failure(reason: FailureReason): void;
   /** A request refused for its API key: none sent, or one that is not a configured key. */
   apiKeyRefused(reason: 'missing' | 'invalid'): void;
-  /** One request's tokenization (its new texts, on a tokenizer thread). */
-  onTokenize(ms: number): void;
+  /**
+   * The observer of the model called `name`: its series' children, bound once (the same ones again for the same
+   * name, so a model loaded again counts on).
+   */
+  modelObserver(name: string): ModelObserver;
+}
+
+/** A served model as its gauges read it at scrape time (a ServedModel). */
+export interface ModelGaugeSource {
+  readonly name: string;
+  readonly scheduler: {
+    readonly queue: { readonly length: number; readonly tokens: number };
+    /** What admission compares with MAX_QUEUE_DELAY_MS: ms until the model's queued and running work is done. */
+    readonly admission: { predictedDrainMs(): number };
+  };
+  /** Its in-process tier's entries and bytes (its own count, see lru.ts): it fills up to its bounds, then stays. */
+  memoryTier(): { entries: number; bytes: number };
 }
 
 /** Live gauges read at scrape time, so the hot path never updates them. */
 export interface MetricsSources {
-  queueLength(): number;
-  /** Exact tokens of the queued texts. */
-  queueTokens(): number;
-  /** What admission compares with MAX_QUEUE_DELAY_MS: ms until the queued and running work is done. */
-  predictedWaitMs(): number;
+  /** The models served now: each its queue and cache gauges, by its name. */
+  models(): readonly ModelGaugeSource[];
   busyWorkers(): number;
   workers(): number;
   /** The model threads' layout now (src/inference/thread-layout.ts). */
   layout(): string;
-  /** The in-process tier's entries and bytes (its own count, see lru.ts): it fills up to its bounds, then stays. */
-  memoryTier(): { entries: number; bytes: number };
   stats(): { modelRuns: number; textsRun: number };
   /** Whether Redis takes lookups; undefined when no Redis is configured (then the gauge is not exported). */
   redisUp?: () => boolean;
@@ -66,16 +82,20 @@ export const disabledMetrics: Metrics = {
   observeRequest() {},
   observeGrpc() {},
   observeMemoAnswer() {},
-  cacheLookup() {},
   redisError() {},
   redisSkipped() {},
-  redisInvalid() {},
-  redisUnverified() {},
   failure() {},
   apiKeyRefused() {},
+  modelObserver: () => noModelObserver,
+};
+
+const noModelObserver: ModelObserver = {
   onBatch() {},
-  onTokenize() {},
   onQueueWait() {},
+  onTokenize() {},
+  cacheLookup() {},
+  redisInvalid() {},
+  redisUnverified() {},
 };
 
 export function createMetrics(sources: MetricsSources): Metrics {
@@ -83,32 +103,34 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 10 });
   const registers = [registry];
-  new Gauge({
-    name: 'inf_queue_texts',
-    help: 'Texts waiting for a worker thread.',
-    registers,
-    collect() {
-      this.set(sources.queueLength());
-    },
-  });
+  // A gauge per served model: the models share the threads, but each has its own queue, admission and in-process tier.
+  const perModel = (name: string, help: string, value: (model: ModelGaugeSource) => number): void => {
+    new Gauge({
+      name,
+      help,
+      labelNames: ['model'],
+      registers,
+      collect() {
+        // A model unloaded since the last scrape leaves no stale series.
+        this.reset();
+        for (const model of sources.models()) this.set({ model: model.name }, value(model));
+      },
+    });
+  };
+  perModel('inf_queue_texts', 'Texts waiting for a worker thread, by model.', (m) => m.scheduler.queue.length);
   // The scaling signal (docs/scaling-out.md): admission refuses by predicted wait, so this is what an
-  // autoscaler should keep low, rather than CPU, which saturates long before a request is refused.
-  new Gauge({
-    name: 'inf_queue_predicted_wait_seconds',
-    help: 'Predicted wait of a new text: the queued and running work by the cost model / threads (admission refuses past MAX_QUEUE_DELAY_MS).',
-    registers,
-    collect() {
-      this.set(sources.predictedWaitMs() / 1000);
-    },
-  });
-  new Gauge({
-    name: 'inf_queue_tokens',
-    help: 'Tokens of the texts waiting for a worker thread (admission refuses past MAX_QUEUE_TOKENS).',
-    registers,
-    collect() {
-      this.set(sources.queueTokens());
-    },
-  });
+  // autoscaler should keep low, rather than CPU, which saturates long before a request is refused. Per model:
+  // the autoscaler follows each pod's worst model (docs/scaling-out.md#models).
+  perModel(
+    'inf_queue_predicted_wait_seconds',
+    "Predicted wait of a model's new text: its queued and running work by the cost model / threads (admission refuses past MAX_QUEUE_DELAY_MS).",
+    (m) => m.scheduler.admission.predictedDrainMs() / 1000,
+  );
+  perModel(
+    'inf_queue_tokens',
+    "Tokens of a model's texts waiting for a worker thread (admission refuses past MAX_QUEUE_TOKENS).",
+    (m) => m.scheduler.queue.tokens,
+  );
   new Gauge({
     name: 'inf_workers',
     help: 'Model worker threads.',
@@ -135,22 +157,16 @@ export function createMetrics(sources: MetricsSources): Metrics {
       this.set({ layout: sources.layout() }, 1);
     },
   });
-  new Gauge({
-    name: 'inf_cache_memory_entries',
-    help: 'Predictions held by the in-process cache tier (bounded by CACHE_LRU_ENTRIES).',
-    registers,
-    collect() {
-      this.set(sources.memoryTier().entries);
-    },
-  });
-  new Gauge({
-    name: 'inf_cache_memory_bytes',
-    help: 'Bytes of the in-process cache tier as its bound counts them (bounded by CACHE_LRU_BYTES).',
-    registers,
-    collect() {
-      this.set(sources.memoryTier().bytes);
-    },
-  });
+  perModel(
+    'inf_cache_memory_entries',
+    "Predictions held by a model's in-process cache tier (bounded by CACHE_LRU_ENTRIES).",
+    (m) => m.memoryTier().entries,
+  );
+  perModel(
+    'inf_cache_memory_bytes',
+    "Bytes of a model's in-process cache tier as its bound counts them (bounded by CACHE_LRU_BYTES).",
+    (m) => m.memoryTier().bytes,
+  );
   const { redisUp } = sources;
   if (redisUp)
     new Gauge({
@@ -198,20 +214,27 @@ export function createMetrics(sources: MetricsSources): Metrics {
     LATENCY_BUCKETS,
     ['method', 'code'],
   );
-  const queueWait = new HistogramFamily('inf_queue_wait_seconds', 'Time a text waited for a worker thread.', LATENCY_BUCKETS);
+  // The model's series: each observer binds its children once (modelObserver).
+  const model = ['model'];
+  const queueWait = new HistogramFamily('inf_queue_wait_seconds', 'Time a text waited for a worker thread.', LATENCY_BUCKETS, model);
   const tokenize = new HistogramFamily(
     'inf_tokenize_duration_seconds',
     "Tokenization time of a request's new texts (tokenizer thread, round trip).",
     LATENCY_BUCKETS,
+    model,
   );
-  const inference = new HistogramFamily('inf_inference_duration_seconds', 'ONNX Runtime run time per batch.', LATENCY_BUCKETS);
-  const batchSize = new HistogramFamily('inf_batch_size', 'Texts per model run.', BATCH_SIZE_BUCKETS);
+  const inference = new HistogramFamily('inf_inference_duration_seconds', 'ONNX Runtime run time per batch.', LATENCY_BUCKETS, model);
+  const batchSize = new HistogramFamily('inf_batch_size', 'Texts per model run.', BATCH_SIZE_BUCKETS, model);
   const paddedTokens = new HistogramFamily(
     'inf_batch_padded_tokens',
     'Padded tokens (texts x longest) per model run.',
     PADDED_TOKEN_BUCKETS,
+    model,
   );
-  const cacheLookups = new CounterFamily('inf_cache_lookups_total', 'Distinct texts looked up in the cache, by outcome.', ['result']);
+  const cacheLookups = new CounterFamily('inf_cache_lookups_total', 'Distinct texts looked up in the cache, by outcome.', [
+    'result',
+    'model',
+  ]);
   const redisErrors = new CounterFamily('inf_cache_redis_errors_total', 'Redis lookups or writes that failed or ran past their budget.');
   const redisSkips = new CounterFamily(
     'inf_cache_redis_skipped_total',
@@ -220,10 +243,12 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const redisInvalids = new CounterFamily(
     'inf_cache_redis_invalid_total',
     'Values read from Redis that are not a prediction of this model: served as misses and overwritten.',
+    model,
   );
   const redisUnverifieds = new CounterFamily(
     'inf_cache_redis_unverified_total',
     'Values read from Redis whose signature did not verify (altered, unsigned, moved from another key, unknown key): also in inf_cache_redis_invalid_total.',
+    model,
   );
   const failures = new CounterFamily('inf_request_failures_total', 'Requests refused or failed, by reason.', ['reason']);
   const apiKeyRefusals = new CounterFamily('inf_api_key_refusals_total', 'Requests refused 401 for their API key, by reason.', ['reason']);
@@ -252,11 +277,6 @@ export function createMetrics(sources: MetricsSources): Metrics {
   ];
 
   const byRoute = new Map<string, Map<number, { count: CounterChild; seconds: HistogramChild }>>();
-  const outcomes = {
-    memory_hit: cacheLookups.child('memory_hit'),
-    redis_hit: cacheLookups.child('redis_hit'),
-    miss: cacheLookups.child('miss'),
-  };
   const reasons = {
     overloaded: failures.child('overloaded'),
     timeout: failures.child('timeout'),
@@ -265,8 +285,6 @@ export function createMetrics(sources: MetricsSources): Metrics {
   const refusals = { missing: apiKeyRefusals.child('missing'), invalid: apiKeyRefusals.child('invalid') };
   const redisError = redisErrors.child();
   const redisSkip = redisSkips.child();
-  const redisInvalid = redisInvalids.child();
-  const redisUnverified = redisUnverifieds.child();
   const memoHit = memoHits.child();
   const requestChildren = (route: string, status: number): { count: CounterChild; seconds: HistogramChild } => {
     let byStatus = byRoute.get(route);
@@ -278,13 +296,43 @@ export function createMetrics(sources: MetricsSources): Metrics {
     }
     return child;
   };
-  const [queueWaitChild, tokenizeChild, inferenceChild, batchSizeChild, paddedTokensChild] = [
-    queueWait,
-    tokenize,
-    inference,
-    batchSize,
-    paddedTokens,
-  ].map((f) => f.child());
+  const modelObservers = new Map<string, ModelObserver>();
+  const createModelObserver = (name: string): ModelObserver => {
+    const queueWaitChild = queueWait.child(name);
+    const tokenizeChild = tokenize.child(name);
+    const inferenceChild = inference.child(name);
+    const batchSizeChild = batchSize.child(name);
+    const paddedTokensChild = paddedTokens.child(name);
+    const redisInvalid = redisInvalids.child(name);
+    const redisUnverified = redisUnverifieds.child(name);
+    const outcomes = {
+      memory_hit: cacheLookups.child('memory_hit', name),
+      redis_hit: cacheLookups.child('redis_hit', name),
+      miss: cacheLookups.child('miss', name),
+    };
+    return {
+      onBatch(size, tokens, inferenceMs) {
+        batchSizeChild.observe(size);
+        paddedTokensChild.observe(tokens);
+        inferenceChild.observe(inferenceMs / 1000);
+      },
+      onTokenize(ms) {
+        tokenizeChild.observe(ms / 1000);
+      },
+      onQueueWait(ms) {
+        queueWaitChild.observe(ms / 1000);
+      },
+      cacheLookup(outcome, count) {
+        outcomes[outcome].inc(count);
+      },
+      redisInvalid(count) {
+        redisInvalid.inc(count);
+      },
+      redisUnverified(count) {
+        redisUnverified.inc(count);
+      },
+    };
+  };
 
   return {
     enabled: true,
@@ -302,15 +350,11 @@ export function createMetrics(sources: MetricsSources): Metrics {
       grpcRequests.child(method, code).inc();
       grpcSeconds.child(method, code).observe(seconds);
     },
-    observeMemoAnswer(route, seconds, distinctTexts) {
+    observeMemoAnswer(route, seconds) {
       const child = requestChildren(route, 200);
       child.count.inc();
       child.seconds.observe(seconds);
-      outcomes.memory_hit.inc(distinctTexts);
       memoHit.inc();
-    },
-    cacheLookup(outcome, count) {
-      outcomes[outcome].inc(count);
     },
     redisError() {
       redisError.inc();
@@ -318,28 +362,16 @@ export function createMetrics(sources: MetricsSources): Metrics {
     redisSkipped() {
       redisSkip.inc();
     },
-    redisInvalid(count) {
-      redisInvalid.inc(count);
-    },
-    redisUnverified(count) {
-      redisUnverified.inc(count);
-    },
     failure(reason) {
       reasons[reason].inc();
     },
     apiKeyRefused(reason) {
       refusals[reason].inc();
     },
-    onBatch(size, tokens, inferenceMs) {
-      batchSizeChild.observe(size);
-      paddedTokensChild.observe(tokens);
-      inferenceChild.observe(inferenceMs / 1000);
-    },
-    onTokenize(ms) {
-      tokenizeChild.observe(ms / 1000);
-    },
-    onQueueWait(ms) {
-      queueWaitChild.observe(ms / 1000);
+    modelObserver(name) {
+      let observer = modelObservers.get(name);
+      if (observer === undefined) modelObservers.set(name, (observer = createModelObserver(name)));
+      return observer;
     },
   };
 }

@@ -43,6 +43,8 @@ const RPC_SERVICE = 'rpc.service';
 const RPC_METHOD = 'rpc.method';
 const RPC_GRPC_STATUS_CODE = 'rpc.grpc.status_code';
 const GRPC_REQUEST_ID = 'rpc.grpc.response.metadata.x-request-id';
+/** The served model a request went to (the repository's name for it), on the request span. */
+export const MODEL_NAME = 'model.name';
 
 /**
  * OpenTelemetry tracing of requests, or nothing: when off, `enabled` is false and the HTTP edge creates no
@@ -210,6 +212,11 @@ export class RequestTrace {
         'inference.model_ms': run.inferenceMs,
       });
     }
+  }
+
+  /** The request's model, once its route or method has found it. */
+  model(name: string): void {
+    this.span.setAttribute(MODEL_NAME, name);
   }
 
   /** The answer was an error: its code names the error type; a 5xx also marks the span as failed. */

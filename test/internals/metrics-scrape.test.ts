@@ -52,3 +52,22 @@ t.test('delta: after minus before, a sample absent before counting as 0', async 
   t.equal(delta(before, after, 'inf_http_requests_total{status="200",route="bulk-predict"}'), 7);
   t.equal(sampleIn(after, 'inf_batch_size_count'), 3);
 });
+
+t.test("a sample named with some of its series' labels is their sum, as PromQL's sum() of that selector", async (t) => {
+  const byModel = parseMetrics(
+    [
+      'inf_cache_lookups_total{result="miss",model="a"} 2',
+      'inf_cache_lookups_total{result="miss",model="b"} 3',
+      'inf_cache_lookups_total{result="memory_hit",model="a"} 5',
+      'inf_cache_lookups_total_other{result="miss"} 100',
+      'inf_queue_texts{model="a"} 1',
+      'inf_queue_texts{model="b"} 4',
+    ].join('\n'),
+  );
+  t.equal(sampleIn(byModel, 'inf_cache_lookups_total{result="miss"}'), 5, "every model's misses");
+  t.equal(sampleIn(byModel, 'inf_cache_lookups_total{result="miss",model="b"}'), 3, 'one series by all its labels');
+  t.equal(sampleIn(byModel, 'inf_cache_lookups_total'), 10, 'no labels: the whole family');
+  t.equal(sampleIn(byModel, 'inf_queue_texts'), 5);
+  t.equal(sampleIn(byModel, 'inf_cache_lookups_total{result="redis_hit"}', 0), 0, 'none matches: the fallback');
+  t.throws(() => sampleIn(byModel, 'inf_cache_lookups_total{result="redis_hit"}'), /no sample/);
+});

@@ -1,10 +1,12 @@
 // inference.GRPCInferenceService, the Open Inference Protocol over gRPC (KServe's grpc_predict_v2.proto, which
-// Triton's clients speak too): the same model, answers and errors as the HTTP /v2 routes
-// (infer-route.ts, metadata-routes.ts), through the same Predictor, so the cache, single flight and admission are shared.
+// Triton's clients speak too): every served model by its `model_name`, with the answers and errors of the HTTP /v2
+// routes (infer-route.ts, metadata-routes.ts), through the model's Predictor, so the cache, single flight and
+// admission are shared.
 import { Errors } from '../../errors.js';
-import { isServedModel, OIP_SERVER_NAME, oipModelMetadata, oipModelOf } from './model.js';
+import type { ServedModel } from '../../model-repository/served-model.js';
+import { OIP_SERVER_NAME, oipDescriptionOf } from './model.js';
 import { type OipOutputName, oipOutputs } from './tensors.js';
-import { type GrpcDeps, unaryCall } from '../../grpc/call.js';
+import { type GrpcCallScope, type GrpcDeps, unaryCall } from '../../grpc/call.js';
 import type { GrpcService } from '../../grpc/grpc-service.js';
 import { type ModelInferRequest, parseModelInferRequest } from './grpc-infer-request.js';
 import { serviceDefinition } from '../../grpc/protos.js';
@@ -27,15 +29,19 @@ interface OutputTensor {
 }
 
 export function createOipGrpcService(deps: GrpcDeps): GrpcService {
-  const { lifecycle } = deps;
-  const model = oipModelOf(deps.model);
-  const metadata = oipModelMetadata(model);
+  const { lifecycle, models } = deps;
   const serverMetadata = { name: OIP_SERVER_NAME, version: deps.version, extensions: [] };
   const method = (name: string): string => `${OIP_SERVICE_NAME}/${name}`;
   const ready = (): boolean => lifecycle.state === 'ready';
-  /** Another model (or version) than the served one: NOT_FOUND, as the HTTP routes' 404. */
-  const served = ({ name, version }: ModelRef): void => {
-    if (!isServedModel(model, name, version === '' ? undefined : version)) throw Errors.ModelNotFound(name);
+  /**
+   * The served model a request names, under its version when it names one; another name or version (or a model
+   * not loaded) is NOT_FOUND naming it, as the HTTP routes' 404. The span carries the name.
+   */
+  const servedModel = ({ name, version }: ModelRef, scope: GrpcCallScope): ServedModel => {
+    const served = models.get(name);
+    if (served === undefined || (version !== '' && version !== served.version)) throw Errors.ModelNotFound(name);
+    scope.trace?.model(served.name);
+    return served;
   };
 
   const implementation = {
@@ -44,8 +50,8 @@ export function createOipGrpcService(deps: GrpcDeps): GrpcService {
     ModelReady: unaryCall(
       deps,
       method('ModelReady'),
-      async (request: ModelRef) => {
-        served(request);
+      async (request: ModelRef, scope) => {
+        servedModel(request, scope);
         return { ready: ready() };
       },
       { group: 'health' },
@@ -54,16 +60,14 @@ export function createOipGrpcService(deps: GrpcDeps): GrpcService {
     ModelMetadata: unaryCall(
       deps,
       method('ModelMetadata'),
-      async (request: ModelRef) => {
-        served(request);
-        return metadata;
-      },
+      async (request: ModelRef, scope) => oipDescriptionOf(servedModel(request, scope)).metadata,
       { group: 'info' },
     ),
     ModelInfer: unaryCall(deps, method('ModelInfer'), async (request: ModelInferRequest, scope) => {
-      served({ name: request.model_name, version: request.model_version });
+      const served = servedModel({ name: request.model_name, version: request.model_version }, scope);
+      const { model } = oipDescriptionOf(served);
       const { texts, outputs, raw } = parseModelInferRequest(request, deps.config.maxTexts);
-      const prediction = await deps.predictor.predict(texts, scope);
+      const prediction = await served.predictor.predict(texts, scope);
       const { scores, labels, scoresShape } = oipOutputs(model, prediction);
       const tensors: Record<OipOutputName, OutputTensor> = {
         scores: { name: 'scores', datatype: 'FP32', shape: scoresShape, contents: raw ? undefined : { fp32_contents: scores } },

@@ -2,6 +2,7 @@
 // and gRPC (inference.GRPCInferenceService, grpc-service.ts).
 import { basename } from 'node:path';
 import type { ModelInfo } from '../../model-loading/model-info.js';
+import type { ServedModel } from '../../model-repository/served-model.js';
 
 /** The served model as the Open Inference Protocol names it: one model, one version (its identity). */
 export interface OipModel {
@@ -51,4 +52,24 @@ export function oipModelMetadata(model: OipModel): OipModelMetadata {
       { name: 'label', datatype: 'BYTES', shape: [-1] },
     ],
   };
+}
+
+/** A served model as the protocol describes it: its name, version and labels, and its metadata answer. */
+export interface OipDescription {
+  readonly model: OipModel;
+  readonly metadata: OipModelMetadata;
+}
+
+// A new version is a new ServedModel, so a description never goes stale, and goes with the model it describes.
+const descriptions = new WeakMap<ServedModel, OipDescription>();
+
+/** The description of `served`, built on its first request and kept as long as the model is. */
+export function oipDescriptionOf(served: ServedModel): OipDescription {
+  let description = descriptions.get(served);
+  if (description === undefined) {
+    const model = { name: served.name, version: served.version, labels: served.info.labels };
+    description = { model, metadata: oipModelMetadata(model) };
+    descriptions.set(served, description);
+  }
+  return description;
 }
