@@ -157,6 +157,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cgroupRoot?: st
         : redactedKeys(signingKeysFromList(cacheSigningKeys.split(','), 'CACHE_SIGNING_KEYS'), 'cache signing key'),
     cacheSigningKeysFile,
     modelRepository: settings.modelRepository === undefined ? undefined : resolve(settings.modelRepository),
+    defaultModel: settings.defaultModel,
+    modelMemoryBudgetMb: settings.modelMemoryBudgetMb,
     modelDir: modelDir === undefined ? defaultModelDir : resolve(modelDir),
     modelDirIsDefault: modelDir === undefined,
     modelFile,
