@@ -28,7 +28,7 @@ interface OutputTensor {
 
 export function createOipGrpcService(deps: GrpcDeps): GrpcService {
   const { lifecycle } = deps;
-  const model = oipModelOf(deps.model);
+  const model = oipModelOf(deps.models.get(deps.models.defaultName)!);
   const metadata = oipModelMetadata(model);
   const serverMetadata = { name: OIP_SERVER_NAME, version: deps.version, extensions: [] };
   const method = (name: string): string => `${OIP_SERVICE_NAME}/${name}`;
