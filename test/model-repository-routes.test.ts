@@ -1,13 +1,17 @@
 // Every HTTP protocol by model name: one service serves a repository of two real models (the stand-in sentiment
 // model as `sentiment`, the default, and the nli-pair fixture as `nli`: other labels, token_type_ids), and each
 // model answers by name on every route exactly as the same model served alone (MODEL_DIR) does, within 1e-6;
-// the routes that name no model serve the default; an unknown name is a 404 in each family's error shape.
+// the routes that name no model serve the default; an unknown name is a 404 in each family's error shape, and so
+// is the default model's on the routes that name none once it is unloaded.
 import t, { type Test } from 'tap';
+import pino from 'pino';
 import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type PredictAnswer, postPredict, type ServiceProcess, STANDIN_MODEL_DIR, startAll, startService } from './helper.js';
 import { PAIR_FIXTURE_MODELS } from './fixture-models.js';
+import { loadConfig } from '../dist/src/config.js';
+import { startService as startRepositoryService } from '../dist/src/service.js';
 
 const TOLERANCE = 1e-6;
 const NLI_DIR = PAIR_FIXTURE_MODELS.nli.dir;
@@ -15,25 +19,31 @@ const repositoryDir = mkdtempSync(join(tmpdir(), 'model-repository-'));
 symlinkSync(STANDIN_MODEL_DIR, join(repositoryDir, 'sentiment'));
 symlinkSync(NLI_DIR, join(repositoryDir, 'nli'));
 
-// The in-process cache only; gRPC is not what this test is about.
+// The in-process cache only; gRPC is not what this test is about. The repository's service runs in this process,
+// so the last test can unload its default model.
 const common = { WORKERS: '1', GRPC_PORT: '0', MAX_TEXTS: '16' };
 const started: ServiceProcess[] = [];
+const service = await startRepositoryService(
+  loadConfig({ ...common, MODEL_REPOSITORY: repositoryDir, DEFAULT_MODEL: 'sentiment', PORT: '0', HOST: '127.0.0.1' }),
+  pino({ level: 'silent' }),
+);
 t.teardown(async () => {
-  await Promise.all(started.map((service) => service.stop()));
+  await Promise.all([service.shutdown(), ...started.map((alone) => alone.stop())]);
   rmSync(repositoryDir, { recursive: true, force: true });
 });
-const [repository, sentimentAlone, nliAlone] = (await startAll(
+const [sentimentAlone, nliAlone] = (await startAll(
   [
-    () => startService({ ...common, MODEL_REPOSITORY: repositoryDir, DEFAULT_MODEL: 'sentiment' }, { name: 'repository' }),
     () => startService({ ...common, MODEL_DIR: STANDIN_MODEL_DIR }, { name: 'sentiment alone' }),
     () => startService({ ...common, MODEL_DIR: NLI_DIR }, { name: 'nli alone' }),
   ],
   started,
 )) as ServiceProcess[];
+await service.ready;
+const repository: Server = { url: `http://127.0.0.1:${service.port}` };
 
 interface Case {
   readonly name: string;
-  readonly alone: ServiceProcess;
+  readonly alone: Server;
   /** The model's name where it is served alone (the Open Inference Protocol's: its directory's). */
   readonly aloneName: string;
   readonly labels: readonly string[];
@@ -53,7 +63,8 @@ const get = async (url: string, path: string) => {
   const text = await res.text();
   return { status: res.status, body: JSON.parse(text), text };
 };
-const post = (service: ServiceProcess, path: string, body: unknown): Promise<PredictAnswer> => postPredict(service.url, body, { path });
+type Server = { readonly url: string };
+const post = (server: Server, path: string, body: unknown): Promise<PredictAnswer> => postPredict(server.url, body, { path });
 const oipBody = (texts: readonly string[]) => ({ inputs: [{ name: 'text', shape: [texts.length], datatype: 'BYTES', data: texts }] });
 
 /** Lists of {label, score} equal label for label, in the same order, each score within TOLERANCE. */
@@ -192,4 +203,35 @@ t.test("an unknown name is a 404 in each family's error shape", async (t) => {
   t.same([otherVersion.status, otherVersion.body], [404, { error: 'Model nli not found' }], 'a version not served');
   const aloneName = await get(repository.url, '/v2/models/distilbert-sst2-standin');
   t.equal(aloneName.status, 404, "in a repository a model is called by its directory's name only");
+});
+
+t.test('with the default model unloaded, the routes that name none are 404s in their shapes; the other model serves on', async (t) => {
+  await service.repository.unload('sentiment');
+  const detail = { detail: 'Model sentiment not found' };
+  const error = { error: 'Model sentiment not found' };
+  const tei = { error: 'Model sentiment not found', error_type: 'validation' };
+  const cases: [string, 'GET' | 'POST', unknown, unknown][] = [
+    ['/project/bulk-predict', 'POST', { text: ['x'] }, detail],
+    ['/project/info', 'GET', undefined, detail],
+    ['/project/models/sentiment/bulk-predict', 'POST', { text: ['x'] }, detail],
+    ['/', 'POST', { inputs: 'x' }, error],
+    ['/predict', 'POST', { inputs: 'x' }, tei],
+    ['/info', 'GET', undefined, tei],
+    ['/v2/models/sentiment/infer', 'POST', oipBody(['x']), error],
+  ];
+  for (const [path, method, body, expected] of cases) {
+    const res =
+      method === 'GET'
+        ? await get(repository.url, path)
+        : await post(repository, path, body).then((r) => ({ status: r.status, body: r.body }));
+    t.same([res.status, res.body], [404, expected], `${method} ${path}`);
+  }
+  t.same(
+    (await get(repository.url, '/project/models')).body.map((m: { name: string; default: boolean }) => [m.name, m.default]),
+    [['nli', false]],
+    'the list holds the model still served',
+  );
+  const nli = await post(repository, '/project/models/nli/bulk-predict', { text: TEXTS });
+  const alone = await post(nliAlone, '/project/bulk-predict', { text: TEXTS });
+  sameLists(t, nli.body.predictions, alone.body.predictions, 'nli by name');
 });
