@@ -146,7 +146,13 @@ export function teiPaths(prefix: string, maxTexts: number, maxBodyBytes: number)
     },
   });
   return {
-    [`${prefix}/predict`]: post('tei_predict', 'Classify texts and text pairs with the default model (TEI)', 'TeiPredictRequest', 'TeiPredictResponse', common),
+    [`${prefix}/predict`]: post(
+      'tei_predict',
+      'Classify texts and text pairs with the default model (TEI)',
+      'TeiPredictRequest',
+      'TeiPredictResponse',
+      common,
+    ),
     [`${prefix}/rerank`]: post(
       'tei_rerank',
       'Rank texts against a query with the default model, a cross-encoder (TEI)',
