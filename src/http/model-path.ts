@@ -13,7 +13,7 @@ import { sendNow } from './respond.js';
  * A raw path segment (uWS gives them as sent), percent-decoded, so `sent%69ment` names `sentiment` on every
  * route; as it is when it does not decode. Model names need no escaping (MODEL_NAME), so this is rare.
  */
-export function decodeSegment(segment: string): string {
+function decodeSegment(segment: string): string {
   if (!segment.includes('%')) return segment;
   try {
     return decodeURIComponent(segment);

@@ -1,7 +1,6 @@
 import { ApiDocs, ErrorMessage, HfTextClassificationRequest, OipInferRequest } from '../generated/schemas.js';
 import { Errors, type RequestError } from '../errors.js';
 import { errorAnswer } from './error-answers.js';
-import { MODEL_NAME } from '../model-repository/repository-dir.js';
 
 type ErrorCode = keyof typeof ApiDocs.errors;
 
@@ -30,7 +29,7 @@ export function modelNameParameter(basePath: string): object {
     name: 'name',
     in: 'path',
     required: true,
-    schema: { type: 'string', pattern: MODEL_NAME.source },
+    schema: { type: 'string' },
     description: `A served model's name: its directory in \`MODEL_REPOSITORY\` (\`GET ${basePath}/models\` lists them). An unknown or unloaded name is a 404.`,
   };
 }
