@@ -29,9 +29,6 @@ import { createApp } from './http/app.js';
 import { ResponseMemo } from './http/response-memo.js';
 import { buildOpenApi } from './http/openapi.js';
 import { createApiKeys } from './http/api-keys.js';
-import { buildInfo } from './http/handlers/info.js';
-import { buildTeiInfo } from './protocols/tei/info-routes.js';
-import { teiInfo } from './protocols/tei/info.js';
 import { loadManifest } from '../model/manifest.js';
 import { createRequestIds } from './http/request-id.js';
 import { startGrpcServer } from './grpc/server.js';
@@ -161,8 +158,6 @@ export async function startService(config: Config, logger: Logger, overrides: { 
     startedModels,
   );
   const defaultModel = startedModels[0]!.served;
-  const { predictor } = defaultModel;
-  const numLabels = model.labels.length;
   // The memo holds answers the in-process tier gave; with that tier off, every lookup goes to Redis as asked.
   const memo =
     config.responseMemoEntries > 0 && config.responseMemoBytes > 0 && config.cacheLruEntries > 0
@@ -178,23 +173,16 @@ export async function startService(config: Config, logger: Logger, overrides: { 
   if (tracing.enabled) logger.info({ endpoint: config.otelTracesEndpoint, sampler: config.otelTracesSampler }, 'tracing');
   const edgeSettings = settingsFor(config, EDGE_SETTINGS);
   const app = createApp({
-    model,
     repository,
     tracing,
-    modelId: model.id,
-    modelObserver: defaultModel.observer,
     memo,
     config: edgeSettings,
-    predictor,
     lifecycle,
     metrics,
     logger,
     apiKeys: apiKeys.guard,
     openApi: buildOpenApi({ config: edgeSettings, labels: model.labels, version, apiKeys: apiKeys.guard }),
-    info: buildInfo(model, edgeSettings, version),
     version,
-    teiInfo: buildTeiInfo(teiInfo(model, edgeSettings, version)),
-    numLabels,
   });
 
   const listenSocket = await listen(app, config.host, config.port);

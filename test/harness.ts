@@ -281,14 +281,16 @@ export interface ServiceOptions {
 export const SERVICE_PROCESS_ENV: Readonly<Record<string, string>> = { MALLOC_MMAP_THRESHOLD_: '65536' };
 
 /**
- * Runs our service (`node dist/src/main.js`) on a free port with the stand-in model, one worker and
- * LOG_LEVEL=info unless `env` says otherwise, and waits until its health answers 200.
+ * Runs our service (`node dist/src/main.js`) on a free port with the stand-in model (unless `env` gives a
+ * MODEL_REPOSITORY, which excludes MODEL_DIR), one worker and LOG_LEVEL=info unless `env` says otherwise, and waits
+ * until its health answers 200.
  */
 export function startService(env: Record<string, string> = {}, opts: ServiceOptions = {}): Promise<NodeServerProcess> {
+  const model: Record<string, string> = env.MODEL_REPOSITORY === undefined ? { MODEL_DIR: STANDIN_MODEL_DIR } : {};
   return startNodeServer({
     name: opts.name ?? 'service',
     script: opts.script ?? SERVICE_MAIN_JS,
-    env: { ...SERVICE_PROCESS_ENV, MODEL_DIR: STANDIN_MODEL_DIR, WORKERS: '1', LOG_LEVEL: 'info', ...env },
+    env: { ...SERVICE_PROCESS_ENV, ...model, WORKERS: '1', LOG_LEVEL: 'info', ...env },
     healthPath: `${env.BASE_PATH ?? '/project'}/health`,
     waitHealthy: opts.waitHealthy,
     readyTimeoutMs: opts.readyTimeoutMs,

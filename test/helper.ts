@@ -3,6 +3,8 @@
 // service in a child process, the HTTP calls and the metrics scrape.
 import type { NodeServerProcess, RedisProcess } from './harness.js';
 
+export type { PredictAnswer } from './harness.js';
+
 export { startRedisCluster, type RedisCluster } from './redis-cluster.js';
 
 export {
@@ -17,6 +19,7 @@ export {
   SERVICE_MAIN_JS as MAIN_JS,
   SST2_DEV_TSV,
   STANDIN_MODEL_DIR,
+  startAll,
   startRedis,
   startService,
   waitFor,

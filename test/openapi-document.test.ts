@@ -148,9 +148,19 @@ t.test('every error of the route is documented under its status, with its real b
     'INF_ERR_BATCH_TOO_LARGE',
     'INF_ERR_NOT_RERANKER',
   ]);
+  // The repository extension's own errors (POST /v2/repository/models/{name}/load|unload).
+  const repositoryOnly = new Set(['INF_ERR_MODEL_LOAD', 'INF_ERR_MODEL_BUSY', 'INF_ERR_MODEL_MEMORY']);
   for (const [name, factory] of Object.entries(Errors) as [string, (...args: never[]) => Error][]) {
     const error = factory('x' as never, 'y' as never);
-    if (!(error instanceof HttpError) || routing.has(error.code) || apiKey.has(error.code) || teiOnly.has(error.code)) continue;
+    if (
+      !(error instanceof HttpError) ||
+      routing.has(error.code) ||
+      apiKey.has(error.code) ||
+      teiOnly.has(error.code) ||
+      repositoryOnly.has(error.code)
+    ) {
+      continue;
+    }
     const response = predict.responses[String(error.statusCode)];
     t.ok(response, `${name}: status ${error.statusCode} is declared`);
     t.match(response?.description, `\`${error.code}\``, `${error.code} is named under ${error.statusCode}`);
@@ -288,4 +298,56 @@ t.test('the HF and Open Inference Protocol routes are documented, and real answe
   t.ok(schema('OipInferResponse')(inferred.body), 'the infer answer');
   const refused = await postPredict(service.url, { inputs: 3 }, { path: '/' });
   t.ok(schema('ErrorMessage')(refused.body), 'an error');
+});
+
+t.test('the routes that name their model are documented with a `name` path parameter and their 404', async (t) => {
+  const named: [string, string][] = [
+    ['/project/models/{name}/bulk-predict', 'post'],
+    ['/project/models/{name}/info', 'get'],
+    ['/models/{name}', 'post'],
+    ['/v2/models/{name}', 'get'],
+    ['/v2/models/{name}/ready', 'get'],
+    ['/v2/models/{name}/infer', 'post'],
+    ['/v2/models/{name}/versions/{version}/infer', 'post'],
+  ];
+  for (const [path, method] of named) {
+    const item = doc.paths[path];
+    t.ok(item?.[method], `${method.toUpperCase()} ${path} is documented`);
+    const name = item.parameters.find((p: { name: string }) => p.name === 'name');
+    t.same([name.in, name.required, name.schema.type], ['path', true, 'string'], `${path}: name is a required path parameter`);
+    t.match(name.description, '/project/models', `${path}: says where the names are listed`);
+    const notFound = item[method].responses['404'];
+    t.match(notFound.description, '`INF_ERR_MODEL_NOT_FOUND`', `${path}: 404 for a name not served`);
+    const example = notFound.content['application/json'].examples.INF_ERR_MODEL_NOT_FOUND.value;
+    t.same(
+      example,
+      path.startsWith('/project') ? { detail: 'Model other not found' } : { error: 'Model other not found' },
+      `${path}: the family's shape`,
+    );
+  }
+  const bulk = doc.paths['/project/models/{name}/bulk-predict'].post;
+  t.same(bulk.requestBody, predict.requestBody, 'the named bulk-predict takes the same body');
+  t.same(Object.keys(bulk.responses), Object.keys(predict.responses), 'and answers the same statuses');
+  t.equal(
+    predict.responses['404'].content['application/json'].examples.INF_ERR_MODEL_NOT_FOUND.value.detail,
+    'Model other not found',
+    'the unnamed route too: its default model may be unloaded',
+  );
+  t.same(doc.paths['/models/{name}'].post.requestBody, doc.paths['/'].post.requestBody, 'HF by name: the same body as POST /');
+  const operationIds = Object.values(doc.paths).flatMap((item: any) => Object.values(item).flatMap((op: any) => op?.operationId ?? []));
+  t.equal(new Set(operationIds).size, operationIds.length, 'operation ids are unique');
+
+  const models = doc.paths['/project/models'].get;
+  t.equal(models.description, ApiDocs.operations.models.description);
+  const ajv = new Ajv.default({ strict: false });
+  ajv.addSchema({ ...doc, $id: 'doc' });
+  const list: any = await (await fetch(`${service.url}/project/models`)).json();
+  t.ok(ajv.getSchema('doc#/components/schemas/ModelsResponse')!(list), 'GET /project/models matches ModelsResponse');
+  t.same(
+    list.map((m: { name: string; default: boolean }) => [m.name, m.default]),
+    [['distilbert-sst2-standin', true]],
+    'MODEL_DIR alone: a repository of one, the default',
+  );
+  const info = await (await fetch(`${service.url}/project/models/distilbert-sst2-standin/info`)).json();
+  t.same(info, await (await fetch(`${service.url}/project/info`)).json(), "the model's /info by name");
 });

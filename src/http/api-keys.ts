@@ -100,6 +100,9 @@ export function requireApiKey(guard: ApiKeyGuard, handler: RouteHandler, family:
   };
 }
 
+/** HF's POST /models/{name}, as a route pattern (`:name`) or an OpenAPI path (`{name}`). */
+const MODEL_SEGMENT = /^\/models\/[^/]+$/;
+
 /** The group of a route (undefined for a path the service does not serve). */
 export function routeGroup(path: string, config: Pick<Config, 'basePath' | 'metricsPath' | 'teiPrefix'>): ApiKeyRouteGroup | undefined {
   const { basePath, metricsPath, teiPrefix } = config;
@@ -108,15 +111,15 @@ export function routeGroup(path: string, config: Pick<Config, 'basePath' | 'metr
   if (path === `${teiPrefix}/predict` || path === `${teiPrefix}/rerank`) return 'predict';
   if (path === `${teiPrefix}/health` && teiPrefix !== basePath) return 'health';
   if (path === `${teiPrefix}/info` && teiPrefix !== basePath) return 'info';
-  // The other protocols' routes, at the root: HF's POST / and the Open Inference Protocol's /v2.
-  if (path === '/' || path.endsWith('/infer')) return 'predict';
+  // The other protocols' routes, at the root: HF's POST / and /models/{name}, and the Open Inference Protocol's /v2.
+  if (path === '/' || path.endsWith('/infer') || MODEL_SEGMENT.test(path)) return 'predict';
   if (path.startsWith('/v2/health/')) return 'health';
   if (path === '/v2' || path === '/v2/' || path.startsWith('/v2/models/')) return 'info';
   if (!path.startsWith(`${basePath}/`)) return undefined;
   const rest = path.slice(basePath.length);
-  if (rest === '/bulk-predict') return 'predict';
+  if (rest === '/bulk-predict' || (rest.startsWith('/models/') && rest.endsWith('/bulk-predict'))) return 'predict';
   if (rest === '/health') return 'health';
-  if (rest === '/info') return 'info';
+  if (rest === '/info' || rest === '/models' || (rest.startsWith('/models/') && rest.endsWith('/info'))) return 'info';
   if (rest === '/openapi.json' || rest === '/docs' || rest.startsWith('/docs/')) return 'docs';
   return undefined;
 }

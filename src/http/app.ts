@@ -1,16 +1,15 @@
 import { App, type TemplatedApp } from 'uWebSockets.js';
 import { Errors } from '../errors.js';
 import type { Lifecycle } from '../lifecycle.js';
-import type { ModelInfo } from '../model-loading/model-info.js';
 import type { ModelRepository } from '../model-repository/model-repository.js';
 import type { Tracing } from '../observability/tracing.js';
 import { createDocsHandlers } from './handlers/docs.js';
 import { createHealthHandler } from './handlers/health.js';
-import { createHfInferenceHandler, type HfInferenceDeps } from '../protocols/hf/http-route.js';
+import { createHfInferenceHandler } from '../protocols/hf/http-route.js';
+import { createInfoHandlers } from './handlers/info.js';
 import { createMetricsHandler } from './handlers/metrics.js';
 import { createOipInferHandler } from '../protocols/oip/infer-route.js';
 import { createOipMetadataHandlers } from '../protocols/oip/metadata-routes.js';
-import { oipModelOf } from '../protocols/oip/model.js';
 import { createPredictHandler } from '../protocols/bulk-predict/http-route.js';
 import { errorAnswer } from './error-answers.js';
 import { type ApiKeyGuard, requireApiKey, routeGroup } from './api-keys.js';
@@ -19,16 +18,16 @@ import { hasBody, checkFraming } from './request-framing.js';
 import { sendNow } from './respond.js';
 import { teiRoutes, type TeiDeps } from '../protocols/tei/http-routes.js';
 
-export interface AppDeps extends HfInferenceDeps, TeiDeps {
+export interface AppDeps extends TeiDeps {
   readonly lifecycle: Lifecycle;
   readonly tracing: Tracing;
   readonly openApi: string;
-  /** The body of GET <base>/info, built once (handlers/info.ts). */
-  readonly info: string;
   /** Undefined when no API keys are configured (api-keys.ts). */
   readonly apiKeys: ApiKeyGuard | undefined;
-  readonly model: ModelInfo;
-  /** The served models by name, loaded and unloaded live (the repository extension's routes). */
+  /**
+   * The served models by name, loaded and unloaded live: every route finds its model here (by the name its path
+   * carries, else DEFAULT_MODEL), and the repository extension's routes load and unload them.
+   */
   readonly repository: ModelRepository;
   /** The server's version (package.json), for the protocols' server metadata. */
   readonly version: string;
@@ -57,10 +56,19 @@ export function createApp(deps: AppDeps): TemplatedApp {
     (body: string): RouteHandler =>
     (ctx) =>
       sendNow(ctx, 200, 'application/json', body);
+  const info = createInfoHandlers(deps.repository, deps.config, deps.version);
   const routes: Route[] = [
-    { method: 'POST', path: `${basePath}/bulk-predict`, name: 'bulk-predict', handler: createPredictHandler(deps) },
+    { method: 'POST', path: `${basePath}/bulk-predict`, name: 'bulk-predict', handler: createPredictHandler(deps, false) },
+    {
+      method: 'POST',
+      path: `${basePath}/models/:name/bulk-predict`,
+      name: 'bulk-predict',
+      handler: createPredictHandler(deps, true),
+    },
     { method: 'GET', path: `${basePath}/health`, name: 'health', traced: false, handler: createHealthHandler(deps.lifecycle) },
-    { method: 'GET', path: `${basePath}/info`, name: 'info', handler: json(deps.info) },
+    { method: 'GET', path: `${basePath}/info`, name: 'info', handler: info.info },
+    { method: 'GET', path: `${basePath}/models`, name: 'models', handler: info.models },
+    { method: 'GET', path: `${basePath}/models/:name/info`, name: 'info', handler: info.modelInfo },
     { method: 'GET', path: `${basePath}/openapi.json`, name: 'openapi', handler: json(deps.openApi) },
     { method: 'GET', path: `${basePath}/docs`, name: 'docs', handler: docs.page },
     { method: 'GET', path: `${basePath}/docs/`, name: 'docs', handler: docs.redirect },
@@ -68,19 +76,22 @@ export function createApp(deps: AppDeps): TemplatedApp {
   ];
   routes.push(...teiRoutes(deps, new Set(routes.map((route) => route.path))));
   // Other protocols' routes, at the root where their clients send them.
-  routes.push({ method: 'POST', path: '/', name: 'hf-inference', handler: createHfInferenceHandler(deps) });
-  const oipModel = oipModelOf(deps.model);
-  for (const [path, handler] of Object.entries(createOipMetadataHandlers(oipModel, deps.lifecycle, deps.version))) {
+  routes.push(
+    { method: 'POST', path: '/', name: 'hf-inference', handler: createHfInferenceHandler(deps, false) },
+    // The hub's serverless URL shape (api-inference.huggingface.co/models/{repo}), one segment: the model's name.
+    { method: 'POST', path: '/models/:name', name: 'hf-inference', handler: createHfInferenceHandler(deps, true) },
+  );
+  for (const [path, handler] of Object.entries(createOipMetadataHandlers(deps.repository, deps.lifecycle, deps.version))) {
     const { name, probe } = OIP_METADATA_ROUTES[path]!;
     routes.push({ method: 'GET', path, name, traced: !probe, handler });
   }
   routes.push(
-    { method: 'POST', path: '/v2/models/:name/infer', name: 'oip-infer', handler: createOipInferHandler(deps, oipModel, false) },
+    { method: 'POST', path: '/v2/models/:name/infer', name: 'oip-infer', handler: createOipInferHandler(deps, false) },
     {
       method: 'POST',
       path: '/v2/models/:name/versions/:version/infer',
       name: 'oip-infer',
-      handler: createOipInferHandler(deps, oipModel, true),
+      handler: createOipInferHandler(deps, true),
     },
   );
   if (deps.metrics.enabled) {

@@ -3,8 +3,10 @@ import type { Logger } from 'pino';
 import { Errors, type RequestError } from '../errors.js';
 import type { EdgeSettings } from '../config.js';
 import type { Lifecycle } from '../lifecycle.js';
-import type { Prediction, Predictor } from '../inference/predictor.js';
-import type { Metrics, ModelObserver } from '../observability/metrics.js';
+import type { Prediction } from '../inference/predictor.js';
+import type { ModelLookup } from '../model-repository/model-repository.js';
+import type { ServedModel } from '../model-repository/served-model.js';
+import type { Metrics } from '../observability/metrics.js';
 import { type ApiFamily, errorAnswer, failureReasonOf, isFault, requestErrorOf } from './error-answers.js';
 import { drainBody, readBody } from './body.js';
 import type { RequestContext } from './request-context.js';
@@ -12,20 +14,18 @@ import type { RouteHandler } from './pipeline.js';
 import { headerLines, sendJson, sendLinesInCallback, type Headers } from './respond.js';
 import type { MemoizedAnswer, ResponseMemo } from './response-memo.js';
 import type { ApiKeyGuard } from './api-keys.js';
+import { defaultModel } from './model-path.js';
 
 /** What every route that runs the pipeline needs, whatever its wire format. */
 export interface InferenceRouteDeps {
   readonly config: EdgeSettings;
-  readonly predictor: Predictor;
+  /** The served models: each request's is found here, by the name its path carries or as the default. */
+  readonly repository: ModelLookup;
   readonly lifecycle: Lifecycle;
   readonly metrics: Metrics;
   readonly logger: Logger;
   /** Undefined when no API keys are configured (api-keys.ts). */
   readonly apiKeys: ApiKeyGuard | undefined;
-  /** The model the memo's answers belong to. */
-  readonly modelId: string;
-  /** That model's metrics: a memo answer's texts are its in-memory cache hits. */
-  readonly modelObserver: ModelObserver;
   /** Undefined when the response memo is off. */
   readonly memo: ResponseMemo | undefined;
 }
@@ -47,13 +47,20 @@ export interface InferenceRoute<Params> {
   /** What the route reads from the request line (uWS allows it only before the handler returns), if anything. */
   readonly params?: (req: HttpRequest) => Params;
   /**
+   * The model the request names (by its parameters), or ModelNotFound when none of that name (or version) is
+   * served; found once the body is read. Absent: the default model (DEFAULT_MODEL).
+   */
+  readonly model?: (params: Params) => ServedModel;
+  /**
    * Where the route's answers go in the response memo: a prefix of the body's key, distinct per family (and per
-   * request-line parameter the answer depends on), so one body sent to two routes is two entries. Absent: the
-   * route's answers are not memoized. The answer must depend only on the body, the prefix and the cache.
+   * request-line parameter the answer depends on, such as the model's name), so one body sent to two routes is
+   * two entries; entries are kept per model version too. Absent: the route's answers are not memoized. The
+   * answer must depend only on the body, the prefix, the model and its cache. Called once `model` has found the
+   * model, so the parameters are those of a served model.
    */
   readonly memoScope?: (params: Params) => string;
-  /** The body -> the answer. `body` is valid only until the first await (see readBody). */
-  readonly answer: (ctx: RequestContext, body: Buffer, params: Params) => Promise<Answer>;
+  /** The body -> the model's answer. `body` is valid only until the first await (see readBody). */
+  readonly answer: (ctx: RequestContext, body: Buffer, params: Params, model: ServedModel) => Promise<Answer>;
 }
 
 /** An oversized body up to this many times the limit is drained so the client can read its 413; a larger one is cut off. */
@@ -73,21 +80,29 @@ export function createInferenceHandler<Params>(deps: InferenceRouteDeps, route: 
   const apiKeys = deps.apiKeys?.protects('predict') ? deps.apiKeys : undefined;
   const memo = route.memoScope ? deps.memo : undefined;
   const answerFromMemo = memo ? createMemoAnswerer(deps) : undefined;
+  const modelOf = route.model ?? (() => defaultModel(deps.repository));
   const answer = (ctx: RequestContext, body: Buffer, params: Params): void => {
+    let model: ServedModel;
+    try {
+      model = modelOf(params);
+    } catch (err) {
+      answerError(deps, route, ctx, err, true);
+      return;
+    }
     // Before anything is awaited: `body` may be a view of uWS's receive buffer (see readBody).
     const memoKey = memo?.keyOf(body, route.memoScope!(params));
-    const memoized = memoKey === undefined ? undefined : memo!.get(deps.modelId, memoKey);
+    const memoized = memoKey === undefined ? undefined : memo!.get(model.version, memoKey);
     if (memoized !== undefined) {
-      answerFromMemo!(ctx, memoized);
+      answerFromMemo!(ctx, memoized, model);
       return;
     }
     let work: Promise<Answer>;
     try {
-      work = route.answer(ctx, body, params);
+      work = route.answer(ctx, body, params, model);
     } catch (err) {
       work = Promise.reject(err);
     }
-    void answerWhenDone(deps, route, ctx, work, memoKey);
+    void answerWhenDone(deps, route, ctx, work, memoKey, model.version);
   };
   // A route without parameters shares one body callback between its requests (no closure per request).
   const answerWithoutParams = (ctx: RequestContext, body: Buffer): void => answer(ctx, body, undefined as Params);
@@ -126,7 +141,7 @@ export function predictionHeaders(config: EdgeSettings, ctx: RequestContext, pre
  * as in-memory cache hits). Its header lines are those a request whose texts were all cached (no queue, no
  * model) gets, rendered once around the request id and the total time.
  */
-function createMemoAnswerer(deps: InferenceRouteDeps): (ctx: RequestContext, memoized: MemoizedAnswer) => void {
+function createMemoAnswerer(deps: InferenceRouteDeps): (ctx: RequestContext, memoized: MemoizedAnswer, model: ServedModel) => void {
   const { config } = deps;
   const linesBeforeId = headerLines('application/json', [['x-request-id', '']]);
   const linesAfterId = headerLines(
@@ -140,12 +155,14 @@ function createMemoAnswerer(deps: InferenceRouteDeps): (ctx: RequestContext, mem
         ]
       : [['x-cache', 'hit']],
   );
-  return (ctx, memoized) => {
+  return (ctx, memoized, model) => {
     // onData never runs for a request whose client left, so this answer is always sent.
     let lines = linesBeforeId + ctx.requestId + linesAfterId + (config.timingHeaders ? ctx.elapsedMs().toFixed(3) : '');
     if (ctx.trace) lines += `\r\ntraceparent: ${ctx.trace.traceparent}`;
     ctx.memoizedTexts = memoized.distinctTexts;
-    deps.modelObserver.cacheLookup('memory_hit', memoized.distinctTexts);
+    // The model's in-memory cache hits, as the cache would have counted them.
+    model.observer.cacheLookup('memory_hit', memoized.distinctTexts);
+    ctx.trace?.model(model.name);
     sendLinesInCallback(ctx, lines, memoized.body, deps.lifecycle.state === 'draining');
   };
 }
@@ -156,11 +173,13 @@ async function answerWhenDone<Params>(
   ctx: RequestContext,
   work: Promise<Answer>,
   memoKey: string | undefined,
+  /** The version of the model that answers: the memo's entries are that version's. */
+  modelId: string,
 ): Promise<void> {
   try {
     const { body, prediction } = await work;
     // Only an answer the cache gave whole is memoized: it is what this body will get from now on.
-    if (memoKey !== undefined && prediction.cache === 'hit') deps.memo!.set(deps.modelId, memoKey, body, prediction.distinctInputs);
+    if (memoKey !== undefined && prediction.cache === 'hit') deps.memo!.set(modelId, memoKey, body, prediction.distinctInputs);
     sendJson(ctx, 200, body, predictionHeaders(deps.config, ctx, prediction), deps.lifecycle.state === 'draining');
   } catch (err) {
     answerError(deps, route, ctx, err, true);

@@ -23,11 +23,22 @@ const tensor = (datatype: string) => ({
   },
 });
 
+/** The path parameter of every route that names its model. */
+export function modelNameParameter(basePath: string): object {
+  return {
+    name: 'name',
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+    description: `A served model's name: its directory in \`MODEL_REPOSITORY\` (\`GET ${basePath}/models\` lists them). An unknown or unloaded name is a 404.`,
+  };
+}
+
 /**
- * The paths and schemas of the other protocols' routes (POST /, /v2/...), for the OpenAPI document that
- * openapi.ts builds: their bodies, their errors in the {"error"} shape, with real bodies as examples.
+ * The paths and schemas of the other protocols' routes (POST /, POST /models/{name}, /v2/...), for the OpenAPI
+ * document that openapi.ts builds: their bodies, their errors in the {"error"} shape, with real bodies as examples.
  */
-export function protocolOpenApi(options: { maxBodyBytes: number }): {
+export function protocolOpenApi(options: { basePath: string; maxBodyBytes: number }): {
   paths: Record<string, object>;
   schemas: Record<string, object>;
 } {
@@ -39,15 +50,14 @@ export function protocolOpenApi(options: { maxBodyBytes: number }): {
   const hf = ApiDocs.operations.hfTextClassification;
   const infer = ApiDocs.operations.oipInfer;
   const oip = ApiDocs.operations.oipInfer.tag;
-  const pathParameter = (name: string, description: string) => ({
-    name,
+  const name = modelNameParameter(options.basePath);
+  const version = {
+    name: 'version',
     in: 'path',
     required: true,
     schema: { type: 'string' },
-    description,
-  });
-  const name = pathParameter('name', "The served model's name (GET /v2/models/{name}).");
-  const version = pathParameter('version', "The model's one version: its id.");
+    description: "The model's one version: its id.",
+  };
   const get = (summary: string, description: string, schema: string, extra: object = {}) => ({
     get: { tags: [oip], summary, description, responses: { 200: { description: 'OK', content: json(ref(schema)) }, ...extra } },
   });
@@ -63,6 +73,21 @@ export function protocolOpenApi(options: { maxBodyBytes: number }): {
       responses: { 200: { description: 'The output tensors.', content: json(ref('OipInferResponse')) }, ...errors, ...notFound },
     },
   });
+  const hfOperation = {
+    tags: [hf.tag],
+    summary: hf.summary,
+    description: hf.description,
+    operationId: 'hf_text_classification',
+    requestBody: {
+      required: true,
+      content: json(ref('HfTextClassificationRequest'), { example: { inputs: 'I love you!', parameters: { top_k: 1 } } }),
+    },
+    responses: {
+      200: { description: 'One list per input (a single string is one input).', content: json(ref('HfTextClassificationResponse')) },
+      ...errors,
+      ...notFound,
+    },
+  };
   const modelMetadata = get(
     'Model metadata',
     'The model: name, versions, platform, input and output tensors.',
@@ -72,20 +97,14 @@ export function protocolOpenApi(options: { maxBodyBytes: number }): {
   const modelReady = ready('Model ready', '200 once every worker is warm.', 'OipModelReady', notFound);
   return {
     paths: {
-      '/': {
+      '/': { post: hfOperation },
+      '/models/{name}': {
+        parameters: [name],
         post: {
-          tags: [hf.tag],
-          summary: hf.summary,
-          description: hf.description,
-          operationId: 'hf_text_classification',
-          requestBody: {
-            required: true,
-            content: json(ref('HfTextClassificationRequest'), { example: { inputs: 'I love you!', parameters: { top_k: 1 } } }),
-          },
-          responses: {
-            200: { description: 'One list per input (a single string is one input).', content: json(ref('HfTextClassificationResponse')) },
-            ...errors,
-          },
+          ...hfOperation,
+          summary: `${hf.summary}, a model by name`,
+          description: `The model \`name\`, at the hub's serverless URL shape; the same body, answer and errors as \`POST /\`, which serves the default model (\`DEFAULT_MODEL\`). ${hf.description}`,
+          operationId: 'hf_text_classification_model',
         },
       },
       '/v2/health/live': get('Server live', '200 while the process answers.', 'OipLive'),

@@ -6,6 +6,7 @@ import {
   HTTPError,
   HTTPValidationError,
   InfoResponse,
+  ModelsResponse,
 } from '../generated/schemas.js';
 import type { Config } from '../config.js';
 import { Errors, RequestError } from '../errors.js';
@@ -14,7 +15,7 @@ import { createPredictionFormatter } from '../inference/prediction-codec.js';
 import { parseBulkPredictRequest } from '../protocols/bulk-predict/parse-request.js';
 import { addApiKeySecurity, type OpenApiDocument } from './api-key-openapi.js';
 import { type ApiKeyGuard, routeGroup } from './api-keys.js';
-import { pipelineErrors, protocolOpenApi } from './openapi-protocols.js';
+import { modelNameParameter, pipelineErrors, protocolOpenApi } from './openapi-protocols.js';
 import { TEI_TAG, teiPaths, teiSchemas } from '../protocols/tei/openapi.js';
 
 export type OpenApiConfig = Pick<
@@ -54,7 +55,50 @@ export function buildOpenApi(options: {
   const bulkPredict = ApiDocs.operations.bulkPredict;
   const health = ApiDocs.operations.health;
   const info = ApiDocs.operations.info;
-  const protocols = protocolOpenApi({ maxBodyBytes: config.maxBodyBytes });
+  const models = ApiDocs.operations.models;
+  const protocols = protocolOpenApi({ basePath: config.basePath, maxBodyBytes: config.maxBodyBytes });
+  const name = modelNameParameter(config.basePath);
+  const modelByName = `The model \`name\` (\`${config.basePath}/models\` lists them); the same body, answer and errors as the route without a name, which serves the default model (\`DEFAULT_MODEL\`).`;
+  const bulkPredictOperation = {
+    tags: [bulkPredict.tag],
+    summary: bulkPredict.summary,
+    description: `${bulkPredict.description}\n\n${serverLimits(config, labels)}`,
+    operationId: 'bulk_predict',
+    requestBody: {
+      required: true,
+      description: `The texts to classify: at most ${config.maxTexts} texts in at most ${config.maxBodyBytes} bytes.`,
+      content: { 'application/json': { schema: ref('schemas', 'BulkPredictRequest'), example: { text: EXAMPLE_TEXTS } } },
+    },
+    responses: {
+      200: {
+        description: ApiDocs.responses.bulkPredict[200],
+        headers: headerRefs(predictHeaders),
+        content: { 'application/json': { schema: ref('schemas', 'BulkPredictResponse'), example: examplePredictions(labels) } },
+      },
+      422: {
+        description: `${errorDescription('INF_ERR_VALIDATION')} ${ApiDocs.responses.bulkPredict[422]}`,
+        headers: headerRefs(['x-request-id']),
+        content: {
+          'application/json': { schema: ref('schemas', 'HTTPValidationError'), examples: validationExamples(config.maxTexts) },
+        },
+      },
+      ...errorResponses(config),
+      ...modelNotFoundResponse(true),
+    },
+  };
+  const infoOperation = {
+    tags: [info.tag],
+    summary: info.summary,
+    description: info.description,
+    operationId: 'info',
+    responses: {
+      200: {
+        description: 'The served model and the limits requests meet.',
+        content: { 'application/json': { schema: ref('schemas', 'InfoResponse') } },
+      },
+      ...modelNotFoundResponse(false),
+    },
+  };
 
   const document = {
     openapi: '3.1.0',
@@ -63,46 +107,38 @@ export function buildOpenApi(options: {
     paths: {
       // First, so that the service's own /info and /health win where TEI_PREFIX equals BASE_PATH (as in app.ts).
       ...teiPaths(config.teiPrefix ?? '', config.maxTexts, config.maxBodyBytes),
-      [`${config.basePath}/bulk-predict`]: {
+      [`${config.basePath}/bulk-predict`]: { post: bulkPredictOperation },
+      [`${config.basePath}/models/{name}/bulk-predict`]: {
+        parameters: [name],
         post: {
-          tags: [bulkPredict.tag],
-          summary: bulkPredict.summary,
-          description: `${bulkPredict.description}\n\n${serverLimits(config, labels)}`,
-          operationId: 'bulk_predict',
-          requestBody: {
-            required: true,
-            description: `The texts to classify: at most ${config.maxTexts} texts in at most ${config.maxBodyBytes} bytes.`,
-            content: { 'application/json': { schema: ref('schemas', 'BulkPredictRequest'), example: { text: EXAMPLE_TEXTS } } },
-          },
+          ...bulkPredictOperation,
+          summary: `${bulkPredict.summary} (a model by name)`,
+          description: `${modelByName} ${bulkPredictOperation.description}`,
+          operationId: 'model_bulk_predict',
+        },
+      },
+      [`${config.basePath}/info`]: { get: infoOperation },
+      [`${config.basePath}/models`]: {
+        get: {
+          tags: [models.tag],
+          summary: models.summary,
+          description: models.description,
+          operationId: 'models',
           responses: {
             200: {
-              description: ApiDocs.responses.bulkPredict[200],
-              headers: headerRefs(predictHeaders),
-              content: { 'application/json': { schema: ref('schemas', 'BulkPredictResponse'), example: examplePredictions(labels) } },
+              description: 'Every model served, the default first.',
+              content: { 'application/json': { schema: ref('schemas', 'ModelsResponse') } },
             },
-            422: {
-              description: `${errorDescription('INF_ERR_VALIDATION')} ${ApiDocs.responses.bulkPredict[422]}`,
-              headers: headerRefs(['x-request-id']),
-              content: {
-                'application/json': { schema: ref('schemas', 'HTTPValidationError'), examples: validationExamples(config.maxTexts) },
-              },
-            },
-            ...errorResponses(config),
           },
         },
       },
-      [`${config.basePath}/info`]: {
+      [`${config.basePath}/models/{name}/info`]: {
+        parameters: [name],
         get: {
-          tags: [info.tag],
-          summary: info.summary,
-          description: info.description,
-          operationId: 'info',
-          responses: {
-            200: {
-              description: 'The served model and the limits requests meet.',
-              content: { 'application/json': { schema: ref('schemas', 'InfoResponse') } },
-            },
-          },
+          ...infoOperation,
+          summary: `${info.summary} (a model by name)`,
+          description: `${modelByName} ${info.description}`,
+          operationId: 'model_info',
         },
       },
       [`${config.basePath}/health`]: {
@@ -130,6 +166,7 @@ export function buildOpenApi(options: {
         HTTPError: withoutId(HTTPError),
         HTTPValidationError: withoutId(HTTPValidationError),
         InfoResponse: withoutId(InfoResponse),
+        ModelsResponse: withoutId(ModelsResponse),
         ...protocols.schemas,
         ...teiSchemas(config.maxTexts),
       },
@@ -228,6 +265,26 @@ function errorResponses(config: OpenApiConfig): Record<number, object> {
     };
   }
   return responses;
+}
+
+/**
+ * A name no model is served under, or the default model unloaded: 404 in the service's own shape. The prediction
+ * routes' answers carry `x-request-id`; the GET routes' do not.
+ */
+function modelNotFoundResponse(withRequestId: boolean): Record<number, object> {
+  const notFound = errorAnswer(Errors.ModelNotFound('other'), 'bulk-predict');
+  return {
+    [notFound.status]: {
+      description: errorDescription('INF_ERR_MODEL_NOT_FOUND'),
+      ...(withRequestId ? { headers: headerRefs(['x-request-id']) } : {}),
+      content: {
+        'application/json': {
+          schema: ref('schemas', 'HTTPError'),
+          examples: { INF_ERR_MODEL_NOT_FOUND: { summary: 'INF_ERR_MODEL_NOT_FOUND', value: JSON.parse(notFound.body) } },
+        },
+      },
+    },
+  };
 }
 
 function errorDescription(code: ErrorCode): string {

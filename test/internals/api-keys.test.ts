@@ -72,6 +72,12 @@ t.test('the route groups of API_KEY_ROUTES', async (t) => {
     ['/metrics', 'metrics'],
     ['/project/other', undefined],
     ['/health', undefined],
+    ['/project/models/:name/bulk-predict', 'predict'],
+    ['/project/models/{name}/bulk-predict', 'predict'],
+    ['/project/models', 'info'],
+    ['/project/models/:name/info', 'info'],
+    ['/models/:name', 'predict'],
+    ['/models/{name}', 'predict'],
   ];
   for (const [path, group] of groups) t.equal(routeGroup(path, config), group, path);
   t.equal(routeGroup('/health', { basePath: '', metricsPath: '/metrics', teiPrefix: '/tei' }), 'health', 'an empty BASE_PATH');

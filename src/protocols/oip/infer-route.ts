@@ -1,9 +1,8 @@
-import { Errors } from '../../errors.js';
 import { parseOipInferRequest } from './parse-request.js';
 import { createInferenceHandler, type InferenceRouteDeps } from '../../http/inference-route.js';
-import type { OipModel } from './model.js';
+import { oipModelOf } from './model.js';
 import { type OipOutputName, oipOutputs } from './tensors.js';
-import { decodeSegment, isServedPath } from './metadata-routes.js';
+import { namedModel, pathSegment } from '../../http/model-path.js';
 import type { RouteHandler } from '../../http/pipeline.js';
 
 /**
@@ -12,16 +11,17 @@ import type { RouteHandler } from '../../http/pipeline.js';
  * and of /project/info's) and `label` (BYTES [n], each text's most probable label, the first by id on a tie).
  * The scores are the cached prediction's, so this route shares the cache with the others.
  */
-export function createOipInferHandler(deps: InferenceRouteDeps, model: OipModel, withVersion: boolean): RouteHandler {
+export function createOipInferHandler(deps: InferenceRouteDeps, withVersion: boolean): RouteHandler {
   return createInferenceHandler(deps, {
     errorFamily: 'oip',
-    params: (req) => ({ name: req.getParameter(0) ?? '', version: withVersion ? (req.getParameter(1) ?? '') : undefined }),
-    // The path's segments as sent (percent-encoded, so without NUL): a body for an unknown model is never memoized.
+    params: (req) => ({ name: pathSegment(req, 0), version: withVersion ? pathSegment(req, 1) : undefined }),
+    model: ({ name, version }) => namedModel(deps.repository, name, version),
+    // A served model's name and version (neither holds a NUL), so no two paths share a key.
     memoScope: ({ name, version }) => `\0oip-infer\0${name}\0${version ?? ''}\0`,
-    answer(ctx, body, { name, version }) {
-      if (!isServedPath(model, name, version)) throw Errors.ModelNotFound(decodeSegment(name));
+    answer(ctx, body, _path, served) {
       const request = parseOipInferRequest(body, deps.config.maxTexts);
-      return deps.predictor.predict(request.texts, ctx).then((prediction) => {
+      const model = oipModelOf(served);
+      return served.predictor.predict(request.texts, ctx).then((prediction) => {
         const { scores, labels, scoresShape } = oipOutputs(model, prediction);
         const tensors: Record<OipOutputName, object> = {
           scores: { name: 'scores', datatype: 'FP32', shape: scoresShape, data: scores },

@@ -1,44 +1,26 @@
-import { Errors } from '../../errors.js';
-import { errorAnswer } from '../../http/error-answers.js';
 import type { Lifecycle } from '../../lifecycle.js';
-import { isServedModel, OIP_SERVER_NAME, type OipModel, oipModelMetadata } from './model.js';
+import type { ModelLookup } from '../../model-repository/model-repository.js';
+import type { ServedModel } from '../../model-repository/served-model.js';
+import { perModel } from '../../model-repository/per-model.js';
+import { OIP_SERVER_NAME, oipModelMetadata, oipModelOf } from './model.js';
+import { modelRoute, namedModel, pathSegment } from '../../http/model-path.js';
 import type { RouteHandler } from '../../http/pipeline.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { sendNow } from '../../http/respond.js';
 
-/**
- * Whether a path's model name (and version, when the path has one) is the served model's. uWS's parameters
- * are the raw path segments, so a percent-encoded name is compared decoded.
- */
-export function isServedPath(model: OipModel, name: string, version: string | undefined): boolean {
-  return isServedModel(model, decodeSegment(name), version === undefined ? undefined : decodeSegment(version));
-}
-
-/** A raw path segment, percent-decoded (as it is when it does not decode). */
-export function decodeSegment(segment: string): string {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return segment;
-  }
-}
+const metadataBody = perModel((model) => JSON.stringify(oipModelMetadata(oipModelOf(model))));
 
 /** The protocol's health and metadata routes (all GET, answered from memory), by path pattern. */
-export function createOipMetadataHandlers(model: OipModel, lifecycle: Lifecycle, serverVersion: string): Record<string, RouteHandler> {
+export function createOipMetadataHandlers(models: ModelLookup, lifecycle: Lifecycle, serverVersion: string): Record<string, RouteHandler> {
   const json = (ctx: RequestContext, status: number, body: string): void => sendNow(ctx, status, 'application/json', body);
   const serverMetadata = JSON.stringify({ name: OIP_SERVER_NAME, version: serverVersion, extensions: [] });
-  const modelMetadata = JSON.stringify(oipModelMetadata(model));
   const ready = (): boolean => lifecycle.state === 'ready';
-  /** Runs `answer` for the served model; another name (or version) is a 404 in the protocol's error shape. */
-  const forModel =
-    (withVersion: boolean, answer: (ctx: RequestContext) => void): RouteHandler =>
-    (ctx, req) => {
-      const name = req.getParameter(0) ?? '';
-      if (isServedPath(model, name, withVersion ? (req.getParameter(1) ?? '') : undefined)) answer(ctx);
-      else json(ctx, 404, errorAnswer(Errors.ModelNotFound(decodeSegment(name)), 'oip').body);
-    };
-  const modelReady = (ctx: RequestContext): void => json(ctx, ready() ? 200 : 503, JSON.stringify({ name: model.name, ready: ready() }));
-  const metadata = (ctx: RequestContext): void => json(ctx, 200, modelMetadata);
+  /** Runs `answer` for the model the path names; another name (or version) is a 404 in the protocol's error shape. */
+  const forModel = (withVersion: boolean, answer: (ctx: RequestContext, model: ServedModel) => void): RouteHandler =>
+    modelRoute('oip', (req) => namedModel(models, pathSegment(req, 0), withVersion ? pathSegment(req, 1) : undefined), answer);
+  const modelReady = (ctx: RequestContext, model: ServedModel): void =>
+    json(ctx, ready() ? 200 : 503, JSON.stringify({ name: model.name, ready: ready() }));
+  const metadata = (ctx: RequestContext, model: ServedModel): void => json(ctx, 200, metadataBody(model));
   return {
     // Live while the process answers; ready once every worker is warm (503 while starting and draining, as /health).
     '/v2/health/live': (ctx) => json(ctx, 200, '{"live":true}'),

@@ -1,20 +1,20 @@
-// The served model as the Open Inference Protocol describes it, the same over HTTP (/v2, infer-route.ts and metadata-routes.ts)
+// A served model as the Open Inference Protocol describes it, the same over HTTP (/v2, infer-route.ts and metadata-routes.ts)
 // and gRPC (inference.GRPCInferenceService, grpc-service.ts).
-import { basename } from 'node:path';
-import type { ModelInfo } from '../../model-loading/model-info.js';
+import { perModel } from '../../model-repository/per-model.js';
 import type { ServedModel } from '../../model-repository/served-model.js';
 
-/** The served model as the Open Inference Protocol names it: one model, one version (its identity). */
+/** A served model as the Open Inference Protocol names it: its name, its one version (its identity). */
 export interface OipModel {
-  /** The hub repository's last part, else the model directory's name. */
+  /** Its name in the repository (MODEL_DIR alone: the hub repository's last part, else the directory's name). */
   readonly name: string;
   /** The model id (hash of the ONNX file, tokenizer and labels): a new model is a new version. */
   readonly version: string;
   readonly labels: readonly string[];
 }
 
-export function oipModelOf(model: Pick<ModelInfo, 'repo' | 'dir' | 'id' | 'labels'>): OipModel {
-  return { name: model.repo?.split('/').pop() ?? basename(model.dir), version: model.id, labels: model.labels };
+/** A served model as the protocol names it, built once per model. */
+export function oipModelOf(served: ServedModel): OipModel {
+  return oipDescriptionOf(served).model;
 }
 
 /** Whether a request's model name (and version, when it names one) is the served model's. */
@@ -60,16 +60,8 @@ export interface OipDescription {
   readonly metadata: OipModelMetadata;
 }
 
-// A new version is a new ServedModel, so a description never goes stale, and goes with the model it describes.
-const descriptions = new WeakMap<ServedModel, OipDescription>();
-
-/** The description of `served`, built on its first request and kept as long as the model is. */
-export function oipDescriptionOf(served: ServedModel): OipDescription {
-  let description = descriptions.get(served);
-  if (description === undefined) {
-    const model = { name: served.name, version: served.version, labels: served.info.labels };
-    description = { model, metadata: oipModelMetadata(model) };
-    descriptions.set(served, description);
-  }
-  return description;
-}
+/** The description of a served model, built on its first request and kept as long as the model is (perModel). */
+export const oipDescriptionOf = perModel((served): OipDescription => {
+  const model = { name: served.name, version: served.version, labels: served.info.labels };
+  return { model, metadata: oipModelMetadata(model) };
+});

@@ -24,7 +24,11 @@ export interface TeiInfo {
   readonly version: string;
 }
 
-export function teiInfo(model: ModelInfo, config: EdgeSettings, version: string): TeiInfo {
+export function teiInfo(
+  model: ModelInfo,
+  config: Pick<EdgeSettings, 'maxQueueTokens' | 'maxBatchTokens' | 'maxBatchSize' | 'maxTexts' | 'tokenizerThreads'>,
+  version: string,
+): TeiInfo {
   return {
     modelId: model.repo ?? model.dir,
     modelSha: model.revision ?? null,

@@ -109,7 +109,10 @@ export function teiSchemas(maxTexts: number): Record<string, object> {
   };
 }
 
-/** The TEI family's paths at `prefix`, each error under TEI's status with the body a client really gets. */
+/**
+ * The TEI family's paths at `prefix`, each error under TEI's status with the body a client really gets. TEI's
+ * routes serve the default model (DEFAULT_MODEL).
+ */
 export function teiPaths(prefix: string, maxTexts: number, maxBodyBytes: number): Record<string, object> {
   const common: [ErrorCode, RequestError][] = [
     ['INF_ERR_INPUT_INVALID', Errors.InputInvalid('inputs: invalid length 3, expected a string, a pair of strings or a batch')],
@@ -123,6 +126,8 @@ export function teiPaths(prefix: string, maxTexts: number, maxBodyBytes: number)
     ['INF_ERR_INFERENCE', Errors.InferenceFailed()],
     ['INF_ERR_TIMEOUT', Errors.Timeout()],
     ['INF_ERR_INTERNAL', Errors.Internal()],
+    // TEI's routes name no model: theirs is DEFAULT_MODEL, while it is served.
+    ['INF_ERR_MODEL_NOT_FOUND', Errors.ModelNotFound('other')],
   ];
   const rerankOnly: [ErrorCode, RequestError][] = [
     ['INF_ERR_TEXTS_EMPTY', Errors.TextsEmpty()],
@@ -141,10 +146,16 @@ export function teiPaths(prefix: string, maxTexts: number, maxBodyBytes: number)
     },
   });
   return {
-    [`${prefix}/predict`]: post('tei_predict', 'Classify texts and text pairs (TEI)', 'TeiPredictRequest', 'TeiPredictResponse', common),
+    [`${prefix}/predict`]: post(
+      'tei_predict',
+      'Classify texts and text pairs with the default model (TEI)',
+      'TeiPredictRequest',
+      'TeiPredictResponse',
+      common,
+    ),
     [`${prefix}/rerank`]: post(
       'tei_rerank',
-      'Rank texts against a query with a cross-encoder (TEI)',
+      'Rank texts against a query with the default model, a cross-encoder (TEI)',
       'TeiRerankRequest',
       'TeiRerankResponse',
       [...common, ...rerankOnly],
@@ -152,9 +163,12 @@ export function teiPaths(prefix: string, maxTexts: number, maxBodyBytes: number)
     [`${prefix}/info`]: {
       get: {
         tags: [TEI_TAG.name],
-        summary: "The served model, in TEI's Info shape",
+        summary: "The default model (DEFAULT_MODEL), in TEI's Info shape",
         operationId: 'tei_info',
-        responses: { 200: { description: 'TEI Info.', content: { 'application/json': { schema: ref('TeiInfo') } } } },
+        responses: {
+          200: { description: 'TEI Info.', content: { 'application/json': { schema: ref('TeiInfo') } } },
+          ...errorResponses([['INF_ERR_MODEL_NOT_FOUND', Errors.ModelNotFound('other')]]),
+        },
       },
     },
     [`${prefix}/health`]: {

@@ -13,10 +13,10 @@ import { createTeiRoute } from './http-route.js';
  */
 export function createTeiPredictHandler(deps: InferenceRouteDeps) {
   const maxBatch = deps.config.maxTexts;
-  return createTeiRoute(deps, 'tei-predict', async (body, ctx) => {
+  return createTeiRoute(deps, 'tei-predict', async (body, ctx, model) => {
     const request = parseTeiPredictRequest(body);
     if (request.batch && request.inputs.length > maxBatch) throw Errors.BatchTooLarge(request.inputs.length, maxBatch);
-    const prediction = await teiPredict(deps.predictor, request.inputs, ctx, { raw: request.rawScores, truncate: request.truncate });
+    const prediction = await teiPredict(model.predictor, request.inputs, ctx, { raw: request.rawScores, truncate: request.truncate });
     const lists = prediction.predictions.map((scores) => scores.encoded);
     const json = request.batch ? `[${lists.join(',')}]` : lists[0];
     return { body: json, prediction };

@@ -8,11 +8,12 @@ import { createTeiRoute } from './http-route.js';
  * through a one-label cross-encoder -> [{index, score, text?}] by descending score. A model with more than one
  * label is not a re-ranker: TEI's 424.
  */
-export function createTeiRerankHandler(deps: InferenceRouteDeps, numLabels: number) {
-  const limits = { numLabels, maxBatch: deps.config.maxTexts };
-  return createTeiRoute(deps, 'tei-rerank', async (body, ctx) => {
+export function createTeiRerankHandler(deps: InferenceRouteDeps) {
+  const maxBatch = deps.config.maxTexts;
+  return createTeiRoute(deps, 'tei-rerank', async (body, ctx, model) => {
     const request = parseTeiRerankRequest(body);
-    const { ranks, predictions } = await teiRerank(deps.predictor, limits, request, ctx);
+    const limits = { numLabels: model.info.labels.length, maxBatch };
+    const { ranks, predictions } = await teiRerank(model.predictor, limits, request, ctx);
     // One query, one `truncate`: one prediction.
     return { body: JSON.stringify(ranks), prediction: predictions[0] };
   });
