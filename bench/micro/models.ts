@@ -7,8 +7,9 @@
 //   - repository: `steady` (DEFAULT_MODEL) and `flood`, both the stand-in model (the same files under two names
 //     are two models: their own sessions, queue, admission and cost model);
 //   - steady load: one never-seen SST-2 sentence every --interval ms to /project/models/steady/bulk-predict;
-//   - flood: --flood connections x 32 never-seen sentences to /project/models/flood/bulk-predict, sent again at
-//     once after a 503 (bench/lib/backoff-load.ts with ignoreRetryAfter);
+//   - flood: --flood connections x 32 never-seen sentences to /project/models/flood/bulk-predict, past the flood
+//     model's admission: its clients wait the Retry-After of a 503 (bench/lib/backoff-load.ts), or with
+//     --ignore-retry-after send again at once (then the refusals themselves load the event loop every model shares);
 //   - one batch run: the flood's accepted requests' x-inference-time (the longest model run of the request), median.
 import { runBackoffLoad } from '../lib/backoff-load.js';
 import { readSentences, seededRandom, uniqueTexts } from '../lib/corpus.js';
@@ -23,14 +24,20 @@ defineBench({
   title: 'Two models in one pod, one flooded: the latency of the other (issue 34)',
   usage: `  --duration S        seconds per measured window (default 15)
   --interval MS       the steady model's load: one new text every MS ms (default 50)
-  --flood N           connections flooding the other model, 32 new texts each (default 300)
+  --flood N           connections flooding the other model, 32 new texts each (default 200)
+  --ignore-retry-after  the flood's clients send again at once after a 503 (default: they wait its Retry-After)
   --rounds N          alone / flooded rounds, alternating (default 2)
   --env KEY=VALUE     a setting of the service (repeatable)`,
-  options: { ...valueFlags('duration', 'interval', 'flood', 'rounds'), env: { type: 'string', multiple: true } },
+  options: {
+    ...valueFlags('duration', 'interval', 'flood', 'rounds'),
+    'ignore-retry-after': { type: 'boolean' },
+    env: { type: 'string', multiple: true },
+  },
   async run({ values, log, track }) {
     const durationS = numberFlag('duration', values.duration, 15);
     const intervalMs = numberFlag('interval', values.interval, 50);
-    const floodConnections = numberFlag('flood', values.flood, 300);
+    const floodConnections = numberFlag('flood', values.flood, 200);
+    const ignoreRetryAfter = values['ignore-retry-after'] === true;
     const rounds = numberFlag('rounds', values.rounds, 2);
     const repository = await standInRepository(['steady', 'flood']);
     try {
@@ -68,7 +75,7 @@ defineBench({
           path: '/project/models/flood/bulk-predict',
           body: () => JSON.stringify({ text: Array.from({ length: 32 }, next) }),
           random: seededRandom(round),
-          ignoreRetryAfter: true,
+          ignoreRetryAfter,
         });
         await new Promise((resolve) => setTimeout(resolve, warmupS * 1000));
         const flooded = await steady();
@@ -82,10 +89,10 @@ defineBench({
       }
       const verdict = (r: (typeof results)[number]) => r.flooded.p99 <= r.alone.p99 + r.batchRunMs;
       return {
-        data: { settings: { durationS, intervalMs, floodConnections, rounds, env }, results },
+        data: { settings: { durationS, intervalMs, floodConnections, ignoreRetryAfter, rounds, env }, results },
         markdown: [
           `Service ${envLine(env)}; the steady model gets one never-seen SST-2 sentence every ${intervalMs} ms; the flood`,
-          `${floodConnections} connections × 32 never-seen sentences, sent again at once after a 503; ${durationS} s windows.`,
+          `${floodConnections} connections × 32 never-seen sentences, ${ignoreRetryAfter ? 'sent again at once after a 503' : 'waiting the Retry-After of a 503'}; ${durationS} s windows.`,
           '',
           ...mdTable(
             [
