@@ -10,7 +10,6 @@ import { createHfInferenceHandler, type HfInferenceDeps } from '../protocols/hf/
 import { createMetricsHandler } from './handlers/metrics.js';
 import { createOipInferHandler } from '../protocols/oip/infer-route.js';
 import { createOipMetadataHandlers } from '../protocols/oip/metadata-routes.js';
-import { oipModelOf } from '../protocols/oip/model.js';
 import { createPredictHandler } from '../protocols/bulk-predict/http-route.js';
 import { errorAnswer } from './error-answers.js';
 import { type ApiKeyGuard, requireApiKey, routeGroup } from './api-keys.js';
@@ -69,18 +68,17 @@ export function createApp(deps: AppDeps): TemplatedApp {
   routes.push(...teiRoutes(deps, new Set(routes.map((route) => route.path))));
   // Other protocols' routes, at the root where their clients send them.
   routes.push({ method: 'POST', path: '/', name: 'hf-inference', handler: createHfInferenceHandler(deps) });
-  const oipModel = oipModelOf(deps.model);
-  for (const [path, handler] of Object.entries(createOipMetadataHandlers(oipModel, deps.lifecycle, deps.version))) {
+  for (const [path, handler] of Object.entries(createOipMetadataHandlers(deps.repository, deps.lifecycle, deps.version))) {
     const { name, probe } = OIP_METADATA_ROUTES[path]!;
     routes.push({ method: 'GET', path, name, traced: !probe, handler });
   }
   routes.push(
-    { method: 'POST', path: '/v2/models/:name/infer', name: 'oip-infer', handler: createOipInferHandler(deps, oipModel, false) },
+    { method: 'POST', path: '/v2/models/:name/infer', name: 'oip-infer', handler: createOipInferHandler(deps, false) },
     {
       method: 'POST',
       path: '/v2/models/:name/versions/:version/infer',
       name: 'oip-infer',
-      handler: createOipInferHandler(deps, oipModel, true),
+      handler: createOipInferHandler(deps, true),
     },
   );
   if (deps.metrics.enabled) {

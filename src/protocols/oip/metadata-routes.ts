@@ -1,17 +1,21 @@
 import { Errors } from '../../errors.js';
 import { errorAnswer } from '../../http/error-answers.js';
 import type { Lifecycle } from '../../lifecycle.js';
-import { isServedModel, OIP_SERVER_NAME, type OipModel, oipModelMetadata } from './model.js';
+import type { ModelLookup } from '../../model-repository/model-repository.js';
+import type { ServedModel } from '../../model-repository/served-model.js';
+import { OIP_SERVER_NAME, oipModelMetadata, oipModelOfServed } from './model.js';
 import type { RouteHandler } from '../../http/pipeline.js';
 import type { RequestContext } from '../../http/request-context.js';
 import { sendNow } from '../../http/respond.js';
 
 /**
- * Whether a path's model name (and version, when the path has one) is the served model's. uWS's parameters
- * are the raw path segments, so a percent-encoded name is compared decoded.
+ * The served model a path names (and its version, when the path has one); undefined for a name not served now
+ * (unknown, unloaded) or another version. uWS's parameters are the raw path segments, so a percent-encoded name
+ * is looked up decoded.
  */
-export function isServedPath(model: OipModel, name: string, version: string | undefined): boolean {
-  return isServedModel(model, decodeSegment(name), version === undefined ? undefined : decodeSegment(version));
+export function servedAtPath(models: ModelLookup, name: string, version: string | undefined): ServedModel | undefined {
+  const served = models.get(decodeSegment(name));
+  return served !== undefined && (version === undefined || decodeSegment(version) === served.version) ? served : undefined;
 }
 
 /** A raw path segment, percent-decoded (as it is when it does not decode). */
@@ -24,21 +28,31 @@ export function decodeSegment(segment: string): string {
 }
 
 /** The protocol's health and metadata routes (all GET, answered from memory), by path pattern. */
-export function createOipMetadataHandlers(model: OipModel, lifecycle: Lifecycle, serverVersion: string): Record<string, RouteHandler> {
+export function createOipMetadataHandlers(models: ModelLookup, lifecycle: Lifecycle, serverVersion: string): Record<string, RouteHandler> {
   const json = (ctx: RequestContext, status: number, body: string): void => sendNow(ctx, status, 'application/json', body);
   const serverMetadata = JSON.stringify({ name: OIP_SERVER_NAME, version: serverVersion, extensions: [] });
-  const modelMetadata = JSON.stringify(oipModelMetadata(model));
+  // Each served model's metadata, rendered once (a reload is a new ServedModel, so a new entry).
+  const metadataBodies = new WeakMap<ServedModel, string>();
   const ready = (): boolean => lifecycle.state === 'ready';
-  /** Runs `answer` for the served model; another name (or version) is a 404 in the protocol's error shape. */
+  /** Runs `answer` for a served model; another name (or version) is a 404 in the protocol's error shape. */
   const forModel =
-    (withVersion: boolean, answer: (ctx: RequestContext) => void): RouteHandler =>
+    (withVersion: boolean, answer: (ctx: RequestContext, served: ServedModel) => void): RouteHandler =>
     (ctx, req) => {
       const name = req.getParameter(0) ?? '';
-      if (isServedPath(model, name, withVersion ? (req.getParameter(1) ?? '') : undefined)) answer(ctx);
+      const served = servedAtPath(models, name, withVersion ? (req.getParameter(1) ?? '') : undefined);
+      if (served) answer(ctx, served);
       else json(ctx, 404, errorAnswer(Errors.ModelNotFound(decodeSegment(name)), 'oip').body);
     };
-  const modelReady = (ctx: RequestContext): void => json(ctx, ready() ? 200 : 503, JSON.stringify({ name: model.name, ready: ready() }));
-  const metadata = (ctx: RequestContext): void => json(ctx, 200, modelMetadata);
+  const modelReady = (ctx: RequestContext, served: ServedModel): void =>
+    json(ctx, ready() ? 200 : 503, JSON.stringify({ name: served.name, ready: ready() }));
+  const metadata = (ctx: RequestContext, served: ServedModel): void => {
+    let body = metadataBodies.get(served);
+    if (body === undefined) {
+      body = JSON.stringify(oipModelMetadata(oipModelOfServed(served)));
+      metadataBodies.set(served, body);
+    }
+    json(ctx, 200, body);
+  };
   return {
     // Live while the process answers; ready once every worker is warm (503 while starting and draining, as /health).
     '/v2/health/live': (ctx) => json(ctx, 200, '{"live":true}'),

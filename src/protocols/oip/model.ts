@@ -2,6 +2,7 @@
 // and gRPC (inference.GRPCInferenceService, grpc-service.ts).
 import { basename } from 'node:path';
 import type { ModelInfo } from '../../model-loading/model-info.js';
+import type { ServedModel } from '../../model-repository/served-model.js';
 
 /** The served model as the Open Inference Protocol names it: one model, one version (its identity). */
 export interface OipModel {
@@ -14,6 +15,18 @@ export interface OipModel {
 
 export function oipModelOf(model: Pick<ModelInfo, 'repo' | 'dir' | 'id' | 'labels'>): OipModel {
   return { name: model.repo?.split('/').pop() ?? basename(model.dir), version: model.id, labels: model.labels };
+}
+
+const ofServed = new WeakMap<ServedModel, OipModel>();
+
+/** A model of the repository as the protocol names it (its repository name), built once per ServedModel. */
+export function oipModelOfServed(served: ServedModel): OipModel {
+  let model = ofServed.get(served);
+  if (model === undefined) {
+    model = { name: served.name, version: served.version, labels: served.info.labels };
+    ofServed.set(served, model);
+  }
+  return model;
 }
 
 /** Whether a request's model name (and version, when it names one) is the served model's. */
