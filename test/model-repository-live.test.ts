@@ -286,9 +286,32 @@ t.test('MODEL_MEMORY_BUDGET_MB refuses a load 507, unloading nothing; with API k
   const key = 'repository-key-1';
   const keyed = { authorization: `Bearer ${key}` };
   // The start's models are loaded whatever the budget; a live load is held to it.
-  const service = await startService({ ...repositoryEnv(root), MODEL_MEMORY_BUDGET_MB: '1', API_KEYS: key });
+  const service = await startService({ ...repositoryEnv(root), MODEL_MEMORY_BUDGET_MB: '1', API_KEYS: key }, { waitHealthy: false });
   t.teardown(() => service.stop());
   const { url } = service;
+  // While the workers warm, the repository routes answer 503 as the prediction routes do. An answer counts only
+  // if health still said starting after it (the service never goes back to starting).
+  const starting = async () => (await fetch(`${url}/project/health`).catch(() => undefined))?.status === 503;
+  let duringStart: Awaited<ReturnType<typeof repositoryCall>> | undefined;
+  await waitFor(
+    async () => {
+      const health = await fetch(`${url}/project/health`).catch(() => undefined);
+      if (health?.status === 503 && duringStart === undefined) {
+        const answer = await repositoryCall(url, '/index', undefined, keyed);
+        if (await starting()) duringStart = answer;
+      }
+      return health?.status === 200;
+    },
+    120_000,
+    'healthy',
+  );
+  if (duringStart === undefined) t.comment('warm before a repository request could be sent while starting');
+  else
+    t.same(
+      [duringStart.status, duringStart.body, duringStart.headers.get('retry-after')],
+      [503, { error: 'Model is loading' }, '1'],
+      'starting: 503',
+    );
   await symlink(NLI_DIR, join(root, 'late'));
 
   t.test('a load past the budget: 507, and the index and the served models are as they were', async (t) => {
