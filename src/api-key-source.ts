@@ -6,8 +6,24 @@ import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
 import { inspect } from 'node:util';
 import { Errors } from './errors.js';
 
+/** The groups `all` spells out. */
 export const API_KEY_ROUTE_GROUPS = ['predict', 'info', 'docs', 'health', 'metrics'] as const;
-export type ApiKeyRouteGroup = (typeof API_KEY_ROUTE_GROUPS)[number];
+/**
+ * A group API_KEY_ROUTES may name: one of `all`'s, or `repository` (/v2/repository: a model's load and unload,
+ * the index), which `all` needs not spell out because `predict` brings it (guardedGroups).
+ */
+export type ApiKeyRouteGroup = (typeof API_KEY_ROUTE_GROUPS)[number] | 'repository';
+
+/**
+ * The groups whose routes need a key: those named, and `repository` whenever `predict` is named. Whoever may not
+ * run the models without a key must not unload or replace them either (an unload answers every later prediction
+ * 404), so no setting guards the predictions and leaves the repository open; `repository` alone guards only it.
+ */
+export function guardedGroups(named: Iterable<ApiKeyRouteGroup>): ReadonlySet<ApiKeyRouteGroup> {
+  const groups = new Set(named);
+  if (groups.has('predict')) groups.add('repository');
+  return groups;
+}
 
 // RFC 6750's b64token: what can follow `Bearer ` in an Authorization header. A key outside it could never be sent.
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;

@@ -186,6 +186,31 @@ t.test('API_KEYS with the default API_KEY_ROUTES=predict', async (t) => {
     t.equal(doc.paths['/project/info'].get.security, undefined, 'info is open');
   });
 
+  t.test(
+    'the repository routes need a key with the default routes (predict brings them); MODEL_DIR alone has nothing to load',
+    async (t) => {
+      const post = (path: string, headers: Record<string, string>) => fetch(`${url}/v2/repository${path}`, { method: 'POST', headers });
+      for (const path of ['/index', '/models/distilbert-sst2-standin/load', '/models/distilbert-sst2-standin/unload']) {
+        const none = await post(path, json);
+        t.equal(none.status, 401, `${path} without a key`);
+        t.equal(none.headers.get('www-authenticate'), REALM);
+        t.same(await none.json(), { error: 'Not authenticated' }, `${path}: the Open Inference Protocol's {"error"}`);
+        const wrong = await post(path, bearer('wrong-key'));
+        t.equal(wrong.status, 401, `${path} with a wrong key`);
+        t.same(await wrong.json(), { error: 'Invalid API key' });
+      }
+      const index = await post('/index', bearer(KEYS[0]!));
+      t.equal(index.status, 200, 'the index with a key');
+      t.match(await index.json(), [{ name: 'distilbert-sst2-standin', state: 'READY', reason: '' }]);
+      const load = await post('/models/distilbert-sst2-standin/load', bearer(KEYS[0]!));
+      t.same(
+        [load.status, await load.json()],
+        [404, { error: 'Model distilbert-sst2-standin not found' }],
+        'no repository: no directory to load',
+      );
+    },
+  );
+
   t.test('the refusal counter is exported because keys are configured', async (t) => {
     t.match(await exposition(url), /^# TYPE inf_api_key_refusals_total counter$/m);
   });

@@ -135,8 +135,16 @@ t.test('operations have tags, summaries and descriptions; 422 says what went wro
 });
 
 t.test('every error of the route is documented under its status, with its real body as the example', async (t) => {
-  // Routing errors, and those of the HF and Open Inference Protocol routes alone.
-  const routing = new Set(['INF_ERR_NOT_FOUND', 'INF_ERR_METHOD_NOT_ALLOWED', 'INF_ERR_INVALID_INPUT', 'INF_ERR_MODEL_NOT_FOUND']);
+  // Routing errors, and those of the HF and Open Inference Protocol routes alone (the repository's: below).
+  const routing = new Set([
+    'INF_ERR_NOT_FOUND',
+    'INF_ERR_METHOD_NOT_ALLOWED',
+    'INF_ERR_INVALID_INPUT',
+    'INF_ERR_MODEL_NOT_FOUND',
+    'INF_ERR_MODEL_LOAD',
+    'INF_ERR_MODEL_BUSY',
+    'INF_ERR_MODEL_MEMORY',
+  ]);
   // Only with API keys configured (below); this service runs without.
   const apiKey = new Set(['INF_ERR_API_KEY_MISSING', 'INF_ERR_API_KEY_INVALID']);
   // The TEI routes' own errors (test/tei-routes.test.ts); bulk-predict never raises them.
@@ -175,6 +183,30 @@ t.test('every error of the route is documented under its status, with its real b
   }
   t.same(predict.responses['504'].content['application/json'].examples.INF_ERR_TIMEOUT.value, { detail: 'Prediction timeout' });
   t.same(health.responses['503'].content['application/json'].examples.starting.value, { status: 'starting' });
+});
+
+t.test("the repository extension's routes are documented with their errors in the protocol's shape", async (t) => {
+  const index = doc.paths['/v2/repository/index'].post;
+  t.same(index.requestBody.content['application/json'].schema, { $ref: '#/components/schemas/RepositoryIndexRequest' });
+  t.same(index.responses['200'].content['application/json'].schema, { $ref: '#/components/schemas/RepositoryIndex' });
+  const load = doc.paths['/v2/repository/models/{name}/load'].post;
+  const unload = doc.paths['/v2/repository/models/{name}/unload'].post;
+  const examples = (op: any, status: number) => Object.keys(op.responses[String(status)].content['application/json'].examples);
+  t.same(examples(load, 404), ['INF_ERR_MODEL_NOT_FOUND']);
+  t.ok(examples(load, 400).includes('INF_ERR_MODEL_LOAD'));
+  t.same(examples(load, 409), ['INF_ERR_MODEL_BUSY']);
+  t.same(examples(load, 507), ['INF_ERR_MODEL_MEMORY']);
+  t.same(examples(unload, 409), ['INF_ERR_MODEL_BUSY']);
+  t.notOk('507' in unload.responses, 'an unload needs no memory');
+  for (const [code, status] of [
+    ['INF_ERR_MODEL_LOAD', 400],
+    ['INF_ERR_MODEL_BUSY', 409],
+    ['INF_ERR_MODEL_MEMORY', 507],
+  ] as const) {
+    const response = load.responses[String(status)];
+    t.match(response.description, ApiDocs.errors[code], `${code}: its docs/api.md text under ${status}`);
+    t.equal(typeof response.content['application/json'].examples[code].value.error, 'string', `${code}: an {"error"} example`);
+  }
 });
 
 t.test("the TEI routes are documented with TEI's error shape under TEI's statuses", async (t) => {

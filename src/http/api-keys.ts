@@ -7,7 +7,7 @@
 // routes get it from requireApiKey below; POST bulk-predict checks it in its admission (src/protocols/bulk-predict/http-route.ts).
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Logger } from 'pino';
-import { type ApiKeyRouteGroup, readApiKeysFile, watchKeyFile } from '../api-key-source.js';
+import { type ApiKeyRouteGroup, guardedGroups, readApiKeysFile, watchKeyFile } from '../api-key-source.js';
 import type { Config } from '../config.js';
 import { Errors, type RequestError } from '../errors.js';
 import { type ApiFamily, errorAnswer } from './error-answers.js';
@@ -51,13 +51,16 @@ export function bearerToken(authorization: string): string | undefined {
 
 export class ApiKeyGuard {
   private digests: readonly Buffer[];
+  private readonly groups: ReadonlySet<ApiKeyRouteGroup>;
 
+  /** `groups`: API_KEY_ROUTES's, which may bring others (guardedGroups: `predict` brings `repository`). */
   constructor(
     keys: readonly string[],
-    private readonly groups: ReadonlySet<ApiKeyRouteGroup>,
+    groups: Iterable<ApiKeyRouteGroup>,
     private readonly onRefused: (reason: ApiKeyRefusal) => void = () => {},
   ) {
     this.digests = keys.map(keyDigest);
+    this.groups = guardedGroups(groups);
   }
 
   get keyCount(): number {
@@ -111,7 +114,9 @@ export function routeGroup(path: string, config: Pick<Config, 'basePath' | 'metr
   if (path === `${teiPrefix}/predict` || path === `${teiPrefix}/rerank`) return 'predict';
   if (path === `${teiPrefix}/health` && teiPrefix !== basePath) return 'health';
   if (path === `${teiPrefix}/info` && teiPrefix !== basePath) return 'info';
-  // The other protocols' routes, at the root: HF's POST / and /models/{name}, and the Open Inference Protocol's /v2.
+  // The other protocols' routes, at the root: the repository extension's /v2/repository, HF's POST / and
+  // /models/{name}, and the Open Inference Protocol's /v2.
+  if (path.startsWith('/v2/repository/')) return 'repository';
   if (path === '/' || path.endsWith('/infer') || MODEL_SEGMENT.test(path)) return 'predict';
   if (path.startsWith('/v2/health/')) return 'health';
   if (path === '/v2' || path === '/v2/' || path.startsWith('/v2/models/')) return 'info';
@@ -142,7 +147,7 @@ export function createApiKeys(
 ): ApiKeys {
   const { apiKeys, apiKeysFile, apiKeysFileCheckMs } = config;
   if (apiKeys === undefined && apiKeysFile === undefined) return { guard: undefined, close() {} };
-  const guard = new ApiKeyGuard(apiKeys ?? readApiKeysFile(apiKeysFile!), new Set(config.apiKeyRoutes), onRefused);
+  const guard = new ApiKeyGuard(apiKeys ?? readApiKeysFile(apiKeysFile!), config.apiKeyRoutes, onRefused);
   logger.info({ keys: guard.keyCount, from: apiKeysFile ?? 'API_KEYS', routes: config.apiKeyRoutes }, 'api keys');
   if (apiKeysFile === undefined || apiKeysFileCheckMs === 0) return { guard, close() {} };
   const stop = watchKeyFile(

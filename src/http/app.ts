@@ -10,6 +10,7 @@ import { createInfoHandlers } from './handlers/info.js';
 import { createMetricsHandler } from './handlers/metrics.js';
 import { createOipInferHandler } from '../protocols/oip/infer-route.js';
 import { createOipMetadataHandlers } from '../protocols/oip/metadata-routes.js';
+import { createRepositoryHandlers } from '../protocols/oip/repository-routes.js';
 import { createPredictHandler } from '../protocols/bulk-predict/http-route.js';
 import { errorAnswer } from './error-answers.js';
 import { type ApiKeyGuard, requireApiKey, routeGroup } from './api-keys.js';
@@ -43,6 +44,13 @@ const OIP_METADATA_ROUTES: Record<string, { readonly name: string; readonly prob
   '/v2/models/:name/versions/:version': { name: 'oip-model-metadata' },
   '/v2/models/:name/ready': { name: 'oip-model-ready', probe: true },
   '/v2/models/:name/versions/:version/ready': { name: 'oip-model-ready', probe: true },
+};
+
+/** The repository extension's routes' labels in the request metrics, by path pattern. */
+const OIP_REPOSITORY_ROUTES: Record<string, string> = {
+  '/v2/repository/index': 'oip-repository-index',
+  '/v2/repository/models/:name/load': 'oip-repository-load',
+  '/v2/repository/models/:name/unload': 'oip-repository-unload',
 };
 
 /**
@@ -94,6 +102,9 @@ export function createApp(deps: AppDeps): TemplatedApp {
       handler: createOipInferHandler(deps, true),
     },
   );
+  for (const [path, handler] of Object.entries(createRepositoryHandlers(deps))) {
+    routes.push({ method: 'POST', path, name: OIP_REPOSITORY_ROUTES[path]!, handler });
+  }
   if (deps.metrics.enabled) {
     routes.push({
       method: 'GET',

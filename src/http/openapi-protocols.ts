@@ -1,4 +1,11 @@
-import { ApiDocs, ErrorMessage, HfTextClassificationRequest, OipInferRequest } from '../generated/schemas.js';
+import {
+  ApiDocs,
+  ErrorMessage,
+  HfTextClassificationRequest,
+  OipInferRequest,
+  RepositoryIndexRequest,
+  RepositoryModelRequest,
+} from '../generated/schemas.js';
 import { Errors, type RequestError } from '../errors.js';
 import { errorAnswer } from './error-answers.js';
 
@@ -95,6 +102,29 @@ export function protocolOpenApi(options: { basePath: string; maxBodyBytes: numbe
     notFound,
   );
   const modelReady = ready('Model ready', '200 once every worker is warm.', 'OipModelReady', notFound);
+  const repositoryErrors = (extra: [ErrorCode, RequestError][]) =>
+    errorResponses([
+      ['INF_ERR_INVALID_INPUT', Errors.InvalidInput('ready must be boolean')],
+      ['INF_ERR_BODY_ENCODING', Errors.BodyEncoding()],
+      ['INF_ERR_BODY_TOO_LARGE', Errors.BodyTooLarge(options.maxBodyBytes)],
+      ['INF_ERR_MEDIA_TYPE', Errors.UnsupportedMediaType('text/plain')],
+      ['INF_ERR_NOT_READY', Errors.NotReady()],
+      ['INF_ERR_INTERNAL', Errors.Internal()],
+      ...extra,
+    ]);
+  const repositoryModel = (summary: string, description: string, extra: [ErrorCode, RequestError][]) => ({
+    parameters: [{ ...name, description: "A model's name: its directory in `MODEL_REPOSITORY`, served or not." }],
+    post: {
+      tags: [oip],
+      summary,
+      description,
+      requestBody: { required: false, content: json(ref('RepositoryModelRequest')) },
+      responses: {
+        200: { description: 'Done.', content: json({ type: 'object', maxProperties: 0 }) },
+        ...repositoryErrors([['INF_ERR_MODEL_NOT_FOUND', Errors.ModelNotFound('other')], ...extra]),
+      },
+    },
+  });
   return {
     paths: {
       '/': { post: hfOperation },
@@ -116,6 +146,30 @@ export function protocolOpenApi(options: { basePath: string; maxBodyBytes: numbe
       '/v2/models/{name}/versions/{version}/ready': { parameters: [name, version], ...modelReady },
       '/v2/models/{name}/infer': inferOperation([name]),
       '/v2/models/{name}/versions/{version}/infer': inferOperation([name, version]),
+      '/v2/repository/index': {
+        post: {
+          tags: [oip],
+          summary: 'Repository index',
+          description:
+            'Every model of the repository with its version, state (READY, LOADING, UNLOADING, UNAVAILABLE) and why it is not READY.',
+          requestBody: { required: false, content: json(ref('RepositoryIndexRequest')) },
+          responses: { 200: { description: 'The models, by name.', content: json(ref('RepositoryIndex')) }, ...repositoryErrors([]) },
+        },
+      },
+      '/v2/repository/models/{name}/load': repositoryModel(
+        'Load a model',
+        'Loads and warms the directory {name} of the repository in every worker, then serves it (a changed directory is a new version); answered once it serves.',
+        [
+          ['INF_ERR_MODEL_LOAD', Errors.ModelLoadFailed('other', 'config.json is not JSON')],
+          ['INF_ERR_MODEL_BUSY', Errors.ModelBusy('other')],
+          ['INF_ERR_MODEL_MEMORY', Errors.ModelMemory('other', 400, 1024)],
+        ],
+      ),
+      '/v2/repository/models/{name}/unload': repositoryModel(
+        'Unload a model',
+        'Refuses new requests to the model at once, answers those it has queued, then releases its sessions; answered once they are released.',
+        [['INF_ERR_MODEL_BUSY', Errors.ModelBusy('other')]],
+      ),
     },
     schemas: {
       ErrorMessage: withoutId(ErrorMessage),
@@ -130,6 +184,21 @@ export function protocolOpenApi(options: { basePath: string; maxBodyBytes: numbe
           model_version: { type: 'string' },
           id: { type: 'string', description: "The request's id, when it had one." },
           outputs: { type: 'array', items: { oneOf: [tensor('FP32'), tensor('BYTES')] } },
+        },
+      },
+      RepositoryIndexRequest: withoutId(RepositoryIndexRequest),
+      RepositoryModelRequest: withoutId(RepositoryModelRequest),
+      RepositoryIndex: {
+        type: 'array',
+        items: {
+          type: 'object',
+          required: ['name', 'version', 'state', 'reason'],
+          properties: {
+            name: { type: 'string' },
+            version: { type: 'string', description: "The model id served (or last tried); '' for a model never loaded." },
+            state: { enum: ['READY', 'LOADING', 'UNLOADING', 'UNAVAILABLE'] },
+            reason: { type: 'string', description: "Why it is not READY: 'unloaded', or a failed load's message; '' otherwise." },
+          },
         },
       },
       OipLive: { type: 'object', required: ['live'], properties: { live: { type: 'boolean' } } },

@@ -81,6 +81,8 @@ export class ThreadLayout {
   private readonly serving = new Set<number>();
   private readonly busy = new Set<number>();
   private readonly freeWaiters = new Map<number, () => void>();
+  /** onEveryThread's claim of a busy thread: handed the thread as its batch ends, still marked busy (claim()). */
+  private readonly claimWaiters = new Map<number, () => void>();
   /** Each layout's timed warm-up runs, by model key. */
   private readonly calibrations = new Map<LayoutName | 'fixed', Map<string, readonly CalibrationRun[]>>();
   private readonly policy: LayoutPolicy;
@@ -173,6 +175,12 @@ export class ThreadLayout {
 
   /** The batch on `slot` ended. */
   release(slot: number): void {
+    const claimer = this.claimWaiters.get(slot);
+    if (claimer) {
+      this.claimWaiters.delete(slot);
+      claimer();
+      return;
+    }
     this.busy.delete(slot);
     const waiter = this.freeWaiters.get(slot);
     this.freeWaiters.delete(slot);
@@ -233,8 +241,7 @@ export class ThreadLayout {
     try {
       const results: T[] = [];
       for (const slot of this.held.keys()) {
-        await this.whenFree(slot);
-        this.busy.add(slot);
+        await this.claim(slot);
         try {
           results.push(await work(slot, this.held[slot]!));
         } finally {
@@ -322,6 +329,20 @@ export class ThreadLayout {
   private async leave(slot: number): Promise<void> {
     this.serving.delete(slot);
     await this.whenFree(slot);
+  }
+
+  /**
+   * Marks `slot` busy for the caller, at once if it runs no batch, else as its batch ends. A thread that stays in
+   * service must pass straight from its batch to the caller: the dispatcher gives a freed thread its next batch in
+   * the same turn as release(), before a waiter woken then could mark it busy, and the two would then run on one
+   * thread while the layout counted one (piscina's queue of one per thread then refuses a third task).
+   */
+  private claim(slot: number): Promise<void> {
+    if (!this.busy.has(slot)) {
+      this.busy.add(slot);
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => this.claimWaiters.set(slot, resolve));
   }
 
   private whenFree(slot: number): Promise<void> {

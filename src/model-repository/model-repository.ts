@@ -138,8 +138,11 @@ export class ModelRepository implements ModelLookup {
       }
       if (serving && serving.served.version === read.info.id) return serving.served;
       this.checkBudget(name, read);
-      entry.version = read.info.id;
-      if (!serving) entry.state = 'LOADING';
+      // While a new version loads, the index shows the one that still serves.
+      if (!serving) {
+        entry.state = 'LOADING';
+        entry.version = read.info.id;
+      }
       const worker = poolModelOf(name, read.info);
       const calibrate = !layout.isTimed(worker.worker.key);
       let calibration: readonly CalibrationRun[] = [];
@@ -157,10 +160,14 @@ export class ModelRepository implements ModelLookup {
       if (calibration.length > 0) parts.served.scheduler.costModel.calibrate(calibration);
       entry.parts = parts;
       entry.state = 'READY';
+      entry.version = parts.served.version;
       entry.reason = '';
       entry.residentBytes = Math.max(0, this.options.rss() - rssBefore);
       logger.info({ model: name, version: parts.served.version, residentMb: Math.round(entry.residentBytes / 2 ** 20) }, 'model loaded');
-      if (serving) await this.retire(serving, Errors.ModelNotFound(name));
+      if (serving) {
+        await this.retire(serving, Errors.ModelNotFound(name));
+        logger.info({ model: name, version: serving.served.version }, 'model version replaced; its sessions released');
+      }
       return parts.served;
     } catch (err) {
       if (err instanceof RequestError && err.code === 'INF_ERR_MODEL_LOAD') {
@@ -182,6 +189,8 @@ export class ModelRepository implements ModelLookup {
    * texts queued or running get their answers; then its sessions are released in every thread.
    */
   async unload(name: string): Promise<void> {
+    // A load under way is a 409 like another unload, also a model's first (not served yet).
+    if (this.busy.has(name)) throw Errors.ModelBusy(name);
     const current = this.entries.get(name);
     if (!current?.parts || current.state !== 'READY') throw Errors.ModelNotFound(name);
     const entry = this.lock(name);

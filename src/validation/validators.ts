@@ -10,3 +10,5 @@ export const validateConfig = configValidator.validateConfig as unknown as Valid
 export const validateHfTextClassificationRequest = requestValidators.validateHfTextClassificationRequest as unknown as ValidateFunction;
 export const validateOipInferRequest = requestValidators.validateOipInferRequest as unknown as ValidateFunction;
 export const validateModelSettings = requestValidators.validateModelSettings as unknown as ValidateFunction;
+export const validateRepositoryIndexRequest = requestValidators.validateRepositoryIndexRequest as unknown as ValidateFunction;
+export const validateRepositoryModelRequest = requestValidators.validateRepositoryModelRequest as unknown as ValidateFunction;

@@ -83,6 +83,21 @@ t.test('the route groups of API_KEY_ROUTES', async (t) => {
   t.equal(routeGroup('/health', { basePath: '', metricsPath: '/metrics', teiPrefix: '/tei' }), 'health', 'an empty BASE_PATH');
 });
 
+t.test('the repository group: its routes, guarded whenever predict is, or named alone', async (t) => {
+  const config = { basePath: '/project', metricsPath: '/metrics', teiPrefix: '' };
+  for (const path of ['/v2/repository/index', '/v2/repository/models/:name/load', '/v2/repository/models/:name/unload']) {
+    t.equal(routeGroup(path, config), 'repository', path);
+  }
+  const guards = (routes: string) => {
+    const guard = new ApiKeyGuard(['k'], loadConfig({ API_KEY_ROUTES: routes }).apiKeyRoutes);
+    return { predict: guard.protects('predict'), repository: guard.protects('repository'), info: guard.protects('info') };
+  };
+  t.same(guards('predict'), { predict: true, repository: true, info: false }, 'the default: predict brings repository');
+  t.same(guards('all'), { predict: true, repository: true, info: true }, 'all');
+  t.same(guards('repository'), { predict: false, repository: true, info: false }, 'repository alone');
+  t.same(guards('info,health'), { predict: false, repository: false, info: true }, 'neither');
+});
+
 t.test('API_KEYS: a list, trimmed, never shown in a message, a log line or an inspected config', async (t) => {
   const config = loadConfig({ API_KEYS: ` ${KEYS[0]} ,, ${KEYS[1]},${KEYS[0]} ` });
   t.same([...config.apiKeys!], KEYS, 'trimmed, blanks dropped, duplicates merged');

@@ -284,3 +284,34 @@ t.test('a fixed layout never changes', async (t) => {
   t.equal(layout.layout, 'fixed');
   t.same([layout.acquire()?.slot, layout.acquire()?.slot, layout.acquire()], [0, 1, undefined]);
 });
+
+t.test('onEveryThread takes a busy thread as its batch ends, before the dispatcher can give that thread another', async (t) => {
+  const layout = ThreadLayout.fixed(2);
+  const turn = () => new Promise((resolve) => setImmediate(resolve));
+  const batch = layout.acquire()!;
+  const worked: number[] = [];
+  let finish: (() => void) | undefined;
+  const every = layout.onEveryThread(async (slot) => {
+    worked.push(slot);
+    await new Promise<void>((resolve) => (finish = resolve));
+  });
+  await turn();
+  t.same(worked, [], 'it waits for the batch on thread 0');
+  // As the dispatcher does when a batch ends: release the thread, and in the same turn look for a free one.
+  layout.release(batch.slot);
+  const next = layout.acquire();
+  t.equal(next?.slot, 1, 'thread 0 went to onEveryThread; the next batch goes to thread 1');
+  await turn();
+  t.same(worked, [0]);
+  t.equal(layout.acquire(), undefined, 'no thread is free');
+  finish!();
+  await turn();
+  t.same(worked, [0], 'thread 1 still runs its batch');
+  layout.release(next!.slot);
+  t.equal(layout.acquire()?.slot, 0, 'thread 0 serves again; thread 1 went to onEveryThread');
+  await turn();
+  t.same(worked, [0, 1]);
+  finish!();
+  await every;
+  t.equal(layout.running, 1, "only thread 0's batch runs");
+});
