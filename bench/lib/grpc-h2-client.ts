@@ -26,12 +26,17 @@ export interface LeanGrpcClient {
   close(): void;
 }
 
-export function leanGrpcClient(protoFile: string, service: string, port: number): LeanGrpcClient {
+/** The methods of `service` (package-qualified) from schemas/grpc/`protoFile`, with their serializers. */
+export function serviceDefinition(protoFile: string, service: string): grpc.ServiceDefinition {
   let node: unknown = grpc.loadPackageDefinition(
     loadSync(join(PROTO_DIR, protoFile), { ...PROTO_LOADER_OPTIONS, includeDirs: [PROTO_DIR] }),
   );
   for (const part of service.split('.')) node = (node as Record<string, unknown>)[part];
-  const definition = (node as { service: grpc.ServiceDefinition }).service;
+  return (node as { service: grpc.ServiceDefinition }).service;
+}
+
+export function leanGrpcClient(protoFile: string, service: string, port: number): LeanGrpcClient {
+  const definition = serviceDefinition(protoFile, service);
   const session: ClientHttp2Session = connect(`http://127.0.0.1:${port}`);
   session.on('error', () => {});
   return {
