@@ -86,6 +86,17 @@ function sameNumbers(t: Test, got: number[], want: number[], what: string): void
   t.ok(worst <= TOLERANCE, `${what}: max diff ${worst.toExponential(2)}`);
 }
 
+/** Each request answers 404 with the expected body (the family's error shape). */
+async function expectNotFound(t: Test, cases: readonly [string, 'GET' | 'POST', unknown, unknown][]): Promise<void> {
+  for (const [path, method, body, expected] of cases) {
+    const res =
+      method === 'GET'
+        ? await get(repository.url, path)
+        : await post(repository, path, body).then((r) => ({ status: r.status, body: r.body }));
+    t.same([res.status, res.body], [404, expected], `${method} ${path}`);
+  }
+}
+
 t.test('GET /project/models lists both models, the default first, with their versions and labels', async (t) => {
   const { status, body } = await get(repository.url, '/project/models');
   t.equal(status, 200);
@@ -189,13 +200,7 @@ t.test("an unknown name is a 404 in each family's error shape", async (t) => {
     ['/v2/models/nope/ready', 'GET', undefined, error],
     ['/v2/models/nope/infer', 'POST', oipBody(['x']), error],
   ];
-  for (const [path, method, body, expected] of cases) {
-    const res =
-      method === 'GET'
-        ? await get(repository.url, path)
-        : await post(repository, path, body).then((r) => ({ status: r.status, body: r.body }));
-    t.same([res.status, res.body], [404, expected], `${method} ${path}`);
-  }
+  await expectNotFound(t, cases);
   const otherVersion = await post(repository, '/v2/models/nli/versions/1/infer', oipBody(['x']));
   t.same([otherVersion.status, otherVersion.body], [404, { error: 'Model nli not found' }], 'a version not served');
   const aloneName = await get(repository.url, '/v2/models/distilbert-sst2-standin');
@@ -216,13 +221,7 @@ t.test('with the default model unloaded, the routes that name none are 404s in t
     ['/info', 'GET', undefined, tei],
     ['/v2/models/sentiment/infer', 'POST', oipBody(['x']), error],
   ];
-  for (const [path, method, body, expected] of cases) {
-    const res =
-      method === 'GET'
-        ? await get(repository.url, path)
-        : await post(repository, path, body).then((r) => ({ status: r.status, body: r.body }));
-    t.same([res.status, res.body], [404, expected], `${method} ${path}`);
-  }
+  await expectNotFound(t, cases);
   t.same(
     (await get(repository.url, '/project/models')).body.map((m: { name: string; default: boolean }) => [m.name, m.default]),
     [['nli', false]],
