@@ -30,6 +30,8 @@ t.test('health answers 503 starting before warm-up and 200 after; predictions me
   t.equal(seen[0], 503, 'first answer is 503');
   t.equal(seen.at(-1), 200, 'then 200');
   t.match(predictDuringStart, { status: 503, body: { detail: 'Model is loading' } });
+  // The log comes through the child's stdout, a pipe of its own: it may be read after the health answer.
+  await waitFor(() => service.output().includes('"msg":"ready"'), 10_000, 'the ready line');
   const warmLines = service
     .output()
     .split('\n')
