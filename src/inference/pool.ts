@@ -61,7 +61,7 @@ export interface ModelPool {
   addModel(slot: number, model: PoolModel, session: SessionShape | null, calibrate: boolean): Promise<LoadResult>;
   /** From now on the pool's loads include this model (after addModel succeeded on every thread). */
   runs(model: PoolModel): void;
-  /** Releases the model's session on thread `slot` and, once called for every thread, forgets the model. */
+  /** Forgets the model (later loads of a layout leave it out) and releases its session on thread `slot`. */
   removeModel(slot: number, key: string): Promise<void>;
   /**
    * Resolves once every thread has loaded and warmed the start's models, with the timed warm-up runs of all of
