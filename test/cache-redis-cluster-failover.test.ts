@@ -42,7 +42,9 @@ t.test('killing a master under load: 0 non-200, and hits resume after the replic
     t.comment(`SIGKILL master on port ${victim}`);
     await node.stop('SIGKILL');
     await waitFor(async () => !(await cluster.masters()).includes(victim), 30_000, `port ${victim} marked failed`);
-    await cluster.waitHealthy(3);
+    // The replica's election waits for the node timeout and a vote of the other masters, which a loaded machine (the
+    // whole suite running) has taken past 30 s: the test is about what the service does meanwhile, not how fast.
+    await cluster.waitHealthy(3, 90_000);
     const lostAfter = await scrape(service.url, ...LOST);
     t.ok(
       lostAfter.some((v, i) => v > lostBefore[i]),
