@@ -264,9 +264,7 @@ export class ThreadLayout {
   /** `model`'s timed warm-up runs under the layout that runs now (a model loaded live). */
   timed(model: string, runs: readonly CalibrationRun[]): void {
     if (runs.length === 0) return;
-    const timed = this.calibrations.get(this.name) ?? new Map<string, readonly CalibrationRun[]>();
-    timed.set(model, runs);
-    this.calibrations.set(this.name, timed);
+    this.timedRunsOf(this.name).set(model, runs);
   }
 
   /** The model left the repository: its calibrations go too. */
@@ -359,14 +357,23 @@ export class ThreadLayout {
     shape: SessionShape | null,
     layout: LayoutName,
   ): Promise<ReadonlyMap<string, readonly CalibrationRun[]>> {
-    const timed = this.calibrations.get(layout) ?? new Map<string, readonly CalibrationRun[]>();
-    this.calibrations.set(layout, timed);
+    const timed = this.timedRunsOf(layout);
     this.held[slot] = shape;
     try {
       const { calibration } = await this.load(slot, shape, (key) => shape !== null && !timed.has(key));
       for (const [key, runs] of Object.entries(calibration)) if (runs.length > 0) timed.set(key, runs);
     } catch (err) {
       this.logger?.error({ err, slot, threads: shape?.threads ?? 0 }, 'model thread could not load its session');
+    }
+    return timed;
+  }
+
+  /** The timed runs of `layout`'s sessions by model key, kept in `calibrations` (an empty entry at first). */
+  private timedRunsOf(layout: LayoutName | 'fixed'): Map<string, readonly CalibrationRun[]> {
+    let timed = this.calibrations.get(layout);
+    if (!timed) {
+      timed = new Map();
+      this.calibrations.set(layout, timed);
     }
     return timed;
   }

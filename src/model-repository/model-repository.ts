@@ -36,8 +36,6 @@ interface Entry {
   state: ModelState;
   version: string;
   reason: string;
-  /** Resident bytes the process grew by when the version it serves was loaded live (measured; undefined at start). */
-  residentBytes?: number;
 }
 
 export interface RepositoryOptions {
@@ -61,7 +59,7 @@ export interface RepositoryOptions {
  * two threads grew the process by 461 MiB, and by 496 MiB once a 64-text batch had run (3.6 per thread and byte;
  * docs/models.md#memory).
  */
-export const SESSION_BYTES_PER_MODEL_BYTE = 3.6;
+const SESSION_BYTES_PER_MODEL_BYTE = 3.6;
 
 /**
  * The models the process serves, by name: those of the start, and those loaded and unloaded live through the
@@ -107,11 +105,6 @@ export class ModelRepository implements ModelLookup {
       if (!entry) return { name, version: '', state: 'UNAVAILABLE', reason: '' };
       return { name, version: entry.version, state: entry.state, reason: entry.reason };
     });
-  }
-
-  /** The resident bytes measured at each live load (the index's sizing figures). */
-  residentBytes(name: string): number | undefined {
-    return this.entries.get(name)?.residentBytes;
   }
 
   /**
@@ -162,8 +155,8 @@ export class ModelRepository implements ModelLookup {
       entry.state = 'READY';
       entry.version = parts.served.version;
       entry.reason = '';
-      entry.residentBytes = Math.max(0, this.options.rss() - rssBefore);
-      logger.info({ model: name, version: parts.served.version, residentMb: Math.round(entry.residentBytes / 2 ** 20) }, 'model loaded');
+      const residentBytes = Math.max(0, this.options.rss() - rssBefore);
+      logger.info({ model: name, version: parts.served.version, residentMb: Math.round(residentBytes / 2 ** 20) }, 'model loaded');
       if (serving) {
         await this.retire(serving, Errors.ModelNotFound(name));
         logger.info({ model: name, version: serving.served.version }, 'model version replaced; its sessions released');

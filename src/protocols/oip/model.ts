@@ -17,11 +17,6 @@ export function oipModelOf(served: ServedModel): OipModel {
   return oipDescriptionOf(served).model;
 }
 
-/** Whether a request's model name (and version, when it names one) is the served model's. */
-export function isServedModel(model: OipModel, name: string, version: string | undefined): boolean {
-  return name === model.name && (version === undefined || version === model.version);
-}
-
 /** The server metadata's name. */
 export const OIP_SERVER_NAME = 'sentiment-inference-server';
 
